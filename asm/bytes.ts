@@ -1,0 +1,51 @@
+// Load helpers shared by the capture walker and the decoders, plus the one
+// init-time allocation helper. Everything here is @inline: these sit on the
+// per-packet path and must compile down to a single load (+ bswap).
+//
+// Wasm memory is little-endian, so network-order (big-endian) fields need a
+// bswap; host-order fields of the capture file need one only when the file's
+// byte order differs from ours.
+
+/** Big-endian u16 at p, widened to u32 (the width every caller computes in). */
+@inline export function be16(p: usize): u32 { return <u32>bswap<u16>(load<u16>(p)); }
+/** Big-endian u32 at p. */
+@inline export function be32(p: usize): u32 { return bswap<u32>(load<u32>(p)); }
+/** Little-endian u16 at p. */
+@inline export function le16(p: usize): u32 { return <u32>load<u16>(p); }
+/** Little-endian u32 at p. */
+@inline export function le32(p: usize): u32 { return load<u32>(p); }
+/** Byte at p. */
+@inline export function u8at(p: usize): u32 { return <u32>load<u8>(p); }
+
+/** u32 in a file's byte order: `swap` = the file is big-endian. */
+@inline export function rd32(p: usize, swap: bool): u32 {
+  const v = load<u32>(p);
+  return swap ? bswap<u32>(v) : v;
+}
+/** u16 in a file's byte order. */
+@inline export function rd16(p: usize, swap: bool): u32 {
+  const v = load<u16>(p);
+  return <u32>(swap ? bswap<u16>(v) : v);
+}
+
+/**
+ * Allocate `size` bytes once at init, or return 0 when memory cannot grow
+ * that far. The stub runtime's heap.alloc traps (unreachable) when
+ * memory.grow fails, and init() must report failure instead of trapping,
+ * so we grow memory ourselves first: a zero-size probe allocation tells us
+ * where the bump pointer is, and if memory is already big enough the real
+ * allocation below never needs to grow.
+ */
+export function reserve(size: usize): usize {
+  const probe = heap.alloc(0); // 16 wasted bytes, once per table
+  const end = <u64>probe + <u64>size + 64;
+  if (end > 0xFFFF0000) return 0; // beyond wasm32
+  const pagesNeeded = <i32>((end + 0xFFFF) >> 16);
+  const have = memory.size();
+  if (pagesNeeded > have) {
+    if (memory.grow(pagesNeeded - have) < 0) return 0;
+  }
+  const p = heap.alloc(size);
+  memory.fill(p, 0, size);
+  return p;
+}

@@ -1,0 +1,75 @@
+// Every counter the core keeps, one f64 slot each in a static array that JS
+// reads directly (no call per counter, no i64 at the boundary).
+//
+// Naming is the contract with the JS side, which parses THIS FILE to learn
+// the names (sensor/core/counters.ts), so there is one source of truth:
+//   C_*  plain counts (packets, flows, skipped blocks ...)
+//   E_*  errors in the input: each is counted, and the byte offset of its
+//        first and latest occurrence is kept so the log can point at it.
+// The trailing comment of each line is the human description used in logs.
+// Ranges: capture 0-39, decode 40-119, flows 120-159. Keep NUM_COUNTERS last.
+
+// ---- capture (capture.ts): file and record framing ----
+export const C_RECORDS: i32 = 0; // capture records read (packets, incl. undecodable ones)
+export const C_CAPTURE_BYTES: i32 = 1; // bytes of capture file consumed
+export const C_WIRE_BYTES: i32 = 2; // sum of on-the-wire packet lengths
+export const C_CAPTURED_BYTES: i32 = 3; // sum of captured packet lengths
+export const C_SNAP_TRUNCATED: i32 = 4; // packets captured shorter than on the wire (snaplen)
+export const C_PCAPNG_SECTIONS: i32 = 5; // pcapng section header blocks
+export const C_PCAPNG_INTERFACES: i32 = 6; // pcapng interface description blocks
+export const C_PCAPNG_SKIPPED_BLOCKS: i32 = 7; // pcapng blocks skipped (statistics, name resolution, custom, unknown)
+export const E_BAD_FILE_HEADER: i32 = 8; // file header unreadable (bad magic, too short)
+export const E_TRUNCATED_RECORD: i32 = 9; // input ended inside a record or block
+export const E_RECORD_TOO_LONG: i32 = 10; // record length exceeds snap length or the sane maximum
+export const E_CAPLEN_GT_WIRELEN: i32 = 11; // captured length larger than the on-the-wire length
+export const E_BAD_BLOCK: i32 = 12; // pcapng block with an impossible length or mismatched trailer
+export const E_BAD_INTERFACE: i32 = 13; // pcapng packet refers to an interface that was never described
+export const E_UNKNOWN_LINKTYPE: i32 = 14; // packet of a link type the decoder does not know
+export const E_TIME_BACKWARDS: i32 = 15; // packet timestamp earlier than the previous one
+export const E_BAD_TIMESTAMP: i32 = 16; // timestamp fraction out of range
+export const E_RESYNC: i32 = 17; // framing lost; skipped bytes to the next plausible record
+export const C_RESYNC_SKIPPED_BYTES: i32 = 18; // bytes skipped while resynchronising
+export const E_TOO_MANY_INTERFACES: i32 = 19; // pcapng file describes more interfaces than the core tracks
+
+// ---- decode (decode.ts, tunnels.ts, fragments.ts): link layer to transport ----
+export const C_IPV4: i32 = 40; // IPv4 packets (innermost)
+export const C_IPV6: i32 = 41; // IPv6 packets (innermost)
+export const C_TCP: i32 = 42; // TCP segments
+export const C_UDP: i32 = 43; // UDP datagrams
+export const C_ICMP: i32 = 44; // ICMP and ICMPv6 messages
+export const C_OTHER_TRANSPORT: i32 = 45; // other IP protocols (address-only flows)
+export const C_NON_IP: i32 = 46; // frames that carry no IP (ARP, LLDP, STP, ...)
+export const C_VLAN_TAGGED: i32 = 47; // frames with at least one 802.1Q/802.1ad tag
+export const C_MPLS: i32 = 48; // frames with an MPLS label stack
+export const C_PPPOE: i32 = 49; // PPPoE session frames
+export const C_TUNNELLED: i32 = 50; // packets decapsulated from a tunnel (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP, Teredo, GTP)
+export const C_FRAGMENTS: i32 = 51; // IP fragments
+export const C_FRAGMENTS_HELD: i32 = 52; // fragments that arrived before their first fragment
+export const E_LINK_TRUNCATED: i32 = 53; // link-layer header cut short
+export const E_TOO_MANY_LAYERS: i32 = 54; // more VLAN tags, MPLS labels or tunnels than the decoder follows
+export const E_IPV4_TRUNCATED: i32 = 55; // IPv4 header cut short
+export const E_IPV4_BAD_HEADER: i32 = 56; // IPv4 header length or total length impossible
+export const E_IPV6_TRUNCATED: i32 = 57; // IPv6 header cut short
+export const E_IPV6_BAD_EXT: i32 = 58; // IPv6 extension header chain truncated or malformed
+export const E_BAD_IP_VERSION: i32 = 59; // IP version nibble neither 4 nor 6
+export const E_TCP_TRUNCATED: i32 = 60; // TCP header cut short or bad data offset
+export const E_UDP_TRUNCATED: i32 = 61; // UDP header cut short
+export const E_ICMP_TRUNCATED: i32 = 62; // ICMP header cut short
+export const E_TUNNEL_TRUNCATED: i32 = 63; // tunnel header cut short or malformed
+export const E_FRAG_TABLE_FULL: i32 = 64; // fragment table full: oldest entry evicted
+export const E_FRAG_ORPHAN: i32 = 65; // fragments whose first fragment never came (counted as address-only)
+export const E_SCTP_TRUNCATED: i32 = 66; // SCTP common header cut short
+export const C_NON_FIRST_FRAGMENTS: i32 = 67; // later fragments attributed to their flow via the fragment table
+
+// ---- flows (flows.ts): the flow table ----
+export const C_FLOWS_CREATED: i32 = 120; // flows created
+export const C_FLOWS_EXPIRED: i32 = 121; // flows ended by inactivity timeout
+export const C_FLOWS_CLOSED: i32 = 122; // TCP flows ended after FIN/RST close
+export const C_FLOWS_EVICTED: i32 = 123; // flows ended early because the table was full
+export const C_FLOWS_FLUSHED: i32 = 124; // flows ended by end of input
+export const C_INTERIM_RECORDS: i32 = 125; // interim records for long flows (active timeout)
+export const C_FLOW_RECORDS: i32 = 126; // flow records emitted in total
+export const C_FLOWS_ACTIVE: i32 = 127; // flows currently in the table (a gauge)
+export const C_FLOWS_REUSED: i32 = 128; // a new TCP connection reused a closed flow's 5-tuple
+
+export const NUM_COUNTERS: i32 = 160;

@@ -1,0 +1,69 @@
+// The Wasm core's exports: everything JS may call. JS drives it in batches:
+//   init → configure → beginCapture(format) → repeat { copy a chunk into the
+//   input region; feed(len, offset, final); drain the output region }
+//   → flushAll until it returns 1 → drain.
+// Memory only grows inside init(); JS re-creates its views after init.
+import { NUM_COUNTERS } from "./counters";
+import { counters, errFirst, errLast, resetStats } from "./stats";
+import { captureInit, inputPtr as capInputPtr, inputCapacity as capInputCapacity, beginCapture as capBegin, feed as capFeed, captureStatus, lastTs as capLastTs, ingestFrame as capIngestFrame } from "./capture";
+import { decodeInit } from "./decode";
+import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll } from "./flows";
+
+export const ABI_VERSION: i32 = 1;
+
+/**
+ * Allocate every table once. Returns 0, or -1 when memory cannot grow that far.
+ * flowCapacity: flow table slots (rounded up to a power of two);
+ * fragCapacity: IP fragment table slots; inputBytes: input region size;
+ * outputRecords: flow records per output batch.
+ */
+export function init(flowCapacity: i32, fragCapacity: i32, inputBytes: i32, outputRecords: i32): i32 {
+  resetStats();
+  if (!captureInit(inputBytes)) return -1;
+  if (!decodeInit(fragCapacity)) return -1;
+  if (!flowsInit(flowCapacity, outputRecords)) return -1;
+  return 0;
+}
+
+/** Timeouts in seconds of capture time. Defaults are Zeek's (see flows.ts). */
+export function configure(tcpInactivity: f64, udpInactivity: f64, icmpInactivity: f64, otherInactivity: f64, tcpCloseDelay: f64, activeTimeout: f64): void {
+  configureFlows(tcpInactivity, udpInactivity, icmpInactivity, otherInactivity, tcpCloseDelay, activeTimeout);
+}
+
+export function abiVersion(): i32 { return ABI_VERSION; }
+export function inputPtr(): usize { return capInputPtr(); }
+export function inputCapacity(): i32 { return capInputCapacity(); }
+export function outputPtr(): usize { return flowOutputPtr(); }
+export function outputCount(): i32 { return flowOutputCount(); }
+export function outputCapacity(): i32 { return flowOutputCapacity(); }
+export function outputClear(): void { flowOutputClear(); }
+export function countersPtr(): usize { return counters; }
+export function errorFirstPtr(): usize { return errFirst; }
+export function errorLastPtr(): usize { return errLast; }
+export function numCounters(): i32 { return NUM_COUNTERS; }
+
+/** Start a new capture stream: 1 = classic pcap, 2 = pcapng. Flows carry over between captures. */
+export function beginCapture(format: i32): void { capBegin(format); }
+
+/**
+ * Process input[0, len). `baseOffset` is the stream offset of input[0] (for
+ * error reports); `final` = no more bytes will follow. Returns the number of
+ * bytes consumed; JS keeps the rest and prepends it to the next chunk.
+ * Then status(): 0 = wants more input, 1 = output full (drain and call again
+ * with the unconsumed rest), 2 = the capture is unusable (bad file header).
+ */
+export function feed(len: i32, baseOffset: f64, final: i32): i32 { return capFeed(len, baseOffset, final != 0); }
+export function status(): i32 { return captureStatus(); }
+
+/** Emit every open flow (end of input). Returns 1 when done, 0 when the output filled first (drain, call again). */
+export function flushAll(): i32 { return flowFlushAll() ? 1 : 0; }
+
+/** Capture time of the latest packet (the core's clock). */
+export function lastTs(): f64 { return capLastTs(); }
+
+/**
+ * Decode and account one frame that JS placed at input[0, capLen), outside
+ * any capture file (sFlow samples, tests). Returns 1 if it was accounted to a
+ * flow, 0 if not (non-IP or malformed: see counters), 2 if the output is full.
+ */
+export function ingestFrame(capLen: i32, wireLen: i32, linktype: i32, ts: f64): i32 { return capIngestFrame(capLen, wireLen, linktype, ts); }

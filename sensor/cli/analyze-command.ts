@@ -1,0 +1,96 @@
+// `edge-sensor analyze`: offline analysis of captures on their own clock.
+import { writeSync } from 'node:fs';
+import type { CaptureFormat, CoreOptions } from '../core/wasm-core.ts';
+import { parseCidr } from '../flows/local-nets.ts';
+import { flowRecordJson } from '../flows/zeek-record.ts';
+import { logger } from '../log/logger.ts';
+import { analyze } from '../pipeline/analyze.ts';
+import { JsonLinesSink } from '../sinks/jsonl-sink.ts';
+import { listFlag, numberFlag, parse, UsageError } from './args.ts';
+
+export const ANALYZE_HELP = `Usage: edge-sensor analyze <input…> [options]
+
+Read packet captures (pcap or pcapng, optionally gzip-compressed; "-" reads
+standard input) through the Wasm core and write Zeek-style flow records.
+Time is the capture's own clock: timeouts and interim records follow packet
+timestamps, so a replay gives the same flows as the live traffic did.
+
+Options:
+  --format auto|pcap|pcapng   input format (default auto: by magic number)
+  --flows FILE|-              write flow records as JSON lines ("-" = stdout)
+  --summary FILE|-            where to write the run summary (default: stdout,
+                              or stderr when --flows is "-")
+  --local-nets CIDR,…         networks counted as local (local_orig/local_resp);
+                              default RFC 1918, RFC 6598, link-local, ULA
+  --max-flows N               flow table capacity (default 131072); when full,
+                              the least recently active flow is evicted (counted)
+  --tcp-timeout S             TCP inactivity timeout, seconds (default 300)
+  --udp-timeout S             UDP inactivity timeout (default 60)
+  --icmp-timeout S            ICMP inactivity timeout (default 60)
+  --active-timeout S          interim record for flows open longer (default 1800)
+  --log-level LEVEL           pino level: debug, info, warn, error (default info)
+  -h, --help                  this help
+
+Examples:
+  edge-sensor analyze trace.pcap --flows flows.jsonl
+  tcpdump -i eth0 -U -w - | edge-sensor analyze - --flows -
+`;
+
+const OPTIONS = {
+  format: { type: 'string' },
+  flows: { type: 'string' },
+  summary: { type: 'string' },
+  'local-nets': { type: 'string' },
+  'max-flows': { type: 'string' },
+  'tcp-timeout': { type: 'string' },
+  'udp-timeout': { type: 'string' },
+  'icmp-timeout': { type: 'string' },
+  'active-timeout': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+export async function analyzeCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, OPTIONS);
+  if (values.help) { process.stdout.write(ANALYZE_HELP); return 0; }
+  if (positionals.length === 0) throw new UsageError('analyze needs at least one input (a capture file or "-")');
+  const format = (values.format ?? 'auto') as string;
+  if (!['auto', 'pcap', 'pcapng'].includes(format)) throw new UsageError(`--format must be auto, pcap or pcapng (got "${format}")`);
+  const localNets = listFlag(values['local-nets']);
+  try { localNets?.forEach(parseCidr); } catch (e) { throw new UsageError(`--local-nets: ${(e as Error).message}`); }
+  if (values['log-level']) logger().level = String(values['log-level']);
+
+  const maxFlows = numberFlag(values['max-flows'], 'max-flows', { min: 16, integer: true });
+  const core: CoreOptions = {
+    flowCapacity: maxFlows,
+    timeouts: {
+      tcpInactivity: numberFlag(values['tcp-timeout'], 'tcp-timeout', { min: 1 }),
+      udpInactivity: numberFlag(values['udp-timeout'], 'udp-timeout', { min: 1 }),
+      icmpInactivity: numberFlag(values['icmp-timeout'], 'icmp-timeout', { min: 1 }),
+      activeTimeout: numberFlag(values['active-timeout'], 'active-timeout', { min: 1 }),
+    },
+  };
+  for (const k of Object.keys(core.timeouts!) as (keyof NonNullable<CoreOptions['timeouts']>)[]) if (core.timeouts![k] === undefined) delete core.timeouts![k];
+
+  const flowsTarget = values.flows as string | undefined;
+  const log = logger();
+  const sink = flowsTarget ? new JsonLinesSink(flowsTarget, (err) => log.error({ err: err.message, target: flowsTarget }, 'cannot write flow records')) : null;
+  const summary = await analyze({
+    inputs: positionals,
+    format: format as CaptureFormat | 'auto',
+    core,
+    localNets,
+    onRecord: sink ? (rec) => sink.write(flowRecordJson(rec)) : undefined,
+  });
+  sink?.close();
+
+  const out = { ...summary, sink: sink ? { target: sink.target, ...sink.counters } : undefined };
+  const summaryTarget = (values.summary as string | undefined) ?? (flowsTarget === '-' ? 'stderr' : '-');
+  const text = JSON.stringify(out, null, 2) + '\n';
+  if (summaryTarget === '-') writeSync(1, text);
+  else if (summaryTarget === 'stderr') writeSync(2, text);
+  else { const s = new JsonLinesSink(summaryTarget); s.write(text.trimEnd()); s.close(); }
+
+  const failed = summary.inputs.filter((i) => !i.ok);
+  for (const f of failed) log.error({ input: f.name, error: f.error }, 'input could not be analysed');
+  return failed.length > 0 ? 1 : 0;
+}

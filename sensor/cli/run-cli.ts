@@ -1,0 +1,41 @@
+// Subcommand dispatch. Returns the exit code instead of exiting so tests can
+// drive the CLI in-process.
+import { logger } from '../log/logger.ts';
+import { analyzeCommand } from './analyze-command.ts';
+import { UsageError } from './args.ts';
+import { demoCommand } from './demo-command.ts';
+
+export const MAIN_HELP = `Usage: edge-sensor <command> [options]
+
+Commands:
+  analyze <input…>   analyse packet captures offline, write flow records
+  demo               run the sensor over a built-in, generated sample network
+  help [command]     show help for a command
+
+Run "edge-sensor <command> --help" for the options of a command.
+`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  analyze: analyzeCommand,
+  demo: demoCommand,
+};
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h') { process.stdout.write(MAIN_HELP); return cmd ? 0 : 2; }
+  if (cmd === 'help') {
+    const sub = rest[0];
+    if (sub && COMMANDS[sub]) return COMMANDS[sub]!(['--help']);
+    process.stdout.write(MAIN_HELP);
+    return 0;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) { process.stderr.write(`edge-sensor: unknown command "${cmd}"\n\n${MAIN_HELP}`); return 2; }
+  try {
+    return await run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) { process.stderr.write(`edge-sensor ${cmd}: ${e.message}\n(see "edge-sensor ${cmd} --help")\n`); return 2; }
+    logger().fatal({ err: e }, `edge-sensor ${cmd} failed`);
+    return 1;
+  }
+}

@@ -1,0 +1,216 @@
+// The JS face of the Wasm core: instantiates build/core.wasm, owns the typed
+// views on its memory and moves data across the boundary in batches only —
+// capture bytes in through the input region, flow records out through the
+// output region. Views are re-created after init(), the only call that may
+// grow memory.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { COUNTERS, counterIndex } from './counters.ts';
+import { REC_SIZE, decodeRawFlow, type RawFlow } from './flow-record.ts';
+
+export interface Timeouts {
+  /** Zeek tcp_inactivity_timeout */
+  tcpInactivity: number;
+  /** Zeek udp_inactivity_timeout */
+  udpInactivity: number;
+  /** Zeek icmp_inactivity_timeout */
+  icmpInactivity: number;
+  /** other IP protocols (Zeek unknown_ip_inactivity_timeout) */
+  otherInactivity: number;
+  /** Zeek tcp_close_delay: a closed TCP flow lingers this long for stray packets */
+  tcpCloseDelay: number;
+  /** long flows emit an interim record every this many seconds */
+  activeTimeout: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = {
+  tcpInactivity: 300,
+  udpInactivity: 60,
+  icmpInactivity: 60,
+  otherInactivity: 60,
+  tcpCloseDelay: 5,
+  activeTimeout: 1800,
+};
+
+export interface CoreOptions {
+  /** flow table slots (power of two); the table never grows beyond this */
+  flowCapacity?: number;
+  /** IP fragment table slots */
+  fragCapacity?: number;
+  /** bytes read per chunk; the input region holds a chunk plus the largest record */
+  chunkBytes?: number;
+  /** flow records per output batch */
+  outputRecords?: number;
+  timeouts?: Partial<Timeouts>;
+}
+
+export const CAPTURE_FORMAT = { pcap: 1, pcapng: 2 } as const;
+export type CaptureFormat = keyof typeof CAPTURE_FORMAT;
+
+/** Largest capture record the core accepts (libpcap's MAXIMUM_SNAPLEN) plus headroom for a pcapng block. */
+const MAX_RECORD = 1 << 20;
+
+interface CoreExports {
+  memory: WebAssembly.Memory;
+  init(flowCapacity: number, fragCapacity: number, inputBytes: number, outputRecords: number): number;
+  configure(tcp: number, udp: number, icmp: number, other: number, closeDelay: number, active: number): void;
+  abiVersion(): number;
+  inputPtr(): number;
+  inputCapacity(): number;
+  outputPtr(): number;
+  outputCount(): number;
+  outputCapacity(): number;
+  outputClear(): void;
+  countersPtr(): number;
+  errorFirstPtr(): number;
+  errorLastPtr(): number;
+  numCounters(): number;
+  beginCapture(format: number): void;
+  feed(len: number, baseOffset: number, final: number): number;
+  status(): number;
+  flushAll(): number;
+  lastTs(): number;
+  ingestFrame(capLen: number, wireLen: number, linktype: number, ts: number): number;
+}
+
+export const ABI_VERSION = 1;
+export const STATUS = { needInput: 0, outputFull: 1, unusable: 2 } as const;
+
+let compiled: WebAssembly.Module | undefined;
+function wasmModule(): WebAssembly.Module {
+  if (!compiled) {
+    const path = fileURLToPath(new URL('../../build/core.wasm', import.meta.url));
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch {
+      throw new Error(`Wasm core not built (${path} missing): run "npm run build"`);
+    }
+    compiled = new WebAssembly.Module(new Uint8Array(bytes));
+  }
+  return compiled;
+}
+
+export class WasmCore {
+  readonly chunkBytes: number;
+  private readonly x: CoreExports;
+  private u8!: Uint8Array;
+  private dv!: DataView;
+  private counterView!: Float64Array;
+  private errFirstView!: Float64Array;
+  private errLastView!: Float64Array;
+  private inputOff = 0;
+  private inputCap = 0;
+
+  constructor(opts: CoreOptions = {}) {
+    const instance = new WebAssembly.Instance(wasmModule(), {
+      env: {
+        abort(_msg: number, _file: number, line: number, col: number): never {
+          throw new Error(`Wasm core aborted at ${line}:${col}`);
+        },
+      },
+    });
+    this.x = instance.exports as unknown as CoreExports;
+    if (this.x.abiVersion() !== ABI_VERSION) throw new Error(`Wasm core ABI ${this.x.abiVersion()} != ${ABI_VERSION}: rebuild`);
+    this.chunkBytes = opts.chunkBytes ?? 1 << 20;
+    const rc = this.x.init(
+      opts.flowCapacity ?? 1 << 17,
+      opts.fragCapacity ?? 1 << 13,
+      this.chunkBytes + MAX_RECORD,
+      opts.outputRecords ?? 4096,
+    );
+    if (rc !== 0) throw new Error('Wasm core could not allocate its tables (lower --max-flows)');
+    const t = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+    this.x.configure(t.tcpInactivity, t.udpInactivity, t.icmpInactivity, t.otherInactivity, t.tcpCloseDelay, t.activeTimeout);
+    this.refreshViews();
+  }
+
+  /** Memory may have grown: every view must be rebuilt over the new buffer. */
+  private refreshViews(): void {
+    const buf = this.x.memory.buffer;
+    this.u8 = new Uint8Array(buf);
+    this.dv = new DataView(buf);
+    const n = this.x.numCounters();
+    this.counterView = new Float64Array(buf, this.x.countersPtr(), n);
+    this.errFirstView = new Float64Array(buf, this.x.errorFirstPtr(), n);
+    this.errLastView = new Float64Array(buf, this.x.errorLastPtr(), n);
+    this.inputOff = this.x.inputPtr();
+    this.inputCap = this.x.inputCapacity();
+  }
+
+  private ensureViews(): void {
+    if (this.u8.buffer !== this.x.memory.buffer) this.refreshViews();
+  }
+
+  /** The whole input region; write capture bytes here, then feed(). */
+  input(): Uint8Array {
+    this.ensureViews();
+    return this.u8.subarray(this.inputOff, this.inputOff + this.inputCap);
+  }
+
+  beginCapture(format: CaptureFormat): void {
+    this.x.beginCapture(CAPTURE_FORMAT[format]);
+  }
+
+  /** Returns bytes consumed from input[0, len); see status(). */
+  feed(len: number, baseOffset: number, final: boolean): number {
+    return this.x.feed(len, baseOffset, final ? 1 : 0);
+  }
+
+  status(): number {
+    return this.x.status();
+  }
+
+  /** Emit every open flow; call drain() after each call until it returns true. */
+  flushAll(): boolean {
+    return this.x.flushAll() === 1;
+  }
+
+  /** Hand every record in the output region to `onFlow`, then clear it. Returns the count. */
+  drain(onFlow: (flow: RawFlow) => void): number {
+    const n = this.x.outputCount();
+    if (n === 0) return 0;
+    this.ensureViews();
+    const base = this.x.outputPtr();
+    for (let i = 0; i < n; i++) onFlow(decodeRawFlow(this.dv, this.u8, base + i * REC_SIZE));
+    this.x.outputClear();
+    return n;
+  }
+
+  /** Decode and account one frame outside a capture file (tests, sFlow samples). 1 accounted, 0 not, 2 output full. */
+  ingestFrame(frame: Uint8Array, wireLen: number, linktype: number, ts: number): number {
+    this.input().set(frame, 0);
+    return this.x.ingestFrame(frame.length, wireLen, linktype, ts);
+  }
+
+  lastTs(): number {
+    return this.x.lastTs();
+  }
+
+  counter(constName: string): number {
+    this.ensureViews();
+    return this.counterView[counterIndex(constName)]!;
+  }
+
+  /** All counters by snake_case name (non-zero ones only unless `all`). */
+  counters(all = false): Record<string, number> {
+    this.ensureViews();
+    const out: Record<string, number> = {};
+    for (const c of COUNTERS) {
+      const v = this.counterView[c.index]!;
+      if (all || v !== 0) out[c.name] = v;
+    }
+    return out;
+  }
+
+  /** Byte offsets of the first and latest occurrence of an error counter (-1 if none). */
+  errorOffsets(index: number): { first: number; last: number } {
+    this.ensureViews();
+    return { first: this.errFirstView[index]!, last: this.errLastView[index]! };
+  }
+
+  counterAt(index: number): number {
+    this.ensureViews();
+    return this.counterView[index]!;
+  }
+}

@@ -1,0 +1,122 @@
+// The flow record users read: Zeek conn.log field names and semantics, plus
+// community_id, VLAN, tunnel and L2 fields. Made from a RawFlow at the edge
+// (after the core), never inside it.
+import { NO_VLAN, RF_FLIPPED, RF_INTERIM, TUNNEL_TYPES, type ConnState, type EndReason, type RawFlow } from '../core/flow-record.ts';
+import { communityId } from './community-id.ts';
+import { formatAddress, formatMac } from './ip-address.ts';
+import type { LocalNets } from './local-nets.ts';
+import { serviceForPort } from './services.ts';
+import { flowUid } from './uid.ts';
+
+export interface FlowRecord {
+  ts: number;
+  uid: string;
+  'id.orig_h': string;
+  'id.orig_p': number;
+  'id.resp_h': string;
+  'id.resp_p': number;
+  proto: 'tcp' | 'udp' | 'icmp' | 'sctp' | 'unknown_transport';
+  service?: string;
+  /** absent for single-packet flows, as in Zeek */
+  duration?: number;
+  orig_bytes?: number;
+  resp_bytes?: number;
+  conn_state: ConnState;
+  local_orig: boolean;
+  local_resp: boolean;
+  missed_bytes: number;
+  history: string;
+  orig_pkts: number;
+  orig_ip_bytes: number;
+  resp_pkts: number;
+  resp_ip_bytes: number;
+  ip_proto: number;
+  community_id: string;
+  vlan?: number;
+  inner_vlan?: number;
+  orig_l2_addr?: string;
+  resp_l2_addr?: string;
+  tunnel_type?: string;
+  tunnel_id?: number;
+  /** on-the-wire frame bytes (what tshark's conversation statistics count) */
+  orig_wire_bytes: number;
+  resp_wire_bytes: number;
+  /** true on interim records of a still-open long flow (active timeout) */
+  interim?: boolean;
+  /** why the record was written */
+  end_reason: EndReason;
+}
+
+export interface RecordContext {
+  localNets: LocalNets;
+  communityIdSeed?: number;
+}
+
+const PROTO_NAME: Record<number, FlowRecord['proto']> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmp', 132: 'sctp' };
+
+/** Round to microseconds, the precision Zeek logs. */
+function usec(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+export function toFlowRecord(f: RawFlow, ctx: RecordContext): FlowRecord {
+  const proto = PROTO_NAME[f.proto] ?? 'unknown_transport';
+  const addrLen = f.ipVersion === 4 ? 4 : 16;
+  const o = f.origH.subarray(16 - addrLen), r = f.respH.subarray(16 - addrLen);
+  const hasPorts = proto !== 'unknown_transport';
+  const duration = f.lastTs - f.ts;
+  const rec: FlowRecord = {
+    ts: usec(f.ts),
+    uid: flowUid(f.serial, f.ts),
+    'id.orig_h': formatAddress(f.origH, f.ipVersion),
+    'id.orig_p': hasPorts ? f.origP : 0,
+    'id.resp_h': formatAddress(f.respH, f.ipVersion),
+    'id.resp_p': hasPorts ? f.respP : 0,
+    proto,
+    conn_state: f.connState,
+    local_orig: ctx.localNets.contains(f.origH),
+    local_resp: ctx.localNets.contains(f.respH),
+    missed_bytes: f.missedBytes,
+    history: (f.flags & RF_FLIPPED) !== 0 && !f.history.startsWith('^') ? '^' + f.history : f.history,
+    orig_pkts: f.origPkts,
+    orig_ip_bytes: f.origIpBytes,
+    resp_pkts: f.respPkts,
+    resp_ip_bytes: f.respIpBytes,
+    ip_proto: f.proto,
+    community_id: communityId(o, r, f.proto, f.origP, f.respP, ctx.communityIdSeed ?? 0),
+    orig_wire_bytes: f.origWireBytes,
+    resp_wire_bytes: f.respWireBytes,
+    end_reason: f.endReason,
+  };
+  const service = serviceForPort(f.proto, f.respP);
+  if (service) rec.service = service;
+  if (duration > 0) {
+    rec.duration = usec(duration);
+    rec.orig_bytes = f.origBytes;
+    rec.resp_bytes = f.respBytes;
+  }
+  if (f.vlan !== NO_VLAN) rec.vlan = f.vlan;
+  if (f.innerVlan !== NO_VLAN) rec.inner_vlan = f.innerVlan;
+  if (f.origMac) rec.orig_l2_addr = formatMac(f.origMac);
+  if (f.respMac) rec.resp_l2_addr = formatMac(f.respMac);
+  if (f.tunnelType !== 0) {
+    rec.tunnel_type = TUNNEL_TYPES[f.tunnelType] ?? String(f.tunnelType);
+    rec.tunnel_id = f.tunnelId;
+  }
+  if ((f.flags & RF_INTERIM) !== 0) rec.interim = true;
+  return rec;
+}
+
+/** JSON with Zeek's field order (object key order is insertion order). */
+const FIELD_ORDER: (keyof FlowRecord)[] = [
+  'ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'service', 'duration', 'orig_bytes',
+  'resp_bytes', 'conn_state', 'local_orig', 'local_resp', 'missed_bytes', 'history', 'orig_pkts', 'orig_ip_bytes',
+  'resp_pkts', 'resp_ip_bytes', 'ip_proto', 'community_id', 'vlan', 'inner_vlan', 'orig_l2_addr', 'resp_l2_addr',
+  'tunnel_type', 'tunnel_id', 'orig_wire_bytes', 'resp_wire_bytes', 'interim', 'end_reason',
+];
+
+export function flowRecordJson(rec: FlowRecord): string {
+  const ordered: Record<string, unknown> = {};
+  for (const k of FIELD_ORDER) if (rec[k] !== undefined) ordered[k] = rec[k];
+  return JSON.stringify(ordered);
+}

@@ -1,0 +1,56 @@
+// Moves one capture through the Wasm core: read a chunk into the input
+// region behind any unconsumed tail, feed, drain flows, repeat. The core
+// only ever consumes whole records, so a record split across chunks simply
+// waits for the next read.
+import type { RawFlow } from '../core/flow-record.ts';
+import { STATUS, type WasmCore } from '../core/wasm-core.ts';
+import type { CaptureInput } from '../sources/capture-input.ts';
+
+export interface PumpResult {
+  bytes: number;
+  /** false when the core found the capture unusable (bad file header) */
+  usable: boolean;
+}
+
+export async function pumpCapture(
+  core: WasmCore,
+  input: CaptureInput,
+  onFlow: (f: RawFlow) => void,
+  afterBatch: () => void,
+): Promise<PumpResult> {
+  core.beginCapture(input.format);
+  let carry = 0; // unconsumed bytes at the front of the input region
+  let base = 0; // stream offset of input[0]
+  let total = 0;
+  for (;;) {
+    let region = core.input();
+    const room = Math.min(core.chunkBytes, region.length - carry);
+    if (room <= 0) throw new Error(`core made no progress on ${input.name} at offset ${base}`);
+    const got = await input.source.read(region.subarray(carry, carry + room));
+    total += got;
+    const final = got === 0;
+    let len = carry + got;
+    for (;;) {
+      const used = core.feed(len, base, final);
+      const status = core.status();
+      core.drain(onFlow);
+      if (used > 0) {
+        region = core.input();
+        region.copyWithin(0, used, len);
+        len -= used;
+        base += used;
+      }
+      if (status === STATUS.unusable) { afterBatch(); return { bytes: total, usable: false }; }
+      if (status !== STATUS.outputFull) break;
+    }
+    carry = len;
+    afterBatch();
+    if (final) return { bytes: total, usable: true };
+  }
+}
+
+/** End of all input: every open flow leaves the core. */
+export function flushCore(core: WasmCore, onFlow: (f: RawFlow) => void): void {
+  while (!core.flushAll()) core.drain(onFlow);
+  core.drain(onFlow);
+}

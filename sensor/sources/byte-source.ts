@@ -1,0 +1,79 @@
+// Where capture bytes come from. A ByteSource fills a caller's buffer —
+// which is a view straight into the Wasm core's input region, so a regular
+// file is read into Wasm memory with no intermediate copy.
+import { closeSync, readSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+
+export interface ByteSource {
+  /** Fill `target` (partly is fine); resolve 0 at end of input. */
+  read(target: Uint8Array): number | Promise<number>;
+  close(): void;
+}
+
+/** A regular file read synchronously by position: the fast path. */
+export class FileByteSource implements ByteSource {
+  private pos: number;
+  constructor(private readonly fd: number, start = 0) { this.pos = start; }
+  read(target: Uint8Array): number {
+    const n = readSync(this.fd, target, 0, target.length, this.pos);
+    this.pos += n;
+    return n;
+  }
+  close(): void { closeSync(this.fd); }
+}
+
+/**
+ * A Node stream (stdin, a gunzip pipe): hands over whatever has arrived, so a
+ * live pipe from tcpdump is processed as packets come rather than per MiB.
+ * Stream errors end the input after the bytes already received; they are
+ * reported through onError and never thrown past the reader.
+ */
+export class StreamByteSource implements ByteSource {
+  private readonly queue: Buffer[] = [];
+  private ended = false;
+  private waiter: (() => void) | null = null;
+
+  constructor(private readonly stream: Readable, private readonly onError: (err: Error) => void, prefix?: Buffer) {
+    if (prefix && prefix.length) this.queue.push(prefix);
+    stream.on('data', (b: Buffer) => {
+      this.queue.push(b);
+      // Bound memory: stop the producer while a few MiB are waiting.
+      if (this.queued() > 8 << 20) stream.pause();
+      this.wake();
+    });
+    stream.on('end', () => { this.ended = true; this.wake(); });
+    stream.on('error', (err: Error) => { this.onError(err); this.ended = true; this.wake(); });
+  }
+
+  private queued(): number {
+    let n = 0;
+    for (const b of this.queue) n += b.length;
+    return n;
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  async read(target: Uint8Array): Promise<number> {
+    while (this.queue.length === 0 && !this.ended) {
+      if (this.stream.isPaused()) this.stream.resume();
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+    let n = 0;
+    while (n < target.length && this.queue.length) {
+      const head = this.queue[0]!;
+      const take = Math.min(head.length, target.length - n);
+      target.set(head.subarray(0, take), n);
+      n += take;
+      if (take === head.length) this.queue.shift();
+      else this.queue[0] = head.subarray(take);
+    }
+    if (this.queue.length === 0 && this.stream.isPaused() && !this.ended) this.stream.resume();
+    return n;
+  }
+
+  close(): void { this.stream.destroy(); }
+}
