@@ -1,11 +1,10 @@
 // `edge-sensor analyze`: offline analysis of captures on their own clock.
-import { writeSync } from 'node:fs';
 import type { CaptureFormat, CoreOptions } from '../core/wasm-core.ts';
 import { parseCidr } from '../flows/local-nets.ts';
 import { flowRecordJson } from '../flows/zeek-record.ts';
 import { logger } from '../log/logger.ts';
 import { analyze } from '../pipeline/analyze.ts';
-import { JsonLinesSink } from '../sinks/jsonl-sink.ts';
+import { JsonLinesSink, writeFully } from '../sinks/jsonl-sink.ts';
 import { listFlag, numberFlag, parse, UsageError } from './args.ts';
 
 export const ANALYZE_HELP = `Usage: edge-sensor analyze <input…> [options]
@@ -86,8 +85,8 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const out = { ...summary, sink: sink ? { target: sink.target, ...sink.counters } : undefined };
   const summaryTarget = (values.summary as string | undefined) ?? (flowsTarget === '-' ? 'stderr' : '-');
   const text = JSON.stringify(out, null, 2) + '\n';
-  if (summaryTarget === '-') writeSync(1, text);
-  else if (summaryTarget === 'stderr') writeSync(2, text);
+  if (summaryTarget === '-') writeFully(1, Buffer.from(text));
+  else if (summaryTarget === 'stderr') writeFully(2, Buffer.from(text));
   else { const s = new JsonLinesSink(summaryTarget); s.write(text.trimEnd()); s.close(); }
 
   const failed = summary.inputs.filter((i) => !i.ok);

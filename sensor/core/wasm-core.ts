@@ -187,6 +187,11 @@ export class WasmCore {
     return this.x.lastTs();
   }
 
+  /** Size of the core's linear memory: fixed after init, whatever the input. */
+  memoryBytes(): number {
+    return this.x.memory.buffer.byteLength;
+  }
+
   counter(constName: string): number {
     this.ensureViews();
     return this.counterView[counterIndex(constName)]!;

@@ -30,7 +30,10 @@ export async function pumpCapture(
     total += got;
     const final = got === 0;
     let len = carry + got;
-    for (;;) {
+    for (let spins = 0; ; spins++) {
+      // The core empties its output on every drain, so "output full" twice
+      // without progress would be a core bug: fail loudly rather than hang.
+      if (spins > 1_000_000) throw new Error(`core stuck at offset ${base} of ${input.name}`);
       const used = core.feed(len, base, final);
       const status = core.status();
       core.drain(onFlow);

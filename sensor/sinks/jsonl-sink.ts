@@ -3,6 +3,25 @@
 // of killing the sensor; other write errors are counted and reported once.
 import { closeSync, openSync, writeSync } from 'node:fs';
 
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * stdout may be a non-blocking pipe: a slow reader makes writeSync throw
+ * EAGAIN. Wait a moment and retry (as pino's sonic-boom does) rather than
+ * drop records or spin.
+ */
+export function writeFully(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(sleeper, 0, 0, 2);
+    }
+  }
+}
+
 export interface SinkCounters { received: number; sent: number; errors: number; discarded: number }
 
 export class JsonLinesSink {
@@ -33,8 +52,7 @@ export class JsonLinesSink {
     this.pending = [];
     this.pendingBytes = 0;
     try {
-      let off = 0;
-      while (off < buf.length) off += writeSync(this.fd, buf, off);
+      writeFully(this.fd, buf);
       this.counters.sent += n;
     } catch (e) {
       const err = e as NodeJS.ErrnoException;

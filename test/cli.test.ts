@@ -1,0 +1,82 @@
+// The edge-sensor command as a user meets it: help, exit codes, clear
+// errors for bad input, stdin, gzip, and Zeek-style JSON lines out.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli, jsonLines, logLines } from './helpers/cli.ts';
+import { needSharedData, sharedPath } from './helpers/shared-data.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'edge-cli-'));
+
+test('every subcommand has --help; unknown commands and bad flags exit 2', () => {
+  for (const sub of ['analyze', 'demo']) {
+    const r = cli([sub, '--help']);
+    assert.is(r.code, 0, sub);
+    assert.match(r.stdout, `Usage: edge-sensor ${sub}`);
+  }
+  const top = cli(['--help']);
+  assert.is(top.code, 0);
+  assert.match(top.stdout, 'analyze');
+  assert.is(cli(['frobnicate']).code, 2);
+  const bad = cli(['analyze', 'x.pcap', '--format', 'csv']);
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, '--format must be');
+  assert.is(cli(['analyze']).code, 2);
+  assert.is(cli(['analyze', 'x.pcap', '--max-flows', 'lots']).code, 2);
+  assert.is(cli(['analyze', 'x.pcap', '--no-such-flag']).code, 2);
+});
+
+test('missing files and non-captures fail clearly, other inputs still run', () => {
+  const notCapture = join(tmp, 'notes.txt');
+  writeFileSync(notCapture, 'hello, this is not a capture\n');
+  const r = cli(['analyze', join(tmp, 'missing.pcap'), notCapture]);
+  assert.is(r.code, 1);
+  const logs = logLines(r.stderr);
+  assert.ok(logs.some((l) => l.kind === 'unreadable_input'), r.stderr);
+  assert.ok(logs.some((l) => l.kind === 'unknown_format' && String(l.error).includes('68656c6c')), r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.is(summary.inputs.length, 2);
+  assert.is(summary.errors.unreadable_input, 1);
+  assert.is(summary.errors.unknown_format, 1);
+});
+
+test('flows as JSON lines with Zeek field names; stdin and gzip give the same flows', () => {
+  if (!needSharedData('CLI on real captures')) return;
+  const summaryFile = join(tmp, 'summary.json');
+  const plain = cli(['analyze', sharedPath('pcap/benign/echo-connections.pcap'), '--flows', '-', '--summary', summaryFile]);
+  assert.is(plain.code, 0, plain.stderr);
+  const flows = jsonLines(plain.stdout);
+  assert.ok(flows.length > 0);
+  for (const k of ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'conn_state', 'history', 'orig_pkts', 'orig_ip_bytes', 'resp_pkts', 'resp_ip_bytes', 'community_id', 'local_orig', 'local_resp']) {
+    assert.ok(k in flows[0]!, `field ${k}`);
+  }
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8'));
+  assert.is(summary.packets, 82582);
+  assert.is(summary.flow_records, flows.length);
+
+  const gz = cli(['analyze', sharedPath('pcap/derived/echo-connections.pcap.gz'), '--flows', '-']);
+  assert.is(gz.code, 0, gz.stderr);
+  assert.equal(jsonLines(gz.stdout), flows);
+
+  const piped = cli(['analyze', '-', '--flows', '-'], readFileSync(sharedPath('pcap/benign/echo-connections.pcap')));
+  assert.is(piped.code, 0, piped.stderr);
+  assert.equal(jsonLines(piped.stdout), flows);
+});
+
+test('flows to a file, summary to stdout', () => {
+  if (!needSharedData('CLI on real captures')) return;
+  const out = join(tmp, 'flows.jsonl');
+  const r = cli(['analyze', sharedPath('pcap/benign/wikipedia.pcap'), '--flows', out]);
+  assert.is(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.is(summary.packets, 136);
+  const flows = jsonLines(readFileSync(out, 'utf8'));
+  assert.is(flows.length, summary.flow_records);
+  assert.is(summary.sink.sent, flows.length);
+  const pkts = flows.reduce((s, f) => s + Number(f.orig_pkts) + Number(f.resp_pkts), 0);
+  assert.ok(pkts <= 136 && pkts > 100, `packets in flows: ${pkts}`);
+});
+
+test.run();
