@@ -71,5 +71,8 @@ export const C_INTERIM_RECORDS: i32 = 125; // interim records for long flows (ac
 export const C_FLOW_RECORDS: i32 = 126; // flow records emitted in total
 export const C_FLOWS_ACTIVE: i32 = 127; // flows currently in the table (a gauge)
 export const C_FLOWS_REUSED: i32 = 128; // a new TCP connection reused a closed flow's 5-tuple
+export const C_FLOW_RECORDS_DROPPED: i32 = 129; // flow records lost because the output region was full (the caller ignored flowsReady)
+export const C_FLOWS_FLIPPED: i32 = 130; // flows whose originator was decided against the first packet's direction (Zeek history '^')
+export const C_FLOW_LONG_PROBES: i32 = 131; // flow inserts whose hash probe exceeded the bound (one flow of the cluster evicted)
 
 export const NUM_COUNTERS: i32 = 160;

@@ -305,8 +305,9 @@ export function ipv4(p: usize, end: usize): bool {
     count(C_FRAGMENTS);
     if (frag & 0x1FFF) return laterFragment(p + 12, p + 16, false, be16(p + 4), proto, total, ipPayload);
     noteFirstFragment(p + 12, p + 16, false, be16(p + 4), proto);
+    return transport(proto, p + ihl, l4end, ipPayload, false, true);
   }
-  return transport(proto, p + ihl, l4end, ipPayload, false);
+  return transport(proto, p + ihl, l4end, ipPayload, false, false);
 }
 
 export function ipv6(p: usize, end: usize): bool {
@@ -323,6 +324,7 @@ export function ipv6(p: usize, end: usize): bool {
   let nh = u8at(p + 6);
   let q = p + 40;
   let n = 0;
+  let first = false;
   while (true) {
     if (nh == 0 || nh == 43 || nh == 60 || nh == 135 || nh == 139 || nh == 140) {
       // hop-by-hop, routing, destination options, mobility, HIP, shim6: (next, len in 8-byte units - 1)
@@ -344,6 +346,7 @@ export function ipv6(p: usize, end: usize): bool {
           return laterFragment(p + 8, p + 24, true, id, nh, ipLen, <u32>(l3end - q));
         }
         noteFirstFragment(p + 8, p + 24, true, id, nh);
+        first = true;
       }
     } else if (nh == 51) { // AH: payload length in 4-byte units - 2
       if (q + 8 > cend) return err(E_IPV6_BAD_EXT, q);
@@ -357,27 +360,35 @@ export function ipv6(p: usize, end: usize): bool {
     if (++n > MAX_IPV6_EXT) return err(E_IPV6_BAD_EXT, q);
   }
   setIp(6, <u8>nh, ipLen);
-  return transport(nh, q, cend, <u32>(l3end - q), true);
+  return transport(nh, q, cend, <u32>(l3end - q), true, first);
 }
 
 @inline function countIp(v6: bool): void { count(v6 ? C_IPV6 : C_IPV4); }
 
 /**
  * Transport header at `p` (captured bytes up to `end`); `ipPayload` is the
- * header-level number of bytes after the IP header(s).
+ * header-level number of bytes after the IP header(s). `firstFrag` = this is
+ * the first fragment of a fragmented datagram.
  */
-function transport(proto: u32, p: usize, end: usize, ipPayload: u32, v6: bool): bool {
+function transport(proto: u32, p: usize, end: usize, ipPayload: u32, v6: bool, firstFrag: bool): bool {
   if (proto == 6) {
-    if (p + 20 > end) return err(E_TCP_TRUNCATED, p);
-    const doff = <u32>(u8at(p + 12) >> 4) << 2;
     // Only the fixed 20 bytes are read; options may be cut by the snaplen,
     // but a data offset beyond the IP payload is a broken header.
-    if (doff < 20 || doff > ipPayload) return err(E_TCP_TRUNCATED, p);
-    setPorts(<u16>be16(p), <u16>be16(p + 2), ipPayload - doff);
-    setTcp(<u8>u8at(p + 13), be32(p + 4), be32(p + 8), <u16>be16(p + 14));
-    count(C_TCP);
-    countIp(v6);
-    return true;
+    if (p + 20 <= end) {
+      const doff = <u32>(u8at(p + 12) >> 4) << 2;
+      if (doff >= 20 && doff <= ipPayload) {
+        setPorts(<u16>be16(p), <u16>be16(p + 2), ipPayload - doff);
+        setTcp(<u8>u8at(p + 13), be32(p + 4), be32(p + 8), <u16>be16(p + 14));
+        count(C_TCP);
+        countIp(v6);
+        return true;
+      }
+    }
+    // A first fragment cut inside the TCP header (tiny-fragment evasion, or
+    // a header with many options) still names its flow: keep the ports (and
+    // flags if present) rather than orphaning every later fragment.
+    if (firstFrag && p + 4 <= end) return tinyFirstFragment(proto, p, end, v6);
+    return err(E_TCP_TRUNCATED, p);
   }
   if (proto == 17) {
     if (p + 8 > end) return err(E_UDP_TRUNCATED, p);
@@ -402,7 +413,10 @@ function transport(proto: u32, p: usize, end: usize, ipPayload: u32, v6: bool): 
     return true;
   }
   if (proto == 132) {
-    if (p + 12 > end) return err(E_SCTP_TRUNCATED, p);
+    if (p + 12 > end) {
+      if (firstFrag && p + 4 <= end) return tinyFirstFragment(proto, p, end, v6);
+      return err(E_SCTP_TRUNCATED, p);
+    }
     setPorts(<u16>be16(p), <u16>be16(p + 2), ipPayload - 12);
     count(C_OTHER_TRANSPORT);
     countIp(v6);
@@ -417,6 +431,17 @@ function transport(proto: u32, p: usize, end: usize, ipPayload: u32, v6: bool): 
   // Any other protocol (ESP, AH, OSPF, PIM, GRE we cannot open, ...): an address-only flow.
   setPayloadLen(ipPayload);
   count(C_OTHER_TRANSPORT);
+  countIp(v6);
+  return true;
+}
+
+/** First fragment too short for the whole TCP/SCTP header: ports (+ TCP fields that are there), no payload. */
+function tinyFirstFragment(proto: u32, p: usize, end: usize, v6: bool): bool {
+  setPorts(<u16>be16(p), <u16>be16(p + 2), 0);
+  if (proto == 6) {
+    if (p + 14 <= end) setTcp(<u8>u8at(p + 13), be32(p + 4), be32(p + 8), p + 16 <= end ? <u16>be16(p + 14) : 0);
+    count(C_TCP);
+  } else count(C_OTHER_TRANSPORT);
   countIp(v6);
   return true;
 }
@@ -471,6 +496,7 @@ function nflog(p: usize, end: usize): bool {
   let q = p + 4;
   const swap = le16(q + 2) > 0xFF;
   for (let i = 0; i < MAX_NFLOG_TLVS; i++) {
+    if (q >= end) break; // no payload TLV: a log entry without the packet
     if (q + 4 > end) return err(E_LINK_TRUNCATED, q);
     let len = le16(q);
     let type = le16(q + 2);

@@ -79,6 +79,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     core,
     localNets,
     onRecord: sink ? (rec) => sink.write(flowRecordJson(rec)) : undefined,
+    afterBatch: () => sink?.flush(),
   });
   sink?.close();
 

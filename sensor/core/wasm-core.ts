@@ -52,6 +52,8 @@ const MAX_RECORD = 1 << 20;
 
 interface CoreExports {
   memory: WebAssembly.Memory;
+  /** module start (exportStart): sets up static data and the bump allocator */
+  _start(): void;
   init(flowCapacity: number, fragCapacity: number, inputBytes: number, outputRecords: number): number;
   configure(tcp: number, udp: number, icmp: number, other: number, closeDelay: number, active: number): void;
   abiVersion(): number;
@@ -111,6 +113,9 @@ export class WasmCore {
       },
     });
     this.x = instance.exports as unknown as CoreExports;
+    // asconfig's exportStart makes the start function explicit: without this
+    // call the allocator would hand out memory on top of the static data.
+    this.x._start();
     if (this.x.abiVersion() !== ABI_VERSION) throw new Error(`Wasm core ABI ${this.x.abiVersion()} != ${ABI_VERSION}: rebuild`);
     this.chunkBytes = opts.chunkBytes ?? 1 << 20;
     const rc = this.x.init(

@@ -19,6 +19,8 @@ export interface AnalyzeOptions {
   localNets?: string[];
   communityIdSeed?: number;
   onRecord?: (rec: FlowRecord) => void;
+  /** after every chunk of input: sinks flush here so a live pipe sees flows promptly */
+  afterBatch?: () => void;
   log?: Logger;
   progress?: boolean;
 }
@@ -80,6 +82,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     try {
       const res = await pumpCapture(core, input, onFlow, () => {
         reporter.checkCore(core, summary.name);
+        opts.afterBatch?.();
         progress.update(core.counter('C_RECORDS'), core.counter('C_CAPTURE_BYTES'), flowRecords);
       });
       summary.bytes = res.bytes;

@@ -6,7 +6,7 @@
 
 import { closeSync, openSync, writeSync } from "node:fs";
 import { gzipSync } from "node:zlib";
-import { LINKTYPE_ETHERNET } from "./frames.js";
+import { LINKTYPE_ETHERNET } from "./frames.ts";
 
 export type CaptureFormat = "pcap" | "pcapng";
 

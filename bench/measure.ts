@@ -1,0 +1,187 @@
+// Run one command, time it, and take its peak resident memory.
+//
+// Peak RSS comes from GNU time (`/usr/bin/time -f %M -o FILE`), which reads
+// ru_maxrss from wait4() when the child exits: exact, and it covers the whole
+// life of the process however short. Where GNU time is missing (Debian
+// package `time`), we fall back to polling VmHWM in /proc/PID/status every
+// 5 ms, which can miss growth in a process's last milliseconds. The method
+// used is reported with the results.
+//
+// Wall time is measured here (monotonic clock, spawn to exit), so it includes
+// process start-up, as a user would see it.
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const GNU_TIME = "/usr/bin/time";
+
+export type RssMethod = "gnu-time" | "proc-poll";
+
+export function rssMethod(): RssMethod {
+  return existsSync(GNU_TIME) ? "gnu-time" : "proc-poll";
+}
+
+export interface RunOptions {
+  cwd?: string;
+  /** Keep the child's stdout (default: discard it to /dev/null). */
+  captureStdout?: boolean;
+  /** Kill the child after this long (default 30 min). */
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Measurement {
+  /** Exit code 0 and not timed out. */
+  ok: boolean;
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  wallMs: number;
+  /** Peak resident set size in KiB (null when unknown). */
+  peakRssKiB: number | null;
+  stdout: string;
+  /** Last lines of stderr (for failure reports). */
+  stderrTail: string;
+}
+
+/** Run cmd with args; resolve with its wall time and peak RSS. Never rejects for a failing command. */
+export function measure(cmd: string, args: string[], opts: RunOptions = {}): Promise<Measurement> {
+  const method = rssMethod();
+  let rssFile = "";
+  let tmp = "";
+  let file = cmd;
+  let argv = args;
+  if (method === "gnu-time") {
+    tmp = mkdtempSync(join(tmpdir(), "bench-rss-"));
+    rssFile = join(tmp, "rss");
+    file = GNU_TIME;
+    argv = ["-f", "%M", "-o", rssFile, cmd, ...args];
+  }
+  return new Promise((resolve) => {
+    const started = process.hrtime.bigint();
+    let child;
+    try {
+      child = spawn(file, argv, {
+        cwd: opts.cwd,
+        env: opts.env ?? process.env,
+        stdio: ["ignore", opts.captureStdout ? "pipe" : "ignore", "pipe"],
+      });
+    } catch (e) {
+      resolve({ ok: false, exitCode: null, signal: null, timedOut: false, wallMs: 0, peakRssKiB: null, stdout: "", stderrTail: String(e) });
+      return;
+    }
+    const out: Buffer[] = [];
+    let err = "";
+    child.stdout?.on("data", (d: Buffer) => out.push(d));
+    child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString("utf8");
+      if (err.length > 64 * 1024) err = err.slice(-16 * 1024);
+    });
+    let polledPeak = 0;
+    let poll: NodeJS.Timeout | undefined;
+    if (method === "proc-poll" && child.pid !== undefined) {
+      const statusPath = `/proc/${child.pid}/status`;
+      poll = setInterval(() => {
+        try {
+          const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(statusPath, "utf8"));
+          if (m) polledPeak = Math.max(polledPeak, Number(m[1]));
+        } catch {
+          /* exited */
+        }
+      }, 5);
+    }
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, opts.timeoutMs ?? 30 * 60 * 1000);
+    let spawnError = "";
+    child.on("error", (e) => {
+      spawnError = String(e);
+    });
+    child.on("close", (code, signal) => {
+      const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+      clearTimeout(timer);
+      if (poll) clearInterval(poll);
+      let peak: number | null = polledPeak || null;
+      if (method === "gnu-time") {
+        try {
+          // With -o, GNU time writes "Command exited with non-zero status N" before the format on failure: take the last line.
+          const lines = readFileSync(rssFile, "utf8").trim().split("\n");
+          const v = Number(lines[lines.length - 1]);
+          peak = Number.isFinite(v) && v > 0 ? v : null;
+        } catch {
+          peak = null;
+        }
+        rmSync(tmp, { recursive: true, force: true });
+      }
+      const stderrTail = (spawnError ? spawnError + "\n" : "") + err.trim().split("\n").filter((l) => !/^Running as user "root"/.test(l)).slice(-6).join("\n");
+      resolve({
+        ok: code === 0 && !timedOut && !spawnError,
+        exitCode: code,
+        signal,
+        timedOut,
+        wallMs,
+        peakRssKiB: peak,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderrTail,
+      });
+    });
+  });
+}
+
+/** Is an executable on PATH (or at this absolute path)? Returns its path or null. */
+export function which(name: string): string | null {
+  if (name.includes("/")) return existsSync(name) ? name : null;
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return null;
+}
+
+// ------------------------------------------------------------------ peers
+
+/** What every peer module (bench/peers/*.ts) exports as `peer`. */
+export interface Peer {
+  /** Short id for --only. */
+  name: string;
+  /** Label in the table. */
+  label: string;
+  /** One line: what it does to the file. */
+  what: string;
+  /** Version string when installed, null when not (the row then says "not installed"). */
+  probe(ctx: BenchContext): Promise<string | null>;
+  /** One-time setup (e.g. compiling) before timing; throw to mark the row failed. */
+  prepare?(ctx: BenchContext): Promise<void>;
+  /** The command that processes `file`. */
+  command(ctx: BenchContext, file: string): { cmd: string; args: string[]; captureStdout?: boolean; env?: NodeJS.ProcessEnv };
+  /** Inspect a successful run's stdout; return a problem (e.g. a wrong packet count) or null. */
+  check?(stdout: string, expectedPackets: number): string | null;
+}
+
+export interface BenchContext {
+  /** Repository root. */
+  root: string;
+  /** .bench/ (cache, build products). */
+  benchDir: string;
+}
+
+/** Run a command quickly for its output (version probes). */
+export function probeOutput(cmd: string, args: string[]): Promise<string | null> {
+  return new Promise((resolve) => {
+    let out = "";
+    let child;
+    try {
+      child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    } catch {
+      resolve(null);
+      return;
+    }
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString("utf8")));
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString("utf8")));
+    child.on("error", () => resolve(null));
+    child.on("close", () => resolve(out));
+  });
+}
