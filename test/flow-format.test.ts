@@ -7,6 +7,8 @@ import { formatAddress, parseAddress } from '../sensor/flows/ip-address.ts';
 import { LocalNets, parseCidr } from '../sensor/flows/local-nets.ts';
 import { flowUid } from '../sensor/flows/uid.ts';
 import { sniffMagic } from '../sensor/sources/capture-format.ts';
+import { flowRecordJson, toFlowRecord } from '../sensor/flows/zeek-record.ts';
+import { RF_HAS_MAC, RF_INTERIM, type RawFlow } from '../sensor/core/flow-record.ts';
 
 function raw(text: string): Uint8Array {
   const p = parseAddress(text);
@@ -78,6 +80,47 @@ test('magic sniffing', () => {
   assert.equal(sniffMagic(b(0x1f, 0x8b, 8, 0)), { kind: 'gzip' });
   assert.equal(sniffMagic(b(0x7b, 0x22)), { kind: 'unknown' });
   assert.equal(sniffMagic(b()), { kind: 'unknown' });
+});
+
+function rawFlow(over: Partial<RawFlow>): RawFlow {
+  return {
+    ts: 1700000000.25, lastTs: 1700000003.5, serial: 7, ipVersion: 4,
+    origH: parseAddress('10.0.0.1')!.bytes, respH: parseAddress('93.184.216.34')!.bytes, origP: 51000, respP: 443, proto: 6,
+    origBytes: 100, respBytes: 2000, origIpBytes: 300, respIpBytes: 2300, origWireBytes: 342, respWireBytes: 2356,
+    origPkts: 5, respPkts: 6, missedBytes: 0, connState: 'SF', history: 'ShADadFf', flags: 0, vlan: 0xffff, innerVlan: 0xffff,
+    tunnelType: 0, tunnelId: 0, origMac: null, respMac: null, iface: 0, endReason: 'closed', ...over,
+  };
+}
+
+test('flow record JSON: round-trips, Zeek field order, optional fields only when set', () => {
+  const ctx = { localNets: new LocalNets() };
+  const variants: RawFlow[] = [
+    rawFlow({}),
+    rawFlow({ lastTs: 1700000000.25, origPkts: 1, respPkts: 0, connState: 'S0', history: 'S' }),
+    rawFlow({ ipVersion: 6, origH: parseAddress('fd00::1')!.bytes, respH: parseAddress('2001:db8::2')!.bytes, proto: 58, origP: 128, respP: 129 }),
+    rawFlow({ vlan: 100, innerVlan: 200, tunnelType: 1, tunnelId: 4242, flags: RF_HAS_MAC | RF_INTERIM,
+      origMac: Uint8Array.from([0, 1, 2, 3, 4, 5]), respMac: Uint8Array.from([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]), endReason: 'active_timeout' }),
+    rawFlow({ proto: 47, origP: 0, respP: 0, connState: 'OTH', history: '' }),
+  ];
+  for (const raw of variants) {
+    const rec = toFlowRecord(raw, ctx);
+    const line = flowRecordJson(rec);
+    const back = JSON.parse(line);
+    assert.equal(back, JSON.parse(JSON.stringify(rec)), line);
+    const keys = Object.keys(back);
+    assert.is(keys[0], 'ts');
+    assert.is(keys.at(-1), 'end_reason');
+    assert.ok(keys.indexOf('conn_state') < keys.indexOf('history') && keys.indexOf('history') < keys.indexOf('orig_pkts'));
+  }
+  const single = toFlowRecord(variants[1]!, ctx);
+  assert.is(single.duration, undefined, 'single-packet flows have no duration (Zeek)');
+  assert.is(single.orig_bytes, undefined);
+  const tunnelled = toFlowRecord(variants[3]!, ctx);
+  assert.is(tunnelled.tunnel_type, 'vxlan');
+  assert.is(tunnelled.orig_l2_addr, '00:01:02:03:04:05');
+  assert.is(tunnelled.interim, true);
+  assert.is(toFlowRecord(variants[4]!, ctx).proto, 'unknown_transport');
+  assert.is(toFlowRecord(variants[2]!, ctx).proto, 'icmp');
 });
 
 test.run();

@@ -63,6 +63,9 @@ export interface RawFlow {
 
 /** Decode the record at byte `off` of `mem` (little-endian, as Wasm stores it). */
 export function decodeRawFlow(dv: DataView, u8: Uint8Array, off: number): RawFlow {
+  // One copy of the 192-byte record; addresses and MACs are views into it
+  // (one allocation per flow instead of four).
+  const rec = u8.slice(off, off + REC_SIZE);
   const flags = u8[off + R.FLAGS]!;
   const hasMac = (flags & RF_HAS_MAC) !== 0;
   const histLen = Math.min(u8[off + R.HISTORY_LEN]!, HISTORY_MAX);
@@ -75,8 +78,8 @@ export function decodeRawFlow(dv: DataView, u8: Uint8Array, off: number): RawFlo
     lastTs: dv.getFloat64(off + R.LAST_TS, true),
     serial: dv.getFloat64(off + R.SERIAL, true),
     ipVersion: u8[off + R.IP_VERSION] === 6 ? 6 : 4,
-    origH: u8.slice(off + R.ORIG_H, off + R.ORIG_H + 16),
-    respH: u8.slice(off + R.RESP_H, off + R.RESP_H + 16),
+    origH: rec.subarray(R.ORIG_H, R.ORIG_H + 16),
+    respH: rec.subarray(R.RESP_H, R.RESP_H + 16),
     origP: dv.getUint16(off + R.ORIG_P, true),
     respP: dv.getUint16(off + R.RESP_P, true),
     proto: u8[off + R.PROTO]!,
@@ -96,8 +99,8 @@ export function decodeRawFlow(dv: DataView, u8: Uint8Array, off: number): RawFlo
     innerVlan: dv.getUint16(off + R.INNER_VLAN, true),
     tunnelType: u8[off + R.TUNNEL_TYPE]!,
     tunnelId: dv.getUint32(off + R.TUNNEL_ID, true),
-    origMac: hasMac ? u8.slice(off + R.ORIG_MAC, off + R.ORIG_MAC + 6) : null,
-    respMac: hasMac ? u8.slice(off + R.RESP_MAC, off + R.RESP_MAC + 6) : null,
+    origMac: hasMac ? rec.subarray(R.ORIG_MAC, R.ORIG_MAC + 6) : null,
+    respMac: hasMac ? rec.subarray(R.RESP_MAC, R.RESP_MAC + 6) : null,
     iface: dv.getUint32(off + R.INTERFACE, true),
     endReason: END_REASONS[er] ?? 'flushed',
   };
