@@ -38,6 +38,10 @@
  */
 export function reserve(size: usize): usize {
   const probe = heap.alloc(0); // 16 wasted bytes, once per table
+  // With asconfig's exportStart the host must call _start() first: it sets
+  // the allocator's start. Without it the bump pointer is 0 and tables would
+  // overlay the static data — fail init cleanly instead.
+  if (probe < __heap_base) return 0;
   const end = <u64>probe + <u64>size + 64;
   if (end > 0xFFFF0000) return 0; // beyond wasm32
   const pagesNeeded = <i32>((end + 0xFFFF) >> 16);

@@ -31,7 +31,7 @@ import {
 import { count, inputError } from "./stats";
 import { be16, be32, le16, le32, u8at } from "./bytes";
 import { fragInit, fragLater, fragFirst } from "./fragments";
-import { tunnelReset, tunnelDepth, greTunnel, udpTunnel, ipInIp, DECAP_OK, NOT_TUNNEL } from "./tunnels";
+import { tunnelReset, tunnelDepth, greTunnel, udpTunnel, teredoAnyPort, ipInIp, DECAP_OK, NOT_TUNNEL } from "./tunnels";
 
 /** VLAN tags + LLC/SNAP + VN-Tag headers followed in one Ethernet header. */
 const MAX_ETH_LAYERS: i32 = 8;
@@ -338,7 +338,7 @@ export function ipv6(p: usize, end: usize): bool {
       const id = be32(q + 4);
       nh = u8at(q);
       q += 8;
-      if (om != 0 && om != 6) { // not an "atomic fragment" (offset 0, M 0; reserved bits ignored)
+      if ((om & 0xFFF9) != 0) { // offset or M set; offset 0 with M 0 is an "atomic fragment" (RFC 6946): not fragmented
         count(C_FRAGMENTS);
         if (om & 0xFFF8) {
           if (q > l3end) return err(E_IPV6_BAD_EXT, q);
@@ -398,6 +398,12 @@ function transport(proto: u32, p: usize, end: usize, ipPayload: u32, v6: bool, f
     if (dp == 4789 || dp == 6081 || dp == 2152 || sp == 2152 || dp == 3544 || sp == 3544) {
       const r = udpTunnel(sp, dp, p + 8, end, ipPayload - 8);
       if (r != NOT_TUNNEL) return r == DECAP_OK;
+    } else if (ipPayload >= 48 && p + 9 <= end && (u8at(p + 8) >> 4 == 6 || u8at(p + 8) == 0)) {
+      // Teredo relays talk to clients on arbitrary ports (Zeek and Wireshark's
+      // heuristic find it there too): a cheap first-byte test here, the
+      // strict shape test in tunnels.ts.
+      const r = teredoAnyPort(p + 8, end, ipPayload - 8);
+      if (r != NOT_TUNNEL) return r == DECAP_OK;
     }
     setPorts(<u16>sp, <u16>dp, ipPayload - 8);
     count(C_UDP);
@@ -426,7 +432,8 @@ function transport(proto: u32, p: usize, end: usize, ipPayload: u32, v6: bool, f
     const r = greTunnel(p, end);
     if (r != NOT_TUNNEL) return r == DECAP_OK;
   } else if (proto == 4 || proto == 41) {
-    return ipInIp(proto, p, end);
+    const r = ipInIp(proto, p, end);
+    if (r != NOT_TUNNEL) return r == DECAP_OK;
   }
   // Any other protocol (ESP, AH, OSPF, PIM, GRE we cannot open, ...): an address-only flow.
   setPayloadLen(ipPayload);

@@ -266,6 +266,3 @@ export function fragFirst(src: usize, dst: usize, v6: bool, id: u32, proto: u32,
 export function fragFlush(): void {
   while (used != 0) dropHead();
 }
-
-/** Live entries (tests). */
-export function fragUsed(): i32 { return <i32>used; }

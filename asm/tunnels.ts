@@ -51,10 +51,17 @@ function innerIp(p: usize, end: usize): bool {
   return nonIp();
 }
 
-/** IP protocol 4 (IPv4 inside) or 41 (IPv6 inside): 4in4, 6in4, 4in6, 6in6. */
-export function ipInIp(proto: u32, p: usize, end: usize): bool {
-  if (!enter(TUNNEL_IPIP, 0, p)) return false;
-  return proto == 4 ? ipv4(p, end) : ipv6(p, end);
+/**
+ * IP protocol 4 (IPv4 inside) or 41 (IPv6 inside): 4in4, 6in4, 4in6, 6in6.
+ * The inner version nibble is the only signature IP-in-IP has: when it is
+ * wrong the payload is not an IP packet and the outer packet stays an
+ * address-only flow (NOT_TUNNEL), like GRE with a payload we cannot open.
+ */
+export function ipInIp(proto: u32, p: usize, end: usize): i32 {
+  if (p >= end) return fail(p);
+  if ((u8at(p) >> 4) != (proto == 4 ? <u32>4 : <u32>6)) return NOT_TUNNEL;
+  if (!enter(TUNNEL_IPIP, 0, p)) return DECAP_FAIL;
+  return result(proto == 4 ? ipv4(p, end) : ipv6(p, end));
 }
 
 /** GRE (IP protocol 47). */
@@ -207,18 +214,46 @@ function gtpU(p: usize, end: usize): i32 {
   return result(innerIp(q, end));
 }
 
+/** Teredo on port 3544 (server traffic): the inner IPv6 packet must fit the UDP payload. */
 function teredo(p: usize, end: usize, udpPayload: u32): i32 {
+  const q = teredoInner(p, end);
+  if (q == 0) return NOT_TUNNEL;
+  if (q + 40 + <usize>be16(q + 4) > p + <usize>udpPayload) return NOT_TUNNEL;
+  if (!enter(TUNNEL_TEREDO, 0, p)) return DECAP_FAIL;
+  return result(ipv6(q, end));
+}
+
+/**
+ * Teredo on any other UDP port (relay <-> client traffic). Without the port
+ * as evidence the shape must be exact: an IPv6 header whose payload length
+ * fills the UDP payload to the byte, with one end a Teredo (2001:0::/32) or
+ * link-local (fe80::/10, bubbles) address. Random UDP payloads (QUIC short
+ * headers start with nibble 4-7 too) practically never pass all three.
+ */
+export function teredoAnyPort(p: usize, end: usize, udpPayload: u32): i32 {
+  const q = teredoInner(p, end);
+  if (q == 0) return NOT_TUNNEL;
+  if (q + 40 + <usize>be16(q + 4) != p + <usize>udpPayload) return NOT_TUNNEL;
+  if (!isTeredoAddr(q + 8) && !isTeredoAddr(q + 24)) return NOT_TUNNEL;
+  if (!enter(TUNNEL_TEREDO, 0, p)) return DECAP_FAIL;
+  return result(ipv6(q, end));
+}
+
+@inline function isTeredoAddr(a: usize): bool {
+  return be32(a) == 0x20010000 || (be16(a) & 0xFFC0) == 0xFE80;
+}
+
+/**
+ * Skip Teredo's optional indications and return the inner IPv6 header if one
+ * starts there (captured in full), else 0.
+ */
+function teredoInner(p: usize, end: usize): usize {
   let q = p;
-  const pend = p + <usize>udpPayload; // header-level end of the UDP payload
   // Authentication indicator: 00 01, id-len, au-len, client id, auth value, nonce(8), confirmation(1)
   if (q + 4 <= end && be16(q) == 0x0001) q += 4 + <usize>u8at(q + 2) + <usize>u8at(q + 3) + 9;
   // Origin indication: 00 00, port(16), address(32)
   if (q + 2 <= end && be16(q) == 0x0000) q += 8;
-  // Must be a plausible IPv6 packet that fits the UDP payload, else it is
-  // ordinary UDP that happens to use port 3544.
-  if (q + 40 > end) return NOT_TUNNEL;
-  if ((u8at(q) >> 4) != 6) return NOT_TUNNEL;
-  if (q + 40 + <usize>be16(q + 4) > pend) return NOT_TUNNEL;
-  if (!enter(TUNNEL_TEREDO, 0, p)) return DECAP_FAIL;
-  return result(ipv6(q, end));
+  if (q + 40 > end) return 0;
+  if ((u8at(q) >> 4) != 6) return 0;
+  return q;
 }

@@ -303,7 +303,8 @@ test('decoded protocol mix of selected captures matches tshark (innermost header
     ['pcap/linktypes/tunnels/gre-sample.pcap', 40, 0, 22, 8, 40],
     ['pcap/linktypes/tunnels/erspanII.pcap', 4, 0, 0, 0, 4],
     ['pcap/linktypes/tunnels/erspanIII.pcap', 2, 0, 0, 0, 2],
-    ['pcap/linktypes/tunnels/Teredo.pcap', 74, 4, 33, 41, 4],
+    // Teredo relay traffic uses other ports (tshark needs --enable-heuristic teredo_udp to see it).
+    ['pcap/linktypes/tunnels/Teredo.pcap', 49, 29, 55, 16, 29],
     ['pcap/linktypes/tunnels/4in6.pcap', 1, 0, 1, 0, 1],
     ['pcap/linktypes/tunnels/6in4.pcap', 0, 1, 0, 1, 1],
     ['pcap/linktypes/sll2/linux_dlt_sll2.pcap', 2, 2, 0, 0, 0],

@@ -407,6 +407,12 @@ tun('IP-in-IP: 4in4, 6in4, 4in6', () => {
   assert.is(key(c), UDP4_KEY);
 });
 
+tun('IP-in-IP whose payload is not the IP version it names stays an address-only outer flow', () => {
+  const { f, c } = one({ data: onWire(outer4(41, UDP4)) });
+  assert.is(key(f), '41 192.0.2.1:0 > 192.0.2.2:0');
+  assert.equal([f.tunnelType, c.tunnelled], [T.NONE, 0]);
+});
+
 tun('Teredo: origin and authentication indications; non-IPv6 payload is plain UDP', () => {
   const origin = [0, 0, ...be16(0xffff), ...be32(0xffffffff)];
   const auth = [0, 1, 2, 1, 0xaa, 0xbb, 0xcc, ...zeros(8), 0];
@@ -414,6 +420,20 @@ tun('Teredo: origin and authentication indications; non-IPv6 payload is plain UD
   assert.equal([key(a), a.tunnelType], [UDP6_KEY, T.TEREDO]);
   const b = one({ data: onWire(outer4(17, udp(50000, 3544, zeros(60)))) }).f;
   assert.equal([key(b), b.tunnelType], ['17 192.0.2.1:50000 > 192.0.2.2:3544', T.NONE]);
+  // A bubble (IPv6 without payload) is an innermost packet like any other: no outer flow exists.
+  const bubble = one({ data: onWire(outer4(17, udp(50000, 3544, ipv6({ src: 'fe80::1', dst: '2001:0:1::2', nh: 59, payload: [] })))) }).f;
+  assert.equal([key(bubble), bubble.tunnelType], ['59 fe80::1:0 > 2001:0:1::2:0', T.TEREDO]);
+});
+
+tun('Teredo relay traffic on other ports: only an exact IPv6 shape with a Teredo address', () => {
+  const teredo6 = ipv6({ src: '2001:0:4137:9e50::1', dst: '2001:db8::2', nh: 17, payload: udp(40000, 53, zeros(10)) });
+  const a = one({ data: onWire(outer4(17, udp(32900, 3797, teredo6))) }).f;
+  assert.equal([key(a), a.tunnelType], ['17 2001:0:4137:9e50::1:40000 > 2001:db8::2:53', T.TEREDO]);
+  // Same bytes without a Teredo address, or one byte too long: ordinary UDP.
+  const plain = one({ data: onWire(outer4(17, udp(32900, 3797, UDP6))) }).f;
+  assert.equal([plain.proto, plain.tunnelType], [17, T.NONE]);
+  const longer = one({ data: onWire(outer4(17, udp(32900, 3797, [...teredo6, 0]))) }).f;
+  assert.equal([longer.origP, longer.tunnelType], [32900, T.NONE]);
 });
 
 tun('GTP-U: TEID, optional fields and extension headers; echo is plain UDP', () => {

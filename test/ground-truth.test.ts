@@ -99,8 +99,17 @@ for (const fl of FLAVOURS) {
     const path = join(dir, `${fl.opts.seed}.${ext}${fl.opts.gzip ? '.gz' : ''}`);
     const truth = writeSampleCapture(path, { packets: PACKETS, hosts: 30, ...fl.opts });
     assert.ok(truth.flows.length > 50, `generator made ${truth.flows.length} connections`);
-    const { flows, summary } = await analyzeToArray([path], { log: silent });
+    const all = await analyzeToArray([path], { log: silent });
+    const { summary } = all;
     assert.is(summary.packets, truth.packets, 'every frame read');
+    // Connections longer than the active timeout (30 min) also get interim
+    // records: snapshots whose counts the final record (same uid) includes.
+    const flows = all.flows.filter((f) => !f.interim);
+    for (const i of all.flows.filter((f) => f.interim)) {
+      const fin = flows.find((f) => f.uid === i.uid);
+      assert.ok(fin, `interim record ${i.uid} has a final record`);
+      assert.ok(i.orig_pkts <= fin.orig_pkts && i.resp_pkts <= fin.resp_pkts && i.ts === fin.ts, `interim ${i.uid} is a prefix of its final record`);
+    }
     const inFlows = flows.reduce((s, f) => s + f.orig_pkts + f.resp_pkts, 0);
     assert.is(inFlows, truth.ipPackets, 'IP frames in flows (the rest are ARP)');
     const problems = compare(truth.flows, flows);

@@ -26,24 +26,36 @@ const silent = pino({ level: 'silent' });
 const OUTER_TUNNEL_ROWS: { proto: string; port: number; service: string; why: string }[] = [
   { proto: 'udp', port: 4789, service: 'vxlan', why: 'VXLAN outer UDP connection (its packets are counted in the inner flows; the ARP-carrying ones are no flow)' },
   { proto: 'udp', port: 6081, service: 'geneve', why: 'GENEVE outer UDP connection' },
-  { proto: 'udp', port: 3544, service: 'teredo', why: 'Teredo outer UDP connection to/from the Teredo server port' },
+  { proto: 'udp', port: 3544, service: 'teredo', why: 'Teredo outer UDP connection: to/from the Teredo server port, or a relay on any port (service teredo)' },
 ];
 
+/** An outer tunnel row: its service names the tunnel Zeek decapsulated, or it uses the tunnel's port. */
 function isOuterTunnel(r: ZeekRow): (typeof OUTER_TUNNEL_ROWS)[number] | undefined {
-  return OUTER_TUNNEL_ROWS.find((o) => r.proto === o.proto && (Number(r['id.resp_p']) === o.port || Number(r['id.orig_p']) === o.port));
+  return OUTER_TUNNEL_ROWS.find((o) => r.proto === o.proto
+    && ((r.service ?? '').split(',').includes(o.service) || Number(r['id.resp_p']) === o.port || Number(r['id.orig_p']) === o.port));
 }
 
 /**
  * Baseline rows that legitimately differ from our flow, by capture and key
- * ("proto orig_h:orig_p > resp_h:resp_p"), with what we produce instead
- * (null = no flow) and why.
+ * ("proto orig_h:orig_p > resp_h:resp_p"): the row whose fields match
+ * `zeek` is expected to look like `ours` in those fields, for the reason given.
  */
-const ROW_EXCEPTIONS: Record<string, { key: string; ours: Partial<Record<Compared, string | number>> | null; why: string }[]> = {};
+const ROW_EXCEPTIONS: Record<string, { key: string; zeek: Partial<Record<Compared, string>>; ours: Partial<Record<Compared, string>>; why: string }[]> = {
+  'pcap/linktypes/tunnels/vxlan.pcap': [{
+    key: 'icmp 10.0.0.1:8 > 10.0.0.2:0', zeek: { history: 'X' }, ours: { history: '' },
+    why: "Zeek's history letter X means \"connection analysis partial (e.g. limits exceeded)\" - an analyzer-internal state of that Zeek run, "
+      + 'not a packet event; ICMP has no history of its own (the other ICMP rows in these baselines log "-")',
+  }],
+};
 
-/**
- * Our flows with no baseline row, by capture and key, with the reason.
- */
-const EXTRA_FLOWS: Record<string, { key: string; why: string }[]> = {};
+/** Our flows with no baseline row, by capture and key, with the reason. */
+const EXTRA_FLOWS: Record<string, { key: string; why: string }[]> = {
+  'pcap/linktypes/tunnels/Teredo.pcap': ['unknown_transport 2001:0:4137:9e50:8000:f12a:b9c8:2815:0 > 2001:4860:0:2001::68:0', 'unknown_transport fe80::708d:fe83:4114:a512:0 > 2001:0:4137:9e50:8000:f12a:b9c8:2815:0'].map((key) => ({
+    key,
+    why: 'Teredo bubbles (IPv6 with no next header, protocol 59) are decapsulated like every Teredo packet and make address-only flows; '
+      + 'Zeek drops IPv6 packets with no next header (weird ipv6_no_next) and opens no connection for them',
+  })),
+};
 
 /** Baselines made with a capture filter: only rows the filter left complete are compared. */
 const FILTERED: Record<string, { keep: (r: ZeekRow) => boolean; why: string }> = {
@@ -109,9 +121,11 @@ test('baselines are found and each names its capture', () => {
   }
 });
 
+let totalCompared = 0;
 for (const b of needSharedData('Zeek baselines') ? zeekBaselines() : []) {
   test(`Zeek baseline ${b.trace} (${b.capture}): every connection both have agrees`, async () => {
-    const { flows } = await analyzeToArray([sharedPath(b.capture)], { log: silent });
+    // Interim records (active timeout) are snapshots; the final record has the totals.
+    const flows = (await analyzeToArray([sharedPath(b.capture)], { log: silent })).flows.filter((f) => !f.interim);
     const filter = FILTERED[b.capture];
     const rowEx = ROW_EXCEPTIONS[b.capture] ?? [];
     const extraOk = EXTRA_FLOWS[b.capture] ?? [];
@@ -131,12 +145,11 @@ for (const b of needSharedData('Zeek baselines') ? zeekBaselines() : []) {
     for (const [k, rows] of rowsByKey) {
       const fs = flowsByKey.get(k) ?? [];
       const want = rows.map(values);
-      // Listed differences: the baseline row is replaced by what we make instead.
-      const ex = rowEx.filter((e) => e.key === k);
-      for (const e of ex) {
-        const i = want.findIndex(() => true);
-        if (e.ours === null) want.splice(i, 1);
-        else Object.assign(want[i]!, Object.fromEntries(Object.entries(e.ours).map(([c, v]) => [c, String(v)])));
+      // Listed differences: the row is expected to look like our flow in the listed fields.
+      for (const e of rowEx.filter((x) => x.key === k)) {
+        const row = want.find((w) => Object.entries(e.zeek).every(([c, v]) => w[c as Compared] === v));
+        if (!row) { problems.push(`${k}: ROW_EXCEPTIONS entry no longer matches a Zeek row (${JSON.stringify(e.zeek)})`); continue; }
+        Object.assign(row, e.ours);
       }
       const got = fs.map(values);
       flowsByKey.delete(k);
@@ -150,12 +163,20 @@ for (const b of needSharedData('Zeek baselines') ? zeekBaselines() : []) {
       if (extraOk.some((e) => e.key === k)) continue;
       problems.push(`${k}: our flow(s) ${fs.map((f) => show(values(f))).join(' | ')} have no Zeek row`);
     }
-    assert.equal(problems, [], `${b.log}: ${problems.length} differences (${outer} outer tunnel rows, ${filtered} filtered rows excluded)`);
+    const compared = [...rowsByKey.values()].reduce((n, r) => n + r.length, 0);
+    assert.ok(compared > 0, `${b.log}: no row left to compare`);
+    assert.equal(problems, [], `${b.log}: ${problems.length} differences among ${compared} rows compared (${outer} outer tunnel rows, ${filtered} filtered rows excluded)`);
+    totalCompared += compared;
     // Every exception must still be needed.
     for (const e of rowEx) assert.ok(rowsByKey.has(e.key), `stale ROW_EXCEPTIONS entry ${e.key}`);
     for (const e of extraOk) assert.ok(flows.some((f) => flowKey(f) === e.key), `stale EXTRA_FLOWS entry ${e.key}`);
   });
 }
+
+test('the baselines together compare a meaningful number of connections', () => {
+  if (!needSharedData('Zeek baselines')) return;
+  assert.ok(totalCompared >= 60, `only ${totalCompared} Zeek rows compared`);
+});
 
 test('outer tunnel rows excluded by name really are tunnel connections in their baselines', () => {
   if (!needSharedData('Zeek baselines')) return;

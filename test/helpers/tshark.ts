@@ -43,13 +43,18 @@ type Field = (typeof FIELDS)[number];
 /**
  * Preferences: count every IP fragment as its own frame (we do not
  * reassemble), no name resolution (numeric endpoints in the conversation
- * tables), no TCP reassembly (irrelevant to frame counts, and faster).
+ * tables), no TCP reassembly or sequence analysis (irrelevant to frame
+ * counts, and faster).
  */
 export const TSHARK_PREFS = [
   '-n',
   '-o', 'ip.defragment:FALSE',
   '-o', 'ipv6.defragment:FALSE',
   '-o', 'tcp.desegment_tcp_streams:FALSE',
+  '-o', 'tcp.analyze_sequence_numbers:FALSE',
+  // Teredo relays talk to clients on any UDP port; the core (like Zeek)
+  // recognises Teredo there by its shape, so tshark must look too.
+  '--enable-heuristic', 'teredo_udp',
 ];
 
 export interface TsharkOptions {
@@ -218,6 +223,8 @@ export function tunnelBetween(tokens: string[]): TunnelKind | null {
     if (t.length === 1) return 'gre';
     if (t[1] === 'erspan' && l2(2)) return 'erspan';
     if (t[1] === 'eth' && l2(1)) return 'gre';
+    if (t[1] === 'mpls' && l2(1)) return 'gre';
+    if (t[1] === 'ppp' && t.length === 2) return 'gre'; // PPTP (enhanced GRE) carrying IP
     return null;
   }
   if (t[0] === 'udp') {
@@ -264,7 +271,7 @@ export interface FrameFate {
   /** tunnels decapsulated on the way in, outermost first */
   tunnels: TunnelKind[];
   /** every IP header tshark's IPv4/IPv6 conversation taps see in this frame (outermost first) */
-  ipPairs: { layer: number; v6: boolean; src: string; dst: string }[];
+  ipPairs: { layer: number; v6: boolean; src: string; dst: string; laterFragment: boolean }[];
   /** every TCP/UDP header its TCP/UDP conversation taps see (outermost first; not inside an ICMP error) */
   convs: { layer: number; kind: 'tcp' | 'udp'; src: string; dst: string }[];
   /** index (in ipPairs' numbering, outermost 0) of the IP layer the flow key comes from */
@@ -337,6 +344,9 @@ function ipLayer(fr: RawFrame, pos: number, occ: number, extOcc: Record<string, 
   return L;
 }
 
+/** Protocols whose later fragments need the first fragment to know their flow: ports, or a tunnel inside. */
+const NEEDS_FIRST = new Set([6, 17, 1, 58, 132, 47, 4, 41]);
+
 const TRANSPORT_NUM: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58, sctp: 132 };
 
 interface FragEntry {
@@ -390,7 +400,7 @@ export function attributeFrames(frames: RawFrame[]): FrameFate[] {
     // every TCP/UDP header right after one (not the header an ICMP error quotes).
     layers.forEach((Lk, layer) => {
       if (Lk.src === undefined || Lk.dst === undefined) return;
-      fate.ipPairs.push({ layer, v6: Lk.v6, src: normAddr(Lk.src), dst: normAddr(Lk.dst) });
+      fate.ipPairs.push({ layer, v6: Lk.v6, src: normAddr(Lk.src), dst: normAddr(Lk.dst), laterFragment: (Lk.frag?.offset ?? 0) > 0 });
       let idx = Lk.pos + 1;
       while (idx < t.length && V6_EXT.has(t[idx]!)) idx++;
       const tp = t[idx];
@@ -429,6 +439,17 @@ export function attributeFrames(frames: RawFrame[]): FrameFate[] {
     const fragLayer = layers.slice(0, inner + 1).find((x) => x.frag);
     const now = fr.ts;
     expire(now);
+    if (fragLayer && fragLayer.frag!.offset > 0 && !NEEDS_FIRST.has(fragLayer.frag!.proto)) {
+      // A protocol without ports or a tunnel inside: the fragment is a
+      // packet of the address-only flow it names itself (asm/decode.ts).
+      fate.laterFragment = true;
+      fate.proto = fragLayer.frag!.proto;
+      fate.src = normAddr(fragLayer.src!);
+      fate.dst = normAddr(fragLayer.dst!);
+      fate.ipBytes = fragLayer.ipLen ?? 0;
+      fate.transport = 'fragment';
+      continue;
+    }
     if (fragLayer && fragLayer.frag!.offset > 0) {
       const fk = fragKey(fragLayer);
       if (fk === null) { fate.none = 'ip-header-incomplete'; continue; }
@@ -530,10 +551,15 @@ export function oracleTotals(fates: FrameFate[]): Map<string, PairTotals> {
   return m;
 }
 
-/** The same totals from our flow records (all records sharing a key are summed). */
+/**
+ * The same totals from our flow records (all records sharing a key are
+ * summed). Interim records (active timeout) are snapshots of a flow whose
+ * final record carries the totals, so they are skipped.
+ */
 export function flowTotals(flows: FlowRecord[]): Map<string, PairTotals> {
   const m = new Map<string, PairTotals>();
   for (const r of flows) {
+    if (r.interim) continue;
     const ported = r.proto !== 'unknown_transport';
     const o = endpoint(r['id.orig_h'], ported ? r['id.orig_p'] : null);
     const p = endpoint(r['id.resp_h'], ported ? r['id.resp_p'] : null);
