@@ -7,6 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, statSync } from 'node:fs';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { Rng } from '../sensor/sample/rng.ts';
 import { CONN_STATES } from '../sensor/core/flow-record.ts';
 import { WasmCore } from '../sensor/core/wasm-core.ts';
@@ -99,8 +100,12 @@ function pcapRecordEnds(b: Uint8Array): number[] | null {
   return ends;
 }
 
-test(`${CASES} mutated captures: no crash, bounded memory, no invented or lost packets`, () => {
-  if (!needSharedData('capture fuzzing')) return;
+/**
+ * The cases run in a worker thread so that a hang inside Wasm (which no
+ * timer on the same thread can interrupt) is caught by a watchdog that
+ * terminates the worker and names the case it was stuck on.
+ */
+function runCases(progress: Int32Array): void {
   const files = sharedFiles('pcap', (p) => /\.(pcap|pcapng|cap)$/.test(p) && statSync(p).size < 400_000 && statSync(p).size > 24);
   assert.ok(files.length > 50, `found ${files.length} seed captures`);
   const seeds = files.map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(sharedPath(f))) }));
@@ -113,6 +118,7 @@ test(`${CASES} mutated captures: no crash, bounded memory, no invented or lost p
     kinds.set(m.kind, (kinds.get(m.kind) ?? 0) + 1);
     const format = seed.bytes[0] === 0x0a ? 'pcapng' : 'pcap';
     const where = `case ${i} (${m.kind} of ${seed.name}, first damage at ${m.firstDamage})`;
+    Atomics.store(progress, 0, i);
     let run;
     try {
       run = runCoreBytes(m.bytes, format, CORE_OPTS);
@@ -140,6 +146,32 @@ test(`${CASES} mutated captures: no crash, bounded memory, no invented or lost p
     }
   }
   assert.ok(kinds.size >= 6, 'every mutation kind exercised');
-});
+}
 
-test.run();
+const WATCHDOG_MS = Number(process.env.FUZZ_WATCHDOG_MS ?? 240_000);
+
+if (!isMainThread && workerData?.fuzz) {
+  try {
+    runCases(new Int32Array(workerData.progress as SharedArrayBuffer));
+    parentPort!.postMessage({ ok: true });
+  } catch (e) {
+    parentPort!.postMessage({ ok: false, message: (e as Error).message });
+  }
+} else {
+  test(`${CASES} mutated captures: no crash, no hang, bounded memory, no invented or lost packets`, async () => {
+    if (!needSharedData('capture fuzzing')) return;
+    const progress = new SharedArrayBuffer(4);
+    const worker = new Worker(new URL('./helpers/ts-worker.mjs', import.meta.url), { workerData: { fuzz: true, progress, entry: import.meta.url } });
+    const result = await new Promise<{ ok: boolean; message?: string }>((resolve) => {
+      const timer = setTimeout(() => {
+        const i = Atomics.load(new Int32Array(progress), 0);
+        void worker.terminate();
+        resolve({ ok: false, message: `hung for ${WATCHDOG_MS} ms at case ${i} (FUZZ_SEED=${SEED})` });
+      }, WATCHDOG_MS);
+      worker.once('message', (m) => { clearTimeout(timer); void worker.terminate(); resolve(m); });
+      worker.once('error', (e) => { clearTimeout(timer); resolve({ ok: false, message: e.message }); });
+    });
+    assert.ok(result.ok, result.message);
+  });
+  test.run();
+}
