@@ -110,7 +110,6 @@ test("frames: IPv4 header checksum verifies, IPv6 text round-trips", () => {
   const b = new Uint8Array(64);
   F.writeIPv4(b, 0, F.parseIPv4("10.1.2.3"), F.parseIPv4("192.0.2.9"), F.IPPROTO_UDP, 100, 64, 0x1234);
   assert.is(F.fold(F.sumWords(b, 0, 20)), 0xffff);
-  for (const s of ["fd00::1", "2001:db8:0:1:2:3:4:5", "::", "fe80::a:0:0:1", "1::"]) assert.is(F.ipv6ToString(F.parseIPv6(s)), s);
 });
 
 test("determinism: same seed → byte-identical file and truth; other seed → different", () => {

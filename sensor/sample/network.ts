@@ -19,6 +19,7 @@
 import type { FrameSink } from "./capture-writer.ts";
 import * as F from "./frames.ts";
 import { Rng, type Seed } from "./rng.ts";
+import { formatAddress, formatMac } from "../flows/ip-address.ts";
 
 // ------------------------------------------------------------------ public types
 
@@ -523,7 +524,7 @@ class Generator {
       v6,
       v6Sum: v6 ? F.addrSumV6(v6) : 0,
       v4Str: F.ipv4ToString(v4),
-      v6Str: v6 ? F.ipv6ToString(v6) : "",
+      v6Str: v6 ? formatAddress(v6, 6) : "",
       vlan,
       windows,
       ttl: windows ? 128 : 64,
@@ -626,7 +627,7 @@ class Generator {
         name: h.name,
         role: h.role === "ws" ? "workstation" : "server",
         services: h.serverRole ? ROLE_SERVICES[h.serverRole] : [],
-        mac: F.macToString(h.mac),
+        mac: formatMac(h.mac),
         ipv4: h.v4Str,
       };
       if (h.v6 && (h.role === "server" || h.v6Pref)) info.ipv6 = h.v6Str;
