@@ -67,7 +67,17 @@ export interface RawFrame {
   ts: number;
   len: number;
   protocols: string[];
-  f: Record<Field, string[]>;
+  /** the -T fields columns, in FIELDS order (split into occurrences on use) */
+  cols: string[];
+}
+
+const NONE: string[] = Object.freeze([]) as unknown as string[];
+const COL = new Map<Field, number>(FIELDS.map((f, i) => [f, i]));
+
+/** Every occurrence of a field in a frame, outermost first. */
+export function values(fr: RawFrame, name: Field): string[] {
+  const v = fr.cols[COL.get(name)!] ?? '';
+  return v === '' ? NONE : v.split(';');
 }
 
 export interface ConvEntry {
@@ -130,17 +140,12 @@ export async function runTshark(path: string, opts: TsharkOptions = {}): Promise
     if (line.startsWith('=====')) break;
     if (line === '') continue;
     const cols = line.split('\t');
-    const f = {} as Record<Field, string[]>;
-    FIELDS.forEach((name, k) => {
-      const v = cols[k] ?? '';
-      f[name] = v === '' ? [] : v.split(';');
-    });
     frames.push({
-      num: Number(f['frame.number'][0]),
-      ts: Number(f['frame.time_epoch'][0]),
-      len: Number(f['frame.len'][0]),
-      protocols: (f['frame.protocols'][0] ?? '').split(':').filter((t) => t !== ''),
-      f,
+      num: Number(cols[0]),
+      ts: Number(cols[1]),
+      len: Number(cols[2]),
+      protocols: (cols[3] ?? '').split(':').filter((t) => t !== ''),
+      cols,
     });
   }
   return { frames, conv: parseConversations(lines.slice(i)) };
@@ -287,7 +292,7 @@ export interface FrameFate {
 }
 
 function field(fr: RawFrame, name: Field, occ: number): string | undefined {
-  return fr.f[name][occ];
+  return values(fr, name)[occ];
 }
 
 function num(v: string | undefined): number | undefined {
@@ -308,7 +313,8 @@ function ipLayer(fr: RawFrame, pos: number, occ: number, extOcc: Record<string, 
   // count means some layer lacks it, and then we do not guess.
   const pick = (name: Field, tok: string) => {
     const count = t.filter((x) => x === tok).length;
-    return fr.f[name].length === count ? field(fr, name, occ) : undefined;
+    const all = values(fr, name);
+    return all.length === count ? all[occ] : undefined;
   };
   if (!v6) {
     L.src = pick('ip.src', 'ip');
