@@ -57,7 +57,7 @@ export const E_UDP_TRUNCATED: i32 = 61; // UDP header cut short
 export const E_ICMP_TRUNCATED: i32 = 62; // ICMP header cut short
 export const E_TUNNEL_TRUNCATED: i32 = 63; // tunnel header cut short or malformed
 export const E_FRAG_TABLE_FULL: i32 = 64; // fragment table full: oldest entry evicted
-export const E_FRAG_ORPHAN: i32 = 65; // fragments whose first fragment never came (counted as address-only)
+export const E_FRAG_ORPHAN: i32 = 65; // fragments whose first fragment never came within 60 s: held, then dropped from flow accounting
 export const E_SCTP_TRUNCATED: i32 = 66; // SCTP common header cut short
 export const C_NON_FIRST_FRAGMENTS: i32 = 67; // later fragments attributed to their flow via the fragment table
 

@@ -330,6 +330,7 @@ export function ipv6(p: usize, end: usize): bool {
       // hop-by-hop, routing, destination options, mobility, HIP, shim6: (next, len in 8-byte units - 1)
       if (q + 8 > cend) return err(E_IPV6_BAD_EXT, q);
       const hl = (u8at(q + 1) + 1) << 3;
+      if (nh == 43) routingFinalDst(q, cend);
       nh = u8at(q);
       q += hl;
     } else if (nh == 44) { // fragment header: next, reserved, offset|M, 32-bit id
@@ -361,6 +362,23 @@ export function ipv6(p: usize, end: usize): bool {
   }
   setIp(6, <u8>nh, ipLen);
   return transport(nh, q, cend, <u32>(l3end - q), true, first);
+}
+
+/**
+ * A routing header with segments left names the packet's real destination
+ * (Zeek's FinalDst, and what tshark shows): the last address of a type 0
+ * header, or the home address of a type 2 header. The flow is keyed on it;
+ * the fragment table keeps using the header's own destination.
+ */
+function routingFinalDst(q: usize, cend: usize): void {
+  const len = <u32>u8at(q + 1);
+  const type = u8at(q + 2);
+  if (u8at(q + 3) == 0) return; // no segments left: the header's destination is final
+  let a: usize = 0;
+  if (type == 0 && len >= 2 && (len & 1) == 0) a = q + 8 + <usize>((len >> 1) - 1) * 16;
+  else if (type == 2 && len == 2) a = q + 8;
+  if (a == 0 || a + 16 > cend) return;
+  store<u64>(pkt_dst, load<u64>(a)); store<u64>(pkt_dst, load<u64>(a, 8), 8);
 }
 
 @inline function countIp(v6: bool): void { count(v6 ? C_IPV6 : C_IPV4); }

@@ -20,7 +20,8 @@
       case 14: return 13;
       case 15: return 16;   // information request
       case 16: return 15;
-      case 10: return 9;    // router solicitation -> advertisement (one direction only)
+      case 10: return 9;    // router solicitation / advertisement (paired both ways, as Zeek and Community ID do)
+      case 9: return 10;
       case 17: return 18;   // address mask
       case 18: return 17;
       default: return -1;

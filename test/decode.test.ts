@@ -10,7 +10,7 @@ import type { RawFlow } from '../sensor/core/flow-record.ts';
 import { flushCore } from '../sensor/pipeline/capture-pump.ts';
 import { formatAddress, formatMac } from '../sensor/flows/ip-address.ts';
 import {
-  type Bytes, MAC_A, MAC_B, be16, be32, le16, le32, zeros, mac, eth, tag, ipv4, ipv6, ext6, frag6, tcp, udp, icmp, bytes,
+  type Bytes, MAC_A, MAC_B, be16, be32, le16, le32, zeros, mac, eth, tag, ipv4, ipv6, ext6, frag6, tcp, udp, icmp, bytes, v6,
 } from './helpers/packet-bytes.ts';
 import { pcapFile } from './helpers/capture-bytes.ts';
 import { runCoreBytes } from './helpers/core-run.ts';
@@ -267,6 +267,24 @@ ip('ICMP and ICMPv6: type and code in the port fields', () => {
   assert.is(key(e6.f), '58 2001:db8::1:128 > 2001:db8::2:129');
   const u6 = one({ data: eth(MAC_B, MAC_A, 0x86dd, ipv6({ src: '2001:db8::1', dst: '2001:db8::2', nh: 58, payload: icmp(1, 4, zeros(44)) })) });
   assert.is(key(u6.f), '58 2001:db8::1:1 > 2001:db8::2:4', 'no counterpart: type and code');
+});
+
+ip('ICMP router solicitation and advertisement pair into one flow, as in Zeek', () => {
+  const sol = { data: eth(MAC_B, MAC_A, 0x0800, ipv4({ src: '10.0.0.1', dst: '10.0.0.2', proto: 1, payload: icmp(10, 0) })) };
+  const adv = { data: eth(MAC_A, MAC_B, 0x0800, ipv4({ src: '10.0.0.2', dst: '10.0.0.1', proto: 1, payload: icmp(9, 0, zeros(12)) })) };
+  const r = one(sol, adv);
+  assert.is(key(r.f), '1 10.0.0.1:10 > 10.0.0.2:9');
+  assert.is(r.f.origPkts, 1);
+  assert.is(r.f.respPkts, 1);
+});
+
+ip('IPv6 routing header with segments left: the flow is keyed on the final destination', () => {
+  const route = (type: number, segleft: number, addrs: string[]) =>
+    [17, addrs.length * 2, type, segleft, 0, 0, 0, 0, ...addrs.flatMap((a) => v6(a)), ...udp(40000, 53, zeros(10))];
+  const via = (r: number[]) => ({ data: eth(MAC_B, MAC_A, 0x86dd, ipv6({ src: '2001:db8::1', dst: '2001:db8::99', nh: 43, payload: r })) });
+  assert.is(key(one(via(route(0, 2, ['2001:db8::50', '2001:db8::2']))).f), '17 2001:db8::1:40000 > 2001:db8::2:53', 'type 0: last address');
+  assert.is(key(one(via(route(2, 1, ['2001:db8::7']))).f), '17 2001:db8::1:40000 > 2001:db8::7:53', 'type 2: home address');
+  assert.is(key(one(via(route(0, 0, ['2001:db8::50']))).f), '17 2001:db8::1:40000 > 2001:db8::99:53', 'no segments left: header destination');
 });
 
 ip('SCTP ports; other protocols are address-only', () => {

@@ -34,6 +34,7 @@ const FIELDS = [
   'ip.src', 'ip.dst', 'ip.proto', 'ip.len', 'ip.id', 'ip.flags.mf', 'ip.frag_offset',
   'ipv6.src', 'ipv6.dst', 'ipv6.nxt', 'ipv6.plen',
   'ipv6.hopopts.nxt', 'ipv6.routing.nxt', 'ipv6.dstopts.nxt',
+  'ipv6.routing.type', 'ipv6.routing.segleft', 'ipv6.routing.src.addr', 'ipv6.routing.mipv6.home_address',
   'ipv6.fraghdr.nxt', 'ipv6.fraghdr.offset', 'ipv6.fraghdr.more', 'ipv6.fraghdr.ident',
   'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'sctp.srcport', 'sctp.dstport',
   'icmp.type', 'icmp.code', 'icmpv6.type', 'icmpv6.code',
@@ -338,6 +339,15 @@ function ipLayer(fr: RawFrame, pos: number, occ: number, extOcc: Record<string, 
       extOcc[tok] = o + 1;
       const nxt = num(field(fr, `${tok}.nxt` as Field, o));
       if (nxt !== undefined) proto = nxt;
+      if (tok === 'ipv6.routing' && (num(field(fr, 'ipv6.routing.segleft', o)) ?? 0) > 0) {
+        // Final destination (as Zeek keys connections and tshark's table
+        // shows them): the last address of a type 0 source route, or a
+        // type 2 home address. Frames carry at most one routing header here.
+        const type = num(field(fr, 'ipv6.routing.type', o));
+        const route = values(fr, 'ipv6.routing.src.addr');
+        if (type === 0 && route.length) L.dst = route[route.length - 1];
+        if (type === 2) L.dst = field(fr, 'ipv6.routing.mipv6.home_address', 0) ?? L.dst;
+      }
       if (tok === 'ipv6.fraghdr') {
         const off = num(field(fr, 'ipv6.fraghdr.offset', o)) ?? 0;
         const more = bool(field(fr, 'ipv6.fraghdr.more', o));
