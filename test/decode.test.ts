@@ -7,7 +7,7 @@ import { test, suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WasmCore } from '../sensor/core/wasm-core.ts';
 import type { RawFlow } from '../sensor/core/flow-record.ts';
-import { flushCore } from '../sensor/pipeline/capture-pump.ts';
+import { flushCore, perFlow } from '../sensor/pipeline/capture-pump.ts';
 import { formatAddress, formatMac } from '../sensor/flows/ip-address.ts';
 import {
   type Bytes, MAC_A, MAC_B, be16, be32, le16, le32, zeros, mac, eth, tag, ipv4, ipv6, ext6, frag6, tcp, udp, icmp, bytes, v6,
@@ -27,7 +27,7 @@ function run(...frames: Frame[]): Result {
   const core = new WasmCore(OPTS);
   const accepted = frames.map((f, i) => core.ingestFrame(bytes(f.data), f.wire ?? f.data.length, f.linktype ?? 1, f.ts ?? 1000 + i * 0.001));
   const flows: RawFlow[] = [];
-  flushCore(core, (f) => flows.push(f));
+  flushCore(core, perFlow((f) => flows.push(f)));
   return { flows, c: core.counters(true), accepted };
 }
 

@@ -161,7 +161,7 @@ if (!isMainThread && workerData?.fuzz) {
   test(`${CASES} mutated captures: no crash, no hang, bounded memory, no invented or lost packets`, async () => {
     if (!needSharedData('capture fuzzing')) return;
     const progress = new SharedArrayBuffer(4);
-    const worker = new Worker(new URL('./helpers/ts-worker.mjs', import.meta.url), { workerData: { fuzz: true, progress, entry: import.meta.url } });
+    const worker = new Worker(new URL('../sensor/core/ts-worker.mjs', import.meta.url), { workerData: { fuzz: true, progress, entry: import.meta.url } });
     const result = await new Promise<{ ok: boolean; message?: string }>((resolve) => {
       const timer = setTimeout(() => {
         const i = Atomics.load(new Int32Array(progress), 0);

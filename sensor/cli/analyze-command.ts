@@ -1,7 +1,6 @@
 // `edge-sensor analyze`: offline analysis of captures on their own clock.
 import type { CaptureFormat, CoreOptions } from '../core/wasm-core.ts';
 import { parseCidr } from '../flows/local-nets.ts';
-import { flowRecordJson } from '../flows/zeek-record.ts';
 import { logger } from '../log/logger.ts';
 import { analyze } from '../pipeline/analyze.ts';
 import { JsonLinesSink, writeFully } from '../sinks/jsonl-sink.ts';
@@ -72,18 +71,15 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
 
   const flowsTarget = values.flows as string | undefined;
   const log = logger();
-  const sink = flowsTarget ? new JsonLinesSink(flowsTarget, (err) => log.error({ err: err.message, target: flowsTarget }, 'cannot write flow records')) : null;
-  const summary = await analyze({
-    inputs: positionals,
-    format: format as CaptureFormat | 'auto',
-    core,
-    localNets,
-    onRecord: sink ? (rec) => sink.write(flowRecordJson(rec)) : undefined,
-    afterBatch: () => sink?.flush(),
-  });
-  sink?.close();
-
-  const out = { ...summary, sink: sink ? { target: sink.target, ...sink.counters } : undefined };
+  let summary;
+  try {
+    summary = await analyze({ inputs: positionals, format: format as CaptureFormat | 'auto', core, localNets, flowsTo: flowsTarget });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (flowsTarget && err.syscall === 'open') throw new UsageError(`--flows ${flowsTarget}: ${err.message}`);
+    throw e;
+  }
+  const out = summary;
   const summaryTarget = (values.summary as string | undefined) ?? (flowsTarget === '-' ? 'stderr' : '-');
   const text = JSON.stringify(out, null, 2) + '\n';
   if (summaryTarget === '-') writeFully(1, Buffer.from(text));

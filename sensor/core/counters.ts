@@ -1,7 +1,8 @@
 // Counter names and descriptions, read from asm/counters.ts — the single
 // source of truth — so the JS side can never drift from the core's indices.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from './package-root.ts';
 
 export interface CounterDef {
   index: number;
@@ -14,7 +15,7 @@ export interface CounterDef {
   description: string;
 }
 
-const SOURCE = fileURLToPath(new URL('../../asm/counters.ts', import.meta.url));
+const SOURCE = join(PACKAGE_ROOT, 'asm', 'counters.ts');
 const LINE = /^export const ([CE]_[A-Z0-9_]+)\s*:\s*i32\s*=\s*(\d+);\s*(?:\/\/\s*(.*))?$/;
 
 function parse(): CounterDef[] {

@@ -4,7 +4,8 @@
 // output region. Views are re-created after init(), the only call that may
 // grow memory.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from './package-root.ts';
 import { COUNTERS, counterIndex } from './counters.ts';
 import { REC_SIZE, decodeRawFlow, type RawFlow } from './flow-record.ts';
 
@@ -81,7 +82,7 @@ export const STATUS = { needInput: 0, outputFull: 1, unusable: 2 } as const;
 let compiled: WebAssembly.Module | undefined;
 function wasmModule(): WebAssembly.Module {
   if (!compiled) {
-    const path = fileURLToPath(new URL('../../build/core.wasm', import.meta.url));
+    const path = join(PACKAGE_ROOT, 'build', 'core.wasm');
     let bytes: Buffer;
     try {
       bytes = readFileSync(path);
@@ -178,6 +179,21 @@ export class WasmCore {
     this.ensureViews();
     const base = this.x.outputPtr();
     for (let i = 0; i < n; i++) onFlow(decodeRawFlow(this.dv, this.u8, base + i * REC_SIZE));
+    this.x.outputClear();
+    return n;
+  }
+
+  /**
+   * Hand the output region's records, as raw bytes, to `onBatch` (which must
+   * copy what it keeps: the view is reused), then clear it. The cheap path
+   * for consumers that ship records elsewhere (a writer thread).
+   */
+  drainRaw(onBatch: (records: Uint8Array, count: number) => void): number {
+    const n = this.x.outputCount();
+    if (n === 0) return 0;
+    this.ensureViews();
+    const base = this.x.outputPtr();
+    onBatch(this.u8.subarray(base, base + n * REC_SIZE), n);
     this.x.outputClear();
     return n;
   }

@@ -16,8 +16,12 @@ interface Prefix { net: Uint8Array; mask: Uint8Array; text: string }
 export class LocalNets {
   private readonly prefixes: Prefix[];
 
+  private readonly v4: { net: number; mask: number }[];
+
   constructor(cidrs: readonly string[] = DEFAULT_LOCAL_NETS) {
     this.prefixes = cidrs.map(parseCidr);
+    const word = (b: Uint8Array) => ((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0;
+    this.v4 = this.prefixes.filter((p) => p.mask[10] === 0xff && p.mask[11] === 0xff && p.net[10] === 0xff).map((p) => ({ net: word(p.net), mask: word(p.mask) }));
   }
 
   get cidrs(): string[] {
@@ -25,12 +29,23 @@ export class LocalNets {
   }
 
   contains(addr16: Uint8Array): boolean {
+    // IPv4 (v4-mapped) against the IPv4 prefixes as one 32-bit compare each.
+    if (addr16[10] === 0xff && addr16[11] === 0xff && addr16[0] === 0 && isZero80(addr16)) {
+      const a = ((addr16[12]! << 24) | (addr16[13]! << 16) | (addr16[14]! << 8) | addr16[15]!) >>> 0;
+      for (const p of this.v4) if (((a & p.mask) >>> 0) === p.net) return true;
+      return false;
+    }
     outer: for (const p of this.prefixes) {
       for (let i = 0; i < 16; i++) if ((addr16[i]! & p.mask[i]!) !== p.net[i]) continue outer;
       return true;
     }
     return false;
   }
+}
+
+function isZero80(a: Uint8Array): boolean {
+  for (let i = 1; i < 10; i++) if (a[i] !== 0) return false;
+  return true;
 }
 
 export function parseCidr(text: string): Prefix {

@@ -10,10 +10,12 @@ function mix32(h: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-function base62(n: number, width: number): string {
-  let s = '';
-  for (let i = 0; i < width; i++) { s = ALPHABET[n % 62]! + s; n = Math.floor(n / 62); }
-  return s;
+const CODES = Array.from(ALPHABET, (c) => c.charCodeAt(0));
+/** Reused: one string is built from 18 char codes in a single call. */
+const out = new Array<number>(18).fill(0);
+
+function base62(n: number, at: number, width: number): void {
+  for (let i = width - 1; i >= 0; i--) { const q = Math.floor(n / 62); out[at + i] = CODES[n - q * 62]!; n = q; }
 }
 
 export function flowUid(serial: number, ts: number, seed = 0): string {
@@ -23,6 +25,8 @@ export function flowUid(serial: number, ts: number, seed = 0): string {
   const a = mix32(serial ^ mix32(lo ^ seed));
   const b = mix32(a ^ mix32(hi + serial * 0x9e3779b1) ^ Math.floor(serial / 4294967296));
   const c = mix32(a + b + seed);
-  // 3 × 32 bits → 3 × 6 base62 digits (62^6 > 2^32? 62^6 ≈ 5.7e10, yes).
-  return 'C' + base62(a, 6) + base62(b, 6) + base62(c, 5);
+  // 32 bits fit in 6 base62 digits (62^6 ≈ 5.7e10 > 2^32).
+  out[0] = 67; // 'C'
+  base62(a, 1, 6); base62(b, 7, 6); base62(c, 13, 5);
+  return String.fromCharCode.apply(null, out);
 }

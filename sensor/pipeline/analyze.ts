@@ -2,14 +2,16 @@
 // capture's own clock throughout, so replaying days of traffic takes seconds
 // and yields what a live run would have.
 import type { Logger } from 'pino';
-import type { RawFlow } from '../core/flow-record.ts';
+import { R, REC_SIZE, RF_INTERIM, decodeRawFlow } from '../core/flow-record.ts';
 import { WasmCore, type CaptureFormat, type CoreOptions } from '../core/wasm-core.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { toFlowRecord, type FlowRecord } from '../flows/zeek-record.ts';
 import { InputErrorReporter } from '../log/input-errors.ts';
 import { logger } from '../log/logger.ts';
 import { InputError, openCaptureInput } from '../sources/capture-input.ts';
-import { flushCore, pumpCapture } from './capture-pump.ts';
+import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
+import type { SinkCounters } from '../sinks/jsonl-sink.ts';
+import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
 import { Progress } from './progress.ts';
 
 export interface AnalyzeOptions {
@@ -18,6 +20,9 @@ export interface AnalyzeOptions {
   core?: CoreOptions;
   localNets?: string[];
   communityIdSeed?: number;
+  /** flow records as JSON lines to this file ("-" = stdout), formatted and written by a writer thread */
+  flowsTo?: string;
+  /** flow records in this thread (tests, the demo); slower than flowsTo */
   onRecord?: (rec: FlowRecord) => void;
   /** after every chunk of input: sinks flush here so a live pipe sees flows promptly */
   afterBatch?: () => void;
@@ -44,6 +49,7 @@ export interface AnalyzeSummary {
   packets_per_s: number;
   counters: Record<string, number>;
   errors: Record<string, number>;
+  sink?: SinkCounters & { target: string; error?: string };
 }
 
 export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
@@ -54,13 +60,21 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   const progress = new Progress(opts.progress);
   const inputs: InputSummary[] = [];
   let flowRecords = 0, interim = 0, firstTs = Infinity;
+  const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed }) : null;
 
-  const onFlow = (f: RawFlow) => {
-    flowRecords++;
-    if (f.flags & 1) interim++;
-    if (f.ts < firstTs) firstTs = f.ts;
-    opts.onRecord?.(toFlowRecord(f, ctx));
-  };
+  // Records leave the core as raw bytes: counted here, shipped to the writer
+  // thread as one copy per batch, decoded in this thread only for onRecord.
+  const drain: Drain = (c) => c.drainRaw((bytes, n) => {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0, off = 0; i < n; i++, off += REC_SIZE) {
+      const ts = dv.getFloat64(off + R.TS, true);
+      if (ts < firstTs) firstTs = ts;
+      if (bytes[off + R.FLAGS]! & RF_INTERIM) interim++;
+    }
+    flowRecords += n;
+    sink?.writeBatch(bytes, n);
+    if (opts.onRecord) for (let i = 0; i < n; i++) opts.onRecord(toFlowRecord(decodeRawFlow(dv, bytes, i * REC_SIZE), ctx));
+  });
 
   const started = process.hrtime.bigint();
   for (const path of opts.inputs) {
@@ -80,8 +94,9 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     summary.format = input.format;
     summary.compressed = input.compressed;
     try {
-      const res = await pumpCapture(core, input, onFlow, () => {
+      const res = await pumpCapture(core, input, drain, () => {
         reporter.checkCore(core, summary.name);
+        sink?.flushIfStale();
         opts.afterBatch?.();
         progress.update(core.counter('C_RECORDS'), core.counter('C_CAPTURE_BYTES'), flowRecords);
       });
@@ -92,8 +107,12 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
       input.source.close();
     }
   }
-  flushCore(core, onFlow);
+  flushCore(core, drain);
   reporter.checkCore(core, 'end of input');
+  const coreDone = process.hrtime.bigint();
+  const sinkCounters = sink ? { target: sink.target, ...(await sink.close()) } : undefined;
+  if (process.env.EDGE_DEBUG_TIMING) process.stderr.write(`core loop ${Number(coreDone - started) / 1e9}s, sink drained ${Number(process.hrtime.bigint() - coreDone) / 1e9}s later\n`);
+  if (sinkCounters?.error) log.error({ target: sinkCounters.target, error: sinkCounters.error }, 'cannot write flow records');
   progress.done();
   const wall = Number(process.hrtime.bigint() - started) / 1e9;
   const packets = core.counter('C_RECORDS');
@@ -109,6 +128,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     packets_per_s: wall > 0 ? packets / wall : 0,
     counters: core.counters(),
     errors: reporter.totals(core),
+    sink: sinkCounters,
   };
 }
 

@@ -4,6 +4,14 @@
 // waits for the next read.
 import type { RawFlow } from '../core/flow-record.ts';
 import { STATUS, type WasmCore } from '../core/wasm-core.ts';
+
+/** Empties the core's output region (called after every feed). */
+export type Drain = (core: WasmCore) => void;
+
+/** A Drain that decodes each record and hands it to `onFlow`. */
+export function perFlow(onFlow: (f: RawFlow) => void): Drain {
+  return (core) => { core.drain(onFlow); };
+}
 import type { CaptureInput } from '../sources/capture-input.ts';
 
 export interface PumpResult {
@@ -15,7 +23,7 @@ export interface PumpResult {
 export async function pumpCapture(
   core: WasmCore,
   input: CaptureInput,
-  onFlow: (f: RawFlow) => void,
+  drain: Drain,
   afterBatch: () => void,
 ): Promise<PumpResult> {
   core.beginCapture(input.format);
@@ -36,7 +44,7 @@ export async function pumpCapture(
       if (spins > 1_000_000) throw new Error(`core stuck at offset ${base} of ${input.name}`);
       const used = core.feed(len, base, final);
       const status = core.status();
-      core.drain(onFlow);
+      drain(core);
       if (used > 0) {
         region = core.input();
         region.copyWithin(0, used, len);
@@ -53,7 +61,7 @@ export async function pumpCapture(
 }
 
 /** End of all input: every open flow leaves the core. */
-export function flushCore(core: WasmCore, onFlow: (f: RawFlow) => void): void {
-  while (!core.flushAll()) core.drain(onFlow);
-  core.drain(onFlow);
+export function flushCore(core: WasmCore, drain: Drain): void {
+  while (!core.flushAll()) drain(core);
+  drain(core);
 }

@@ -28,8 +28,10 @@ export class JsonLinesSink {
   readonly counters: SinkCounters = { received: 0, sent: 0, errors: 0, discarded: 0 };
   private readonly fd: number;
   private readonly ownsFd: boolean;
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  // Lines go straight into one reused buffer (cheaper than joining strings).
+  private readonly buf = Buffer.allocUnsafe(1 << 20);
+  private used = 0;
+  private pendingLines = 0;
   private broken = false;
 
   constructor(readonly target: string, private readonly onError: (err: Error) => void = () => {}) {
@@ -40,17 +42,24 @@ export class JsonLinesSink {
   write(line: string): void {
     this.counters.received++;
     if (this.broken) { this.counters.discarded++; return; }
-    this.pending.push(line);
-    this.pendingBytes += line.length + 1;
-    if (this.pendingBytes >= 1 << 16) this.flush();
+    const bytes = Buffer.byteLength(line) + 1;
+    if (this.used + bytes > this.buf.length) this.flush();
+    if (bytes > this.buf.length) { this.writeOut(Buffer.from(line + '\n'), 1); return; }
+    this.used += this.buf.write(line, this.used);
+    this.buf[this.used++] = 10;
+    this.pendingLines++;
   }
 
   flush(): void {
-    if (this.pending.length === 0 || this.broken) return;
-    const n = this.pending.length;
-    const buf = Buffer.from(this.pending.join('\n') + '\n');
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.pendingLines === 0 || this.broken) return;
+    const n = this.pendingLines;
+    const used = this.used;
+    this.pendingLines = 0;
+    this.used = 0;
+    this.writeOut(this.buf.subarray(0, used), n);
+  }
+
+  private writeOut(buf: Buffer, n: number): void {
     try {
       writeFully(this.fd, buf);
       this.counters.sent += n;

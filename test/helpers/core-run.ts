@@ -2,7 +2,7 @@
 // counters — the lowest level at which tests look at the core.
 import type { RawFlow } from '../../sensor/core/flow-record.ts';
 import { WasmCore, type CoreOptions } from '../../sensor/core/wasm-core.ts';
-import { flushCore, pumpCapture } from '../../sensor/pipeline/capture-pump.ts';
+import { flushCore, perFlow, pumpCapture } from '../../sensor/pipeline/capture-pump.ts';
 import { openCaptureInput } from '../../sensor/sources/capture-input.ts';
 
 export interface CoreRun {
@@ -18,11 +18,11 @@ export async function runCore(path: string, opts: CoreOptions = {}): Promise<Cor
   const input = await openCaptureInput(path, 'auto', () => {});
   let usable = true;
   try {
-    usable = (await pumpCapture(core, input, (f) => flows.push(f), () => {})).usable;
+    usable = (await pumpCapture(core, input, perFlow((f) => flows.push(f)), () => {})).usable;
   } finally {
     input.source.close();
   }
-  flushCore(core, (f) => flows.push(f));
+  flushCore(core, perFlow((f) => flows.push(f)));
   return { core, flows, counters: core.counters(true), usable };
 }
 
@@ -54,6 +54,6 @@ export function runCoreBytes(bytes: Uint8Array, format: 'pcap' | 'pcapng', opts:
     carry = len;
     if (final || !usable) break;
   }
-  flushCore(core, (f) => flows.push(f));
+  flushCore(core, perFlow((f) => flows.push(f)));
   return { core, flows, counters: core.counters(true), usable };
 }
