@@ -3,10 +3,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, jsonLines, logLines } from './helpers/cli.ts';
-import { needSharedData, sharedPath } from './helpers/shared-data.ts';
+import { REPO_ROOT, needSharedData, sharedPath } from './helpers/shared-data.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edge-cli-'));
 
@@ -77,6 +78,31 @@ test('flows to a file, summary to stdout', () => {
   assert.is(summary.sink.sent, flows.length);
   const pkts = flows.reduce((s, f) => s + Number(f.orig_pkts) + Number(f.resp_pkts), 0);
   assert.ok(pkts <= 136 && pkts > 100, `packets in flows: ${pkts}`);
+});
+
+test('the installed bin runs (bundle when fresh, tsx otherwise) and gives the same flows', () => {
+  if (!needSharedData('CLI on real captures')) return;
+  const viaBin = spawnSync(process.execPath, ['sensor/cli/bin.js', 'analyze', sharedPath('pcap/benign/wikipedia.pcap'), '--flows', '-'], { cwd: REPO_ROOT });
+  assert.is(viaBin.status, 0, viaBin.stderr.toString());
+  const direct = cli(['analyze', sharedPath('pcap/benign/wikipedia.pcap'), '--flows', '-']);
+  assert.equal(jsonLines(viaBin.stdout.toString()), jsonLines(direct.stdout));
+});
+
+test('flows into a pipe that closes early: no crash, the rest is discarded and counted', () => {
+  if (!needSharedData('CLI on real captures')) return;
+  const summaryFile = join(tmp, 'epipe-summary.json');
+  const r = spawnSync('bash', ['-c', `node --import tsx sensor/cli/main.ts analyze ${sharedPath('pcap/benign/echo-connections.pcap')} --flows - --summary ${summaryFile} | head -c 300 > /dev/null; echo "\${PIPESTATUS[0]}"`], { cwd: REPO_ROOT });
+  assert.is(r.stdout.toString().trim(), '0', r.stderr.toString());
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8'));
+  assert.is(summary.sink.errors, 0);
+  assert.ok(summary.sink.discarded > 0);
+  assert.is(summary.sink.sent + summary.sink.discarded, summary.flow_records);
+});
+
+test('an unwritable --flows target is a usage error', () => {
+  const r = cli(['analyze', join(tmp, 'whatever.pcap'), '--flows', join(tmp, 'no-such-dir', 'flows.jsonl')]);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, '--flows');
 });
 
 test.run();

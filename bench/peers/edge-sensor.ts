@@ -1,5 +1,6 @@
-// Our sensor: `edge-sensor analyze FILE --flows /dev/null`, run the way a user
-// runs it from a checkout (node + tsx loader), flow records discarded, the
+// Our sensor: `edge-sensor analyze FILE --flows /dev/null`, run exactly as
+// `npx edge-sensor` runs it (sensor/cli/bin.js: the esbuild bundle made by
+// npm install), every flow record formatted and written (to /dev/null), the
 // JSON summary on stdout checked for the packet count.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,30 +18,12 @@ export const peer: Peer = {
   },
   command: (ctx, file) => ({
     cmd: process.execPath,
-    args: ["--import", "tsx", join(ctx.root, "sensor/cli/main.ts"), "analyze", file, "--flows", "/dev/null"],
+    args: [join(ctx.root, "sensor/cli/bin.js"), "analyze", file, "--flows", "/dev/null"],
     captureStdout: true,
   }),
   check(stdout, expected) {
-    // The summary is JSON; look for a packet count wherever the CLI puts it.
-    let summary: unknown;
-    try {
-      summary = JSON.parse(stdout.trim().split("\n").filter(Boolean).pop() ?? "");
-    } catch {
-      try { summary = JSON.parse(stdout); } catch { return "summary on stdout is not JSON"; }
-    }
-    const n = findPackets(summary);
-    if (n === null) return null; // nothing to compare
-    return n === expected ? null : `reported ${n} packets, file has ${expected}`;
+    let summary: { packets?: unknown };
+    try { summary = JSON.parse(stdout) as { packets?: unknown }; } catch { return "summary on stdout is not JSON"; }
+    return summary.packets === expected ? null : `reported ${String(summary.packets)} packets, file has ${expected}`;
   },
 };
-
-function findPackets(v: unknown, depth = 0): number | null {
-  if (!v || typeof v !== "object" || depth > 3) return null;
-  const o = v as Record<string, unknown>;
-  for (const k of ["packets", "packetsTotal", "totalPackets"]) if (typeof o[k] === "number") return o[k] as number;
-  for (const k of Object.keys(o)) {
-    const n = findPackets(o[k], depth + 1);
-    if (n !== null) return n;
-  }
-  return null;
-}
