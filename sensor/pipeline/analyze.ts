@@ -24,8 +24,6 @@ export interface AnalyzeOptions {
   flowsTo?: string;
   /** flow records in this thread (tests, the demo); slower than flowsTo */
   onRecord?: (rec: FlowRecord) => void;
-  /** after every chunk of input: sinks flush here so a live pipe sees flows promptly */
-  afterBatch?: () => void;
   log?: Logger;
   progress?: boolean;
 }
@@ -97,7 +95,6 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
       const res = await pumpCapture(core, input, drain, () => {
         reporter.checkCore(core, summary.name);
         sink?.flushIfStale();
-        opts.afterBatch?.();
         progress.update(core.counter('C_RECORDS'), core.counter('C_CAPTURE_BYTES'), flowRecords);
       });
       summary.bytes = res.bytes;
@@ -111,7 +108,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   reporter.checkCore(core, 'end of input');
   const coreDone = process.hrtime.bigint();
   const sinkCounters = sink ? { target: sink.target, ...(await sink.close()) } : undefined;
-  if (process.env.EDGE_DEBUG_TIMING) process.stderr.write(`core loop ${Number(coreDone - started) / 1e9}s, sink drained ${Number(process.hrtime.bigint() - coreDone) / 1e9}s later\n`);
+  log.debug({ core_loop_s: Number(coreDone - started) / 1e9, writer_tail_s: Number(process.hrtime.bigint() - coreDone) / 1e9 }, 'timing');
   if (sinkCounters?.error) log.error({ target: sinkCounters.target, error: sinkCounters.error }, 'cannot write flow records');
   progress.done();
   const wall = Number(process.hrtime.bigint() - started) / 1e9;
