@@ -3,7 +3,7 @@
 // header the core handles, checked on the flow record it produces (key,
 // ports, VLANs, tunnel) and on the counters. Frames go in through
 // WasmCore.ingestFrame, so the flow table is the real one.
-import { test, suite } from 'uvu';
+import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WasmCore } from '../sensor/core/wasm-core.ts';
 import type { RawFlow } from '../sensor/core/flow-record.ts';

@@ -2,8 +2,9 @@
 // ../shared/data/flows/zeek_conn/zeek_btest_baselines) from the same
 // captures. Flows are matched by (orig_h, orig_p, resp_h, resp_p, proto) —
 // direction included, so the originator must be the one Zeek chose — and
-// must agree on conn_state, history, orig_pkts, resp_pkts, orig_ip_bytes
-// and resp_ip_bytes. local_orig/local_resp are not compared (Zeek's
+// must agree on conn_state, history, orig_pkts, resp_pkts, orig_ip_bytes,
+// resp_ip_bytes and the payload bytes orig_bytes/resp_bytes (both unset when
+// the duration is 0, in Zeek and in our records). local_orig/local_resp are not compared (Zeek's
 // Site::local_nets differs per btest), nor ts/uid (masked in baselines).
 //
 // By the sensor's counting rule (see test/tshark-differential.test.ts) a
@@ -66,7 +67,7 @@ const FILTERED: Record<string, { keep: (r: ZeekRow) => boolean; why: string }> =
   },
 };
 
-const COMPARED = ['conn_state', 'history', 'orig_pkts', 'resp_pkts', 'orig_ip_bytes', 'resp_ip_bytes'] as const;
+const COMPARED = ['conn_state', 'history', 'orig_pkts', 'resp_pkts', 'orig_ip_bytes', 'resp_ip_bytes', 'orig_bytes', 'resp_bytes'] as const;
 type Compared = (typeof COMPARED)[number];
 
 function rowKey(r: ZeekRow): string {
