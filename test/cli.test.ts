@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, jsonLines, logLines } from './helpers/cli.ts';
@@ -97,6 +98,32 @@ test('flows into a pipe that closes early: no crash, the rest is discarded and c
   assert.is(summary.sink.errors, 0);
   assert.ok(summary.sink.discarded > 0);
   assert.is(summary.sink.sent + summary.sink.discarded, summary.flow_records);
+});
+
+test('a full disk under --flows: records counted as lost, logged, exit 1', () => {
+  if (!needSharedData('CLI on real captures')) return;
+  const r = cli(['analyze', sharedPath('pcap/benign/wikipedia.pcap'), '--flows', '/dev/full']);
+  assert.is(r.code, 1);
+  const summary = JSON.parse(r.stdout);
+  assert.is(summary.sink.errors, 1);
+  assert.is(summary.sink.sent, 0);
+  assert.is(summary.sink.discarded, summary.flow_records);
+  assert.match(summary.sink.error, 'ENOSPC');
+  assert.ok(logLines(r.stderr).some((l) => l.msg === 'cannot write flow records'), r.stderr);
+});
+
+test('a gzip capture cut in the middle: what was decompressed is analysed, the damage counted', () => {
+  if (!needSharedData('CLI on real captures')) return;
+  const whole = gzipSync(readFileSync(sharedPath('pcap/benign/echo-connections.pcap')));
+  const cut = join(tmp, 'cut.pcap.gz');
+  writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 3)));
+  const r = cli(['analyze', cut]);
+  assert.is(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.ok(summary.packets > 10000 && summary.packets < 82582, `packets ${summary.packets}`);
+  assert.is(summary.errors.stream_error, 1);
+  assert.is(summary.errors.truncated_record, 1);
+  assert.ok(logLines(r.stderr).some((l) => l.kind === 'stream_error'), r.stderr);
 });
 
 test('an unwritable --flows target is a usage error', () => {

@@ -88,5 +88,8 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
 
   const failed = summary.inputs.filter((i) => !i.ok);
   for (const f of failed) log.error({ input: f.name, error: f.error }, 'input could not be analysed');
-  return failed.length > 0 ? 1 : 0;
+  // Flow records that could not be written (a full disk; not a closed pipe,
+  // which is the reader's choice) are lost output: that is a failed run.
+  const lostOutput = (summary.sink?.errors ?? 0) > 0;
+  return failed.length > 0 || lostOutput ? 1 : 0;
 }
