@@ -3,7 +3,8 @@ import type { CaptureFormat, CoreOptions } from '../core/wasm-core.ts';
 import { parseCidr } from '../flows/local-nets.ts';
 import { logger } from '../log/logger.ts';
 import { analyze } from '../pipeline/analyze.ts';
-import { JsonLinesSink, writeFully } from '../sinks/jsonl-sink.ts';
+import { writeFileSync } from 'node:fs';
+import { writeFully } from '../sinks/fd-write.ts';
 import { listFlag, numberFlag, parse, UsageError } from './args.ts';
 
 export const ANALYZE_HELP = `Usage: edge-sensor analyze <input…> [options]
@@ -84,7 +85,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const text = JSON.stringify(out, null, 2) + '\n';
   if (summaryTarget === '-') writeFully(1, Buffer.from(text));
   else if (summaryTarget === 'stderr') writeFully(2, Buffer.from(text));
-  else { const s = new JsonLinesSink(summaryTarget); s.write(text.trimEnd()); s.close(); }
+  else writeFileSync(summaryTarget, text);
 
   const failed = summary.inputs.filter((i) => !i.ok);
   for (const f of failed) log.error({ input: f.name, error: f.error }, 'input could not be analysed');

@@ -10,7 +10,7 @@ import { InputErrorReporter } from '../log/input-errors.ts';
 import { logger } from '../log/logger.ts';
 import { InputError, openCaptureInput } from '../sources/capture-input.ts';
 import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
-import type { SinkCounters } from '../sinks/jsonl-sink.ts';
+import type { SinkCounters } from '../sinks/fd-write.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
 import { Progress } from './progress.ts';
 

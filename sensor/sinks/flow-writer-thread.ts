@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { REC_SIZE, decodeRawFlow } from '../core/flow-record.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { flowRecordJson, toFlowRecord } from '../flows/zeek-record.ts';
-import { writeFully } from './jsonl-sink.ts';
+import { writeFully } from './fd-write.ts';
 
 export interface WriterInit {
   fd: number;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BUNDLED, PACKAGE_ROOT } from '../core/package-root.ts';
 import type { WriterDone, WriterInit, WriterMessage } from './flow-writer-thread.ts';
-import type { SinkCounters } from './jsonl-sink.ts';
+import type { SinkCounters } from './fd-write.ts';
 
 import { REC_SIZE } from '../core/flow-record.ts';
 
