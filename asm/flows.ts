@@ -324,21 +324,14 @@ function writeRecord(e: usize, reason: u8, interim: bool): void {
   store<f64>(r + R_RESP_PKTS, <f64>load<u64>(R + S_PKTS));
   store<f64>(r + R_SERIAL, load<f64>(k + C_SERIAL));
   store<f64>(r + R_MISSED_BYTES, 0);
-  if (os == 0) {
-    copy16(r + R_ORIG_H, e + E_ADDR_A);
-    copy16(r + R_RESP_H, e + E_ADDR_B);
-    store<u16>(r + R_ORIG_P, load<u16>(e + E_PORT_A));
-    store<u16>(r + R_RESP_P, load<u16>(e + E_PORT_B));
-    copyMac(r + R_ORIG_MAC, k + C_MAC_A);
-    copyMac(r + R_RESP_MAC, k + C_MAC_B);
-  } else {
-    copy16(r + R_ORIG_H, e + E_ADDR_B);
-    copy16(r + R_RESP_H, e + E_ADDR_A);
-    store<u16>(r + R_ORIG_P, load<u16>(e + E_PORT_B));
-    store<u16>(r + R_RESP_P, load<u16>(e + E_PORT_A));
-    copyMac(r + R_ORIG_MAC, k + C_MAC_B);
-    copyMac(r + R_RESP_MAC, k + C_MAC_A);
-  }
+  // Side A or B of the canonical key is the originator (os); the other responds.
+  const ob = os != 0;
+  copy16(r + R_ORIG_H, e + (ob ? E_ADDR_B : E_ADDR_A));
+  copy16(r + R_RESP_H, e + (ob ? E_ADDR_A : E_ADDR_B));
+  store<u16>(r + R_ORIG_P, load<u16>(e + (ob ? E_PORT_B : E_PORT_A)));
+  store<u16>(r + R_RESP_P, load<u16>(e + (ob ? E_PORT_A : E_PORT_B)));
+  copyMac(r + R_ORIG_MAC, k + (ob ? C_MAC_B : C_MAC_A));
+  copyMac(r + R_RESP_MAC, k + (ob ? C_MAC_A : C_MAC_B));
   store<u8>(r + R_PROTO, load<u8>(e + E_PROTO));
   store<u8>(r + R_IP_VERSION, load<u8>(e + E_IPVER));
   store<u8>(r + R_CONN_STATE, connState(e, O, R));
