@@ -30,25 +30,21 @@ export class FileByteSource implements ByteSource {
  */
 export class StreamByteSource implements ByteSource {
   private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
   private ended = false;
   private waiter: (() => void) | null = null;
 
   constructor(private readonly stream: Readable, private readonly onError: (err: Error) => void, prefix?: Buffer) {
-    if (prefix && prefix.length) this.queue.push(prefix);
+    if (prefix && prefix.length) { this.queue.push(prefix); this.queuedBytes = prefix.length; }
     stream.on('data', (b: Buffer) => {
       this.queue.push(b);
+      this.queuedBytes += b.length;
       // Bound memory: stop the producer while a few MiB are waiting.
-      if (this.queued() > 8 << 20) stream.pause();
+      if (this.queuedBytes > 8 << 20) stream.pause();
       this.wake();
     });
     stream.on('end', () => { this.ended = true; this.wake(); });
     stream.on('error', (err: Error) => { this.onError(err); this.ended = true; this.wake(); });
-  }
-
-  private queued(): number {
-    let n = 0;
-    for (const b of this.queue) n += b.length;
-    return n;
   }
 
   private wake(): void {
@@ -68,6 +64,7 @@ export class StreamByteSource implements ByteSource {
       const take = Math.min(head.length, target.length - n);
       target.set(head.subarray(0, take), n);
       n += take;
+      this.queuedBytes -= take;
       if (take === head.length) this.queue.shift();
       else this.queue[0] = head.subarray(take);
     }
