@@ -3,7 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { pcapHeader, pcapRecord } from './helpers/capture-bytes.ts';
+import { MAC_A, MAC_B, eth, ipv4, udp, zeros } from './helpers/packet-bytes.ts';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +126,29 @@ test('a gzip capture cut in the middle: what was decompressed is analysed, the d
   assert.is(summary.errors.stream_error, 1);
   assert.is(summary.errors.truncated_record, 1);
   assert.ok(logLines(r.stderr).some((l) => l.kind === 'stream_error'), r.stderr);
+});
+
+test('live pipe: a flow that ends is written while the input is still open', async () => {
+  // `tcpdump -U -w - | edge-sensor analyze - --flows -`: the writer thread must
+  // not sit on a partial batch until the capture ends.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', 'analyze', '-', '--flows', '-'], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.on('data', (b) => { out += b; });
+  const frame = (src: string, dst: string, sport: number) =>
+    Buffer.from(eth(MAC_B, MAC_A, 0x0800, ipv4({ src, dst, proto: 17, payload: udp(sport, 53, zeros(20)) })));
+  const rec = (sec: number, data: Buffer) => Buffer.from(pcapRecord({ sec, frac: 0, data: [...data] }));
+  child.stdin.write(Buffer.from(pcapHeader()));
+  child.stdin.write(rec(1000, frame('10.0.0.1', '10.0.0.53', 40000)));
+  // 100 s later on the capture clock: the first UDP flow (60 s timeout) has ended.
+  child.stdin.write(rec(1100, frame('10.0.0.2', '10.0.0.53', 40001)));
+  const deadline = Date.now() + 8000;
+  while (!out.includes('\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const early = out;
+  child.stdin.end();
+  await new Promise((r) => child.once('close', r));
+  assert.ok(early.includes('"id.orig_h":"10.0.0.1"'), `nothing written while the pipe was open (got ${JSON.stringify(early)})`);
+  assert.not.ok(early.includes('"id.orig_h":"10.0.0.2"'), 'the flow still open must not be written early');
+  assert.is(jsonLines(out).length, 2);
 });
 
 test('an unwritable --flows target is a usage error', () => {

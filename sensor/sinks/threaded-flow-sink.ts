@@ -27,6 +27,7 @@ export class ThreadedFlowSink {
   private pending = new Uint8Array(BATCH_RECORDS * REC_SIZE);
   private pendingCount = 0;
   private pendingSince = 0;
+  private ageTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly target: string, opts: { localNets?: string[]; communityIdSeed?: number } = {}) {
     // Opened here so a bad path fails at once, in the caller's thread.
@@ -55,7 +56,7 @@ export class ThreadedFlowSink {
   writeBatch(records: Uint8Array, count: number): void {
     let done = 0;
     while (done < count) {
-      if (this.pendingCount === 0) this.pendingSince = Date.now();
+      if (this.pendingCount === 0) this.startBatch();
       const take = Math.min(count - done, BATCH_RECORDS - this.pendingCount);
       this.pending.set(records.subarray(done * REC_SIZE, (done + take) * REC_SIZE), this.pendingCount * REC_SIZE);
       this.pendingCount += take;
@@ -64,12 +65,24 @@ export class ThreadedFlowSink {
     }
   }
 
+  /**
+   * A new batch starts its clock. The timer sends it when input goes quiet (a
+   * live pipe between packets); flushIfStale covers a busy input whose reads
+   * never give timers a turn.
+   */
+  private startBatch(): void {
+    this.pendingSince = Date.now();
+    this.ageTimer = setTimeout(() => { this.ageTimer = null; if (this.pendingCount > 0) this.send(); }, MAX_BATCH_AGE_MS);
+    this.ageTimer.unref();
+  }
+
   /** Send a partial batch if it has waited long enough (call between chunks of input). */
   flushIfStale(): void {
     if (this.pendingCount > 0 && Date.now() - this.pendingSince >= MAX_BATCH_AGE_MS) this.send();
   }
 
   private send(): void {
+    if (this.ageTimer) { clearTimeout(this.ageTimer); this.ageTimer = null; }
     for (let v = Atomics.load(this.inFlight, 0); v >= MAX_IN_FLIGHT; v = Atomics.load(this.inFlight, 0)) {
       Atomics.wait(this.inFlight, 0, v, 50);
     }
