@@ -1,11 +1,12 @@
-// Layout of one flow record in the output region. Flows leave the core in
+// Layout of one flow record in the output region (and of one flow event in
+// the input region: flow-record sources hand the core records of this shape). Flows leave the core in
 // batches: the core appends records here, JS reads them all through one
 // DataView after the call returns, then clears the region. Mirrored by
 // sensor/core/flow-record.ts (test/core-layout.test.ts checks the two agree).
 //
 // Counters are f64 so JS reads exact integers (< 2^53) without i64/BigInt.
 
-export const REC_SIZE: i32 = 192;
+export const REC_SIZE: i32 = 224;
 
 export const R_TS: i32 = 0;              // f64 first packet time (s)
 export const R_LAST_TS: i32 = 8;         // f64 last packet time (s)
@@ -38,6 +39,18 @@ export const R_HISTORY: i32 = 160;       // up to HISTORY_MAX ASCII bytes
 export const HISTORY_MAX: i32 = 24;
 export const R_INTERFACE: i32 = 184;     // u32 capture interface of the first packet
 export const R_END_REASON: i32 = 188;    // u8 END_* below
+// Flow-record sources (flow logs, NetFlow, Zeek): zero on packet-path records.
+export const R_SOURCE: i32 = 189;        // u8 SRC_* below (0 = packets)
+export const R_ACTION: i32 = 190;        // u8 0 none, 1 accept, 2 reject
+export const R_DIRECTION: i32 = 191;     // u8 0 unknown, 1 ingress, 2 egress (relative to the reporter)
+export const R_REPORTER: i32 = 192;      // u32 interned reporter id (JS keeps the names), 0 none
+export const R_SAMPLING: i32 = 196;      // u32 1-in-N sampling already applied to the counts (0/1 = none)
+export const R_ORIG_TCP_FLAGS: i32 = 200;// u8 OR of TCP flags from the originator
+export const R_RESP_TCP_FLAGS: i32 = 201;// u8
+export const R_SOURCE_FLAGS: i32 = 202;  // u8 SF_* below
+export const R_RECORDS: i32 = 204;       // u32 source records merged into this one
+export const R_REPORTER_2: i32 = 208;    // u32 a second reporter that saw the flow (pairing, dedup)
+// 212..223 reserved (zero)
 
 // conn_state codes, Zeek's names in this order (sensor/core/flow-record.ts).
 export const CS_S0: u8 = 0;
@@ -59,6 +72,12 @@ export const RF_INTERIM: u8 = 1;     // flow still open: an interim record on th
 export const RF_HAS_MAC: u8 = 2;     // orig/resp MACs valid
 export const RF_FLIPPED: u8 = 4;     // originator decided against the first packet's direction (Zeek history '^')
 
+// Source flags.
+export const SF_BIDIR: u8 = 1;       // resp counters came from the source itself
+export const SF_PAIRED: u8 = 2;      // joined from records of both directions
+export const SF_DEDUPED: u8 = 4;     // another reporter's copy of the same traffic was dropped
+export const SF_LATE: u8 = 8;        // arrived after the lateness window: emitted unmerged
+
 // Why the record was written.
 export const END_INACTIVE: u8 = 0;   // inactivity timeout
 export const END_CLOSED: u8 = 1;     // TCP close (FIN both ways / RST) plus close delay
@@ -66,3 +85,15 @@ export const END_EVICTED: u8 = 2;    // table full
 export const END_FLUSHED: u8 = 3;    // end of input
 export const END_ACTIVE_TIMEOUT: u8 = 4; // interim record, flow goes on
 export const END_REUSED: u8 = 5;     // a new connection reused the 5-tuple of a closed flow
+
+// Where a record came from (sensor/flowlogs/flow-event.ts SOURCES, same order).
+export const SRC_PACKETS: u8 = 0;
+export const SRC_AWS_VPC: u8 = 1;
+export const SRC_AZURE_VNET: u8 = 2;
+export const SRC_AZURE_NSG: u8 = 3;
+export const SRC_GCP_VPC: u8 = 4;
+export const SRC_NETFLOW_V5: u8 = 5;
+export const SRC_NETFLOW_V9: u8 = 6;
+export const SRC_IPFIX: u8 = 7;
+export const SRC_SFLOW: u8 = 8;
+export const SRC_ZEEK_CONN: u8 = 9;

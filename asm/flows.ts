@@ -352,8 +352,10 @@ function writeRecord(e: usize, reason: u8, interim: bool): void {
   store<u32>(r + R_INTERFACE, load<u32>(k + C_IFACE));
   store<u16>(r + R_RESP_MAC + 6, 0);
   store<u8>(r + R_END_REASON, reason);
+  // source fields (189..223): zero on packet-path records
   store<u8>(r + R_END_REASON + 1, 0);
   store<u16>(r + R_END_REASON + 2, 0);
+  memory.fill(r + R_END_REASON + 4, 0, <usize>REC_SIZE - <usize>(R_END_REASON + 4));
 }
 
 /** Write the final record of entry i and free it. */

@@ -9,7 +9,7 @@ import { captureInit, inputPtr as capInputPtr, inputCapacity as capInputCapacity
 import { decodeInit } from "./decode";
 import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll } from "./flows";
 
-export const ABI_VERSION: i32 = 1;
+export const ABI_VERSION: i32 = 2;
 
 /**
  * Allocate every table once. Returns 0, or -1 when memory cannot grow that far.

@@ -3,13 +3,15 @@
 // RawFlow is still numeric and cheap; the Zeek-style record with strings
 // (addresses, uid, community id, service) is made by flows/zeek-record.ts.
 
-export const REC_SIZE = 192;
+export const REC_SIZE = 224;
 export const R = {
   TS: 0, LAST_TS: 8, ORIG_BYTES: 16, RESP_BYTES: 24, ORIG_IP_BYTES: 32, RESP_IP_BYTES: 40,
   ORIG_WIRE_BYTES: 48, RESP_WIRE_BYTES: 56, ORIG_PKTS: 64, RESP_PKTS: 72, SERIAL: 80, MISSED_BYTES: 88,
   ORIG_H: 96, RESP_H: 112, ORIG_P: 128, RESP_P: 130, PROTO: 132, IP_VERSION: 133, CONN_STATE: 134,
   FLAGS: 135, VLAN: 136, INNER_VLAN: 138, TUNNEL_ID: 140, TUNNEL_TYPE: 144, HISTORY_LEN: 145,
   ORIG_MAC: 146, RESP_MAC: 152, HISTORY: 160, INTERFACE: 184, END_REASON: 188,
+  SOURCE: 189, ACTION: 190, DIRECTION: 191, REPORTER: 192, SAMPLING: 196, ORIG_TCP_FLAGS: 200, RESP_TCP_FLAGS: 201,
+  SOURCE_FLAGS: 202, RECORDS: 204, REPORTER_2: 208,
 } as const;
 export const HISTORY_MAX = 24;
 
@@ -63,7 +65,7 @@ export interface RawFlow {
 
 /** Decode the record at byte `off` of `mem` (little-endian, as Wasm stores it). */
 export function decodeRawFlow(dv: DataView, u8: Uint8Array, off: number): RawFlow {
-  // One copy of the 192-byte record; addresses and MACs are views into it
+  // One copy of the record; addresses and MACs are views into it
   // (one allocation per flow instead of four).
   const rec = u8.slice(off, off + REC_SIZE);
   const flags = u8[off + R.FLAGS]!;

@@ -76,7 +76,7 @@ interface CoreExports {
   ingestFrame(capLen: number, wireLen: number, linktype: number, ts: number): number;
 }
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 export const STATUS = { needInput: 0, outputFull: 1, unusable: 2 } as const;
 
 let compiled: WebAssembly.Module | undefined;

@@ -13,7 +13,7 @@ import { REC_SIZE } from '../core/flow-record.ts';
 
 /** Records per message to the writer (the core drains after every chunk, often only a few records). */
 const BATCH_RECORDS = 4096;
-/** At most this many batches (4096 × 192 B = 768 KiB each) wait for the writer. */
+/** At most this many batches (4096 × 224 B = 896 KiB each) wait for the writer. */
 const MAX_IN_FLIGHT = 16;
 /** A partial batch older than this is sent anyway, so a live pipe sees flows promptly. */
 const MAX_BATCH_AGE_MS = 200;

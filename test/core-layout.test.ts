@@ -1,0 +1,46 @@
+// The flow record layout is written twice — asm/flowrecord.ts (the core
+// writes it) and sensor/core/flow-record.ts (JS reads it). This keeps the two
+// from drifting: every R_* offset, REC_SIZE and the code tables must agree.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONN_STATES, END_REASONS, R, REC_SIZE, RF_FLIPPED, RF_HAS_MAC, RF_INTERIM } from '../sensor/core/flow-record.ts';
+import { SF_BIDIR, SF_DEDUPED, SF_LATE, SF_PAIRED, SOURCES } from '../sensor/flowlogs/flow-event.ts';
+import { REPO_ROOT } from './helpers/shared-data.ts';
+
+const asm = readFileSync(join(REPO_ROOT, 'asm', 'flowrecord.ts'), 'utf8');
+function consts(prefix: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of asm.matchAll(new RegExp(`export const ${prefix}([A-Z0-9_]+): (?:i32|u8) = (\\d+);`, 'g'))) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
+test('every R_* offset agrees between asm and JS', () => {
+  const a = consts('R_');
+  assert.ok(a.size >= 30, `found ${a.size} offsets in asm/flowrecord.ts`);
+  for (const [name, off] of a) assert.is((R as Record<string, number>)[name], off, `R.${name}`);
+  assert.equal(Object.keys(R).sort(), [...a.keys()].sort());
+  assert.is(consts('').get('REC_SIZE'), REC_SIZE);
+});
+
+test('record fields fit in the record and do not overlap', () => {
+  const offs = Object.values(R).sort((x, y) => x - y);
+  assert.ok(offs.at(-1)! < REC_SIZE);
+  assert.is(new Set(offs).size, offs.length);
+});
+
+test('code tables agree (conn_state, end reason, flags, sources)', () => {
+  const cs = consts('CS_');
+  CONN_STATES.forEach((s, i) => assert.is(cs.get(s), i, s));
+  const end = consts('END_');
+  assert.is(end.size, END_REASONS.length);
+  const rf = consts('RF_');
+  assert.equal([rf.get('INTERIM'), rf.get('HAS_MAC'), rf.get('FLIPPED')], [RF_INTERIM, RF_HAS_MAC, RF_FLIPPED]);
+  const sf = consts('SF_');
+  assert.equal([sf.get('BIDIR'), sf.get('PAIRED'), sf.get('DEDUPED'), sf.get('LATE')], [SF_BIDIR, SF_PAIRED, SF_DEDUPED, SF_LATE]);
+  const src = consts('SRC_');
+  SOURCES.forEach((s, i) => assert.is(src.get(s.toUpperCase()), i, s));
+});
+
+test.run();
