@@ -88,7 +88,8 @@ function rawFlow(over: Partial<RawFlow>): RawFlow {
     origH: parseAddress('10.0.0.1')!.bytes, respH: parseAddress('93.184.216.34')!.bytes, origP: 51000, respP: 443, proto: 6,
     origBytes: 100, respBytes: 2000, origIpBytes: 300, respIpBytes: 2300, origWireBytes: 342, respWireBytes: 2356,
     origPkts: 5, respPkts: 6, missedBytes: 0, connState: 'SF', history: 'ShADadFf', flags: 0, vlan: 0xffff, innerVlan: 0xffff,
-    tunnelType: 0, tunnelId: 0, origMac: null, respMac: null, iface: 0, endReason: 'closed', ...over,
+    tunnelType: 0, tunnelId: 0, origMac: null, respMac: null, iface: 0, endReason: 'closed',
+    source: 0, action: 0, direction: 0, reporter: 0, sampling: 0, origTcpFlags: 0, respTcpFlags: 0, sourceFlags: 0, records: 0, ...over,
   };
 }
 

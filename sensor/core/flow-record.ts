@@ -61,6 +61,16 @@ export interface RawFlow {
   respMac: Uint8Array | null;
   iface: number;
   endReason: EndReason;
+  /** flow-record sources (0 = the packet path): see sensor/flowlogs/flow-event.ts */
+  source: number;
+  action: number;
+  direction: number;
+  reporter: number;
+  sampling: number;
+  origTcpFlags: number;
+  respTcpFlags: number;
+  sourceFlags: number;
+  records: number;
 }
 
 /** Decode the record at byte `off` of `mem` (little-endian, as Wasm stores it). */
@@ -105,5 +115,14 @@ export function decodeRawFlow(dv: DataView, u8: Uint8Array, off: number): RawFlo
     respMac: hasMac ? rec.subarray(R.RESP_MAC, R.RESP_MAC + 6) : null,
     iface: dv.getUint32(off + R.INTERFACE, true),
     endReason: END_REASONS[er] ?? 'flushed',
+    source: u8[off + R.SOURCE]!,
+    action: u8[off + R.ACTION]!,
+    direction: u8[off + R.DIRECTION]!,
+    reporter: dv.getUint32(off + R.REPORTER, true),
+    sampling: dv.getUint32(off + R.SAMPLING, true),
+    origTcpFlags: u8[off + R.ORIG_TCP_FLAGS]!,
+    respTcpFlags: u8[off + R.RESP_TCP_FLAGS]!,
+    sourceFlags: u8[off + R.SOURCE_FLAGS]!,
+    records: dv.getUint32(off + R.RECORDS, true),
   };
 }

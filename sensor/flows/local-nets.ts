@@ -29,22 +29,27 @@ export class LocalNets {
   }
 
   contains(addr16: Uint8Array): boolean {
+    return this.containsAt(addr16, 0);
+  }
+
+  /** The 16-byte address at mem[at…] (no view needed: the writer thread's per-flow path). */
+  containsAt(mem: Uint8Array, at: number): boolean {
     // IPv4 (v4-mapped) against the IPv4 prefixes as one 32-bit compare each.
-    if (addr16[10] === 0xff && addr16[11] === 0xff && addr16[0] === 0 && isZero80(addr16)) {
-      const a = ((addr16[12]! << 24) | (addr16[13]! << 16) | (addr16[14]! << 8) | addr16[15]!) >>> 0;
+    if (mem[at + 10] === 0xff && mem[at + 11] === 0xff && isZero80(mem, at)) {
+      const a = ((mem[at + 12]! << 24) | (mem[at + 13]! << 16) | (mem[at + 14]! << 8) | mem[at + 15]!) >>> 0;
       for (const p of this.v4) if (((a & p.mask) >>> 0) === p.net) return true;
       return false;
     }
     outer: for (const p of this.prefixes) {
-      for (let i = 0; i < 16; i++) if ((addr16[i]! & p.mask[i]!) !== p.net[i]) continue outer;
+      for (let i = 0; i < 16; i++) if ((mem[at + i]! & p.mask[i]!) !== p.net[i]) continue outer;
       return true;
     }
     return false;
   }
 }
 
-function isZero80(a: Uint8Array): boolean {
-  for (let i = 1; i < 10; i++) if (a[i] !== 0) return false;
+function isZero80(a: Uint8Array, at: number): boolean {
+  for (let i = 0; i < 10; i++) if (a[at + i] !== 0) return false;
   return true;
 }
 

@@ -18,7 +18,19 @@ function base62(n: number, at: number, width: number): void {
   for (let i = width - 1; i >= 0; i--) { const q = Math.floor(n / 62); out[at + i] = CODES[n - q * 62]!; n = q; }
 }
 
+/** Write the 18-character uid as ASCII at dst[pos]; returns the new position. */
+export function writeFlowUid(dst: Uint8Array, pos: number, serial: number, ts: number, seed = 0): number {
+  fillUid(serial, ts, seed);
+  for (let i = 0; i < 18; i++) dst[pos + i] = out[i]!;
+  return pos + 18;
+}
+
 export function flowUid(serial: number, ts: number, seed = 0): string {
+  fillUid(serial, ts, seed);
+  return String.fromCharCode.apply(null, out);
+}
+
+function fillUid(serial: number, ts: number, seed: number): void {
   const usec = Math.round(ts * 1e6);
   const lo = (usec % 4294967296) >>> 0;
   const hi = Math.floor(usec / 4294967296) >>> 0;
@@ -28,5 +40,4 @@ export function flowUid(serial: number, ts: number, seed = 0): string {
   // 32 bits fit in 6 base62 digits (62^6 ≈ 5.7e10 > 2^32).
   out[0] = 67; // 'C'
   base62(a, 1, 6); base62(b, 7, 6); base62(c, 13, 5);
-  return String.fromCharCode.apply(null, out);
 }

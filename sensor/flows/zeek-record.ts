@@ -2,6 +2,7 @@
 // community_id, VLAN, tunnel and L2 fields. Made from a RawFlow at the edge
 // (after the core), never inside it.
 import { NO_VLAN, RF_FLIPPED, RF_INTERIM, TUNNEL_TYPES, type ConnState, type EndReason, type RawFlow } from '../core/flow-record.ts';
+import { ACTIONS, DIRECTIONS, SF_DEDUPED, SF_LATE, SF_PAIRED, SOURCES, type SourceName } from '../flowlogs/flow-event.ts';
 import { communityId } from './community-id.ts';
 import { formatAddress, formatMac } from './ip-address.ts';
 import type { LocalNets } from './local-nets.ts';
@@ -38,18 +39,39 @@ export interface FlowRecord {
   resp_l2_addr?: string;
   tunnel_type?: string;
   tunnel_id?: number;
-  /** on-the-wire frame bytes (what tshark's conversation statistics count) */
-  orig_wire_bytes: number;
-  resp_wire_bytes: number;
+  /** on-the-wire frame bytes (what tshark's conversation statistics count); packet path only */
+  orig_wire_bytes?: number;
+  resp_wire_bytes?: number;
   /** true on interim records of a still-open long flow (active timeout) */
   interim?: boolean;
   /** why the record was written */
   end_reason: EndReason;
+  // ---- flow-record sources only (absent on records from packets) ----
+  source?: SourceName;
+  /** interface, exporter or resource that reported it */
+  reporter?: string;
+  action?: 'accept' | 'reject';
+  /** relative to the reporter */
+  direction?: 'ingress' | 'egress';
+  /** 1-in-N packet sampling, counts already scaled */
+  sampling?: number;
+  /** source records merged into this flow */
+  source_records?: number;
+  orig_tcp_flags?: number;
+  resp_tcp_flags?: number;
+  /** joined from records of both directions */
+  paired?: boolean;
+  /** another reporter's copy of the same traffic was dropped */
+  deduped?: boolean;
+  /** arrived after the lateness window, emitted unmerged */
+  late?: boolean;
 }
 
 export interface RecordContext {
   localNets: LocalNets;
   communityIdSeed?: number;
+  /** names of the reporter ids on records from flow-record sources */
+  reporterName?: (id: number) => string;
 }
 
 const PROTO_NAME: Record<number, FlowRecord['proto']> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmp', 132: 'sctp' };
@@ -95,16 +117,19 @@ export function toFlowRecord(f: RawFlow, ctx: RecordContext): FlowRecord {
     resp_ip_bytes: f.respIpBytes,
     ip_proto: f.proto,
     community_id: communityId(o, r, f.proto, f.origP, f.respP, ctx.communityIdSeed ?? 0),
-    orig_wire_bytes: f.origWireBytes,
-    resp_wire_bytes: f.respWireBytes,
     end_reason: f.endReason,
   };
+  if (f.source === 0) {
+    rec.orig_wire_bytes = f.origWireBytes;
+    rec.resp_wire_bytes = f.respWireBytes;
+  }
   const service = serviceForPort(f.proto, f.respP);
   if (service) rec.service = service;
   if (duration > 0) {
     rec.duration = usec(duration);
-    rec.orig_bytes = f.origBytes;
-    rec.resp_bytes = f.respBytes;
+    // flow-record sources without payload counts say -1: Zeek's unset field
+    if (f.origBytes >= 0) rec.orig_bytes = f.origBytes;
+    if (f.respBytes >= 0) rec.resp_bytes = f.respBytes;
   }
   if (f.vlan !== NO_VLAN) rec.vlan = f.vlan;
   if (f.innerVlan !== NO_VLAN) rec.inner_vlan = f.innerVlan;
@@ -115,7 +140,25 @@ export function toFlowRecord(f: RawFlow, ctx: RecordContext): FlowRecord {
     rec.tunnel_id = f.tunnelId;
   }
   if ((f.flags & RF_INTERIM) !== 0) rec.interim = true;
+  if (f.source !== 0) {
+    rec.source = SOURCES[f.source] ?? 'packets';
+    const rep = ctx.reporterName?.(f.reporter) ?? '';
+    if (rep !== '') rec.reporter = rep;
+    if (f.action !== 0) rec.action = ACTIONS[f.action] as 'accept' | 'reject';
+    if (f.direction !== 0) rec.direction = DIRECTIONS[f.direction] as 'ingress' | 'egress';
+    if (f.sampling > 1) rec.sampling = f.sampling;
+    rec.source_records = f.records;
+    if (f.proto === 6 && (f.origTcpFlags | f.respTcpFlags) !== 0) { rec.orig_tcp_flags = f.origTcpFlags; rec.resp_tcp_flags = f.respTcpFlags; }
+    if (f.sourceFlags & SF_PAIRED) rec.paired = true;
+    if (f.sourceFlags & SF_DEDUPED) rec.deduped = true;
+    if (f.sourceFlags & SF_LATE) rec.late = true;
+  }
   return rec;
+}
+
+/** JSON string literal with everything outside printable ASCII escaped (lines are written as latin1). */
+function asciiJson(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
 /**
@@ -129,13 +172,28 @@ export function toFlowRecord(f: RawFlow, ctx: RecordContext): FlowRecord {
 export function flowRecordJson(r: FlowRecord): string {
   let s = `{"ts":${zeekTime(r.ts)},"uid":"${r.uid}","id.orig_h":"${r['id.orig_h']}","id.orig_p":${r['id.orig_p']},"id.resp_h":"${r['id.resp_h']}","id.resp_p":${r['id.resp_p']},"proto":"${r.proto}"`;
   if (r.service !== undefined) s += `,"service":"${r.service}"`;
-  if (r.duration !== undefined) s += `,"duration":${zeekTime(r.duration)},"orig_bytes":${r.orig_bytes},"resp_bytes":${r.resp_bytes}`;
+  if (r.duration !== undefined) s += `,"duration":${zeekTime(r.duration)}`;
+  if (r.orig_bytes !== undefined) s += `,"orig_bytes":${r.orig_bytes}`;
+  if (r.resp_bytes !== undefined) s += `,"resp_bytes":${r.resp_bytes}`;
   s += `,"conn_state":"${r.conn_state}","local_orig":${r.local_orig},"local_resp":${r.local_resp},"missed_bytes":${r.missed_bytes},"history":"${r.history}","orig_pkts":${r.orig_pkts},"orig_ip_bytes":${r.orig_ip_bytes},"resp_pkts":${r.resp_pkts},"resp_ip_bytes":${r.resp_ip_bytes},"ip_proto":${r.ip_proto},"community_id":"${r.community_id}"`;
   if (r.vlan !== undefined) s += `,"vlan":${r.vlan}`;
   if (r.inner_vlan !== undefined) s += `,"inner_vlan":${r.inner_vlan}`;
   if (r.orig_l2_addr !== undefined) s += `,"orig_l2_addr":"${r.orig_l2_addr}","resp_l2_addr":"${r.resp_l2_addr}"`;
   if (r.tunnel_type !== undefined) s += `,"tunnel_type":"${r.tunnel_type}","tunnel_id":${r.tunnel_id}`;
-  s += `,"orig_wire_bytes":${r.orig_wire_bytes},"resp_wire_bytes":${r.resp_wire_bytes}`;
+  if (r.orig_wire_bytes !== undefined) s += `,"orig_wire_bytes":${r.orig_wire_bytes},"resp_wire_bytes":${r.resp_wire_bytes}`;
   if (r.interim) s += ',"interim":true';
-  return s + `,"end_reason":"${r.end_reason}"}`;
+  s += `,"end_reason":"${r.end_reason}"`;
+  if (r.source !== undefined) {
+    s += `,"source":"${r.source}"`;
+    if (r.reporter !== undefined) s += `,"reporter":${asciiJson(r.reporter.slice(0, 256))}`;
+    if (r.action !== undefined) s += `,"action":"${r.action}"`;
+    if (r.direction !== undefined) s += `,"direction":"${r.direction}"`;
+    if (r.sampling !== undefined) s += `,"sampling":${r.sampling}`;
+    s += `,"source_records":${r.source_records}`;
+    if (r.orig_tcp_flags !== undefined) s += `,"orig_tcp_flags":${r.orig_tcp_flags},"resp_tcp_flags":${r.resp_tcp_flags}`;
+    if (r.paired) s += ',"paired":true';
+    if (r.deduped) s += ',"deduped":true';
+    if (r.late) s += ',"late":true';
+  }
+  return s + '}';
 }

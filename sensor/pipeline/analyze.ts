@@ -26,6 +26,8 @@ export interface AnalyzeOptions {
   onRecord?: (rec: FlowRecord) => void;
   log?: Logger;
   progress?: boolean;
+  /** regular files at least this large use the read-ahead thread (tests lower it) */
+  readAheadMinBytes?: number;
 }
 
 export interface InputSummary {
@@ -52,7 +54,7 @@ export interface AnalyzeSummary {
 
 export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   const log = opts.log ?? logger();
-  const core = new WasmCore(opts.core);
+  const core = new WasmCore({ ...opts.core, readAheadSlots: opts.core?.readAheadSlots ?? 3 });
   const ctx = { localNets: new LocalNets(opts.localNets), communityIdSeed: opts.communityIdSeed };
   const reporter = new InputErrorReporter(log);
   const progress = new Progress(opts.progress);
@@ -96,7 +98,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
         reporter.checkCore(core, summary.name);
         sink?.flushIfStale();
         progress.update(core.counter('C_RECORDS'), core.counter('C_CAPTURE_BYTES'), flowRecords);
-      });
+      }, { readAheadMinBytes: opts.readAheadMinBytes });
       summary.bytes = res.bytes;
       summary.ok = res.usable;
       if (!res.usable) summary.error = `${summary.name}: not a readable ${input.format} capture (bad file header)`;

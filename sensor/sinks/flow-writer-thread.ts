@@ -3,9 +3,9 @@
 // threads) so that formatting — allocation-heavy string work — stays off the
 // packet path. Started by ThreadedFlowSink; speaks only its messages.
 import { parentPort, workerData } from 'node:worker_threads';
-import { REC_SIZE, decodeRawFlow } from '../core/flow-record.ts';
+import { REC_SIZE } from '../core/flow-record.ts';
+import { FlowJsonWriter, MAX_LINE_BYTES } from '../flows/flow-json.ts';
 import { LocalNets } from '../flows/local-nets.ts';
-import { flowRecordJson, toFlowRecord } from '../flows/zeek-record.ts';
 import { writeFully } from './fd-write.ts';
 
 export interface WriterInit {
@@ -16,32 +16,38 @@ export interface WriterInit {
   inFlight: SharedArrayBuffer;
 }
 
-export type WriterMessage = { type: 'batch'; buf: ArrayBuffer; count: number } | { type: 'end' };
+export type WriterMessage =
+  /** `reporters`: names of reporter ids first used in this batch (flow-record sources) */
+  | { type: 'batch'; buf: ArrayBuffer; count: number; reporters?: [number, string][] }
+  | { type: 'end' };
 export interface WriterDone { type: 'done'; received: number; sent: number; errors: number; discarded: number; error?: string }
 
 function run(init: WriterInit): void {
   const port = parentPort!;
-  const ctx = { localNets: new LocalNets(init.localNets), communityIdSeed: init.communityIdSeed };
+  const reporterNames = new Map<number, string>();
+  const json = new FlowJsonWriter({
+    localNets: new LocalNets(init.localNets),
+    communityIdSeed: init.communityIdSeed,
+    reporterName: (id) => reporterNames.get(id) ?? '',
+  });
   const inFlight = new Int32Array(init.inFlight);
   const done: WriterDone = { type: 'done', received: 0, sent: 0, errors: 0, discarded: 0 };
   let broken = false;
-  // Lines are written straight into one reused buffer: joining thousands of
-  // template strings and flattening them costs 2-3× more (measured).
-  // Every character of a record is ASCII, so latin1 is exact.
+  // Lines are written byte by byte straight into one reused buffer
+  // (flows/flow-json.ts): no per-flow objects or strings.
   const out = Buffer.allocUnsafe(4 << 20);
   port.on('message', (m: WriterMessage) => {
     if (m.type === 'end') { port.postMessage(done); return; }
     const u8 = new Uint8Array(m.buf);
     const dv = new DataView(m.buf);
+    if (m.reporters) for (const [id, name] of m.reporters) reporterNames.set(id, name);
     done.received += m.count;
     if (!broken) {
       try {
         let off = 0;
         for (let i = 0; i < m.count; i++) {
-          const line = flowRecordJson(toFlowRecord(decodeRawFlow(dv, u8, i * REC_SIZE), ctx));
-          if (off + line.length + 1 > out.length) { writeFully(init.fd, out.subarray(0, off)); off = 0; }
-          off += out.write(line, off, 'latin1');
-          out[off++] = 10;
+          if (off + MAX_LINE_BYTES > out.length) { writeFully(init.fd, out.subarray(0, off)); off = 0; }
+          off = json.write(u8, dv, i * REC_SIZE, out, off);
         }
         writeFully(init.fd, out.subarray(0, off));
         done.sent += m.count;

@@ -13,7 +13,9 @@ export interface ByteSource {
 /** A regular file read synchronously by position: the fast path. */
 export class FileByteSource implements ByteSource {
   private pos: number;
-  constructor(private readonly fd: number, start = 0) { this.pos = start; }
+  constructor(readonly fd: number, start = 0) { this.pos = start; }
+  /** file offset of the next read */
+  get position(): number { return this.pos; }
   read(target: Uint8Array): number {
     const n = readSync(this.fd, target, 0, target.length, this.pos);
     this.pos += n;

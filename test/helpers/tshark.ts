@@ -579,8 +579,8 @@ export function flowTotals(flows: FlowRecord[]): Map<string, PairTotals> {
     const ported = r.proto !== 'unknown_transport';
     const o = endpoint(r['id.orig_h'], ported ? r['id.orig_p'] : null);
     const p = endpoint(r['id.resp_h'], ported ? r['id.resp_p'] : null);
-    addTo(m, r.ip_proto, o, p, { frames: r.orig_pkts, wire: r.orig_wire_bytes, ip: r.orig_ip_bytes });
-    addTo(m, r.ip_proto, p, o, { frames: r.resp_pkts, wire: r.resp_wire_bytes, ip: r.resp_ip_bytes });
+    addTo(m, r.ip_proto, o, p, { frames: r.orig_pkts, wire: r.orig_wire_bytes ?? 0, ip: r.orig_ip_bytes });
+    addTo(m, r.ip_proto, p, o, { frames: r.resp_pkts, wire: r.resp_wire_bytes ?? 0, ip: r.resp_ip_bytes });
   }
   return m;
 }

@@ -1,0 +1,151 @@
+// The writer thread's byte-level JSON (sensor/flows/flow-json.ts) must write
+// exactly what the readable object path writes (toFlowRecord +
+// flowRecordJson, which the other tests check field by field): compared here
+// record by record over real and generated captures and over synthetic
+// records that reach every optional field. Also: the one-block SHA-1 against
+// node:crypto.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WasmCore } from '../sensor/core/wasm-core.ts';
+import { R, REC_SIZE, RF_FLIPPED, RF_HAS_MAC, RF_INTERIM, decodeRawFlow } from '../sensor/core/flow-record.ts';
+import { FlowJsonWriter, MAX_LINE_BYTES } from '../sensor/flows/flow-json.ts';
+import { flowRecordJson, toFlowRecord } from '../sensor/flows/zeek-record.ts';
+import { LocalNets } from '../sensor/flows/local-nets.ts';
+import { parseAddress } from '../sensor/flows/ip-address.ts';
+import { sha1Short } from '../sensor/flows/sha1-block.ts';
+import { flushCore, pumpCapture } from '../sensor/pipeline/capture-pump.ts';
+import { openCaptureInput } from '../sensor/sources/capture-input.ts';
+import { writeSampleCapture } from '../sensor/sample/sample-capture.ts';
+import { Rng } from '../sensor/sample/rng.ts';
+import { SF_DEDUPED, SF_LATE, SF_PAIRED, SOURCE } from '../sensor/flowlogs/flow-event.ts';
+import { needSharedData, sharedFiles, sharedPath } from './helpers/shared-data.ts';
+
+const reporters = ['', 'eni-0a1b2c3d', 'exporter "10.0.0.1"/0 \\ é'];
+const ctx = { localNets: new LocalNets(), communityIdSeed: 0, reporterName: (id: number) => reporters[id] ?? '' };
+
+/** Compare both paths on every record of a batch; returns the number compared. */
+function compareBatch(recs: Uint8Array, n: number, what: string, c = ctx): number {
+  const dv = new DataView(recs.buffer, recs.byteOffset, recs.byteLength);
+  const w = new FlowJsonWriter(c);
+  const out = new Uint8Array(n * MAX_LINE_BYTES);
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    const start = pos;
+    pos = w.write(recs, dv, i * REC_SIZE, out, pos);
+    const got = Buffer.from(out.subarray(start, pos)).toString('latin1');
+    const want = flowRecordJson(toFlowRecord(decodeRawFlow(dv, recs, i * REC_SIZE), c)) + '\n';
+    if (got !== want) assert.fixture(got, want, `${what}: record ${i}`);
+  }
+  return n;
+}
+
+async function captureRecords(path: string): Promise<{ recs: Uint8Array; n: number }> {
+  const core = new WasmCore({});
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  const drain = (c: WasmCore) => c.drainRaw((b, k) => { parts.push(b.slice()); n += k; });
+  const input = await openCaptureInput(path, 'auto', () => {});
+  try { await pumpCapture(core, input, drain, () => {}); } finally { input.source.close(); }
+  flushCore(core, drain);
+  return { recs: Buffer.concat(parts), n };
+}
+
+test('same bytes as the object path over a generated enterprise capture', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flow-json-'));
+  try {
+    const path = join(dir, 's.pcap');
+    writeSampleCapture(path, { packets: 30_000, seed: 'flow-json' });
+    const { recs, n } = await captureRecords(path);
+    assert.ok(n > 500, `${n} flows`);
+    compareBatch(recs, n, 'sample');
+    // another local-nets list and a community id seed
+    compareBatch(recs, n, 'sample/seeded', { localNets: new LocalNets(['8.0.0.0/8', '2001:db8::/32']), communityIdSeed: 513, reporterName: () => '' });
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('same bytes as the object path over every shared capture', async () => {
+  if (!needSharedData('flow-json over shared captures')) return;
+  let total = 0;
+  for (const rel of sharedFiles('pcap', (p) => /\.(pcap|pcapng|cap)(\.gz)?$/.test(p))) {
+    let r;
+    try { r = await captureRecords(sharedPath(rel)); } catch { continue; } // not a capture: other tests cover it
+    total += compareBatch(r.recs, r.n, rel);
+  }
+  assert.ok(total > 1000, `${total} records compared`);
+});
+
+test('synthetic records reach every optional field, flow-record sources included', () => {
+  const rng = new Rng('flow-json-synthetic');
+  const n = 3000;
+  const recs = new Uint8Array(n * REC_SIZE);
+  const dv = new DataView(recs.buffer);
+  const addrs = ['10.1.2.3', '8.8.8.8', '0.0.0.0', '255.255.255.255', 'fd00::1', '2001:db8::1:0:0:1', '::', 'fe80::1'].map((a) => parseAddress(a)!);
+  for (let i = 0; i < n; i++) {
+    const o = i * REC_SIZE;
+    const v6 = rng.float() < 0.3;
+    const pick = () => { const c = addrs.filter((a) => (a.version === 6) === v6); return c[Math.floor(rng.float() * c.length)]!.bytes; };
+    recs.set(pick(), o + R.ORIG_H); recs.set(pick(), o + R.RESP_H);
+    recs[o + R.IP_VERSION] = v6 ? 6 : 4;
+    recs[o + R.PROTO] = [6, 17, 1, 58, 132, 47, 0, 255][Math.floor(rng.float() * 8)]!;
+    const ts = 1.7e9 + rng.float() * 1e8;
+    dv.setFloat64(o + R.TS, rng.float() < 0.05 ? 0 : ts, true);
+    dv.setFloat64(o + R.LAST_TS, rng.float() < 0.3 ? ts : ts + rng.float() * 5000, true);
+    for (const f of [R.ORIG_IP_BYTES, R.RESP_IP_BYTES, R.ORIG_WIRE_BYTES, R.RESP_WIRE_BYTES, R.ORIG_PKTS, R.RESP_PKTS, R.MISSED_BYTES])
+      dv.setFloat64(o + f, Math.floor(rng.float() ** 3 * 2 ** (rng.float() < 0.1 ? 52 : 31)), true);
+    dv.setFloat64(o + R.ORIG_BYTES, rng.float() < 0.2 ? -1 : Math.floor(rng.float() * 1e12), true);
+    dv.setFloat64(o + R.RESP_BYTES, rng.float() < 0.2 ? -1 : Math.floor(rng.float() * 1e6), true);
+    dv.setFloat64(o + R.SERIAL, i + 1, true);
+    dv.setUint16(o + R.ORIG_P, Math.floor(rng.float() * 65536), true);
+    dv.setUint16(o + R.RESP_P, [80, 443, 53, 0, 65535, 8][Math.floor(rng.float() * 6)]!, true);
+    recs[o + R.CONN_STATE] = Math.floor(rng.float() * 13);
+    recs[o + R.FLAGS] = (rng.float() < 0.3 ? RF_INTERIM : 0) | (rng.float() < 0.5 ? RF_HAS_MAC : 0) | (rng.float() < 0.3 ? RF_FLIPPED : 0);
+    dv.setUint16(o + R.VLAN, rng.float() < 0.5 ? 0xffff : Math.floor(rng.float() * 4096), true);
+    dv.setUint16(o + R.INNER_VLAN, rng.float() < 0.8 ? 0xffff : Math.floor(rng.float() * 4096), true);
+    recs[o + R.TUNNEL_TYPE] = rng.float() < 0.7 ? 0 : Math.floor(rng.float() * 9);
+    dv.setUint32(o + R.TUNNEL_ID, Math.floor(rng.float() * 2 ** 32), true);
+    for (let k = 0; k < 12; k++) recs[o + R.ORIG_MAC + k] = Math.floor(rng.float() * 256);
+    const hist = rng.float() < 0.3 ? '^hADad' : 'ShADadFf'.slice(0, Math.floor(rng.float() * 9));
+    recs[o + R.HISTORY_LEN] = hist.length;
+    for (let k = 0; k < hist.length; k++) recs[o + R.HISTORY + k] = hist.charCodeAt(k);
+    recs[o + R.END_REASON] = Math.floor(rng.float() * 6);
+    if (rng.float() < 0.5) {
+      recs[o + R.SOURCE] = 1 + Math.floor(rng.float() * (SOURCE.zeek_conn));
+      recs[o + R.ACTION] = Math.floor(rng.float() * 3);
+      recs[o + R.DIRECTION] = Math.floor(rng.float() * 3);
+      dv.setUint32(o + R.REPORTER, Math.floor(rng.float() * reporters.length), true);
+      dv.setUint32(o + R.SAMPLING, [0, 1, 100, 4096][Math.floor(rng.float() * 4)]!, true);
+      recs[o + R.ORIG_TCP_FLAGS] = Math.floor(rng.float() * 64);
+      recs[o + R.RESP_TCP_FLAGS] = Math.floor(rng.float() * 64);
+      recs[o + R.SOURCE_FLAGS] = Math.floor(rng.float() * 16) & (SF_PAIRED | SF_DEDUPED | SF_LATE | 1);
+      dv.setUint32(o + R.RECORDS, 1 + Math.floor(rng.float() * 10), true);
+    }
+  }
+  compareBatch(recs, n, 'synthetic');
+  // and every line is valid JSON
+  const w = new FlowJsonWriter(ctx);
+  const out = new Uint8Array(n * MAX_LINE_BYTES);
+  let pos = 0;
+  for (let i = 0; i < n; i++) pos = w.write(recs, dv, i * REC_SIZE, out, pos);
+  const lines = Buffer.from(out.subarray(0, pos)).toString('latin1').trimEnd().split('\n');
+  assert.is(lines.length, n);
+  for (const l of lines) JSON.parse(l);
+});
+
+test('one-block SHA-1 equals node:crypto for every length 0..55', () => {
+  const rng = new Rng('sha1');
+  const msg = new Uint8Array(55);
+  for (let len = 0; len <= 55; len++) {
+    for (let rep = 0; rep < 20; rep++) {
+      for (let i = 0; i < len; i++) msg[i] = Math.floor(rng.float() * 256);
+      const want = createHash('sha1').update(msg.subarray(0, len)).digest('hex');
+      assert.is(Buffer.from(sha1Short(msg, len)).toString('hex'), want, `len ${len}`);
+    }
+  }
+  assert.throws(() => sha1Short(new Uint8Array(56), 56));
+});
+
+test.run();
