@@ -7,7 +7,8 @@
 //   E_*  errors in the input: each is counted, and the byte offset of its
 //        first and latest occurrence is kept so the log can point at it.
 // The trailing comment of each line is the human description used in logs.
-// Ranges: capture 0-39, decode 40-119, flows 120-159. Keep NUM_COUNTERS last.
+// Ranges: capture 0-39, decode 40-119, flows 120-159, flow events 160-179.
+// Keep NUM_COUNTERS last.
 
 // ---- capture (capture.ts): file and record framing ----
 export const C_RECORDS: i32 = 0; // capture records read (packets, incl. undecodable ones)
@@ -75,4 +76,15 @@ export const C_FLOW_RECORDS_DROPPED: i32 = 129; // flow records lost because the
 export const C_FLOWS_FLIPPED: i32 = 130; // flows whose originator was decided against the first packet's direction (Zeek history '^')
 export const C_FLOW_LONG_PROBES: i32 = 131; // flow inserts whose hash probe exceeded the bound (one flow of the cluster evicted)
 
-export const NUM_COUNTERS: i32 = 160;
+// ---- flow events (flowevents.ts): records from flow logs, NetFlow, Zeek ----
+export const C_EVENTS_IN: i32 = 160; // flow events received from flow-record sources
+export const C_EVENTS_MERGED: i32 = 161; // events merged into a pending flow (a later interval or the other direction)
+export const C_EVENTS_DEDUPED: i32 = 162; // events not counted: another reporter's copy of traffic already counted
+export const C_EVENTS_LATE: i32 = 163; // events older than the lateness window: emitted on their own, unmerged
+export const C_EVENT_FLOWS_EVICTED: i32 = 164; // pending flows emitted early because the event table was full
+export const C_EVENT_FLOWS_ACTIVE: i32 = 165; // flows pending in the event table (a gauge)
+export const E_BAD_EVENT: i32 = 166; // flow event with impossible values (address family, times or counts)
+export const C_EVENT_FLOWS_PAIRED: i32 = 167; // flows joined from records of both directions
+export const C_EVENT_FLOWS: i32 = 168; // flow records written from flow events
+
+export const NUM_COUNTERS: i32 = 180;

@@ -802,6 +802,28 @@ export function flushAll(): bool {
   return true;
 }
 
+/**
+ * A slot for one record in the output region (counted as a flow record), or
+ * 0 when it is full. For the other record writer, flowevents.ts.
+ */
+export function takeOutputSlot(): usize {
+  if (outCount >= outCap) return 0;
+  const r = outBase + <usize>outCount * <usize>REC_SIZE;
+  outCount++;
+  count(C_FLOW_RECORDS);
+  return r;
+}
+
+/** Free output slots. */
+export function outputRoom(): i32 { return outCap - outCount; }
+
+/** Next flow serial number: shared with flowevents.ts so uids stay unique across both. */
+export function takeSerial(): f64 {
+  const s = serialNext;
+  serialNext += 1;
+  return s;
+}
+
 export function outputPtr(): usize { return outBase; }
 export function outputCount(): i32 { return outCount; }
 export function outputCapacity(): i32 { return outCap; }

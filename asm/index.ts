@@ -7,6 +7,7 @@ import { NUM_COUNTERS } from "./counters";
 import { counters, errFirst, errLast, resetStats } from "./stats";
 import { captureInit, inputPtr as capInputPtr, inputCapacity as capInputCapacity, beginCapture as capBegin, feed as capFeed, feedAt as capFeedAt, captureStatus, lastTs as capLastTs, ingestFrame as capIngestFrame } from "./capture";
 import { decodeInit } from "./decode";
+import { eventsInit, configureEvents as evConfigure, eventsPtr as evPtr, eventsCapacity as evCap, ingestEvents as evIngest, eventsFlush as evFlush, eventFlowsPending as evPending } from "./flowevents";
 import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll } from "./flows";
 
 export const ABI_VERSION: i32 = 2;
@@ -24,6 +25,22 @@ export function init(flowCapacity: i32, fragCapacity: i32, inputBytes: i32, outp
   if (!flowsInit(flowCapacity, outputRecords)) return -1;
   return 0;
 }
+
+/**
+ * The flow-event merger (flowevents.ts) for flow-record sources: pending-flow
+ * capacity and events per batch. Separate from init() so a packet-only run
+ * does not pay for it. Returns 0, or -1 when memory cannot grow that far.
+ */
+export function initEvents(capacity: i32, inputEvents: i32): i32 { return eventsInit(capacity, inputEvents) ? 0 : -1; }
+/** Seconds: lateness window, idle gap that ends a flow, active timeout (interim records). */
+export function configureEvents(lateness: f64, gap: f64, activeTimeout: f64): void { evConfigure(lateness, gap, activeTimeout); }
+export function eventsPtr(): usize { return evPtr(); }
+export function eventsCapacity(): i32 { return evCap(); }
+/** Merge events [start, start + n) of the event region; returns how many were taken (fewer: drain, call again). */
+export function ingestEvents(start: i32, n: i32): i32 { return evIngest(start, n); }
+/** Write every pending event flow; 0 when the output filled first (drain, call again). */
+export function flushEvents(): i32 { return evFlush() ? 1 : 0; }
+export function eventFlowsPending(): i32 { return evPending(); }
 
 /** Timeouts in seconds of capture time. Defaults are Zeek's (see flows.ts). */
 export function configure(tcpInactivity: f64, udpInactivity: f64, icmpInactivity: f64, otherInactivity: f64, tcpCloseDelay: f64, activeTimeout: f64): void {

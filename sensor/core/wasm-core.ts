@@ -51,6 +51,21 @@ export interface CoreOptions {
   timeouts?: Partial<Timeouts>;
 }
 
+export interface EventOptions {
+  /** flows pending in the event merger; when full the least recently updated is written early */
+  capacity?: number;
+  /** events per batch across the boundary */
+  batch?: number;
+  /** seconds a record may arrive after later ones and still be merged (cloud logs: minutes) */
+  lateness?: number;
+  /** records of one 5-tuple further apart than this are separate flows */
+  gap?: number;
+  /** interim records for flows spanning longer than this */
+  activeTimeout?: number;
+}
+
+export const DEFAULT_EVENT_OPTIONS: Required<EventOptions> = { capacity: 1 << 16, batch: 1024, lateness: 600, gap: 120, activeTimeout: 1800 };
+
 export const CAPTURE_FORMAT = { pcap: 1, pcapng: 2 } as const;
 export type CaptureFormat = keyof typeof CAPTURE_FORMAT;
 
@@ -77,6 +92,13 @@ interface CoreExports {
   beginCapture(format: number): void;
   feed(len: number, baseOffset: number, final: number): number;
   feedAt(start: number, len: number, baseOffset: number, final: number): number;
+  initEvents(capacity: number, inputEvents: number): number;
+  configureEvents(lateness: number, gap: number, activeTimeout: number): void;
+  eventsPtr(): number;
+  eventsCapacity(): number;
+  ingestEvents(start: number, n: number): number;
+  flushEvents(): number;
+  eventFlowsPending(): number;
   status(): number;
   flushAll(): number;
   lastTs(): number;
@@ -194,6 +216,39 @@ export class WasmCore {
   /** feed() over bytes at absolute memory offset `at` (inside the input region). */
   feedAt(at: number, len: number, baseOffset: number, final: boolean): number {
     return this.x.feedAt(at - this.inputOff, len, baseOffset, final ? 1 : 0);
+  }
+
+  private eventsOn = false;
+
+  /** Set up the flow-event merger (flow-record sources). Once per core. */
+  enableEvents(opts: EventOptions = {}): void {
+    if (this.eventsOn) return;
+    const o = { ...DEFAULT_EVENT_OPTIONS, ...opts };
+    if (this.x.initEvents(o.capacity, o.batch) !== 0) throw new Error('Wasm core could not allocate its flow-event table (lower the capacity)');
+    this.x.configureEvents(o.lateness, o.gap, o.activeTimeout);
+    this.eventsOn = true;
+    this.refreshViews();
+  }
+
+  /** The event input region: room for eventsCapacity() records, written by encodeFlowEvent. */
+  eventRegion(): { u8: Uint8Array; dv: DataView; off: number; capacity: number } {
+    if (!this.eventsOn) throw new Error('enableEvents() first');
+    this.ensureViews();
+    return { u8: this.u8, dv: this.dv, off: this.x.eventsPtr(), capacity: this.x.eventsCapacity() };
+  }
+
+  /** Merge events [start, start + n) of the event region; returns how many were taken (fewer: drain and call again). */
+  ingestEvents(start: number, n: number): number {
+    return this.x.ingestEvents(start, n);
+  }
+
+  /** Write every pending event flow; false when the output filled first (drain, call again). */
+  flushEvents(): boolean {
+    return !this.eventsOn || this.x.flushEvents() === 1;
+  }
+
+  eventFlowsPending(): number {
+    return this.eventsOn ? this.x.eventFlowsPending() : 0;
   }
 
   beginCapture(format: CaptureFormat): void {

@@ -111,6 +111,7 @@ export const SF_BIDIR = 1;      // resp counters are the source's own (not from 
 export const SF_PAIRED = 2;     // made of records from both directions
 export const SF_DEDUPED = 4;    // another reporter's copy of the same traffic was dropped
 export const SF_LATE = 8;       // arrived after the lateness window; emitted unmerged
+export const SF_STATED = 16;    // conn_state was given by the source (Zeek), not derived
 
 /** Interns reporter strings as the u32 ids the records carry (0 = none). */
 export class ReporterIds {
@@ -158,6 +159,6 @@ export function encodeFlowEvent(ev: FlowEvent, reporters: ReporterIds, dv: DataV
   dv.setUint32(off + R.SAMPLING, ev.sampling, true);
   u8[off + R.ORIG_TCP_FLAGS] = ev.tcpFlags;
   u8[off + R.RESP_TCP_FLAGS] = ev.revTcpFlags;
-  u8[off + R.SOURCE_FLAGS] = ev.bidir ? SF_BIDIR : 0;
+  u8[off + R.SOURCE_FLAGS] = (ev.bidir ? SF_BIDIR : 0) | (ev.connState !== null ? SF_STATED : 0);
   dv.setUint32(off + R.RECORDS, 1, true);
 }

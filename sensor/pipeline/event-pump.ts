@@ -1,0 +1,81 @@
+// Moves flow events from the flow-record sources into the Wasm core: the
+// FlowEventSink every reader writes to. Events are encoded straight into the
+// core's event region and handed over a batch at a time; the merged flow
+// records come back through the same output region (and the same Drain) as
+// the packet path's.
+import { REC_SIZE } from '../core/flow-record.ts';
+import type { WasmCore } from '../core/wasm-core.ts';
+import { encodeFlowEvent, ReporterIds, type FlowEvent, type FlowEventSink, type FlowRejection } from '../flowlogs/flow-event.ts';
+import type { Drain } from './capture-pump.ts';
+
+export interface EventPumpCounters {
+  /** events handed to the core */
+  events: number;
+  /** records the sources rejected, by kind */
+  rejected: Record<string, number>;
+}
+
+export class EventPump implements FlowEventSink {
+  readonly reporters: ReporterIds;
+  readonly counters: EventPumpCounters = { events: 0, rejected: {} };
+  private pending = 0;
+
+  /**
+   * @param onReject  where rejections go besides being counted (the rate-limited reporter)
+   * @param afterBatch  called after each batch reached the core (progress, error checks)
+   */
+  constructor(
+    private readonly core: WasmCore,
+    private readonly drain: Drain,
+    private readonly onReject: (r: FlowRejection) => void = () => {},
+    private readonly afterBatch: () => void = () => {},
+    reporters?: ReporterIds,
+  ) {
+    this.reporters = reporters ?? new ReporterIds();
+  }
+
+  emit(ev: FlowEvent): void {
+    const why = implausible(ev);
+    if (why) { this.reject({ kind: 'implausible_record', input: ev.reporter || ev.source.toString(), message: why }); return; }
+    const region = this.core.eventRegion();
+    encodeFlowEvent(ev, this.reporters, region.dv, region.u8, region.off + this.pending * REC_SIZE);
+    this.pending++;
+    this.counters.events++;
+    if (this.pending === region.capacity) this.push();
+  }
+
+  reject(r: FlowRejection): void {
+    this.counters.rejected[r.kind] = (this.counters.rejected[r.kind] ?? 0) + 1;
+    this.onReject(r);
+  }
+
+  /** Hand the pending batch to the core (sources call this at the end of each input or datagram burst). */
+  push(): void {
+    let start = 0;
+    for (let spins = 0; start < this.pending; spins++) {
+      if (spins > 1_000_000) throw new Error('core stuck merging flow events');
+      start += this.core.ingestEvents(start, this.pending - start);
+      this.drain(this.core);
+    }
+    this.pending = 0;
+    this.afterBatch();
+  }
+
+  /** End of all flow input: every pending flow leaves the core. */
+  finish(): void {
+    this.push();
+    while (!this.core.flushEvents()) this.drain(this.core);
+    this.drain(this.core);
+  }
+}
+
+/** Sanity the core also checks (E_BAD_EVENT); checked here too so the message says which field. */
+function implausible(ev: FlowEvent): string | null {
+  if (ev.ipVersion !== 4 && ev.ipVersion !== 6) return `ip version ${ev.ipVersion}`;
+  if (!Number.isFinite(ev.start) || !Number.isFinite(ev.end)) return 'time not a number';
+  if (ev.end < ev.start) return `end ${ev.end} before start ${ev.start}`;
+  for (const v of [ev.pkts, ev.bytes, ev.revPkts, ev.revBytes]) if (!(v >= 0) || !Number.isFinite(v)) return `negative or non-numeric count ${v}`;
+  if (!(ev.sampling >= 1) || ev.sampling > 0xffffffff) return `sampling ${ev.sampling}`;
+  if (ev.proto < 0 || ev.proto > 255 || ev.srcPort < 0 || ev.srcPort > 65535 || ev.dstPort < 0 || ev.dstPort > 65535) return 'protocol or port out of range';
+  return null;
+}
