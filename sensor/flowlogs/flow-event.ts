@@ -113,17 +113,33 @@ export const SF_DEDUPED = 4;    // another reporter's copy of the same traffic w
 export const SF_LATE = 8;       // arrived after the lateness window; emitted unmerged
 export const SF_STATED = 16;    // conn_state was given by the source (Zeek), not derived
 
-/** Interns reporter strings as the u32 ids the records carry (0 = none). */
+const MAX_REPORTERS = 1 << 16;
+/** Records whose reporter did not fit in the table carry this id (named "(other)"). */
+const OVERFLOW_ID = 1;
+
+/** Interns reporter strings as the u32 ids the records carry (0 = none, 1 = table full). */
 export class ReporterIds {
   private readonly ids = new Map<string, number>();
-  private readonly names: string[] = [''];
+  private readonly names: string[] = ['', '(other)'];
   id(name: string): number {
     if (name === '') return 0;
     let id = this.ids.get(name);
-    if (id === undefined) { id = this.names.length; this.names.push(name); this.ids.set(name, id); }
+    if (id === undefined) {
+      // Bounded: a hostile or broken source inventing names cannot grow this without limit.
+      if (this.names.length >= MAX_REPORTERS) return OVERFLOW_ID;
+      id = this.names.length; this.names.push(name); this.ids.set(name, id);
+    }
     return id;
   }
   name(id: number): string { return this.names[id] ?? ''; }
+  /** ids handed out so far + 1 (id 0 is "none") */
+  get size(): number { return this.names.length; }
+  /** [id, name] for ids ≥ from */
+  entriesFrom(from: number): [number, string][] {
+    const out: [number, string][] = [];
+    for (let i = Math.max(1, from); i < this.names.length; i++) out.push([i, this.names[i]!]);
+    return out;
+  }
 }
 
 const CS_INDEX = new Map<string, number>(CONN_STATES.map((s, i) => [s, i]));

@@ -10,6 +10,7 @@ import type { WriterDone, WriterInit, WriterMessage } from './flow-writer-thread
 import type { SinkCounters } from './fd-write.ts';
 
 import { REC_SIZE } from '../core/flow-record.ts';
+import type { ReporterIds } from '../flowlogs/flow-event.ts';
 
 /** Records per message to the writer (the core drains after every chunk, often only a few records). */
 const BATCH_RECORDS = 4096;
@@ -29,7 +30,12 @@ export class ThreadedFlowSink {
   private pendingSince = 0;
   private ageTimer: NodeJS.Timeout | null = null;
 
-  constructor(readonly target: string, opts: { localNets?: string[]; communityIdSeed?: number } = {}) {
+  private readonly reporters: ReporterIds | undefined;
+  private reportersSent = 0;
+
+  /** `reporters`: names of the reporter ids on records of flow-record sources (sent along as they appear) */
+  constructor(readonly target: string, opts: { localNets?: string[]; communityIdSeed?: number; reporters?: ReporterIds } = {}) {
+    this.reporters = opts.reporters;
     // Opened here so a bad path fails at once, in the caller's thread.
     if (target === '-') { this.fd = 1; this.ownsFd = false; }
     else { this.fd = openSync(target, 'w'); this.ownsFd = true; }
@@ -92,6 +98,10 @@ export class ThreadedFlowSink {
     this.pendingCount = 0;
     Atomics.add(this.inFlight, 0, 1);
     const msg: WriterMessage = { type: 'batch', buf, count };
+    if (this.reporters && this.reporters.size > this.reportersSent) {
+      msg.reporters = this.reporters.entriesFrom(this.reportersSent);
+      this.reportersSent = this.reporters.size;
+    }
     this.worker.postMessage(msg, [buf]);
   }
 
