@@ -15,7 +15,7 @@
 import { flowsReady, accountPacket } from "./flows";
 import { decodePacket, setDecodeDelta } from "./decode";
 import { fragFlush } from "./fragments";
-import { setPacketTime, resetPacket } from "./packet";
+import { setPacketTime, resetPacket, setExtra, pkt_ip_len, pkt_payload_len } from "./packet";
 import {
   C_RECORDS, C_CAPTURE_BYTES, C_WIRE_BYTES, C_CAPTURED_BYTES, C_SNAP_TRUNCATED, C_PCAPNG_SECTIONS,
   C_PCAPNG_INTERFACES, C_PCAPNG_SKIPPED_BLOCKS, E_BAD_FILE_HEADER, E_TRUNCATED_RECORD, E_RECORD_TOO_LONG,
@@ -573,6 +573,21 @@ function simplePacket(h: usize, blen: u32): bool {
  * The record offset used for error reports is left as the caller set it.
  */
 export function ingestFrame(capLen: i32, wireLen: i32, lt: i32, ts: f64): i32 {
+  return ingestSampledFrame(capLen, wireLen, lt, ts, 1);
+}
+
+/** Saturating product for the u32 "extra" counters. */
+function satMul(a: u32, b: u32): u32 {
+  const p = <u64>a * <u64>b;
+  return p > 0xFFFFFFFF ? 0xFFFFFFFF : <u32>p;
+}
+
+/**
+ * ingestFrame for a frame sampled 1-in-`rate` (sFlow): the flow is credited
+ * with `rate` packets of this frame's size — the sampling estimate sFlow
+ * collectors use. (Extra bytes saturate at 2^32 - 1 per sample.)
+ */
+export function ingestSampledFrame(capLen: i32, wireLen: i32, lt: i32, ts: f64, rate: u32): i32 {
   if (capLen < 0 || capLen > inCap || inBuf == 0) { inputError(E_RECORD_TOO_LONG); return 0; }
   setPacketTime(ts, <u32>wireLen, 0);
   resetPacket();
@@ -583,6 +598,13 @@ export function ingestFrame(capLen: i32, wireLen: i32, lt: i32, ts: f64): i32 {
   if (capLen < wireLen) count(C_SNAP_TRUNCATED);
   if (ts > clock || !haveClock) { clock = ts; haveClock = true; }
   setDecodeDelta(0);
-  if (decodePacket(inBuf, capLen, lt)) { accountPacket(); return 1; }
+  if (decodePacket(inBuf, capLen, lt)) {
+    if (rate > 1) {
+      const k = rate - 1;
+      setExtra(k, satMul(k, pkt_ip_len), satMul(k, <u32>wireLen), satMul(k, pkt_payload_len));
+    }
+    accountPacket();
+    return 1;
+  }
   return 0;
 }

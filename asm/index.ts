@@ -5,7 +5,7 @@
 // Memory only grows inside init(); JS re-creates its views after init.
 import { NUM_COUNTERS } from "./counters";
 import { counters, errFirst, errLast, resetStats } from "./stats";
-import { captureInit, inputPtr as capInputPtr, inputCapacity as capInputCapacity, beginCapture as capBegin, feed as capFeed, feedAt as capFeedAt, captureStatus, lastTs as capLastTs, ingestFrame as capIngestFrame } from "./capture";
+import { captureInit, inputPtr as capInputPtr, inputCapacity as capInputCapacity, beginCapture as capBegin, feed as capFeed, feedAt as capFeedAt, captureStatus, lastTs as capLastTs, ingestFrame as capIngestFrame, ingestSampledFrame as capIngestSampled } from "./capture";
 import { decodeInit } from "./decode";
 import { eventsInit, configureEvents as evConfigure, eventsPtr as evPtr, eventsCapacity as evCap, ingestEvents as evIngest, eventsFlush as evFlush, eventFlowsPending as evPending } from "./flowevents";
 import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll } from "./flows";
@@ -86,3 +86,7 @@ export function lastTs(): f64 { return capLastTs(); }
  * flow, 0 if not (non-IP or malformed: see counters), 2 if the output is full.
  */
 export function ingestFrame(capLen: i32, wireLen: i32, linktype: i32, ts: f64): i32 { return capIngestFrame(capLen, wireLen, linktype, ts); }
+/** ingestFrame for a frame sampled 1-in-rate (sFlow): credited as `rate` packets of its size. */
+export function ingestSampledFrame(capLen: i32, wireLen: i32, linktype: i32, ts: f64, rate: f64): i32 {
+  return capIngestSampled(capLen, wireLen, linktype, ts, rate >= 1 && rate <= 4294967295 ? <u32>rate : 1);
+}

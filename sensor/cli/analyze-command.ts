@@ -1,5 +1,6 @@
 // `edge-sensor analyze`: offline analysis of captures on their own clock.
-import type { CaptureFormat, CoreOptions } from '../core/wasm-core.ts';
+import type { CoreOptions } from '../core/wasm-core.ts';
+import { INPUT_FORMATS, type InputFormat } from '../pipeline/flow-inputs.ts';
 import { parseCidr } from '../flows/local-nets.ts';
 import { logger } from '../log/logger.ts';
 import { analyze } from '../pipeline/analyze.ts';
@@ -10,12 +11,23 @@ import { listFlag, numberFlag, parse, UsageError } from './args.ts';
 export const ANALYZE_HELP = `Usage: edge-sensor analyze <input…> [options]
 
 Read packet captures (pcap or pcapng, optionally gzip-compressed; "-" reads
-standard input) through the Wasm core and write Zeek-style flow records.
-Time is the capture's own clock: timeouts and interim records follow packet
-timestamps, so a replay gives the same flows as the live traffic did.
+standard input) or flow records (cloud flow logs, Zeek conn.log, captures of
+NetFlow/IPFIX/sFlow exports) through the Wasm core and write Zeek-style flow
+records. Time is the input's own clock: timeouts and interim records follow
+packet or record timestamps, so a replay gives what the live run gave.
 
 Options:
-  --format auto|pcap|pcapng   input format (default auto: by magic number)
+  --format F                  auto (default), pcap, pcapng, aws-vpc, azure,
+                              gcp-vpc, zeek-conn, netflow-pcap. auto: captures
+                              by magic number, flow logs by their content;
+                              a directory is read whole (sorted); flow logs
+                              on standard input and NetFlow captures need F
+  --aws-format '\${version} \${srcaddr} …'
+                              AWS VPC field order for files without a header
+  --lateness S                flow records arriving up to S seconds behind the
+                              newest are still merged into their flow (600)
+  --flow-gap S                records of one 5-tuple further apart are
+                              separate flows (120)
   --flows FILE|-              write flow records as JSON lines ("-" = stdout)
   --summary FILE|-            where to write the run summary (default: stdout,
                               or stderr when --flows is "-")
@@ -41,6 +53,9 @@ Examples:
 
 const OPTIONS = {
   format: { type: 'string' },
+  'aws-format': { type: 'string' },
+  lateness: { type: 'string' },
+  'flow-gap': { type: 'string' },
   flows: { type: 'string' },
   summary: { type: 'string' },
   'local-nets': { type: 'string' },
@@ -58,7 +73,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   if (values.help) { process.stdout.write(ANALYZE_HELP); return 0; }
   if (positionals.length === 0) throw new UsageError('analyze needs at least one input (a capture file or "-")');
   const format = (values.format ?? 'auto') as string;
-  if (!['auto', 'pcap', 'pcapng'].includes(format)) throw new UsageError(`--format must be auto, pcap or pcapng (got "${format}")`);
+  if (!(INPUT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${INPUT_FORMATS.join(', ')} (got "${format}")`);
   const localNets = listFlag(values['local-nets']);
   try { localNets?.forEach(parseCidr); } catch (e) { throw new UsageError(`--local-nets: ${(e as Error).message}`); }
   if (values['log-level']) logger().level = String(values['log-level']);
@@ -83,7 +98,15 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const log = logger();
   let summary;
   try {
-    summary = await analyze({ inputs: positionals, format: format as CaptureFormat | 'auto', core, localNets, flowsTo: flowsTarget });
+    summary = await analyze({
+      inputs: positionals, format: format as InputFormat, core, localNets, flowsTo: flowsTarget,
+      awsFormat: values['aws-format'] as string | undefined,
+      events: {
+        lateness: numberFlag(values.lateness, 'lateness', { min: 0 }),
+        gap: numberFlag(values['flow-gap'], 'flow-gap', { min: 0 }),
+        activeTimeout: core.timeouts?.activeTimeout,
+      },
+    });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (flowsTarget && err.syscall === 'open') throw new UsageError(`--flows ${flowsTarget}: ${err.message}`);

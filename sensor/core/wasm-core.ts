@@ -92,6 +92,7 @@ interface CoreExports {
   beginCapture(format: number): void;
   feed(len: number, baseOffset: number, final: number): number;
   feedAt(start: number, len: number, baseOffset: number, final: number): number;
+  ingestSampledFrame(capLen: number, wireLen: number, linktype: number, ts: number, rate: number): number;
   initEvents(capacity: number, inputEvents: number): number;
   configureEvents(lateness: number, gap: number, activeTimeout: number): void;
   eventsPtr(): number;
@@ -223,7 +224,8 @@ export class WasmCore {
   /** Set up the flow-event merger (flow-record sources). Once per core. */
   enableEvents(opts: EventOptions = {}): void {
     if (this.eventsOn) return;
-    const o = { ...DEFAULT_EVENT_OPTIONS, ...opts };
+    const o = { ...DEFAULT_EVENT_OPTIONS };
+    for (const [k, v] of Object.entries(opts)) if (v !== undefined) (o as Record<string, number>)[k] = v as number;
     if (this.x.initEvents(o.capacity, o.batch) !== 0) throw new Error('Wasm core could not allocate its flow-event table (lower the capacity)');
     this.x.configureEvents(o.lateness, o.gap, o.activeTimeout);
     this.eventsOn = true;
@@ -299,6 +301,12 @@ export class WasmCore {
   ingestFrame(frame: Uint8Array, wireLen: number, linktype: number, ts: number): number {
     this.input().set(frame, 0);
     return this.x.ingestFrame(frame.length, wireLen, linktype, ts);
+  }
+
+  /** ingestFrame for a frame sampled 1-in-`rate` (sFlow): its flow is credited with `rate` packets of its size. */
+  ingestSampledFrame(frame: Uint8Array, wireLen: number, linktype: number, ts: number, rate: number): number {
+    this.input().set(frame, 0);
+    return this.x.ingestSampledFrame(frame.length, wireLen, linktype, ts, rate);
   }
 
   lastTs(): number {

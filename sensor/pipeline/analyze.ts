@@ -12,11 +12,20 @@ import { InputError, openCaptureInput } from '../sources/capture-input.ts';
 import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import type { SinkCounters } from '../sinks/fd-write.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
+import { EventPump } from './event-pump.ts';
+import { detectInput, isFlowFormat, readFlowInput, type FlowFormat, type InputFormat } from './flow-inputs.ts';
+import { ReporterIds } from '../flowlogs/flow-event.ts';
+import type { EventOptions } from '../core/wasm-core.ts';
 import { Progress } from './progress.ts';
 
 export interface AnalyzeOptions {
   inputs: string[];
-  format?: CaptureFormat | 'auto';
+  /** auto: captures by magic number, flow logs by content (see flow-inputs.ts) */
+  format?: InputFormat;
+  /** the flow-event merger (flow-record sources): lateness window, idle gap, table size */
+  events?: EventOptions;
+  /** AWS VPC flow logs without a header line: their field order */
+  awsFormat?: string;
   core?: CoreOptions;
   localNets?: string[];
   communityIdSeed?: number;
@@ -32,7 +41,10 @@ export interface AnalyzeOptions {
 
 export interface InputSummary {
   name: string;
-  format?: CaptureFormat;
+  format?: CaptureFormat | FlowFormat;
+  /** flow-record inputs: events read and records rejected */
+  events?: number;
+  rejected?: number;
   compressed?: boolean;
   bytes: number;
   ok: boolean;
@@ -42,6 +54,8 @@ export interface InputSummary {
 export interface AnalyzeSummary {
   inputs: InputSummary[];
   packets: number;
+  /** records from flow-record sources (flow logs, NetFlow, Zeek) */
+  flow_events: number;
   flow_records: number;
   interim_records: number;
   capture: { first_ts: number | null; last_ts: number | null; span_s: number };
@@ -55,12 +69,13 @@ export interface AnalyzeSummary {
 export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   const log = opts.log ?? logger();
   const core = new WasmCore({ ...opts.core, readAheadSlots: opts.core?.readAheadSlots ?? 3 });
-  const ctx = { localNets: new LocalNets(opts.localNets), communityIdSeed: opts.communityIdSeed };
   const reporter = new InputErrorReporter(log);
   const progress = new Progress(opts.progress);
   const inputs: InputSummary[] = [];
-  let flowRecords = 0, interim = 0, firstTs = Infinity;
-  const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed }) : null;
+  let flowRecords = 0, interim = 0, firstTs = Infinity, lastRecordTs = -Infinity;
+  const reporters = new ReporterIds();
+  const ctx = { localNets: new LocalNets(opts.localNets), communityIdSeed: opts.communityIdSeed, reporterName: (id: number) => reporters.name(id) };
+  const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters }) : null;
 
   // Records leave the core as raw bytes: counted here, shipped to the writer
   // thread as one copy per batch, decoded in this thread only for onRecord.
@@ -69,6 +84,8 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     for (let i = 0, off = 0; i < n; i++, off += REC_SIZE) {
       const ts = dv.getFloat64(off + R.TS, true);
       if (ts < firstTs) firstTs = ts;
+      const last = dv.getFloat64(off + R.LAST_TS, true);
+      if (last > lastRecordTs) lastRecordTs = last;
       if (bytes[off + R.FLAGS]! & RF_INTERIM) interim++;
     }
     flowRecords += n;
@@ -76,13 +93,47 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     if (opts.onRecord) for (let i = 0; i < n; i++) opts.onRecord(toFlowRecord(decodeRawFlow(dv, bytes, i * REC_SIZE), ctx));
   });
 
+  // The flow-event side is set up on the first flow-record input.
+  let pump: EventPump | null = null;
+  const eventPump = (): EventPump => {
+    if (!pump) {
+      core.enableEvents(opts.events);
+      pump = new EventPump(core, drain, (r) => reporter.edgeError(r.kind, r.input, { message: r.message, offset: r.offset, line: r.line }), () => {
+        reporter.checkCore(core, 'flow events');
+        sink?.flushIfStale();
+      }, reporters);
+    }
+    return pump;
+  };
+
   const started = process.hrtime.bigint();
   for (const path of opts.inputs) {
     const summary: InputSummary = { name: path === '-' ? '<stdin>' : path, bytes: 0, ok: false };
     inputs.push(summary);
+    const requested = opts.format ?? 'auto';
+    const kind = requested === 'auto' ? detectInput(path) : isFlowFormat(requested) ? requested : 'capture';
+    if (kind !== null && kind !== 'capture') {
+      summary.format = kind;
+      try {
+        const res = await readFlowInput(path, kind, eventPump(), core, drain, { awsFormat: opts.awsFormat });
+        summary.events = res.events;
+        summary.rejected = res.rejected;
+        summary.ok = true;
+      } catch (e) {
+        const err = e as Error & { kind?: string };
+        summary.error = `${summary.name}: ${err.message}`;
+        reporter.edgeError(err.kind ?? 'unreadable_input', summary.name, { error: err.message });
+      }
+      continue;
+    }
+    if (kind === null) {
+      summary.error = `${summary.name}: neither a capture nor a flow log this sensor recognises (use --format)`;
+      reporter.edgeError('unknown_format', summary.name, { error: summary.error });
+      continue;
+    }
     let input;
     try {
-      input = await openCaptureInput(path, opts.format ?? 'auto', (err) =>
+      input = await openCaptureInput(path, requested === 'pcap' || requested === 'pcapng' ? requested : 'auto', (err) =>
         reporter.edgeError('stream_error', summary.name, { error: err.message }),
       );
     } catch (e) {
@@ -106,6 +157,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
       input.source.close();
     }
   }
+  (pump as EventPump | null)?.finish();
   flushCore(core, drain);
   reporter.checkCore(core, 'end of input');
   const coreDone = process.hrtime.bigint();
@@ -115,11 +167,13 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   progress.done();
   const wall = Number(process.hrtime.bigint() - started) / 1e9;
   const packets = core.counter('C_RECORDS');
-  const lastTs = packets > 0 ? core.lastTs() : null;
+  const lastSeen = Math.max(packets > 0 ? core.lastTs() : -Infinity, lastRecordTs);
+  const lastTs = Number.isFinite(lastSeen) ? lastSeen : null;
   const first = Number.isFinite(firstTs) ? firstTs : null;
   return {
     inputs,
     packets,
+    flow_events: core.counter('C_EVENTS_IN'),
     flow_records: flowRecords,
     interim_records: interim,
     capture: { first_ts: first, last_ts: lastTs, span_s: first !== null && lastTs !== null ? Math.max(0, lastTs - first) : 0 },
