@@ -35,7 +35,7 @@ import {
 import { count, inputError, setCounter, setRecordOffset } from "./stats";
 import { reserve } from "./bytes";
 import { takeOutputSlot, outputRoom, takeSerial } from "./flows";
-import { likelyTcpServerPort, likelyUdpServerPort } from "./flowkey";
+import { likelyTcpServerPort, likelyUdpServerPort, icmpCounterpart } from "./flowkey";
 
 // A pending flow: the record being built (orig = the first event's source),
 // then bookkeeping.
@@ -291,6 +291,7 @@ function merge(e: usize, r: usize, rev: bool): void {
 function shouldFlip(e: usize): bool {
   if ((load<u8>(e + R_SOURCE_FLAGS) & (SF_BIDIR | SF_STATED)) != 0) return false;
   const proto = <u32>load<u8>(e + R_PROTO);
+  if (proto == 1 || proto == 58) return isIcmpReply(<u32>load<u16>(e + R_ORIG_P), proto == 58);
   if (proto == 6) {
     const ofl = <u32>load<u8>(e + R_ORIG_TCP_FLAGS), rfl = <u32>load<u8>(e + R_RESP_TCP_FLAGS);
     const oOpen = (ofl & 0x12) == 0x02, rOpen = (rfl & 0x12) == 0x02;
@@ -303,6 +304,12 @@ function shouldFlip(e: usize): bool {
   if (os != rs) return os;
   // neither or both well known: the lower, privileged port is the server's
   return op < 1024 && rp >= 1024;
+}
+
+/** The answering half of an ICMP request/response pair (echo reply, router advertisement, …). */
+function isIcmpReply(t: u32, v6: bool): bool {
+  if (!v6) return t == 0 || t == 14 || t == 16 || t == 9 || t == 18;
+  return t == 129 || t == 134 || t == 136 || t == 131 || t == 140 || t == 145;
 }
 
 function swapF(a: usize, b: usize): void { const t = load<f64>(a); store<f64>(a, load<f64>(b)); store<f64>(b, t); }
@@ -407,6 +414,13 @@ export function ingestEvents(start: i32, n: i32): i32 {
     if (load<u32>(r + R_RECORDS) == 0) store<u32>(r + R_RECORDS, 1);
     store<u8>(r + R_TUNNEL_TYPE, 0);
     memory.fill(r + R_ORIG_MAC, 0, 12);
+    // ICMP as the packet path keys it (Zeek, Community ID): "ports" are the
+    // type and its counterpart type, so a request and its reply are one flow.
+    const proto = <u32>load<u8>(r + R_PROTO);
+    if (proto == 1 || proto == 58) {
+      const cp = icmpCounterpart(<u32>load<u16>(r + R_ORIG_P), proto == 58);
+      if (cp >= 0) store<u16>(r + R_RESP_P, <u16>cp);
+    }
     const ts = load<f64>(r + R_TS), last = load<f64>(r + R_LAST_TS);
     const h = keyHash(r);
     let i = lookup(r, h);
