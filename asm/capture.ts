@@ -51,8 +51,7 @@ const X_TOO_LONG: u32 = 2;
 
 let inBuf: usize = 0;
 let inCap: i32 = 0;
-// Where the current feed's bytes start: inBuf, or further in when JS reads
-// ahead into several slots of the input region (feedAt).
+// Where the current feed's bytes start (the input region).
 let src: usize = 0;
 /** Largest pcapng block accepted: must fit the input region whole. */
 let maxBlock: u32 = 0;
@@ -126,15 +125,9 @@ export function beginCapture(fmt: i32): void {
 }
 
 export function feed(len: i32, baseOffset: f64, final: bool): i32 {
-  return feedAt(0, len, baseOffset, final);
-}
-
-/** feed() over input[start, start + len): the bytes may sit anywhere in the input region. */
-export function feedAt(start: i32, len: i32, baseOffset: f64, final: bool): i32 {
-  if (start < 0 || start > inCap) start = 0;
-  if (len > inCap - start) len = inCap - start;
+  if (len > inCap) len = inCap;
   if (status == ST_UNUSABLE || inBuf == 0) { countN(C_CAPTURE_BYTES, <f64>len); return len; }
-  src = inBuf + <usize>start;
+  src = inBuf;
   status = ST_MORE;
   feedBase = baseOffset;
   // The file says what it is; trust its magic over the caller's guess.

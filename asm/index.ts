@@ -5,7 +5,7 @@
 // Memory only grows inside init(); JS re-creates its views after init.
 import { NUM_COUNTERS } from "./counters";
 import { counters, errFirst, errLast, resetStats } from "./stats";
-import { captureInit, inputPtr as capInputPtr, inputCapacity as capInputCapacity, beginCapture as capBegin, feed as capFeed, feedAt as capFeedAt, captureStatus, lastTs as capLastTs, ingestFrame as capIngestFrame, ingestSampledFrame as capIngestSampled } from "./capture";
+import { captureInit, inputPtr as capInputPtr, inputCapacity as capInputCapacity, beginCapture as capBegin, feed as capFeed, captureStatus, lastTs as capLastTs, ingestFrame as capIngestFrame, ingestSampledFrame as capIngestSampled } from "./capture";
 import { decodeInit } from "./decode";
 import { eventsInit, configureEvents as evConfigure, eventsPtr as evPtr, eventsCapacity as evCap, ingestEvents as evIngest, eventsFlush as evFlush, eventFlowsPending as evPending } from "./flowevents";
 import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll } from "./flows";
@@ -70,8 +70,6 @@ export function beginCapture(format: i32): void { capBegin(format); }
  * with the unconsumed rest), 2 = the capture is unusable (bad file header).
  */
 export function feed(len: i32, baseOffset: f64, final: i32): i32 { return capFeed(len, baseOffset, final != 0); }
-/** feed() over input[start, start + len): lets JS read ahead into several slots of the input region. */
-export function feedAt(start: i32, len: i32, baseOffset: f64, final: i32): i32 { return capFeedAt(start, len, baseOffset, final != 0); }
 export function status(): i32 { return captureStatus(); }
 
 /** Emit every open flow (end of input). Returns 1 when done, 0 when the output filled first (drain, call again). */

@@ -39,10 +39,6 @@ Options:
   --udp-timeout S             UDP inactivity timeout (default 60)
   --icmp-timeout S            ICMP inactivity timeout (default 60)
   --active-timeout S          interim record for flows open longer (default 1800)
-  --read-ahead N              large regular files are read by a second thread
-                              into N chunk slots while this one decodes
-                              (default 3; 0 = read on the decoding thread,
-                              for a single-core appliance)
   --log-level LEVEL           pino level: debug, info, warn, error (default info)
   -h, --help                  this help
 
@@ -64,7 +60,6 @@ const OPTIONS = {
   'udp-timeout': { type: 'string' },
   'icmp-timeout': { type: 'string' },
   'active-timeout': { type: 'string' },
-  'read-ahead': { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
@@ -79,12 +74,8 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   if (values['log-level']) logger().level = String(values['log-level']);
 
   const maxFlows = numberFlag(values['max-flows'], 'max-flows', { min: 16, integer: true });
-  const readAhead = numberFlag(values['read-ahead'], 'read-ahead', { min: 0, integer: true });
-  if (readAhead !== undefined && readAhead === 1) throw new UsageError('--read-ahead needs 0 (off) or at least 2 slots');
-  if (readAhead !== undefined && readAhead > 16) throw new UsageError('--read-ahead is at most 16 slots');
   const core: CoreOptions = {
     flowCapacity: maxFlows,
-    readAheadSlots: readAhead,
     timeouts: {
       tcpInactivity: numberFlag(values['tcp-timeout'], 'tcp-timeout', { min: 1 }),
       udpInactivity: numberFlag(values['udp-timeout'], 'udp-timeout', { min: 1 }),

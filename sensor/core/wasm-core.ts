@@ -42,12 +42,6 @@ export interface CoreOptions {
   chunkBytes?: number;
   /** flow records per output batch */
   outputRecords?: number;
-  /**
-   * Slots for reading a regular file ahead in a second thread (0 = none):
-   * each holds a chunk plus room for one carried-over record, so the input
-   * region grows to slots × (chunk + largest record).
-   */
-  readAheadSlots?: number;
   timeouts?: Partial<Timeouts>;
 }
 
@@ -91,7 +85,6 @@ interface CoreExports {
   numCounters(): number;
   beginCapture(format: number): void;
   feed(len: number, baseOffset: number, final: number): number;
-  feedAt(start: number, len: number, baseOffset: number, final: number): number;
   ingestSampledFrame(capLen: number, wireLen: number, linktype: number, ts: number, rate: number): number;
   initEvents(capacity: number, inputEvents: number): number;
   configureEvents(lateness: number, gap: number, activeTimeout: number): void;
@@ -134,7 +127,6 @@ export class WasmCore {
   private errLastView!: Float64Array;
   private inputOff = 0;
   private inputCap = 0;
-  private readonly slotCount: number;
 
   constructor(opts: CoreOptions = {}) {
     const instance = new WebAssembly.Instance(wasmModule(), {
@@ -150,11 +142,10 @@ export class WasmCore {
     this.x._start();
     if (this.x.abiVersion() !== ABI_VERSION) throw new Error(`Wasm core ABI ${this.x.abiVersion()} != ${ABI_VERSION}: rebuild`);
     this.chunkBytes = opts.chunkBytes ?? 1 << 20;
-    this.slotCount = opts.readAheadSlots && opts.readAheadSlots >= 2 ? Math.min(opts.readAheadSlots, 16) : 0;
     const rc = this.x.init(
       opts.flowCapacity ?? 1 << 17,
       opts.fragCapacity ?? 1 << 13,
-      Math.max(1, this.slotCount) * (this.chunkBytes + MAX_RECORD),
+      this.chunkBytes + MAX_RECORD,
       opts.outputRecords ?? 4096,
     );
     if (rc !== 0) throw new Error('Wasm core could not allocate its tables (lower --max-flows)');
@@ -184,39 +175,6 @@ export class WasmCore {
   input(): Uint8Array {
     this.ensureViews();
     return this.u8.subarray(this.inputOff, this.inputOff + this.inputCap);
-  }
-
-  /** The core's memory (shared: a read-ahead thread may write into the input region). */
-  get memory(): WebAssembly.Memory {
-    return this.x.memory;
-  }
-
-  /** Whole current view of the core's memory (re-made if memory grew). */
-  bytes(): Uint8Array {
-    this.ensureViews();
-    return this.u8;
-  }
-
-  /**
-   * The read-ahead slots (absolute memory offsets of their data), or [] when
-   * the core was made without them. Slot i's data is preceded by one largest
-   * record of room, where the previous slot's unconsumed tail is copied.
-   */
-  readAheadSlots(): { off: number; cap: number }[] {
-    this.ensureViews();
-    const out = [];
-    for (let i = 0; i < this.slotCount; i++) out.push({ off: this.inputOff + i * (this.chunkBytes + MAX_RECORD) + MAX_RECORD, cap: this.chunkBytes });
-    return out;
-  }
-
-  /** Bytes of room before each read-ahead slot for a carried-over tail. */
-  get slotCarryRoom(): number {
-    return MAX_RECORD;
-  }
-
-  /** feed() over bytes at absolute memory offset `at` (inside the input region). */
-  feedAt(at: number, len: number, baseOffset: number, final: boolean): number {
-    return this.x.feedAt(at - this.inputOff, len, baseOffset, final ? 1 : 0);
   }
 
   private eventsOn = false;

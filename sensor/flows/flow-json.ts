@@ -172,8 +172,10 @@ function putStr(out: Uint8Array, pos: number, b: Uint8Array): number {
 }
 
 function put(out: Uint8Array, pos: number, b: Uint8Array): number {
-  for (let i = 0; i < b.length; i++) out[pos + i] = b[i]!;
-  return pos + b.length;
+  const n = b.length;
+  if (n > 12) { out.set(b, pos); return pos + n; }
+  for (let i = 0; i < n; i++) out[pos + i] = b[i]!;
+  return pos + n;
 }
 
 const DIGITS = new Uint8Array(20);

@@ -13,7 +13,7 @@ import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import type { SinkCounters } from '../sinks/fd-write.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
 import { EventPump } from './event-pump.ts';
-import { detectInput, isFlowFormat, readFlowInput, type FlowFormat, type InputFormat } from './flow-inputs.ts';
+import { detectInput, firstBytesHex, isFlowFormat, readFlowInput, type FlowFormat, type InputFormat } from './flow-inputs.ts';
 import { ReporterIds } from '../flowlogs/flow-event.ts';
 import type { EventOptions } from '../core/wasm-core.ts';
 import { Progress } from './progress.ts';
@@ -35,8 +35,6 @@ export interface AnalyzeOptions {
   onRecord?: (rec: FlowRecord) => void;
   log?: Logger;
   progress?: boolean;
-  /** regular files at least this large use the read-ahead thread (tests lower it) */
-  readAheadMinBytes?: number;
 }
 
 export interface InputSummary {
@@ -68,7 +66,7 @@ export interface AnalyzeSummary {
 
 export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   const log = opts.log ?? logger();
-  const core = new WasmCore({ ...opts.core, readAheadSlots: opts.core?.readAheadSlots ?? 3 });
+  const core = new WasmCore(opts.core);
   const reporter = new InputErrorReporter(log);
   const progress = new Progress(opts.progress);
   const inputs: InputSummary[] = [];
@@ -127,7 +125,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
       continue;
     }
     if (kind === null) {
-      summary.error = `${summary.name}: neither a capture nor a flow log this sensor recognises (use --format)`;
+      summary.error = `${summary.name}: neither a capture nor a flow log this sensor recognises (starts with ${firstBytesHex(path)}); name its format with --format`;
       reporter.edgeError('unknown_format', summary.name, { error: summary.error });
       continue;
     }
@@ -149,7 +147,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
         reporter.checkCore(core, summary.name);
         sink?.flushIfStale();
         progress.update(core.counter('C_RECORDS'), core.counter('C_CAPTURE_BYTES'), flowRecords);
-      }, { readAheadMinBytes: opts.readAheadMinBytes });
+      });
       summary.bytes = res.bytes;
       summary.ok = res.usable;
       if (!res.usable) summary.error = `${summary.name}: not a readable ${input.format} capture (bad file header)`;

@@ -13,12 +13,7 @@ export function perFlow(onFlow: (f: RawFlow) => void): Drain {
   return (core) => { core.drain(onFlow); };
 }
 import type { CaptureInput } from '../sources/capture-input.ts';
-import { FileByteSource } from '../sources/byte-source.ts';
-import { ReadAhead } from '../sources/read-ahead.ts';
-import { fstatSync } from 'node:fs';
 
-/** Files smaller than this are read on the main thread: starting the reader costs more than it saves. */
-const READ_AHEAD_MIN_BYTES = 16 << 20;
 
 export interface PumpResult {
   bytes: number;
@@ -31,15 +26,8 @@ export async function pumpCapture(
   input: CaptureInput,
   drain: Drain,
   afterBatch: () => void,
-  opts: { readAheadMinBytes?: number } = {},
 ): Promise<PumpResult> {
   core.beginCapture(input.format);
-  const src = input.source;
-  if (src instanceof FileByteSource && core.readAheadSlots().length >= 2) {
-    let size = 0;
-    try { size = fstatSync(src.fd).size; } catch { /* not statable: main-thread reads */ }
-    if (size - src.position >= (opts.readAheadMinBytes ?? READ_AHEAD_MIN_BYTES)) return pumpReadAhead(core, input, src, drain, afterBatch);
-  }
   let carry = 0; // unconsumed bytes at the front of the input region
   let base = 0; // stream offset of input[0]
   let total = 0;
@@ -70,57 +58,6 @@ export async function pumpCapture(
     carry = len;
     afterBatch();
     if (final) return { bytes: total, usable: true };
-  }
-}
-
-/**
- * pumpCapture for a large regular file: a second thread reads chunks into the
- * core's read-ahead slots while this one feeds the previous slot. The tail a
- * feed leaves (a record cut by the chunk boundary) is copied in front of the
- * next slot, into the room kept there for it.
- */
-async function pumpReadAhead(core: WasmCore, input: CaptureInput, src: FileByteSource, drain: Drain, afterBatch: () => void): Promise<PumpResult> {
-  const ra = new ReadAhead(src.fd, core.memory, core.readAheadSlots(), src.position);
-  let carry = 0; // unconsumed bytes, at memory offset carryAt
-  let carryAt = 0;
-  let base = 0; // stream offset of the next byte to feed
-  let total = 0;
-  let held = -1; // slot whose tail is still needed
-  try {
-    for (;;) {
-      const s = await ra.take();
-      total += s.len;
-      const final = s.len === 0;
-      let at: number;
-      let len: number;
-      if (final) {
-        at = carryAt; len = carry; // the tail is fed where it lies
-      } else {
-        if (carry > core.slotCarryRoom) throw new Error(`core made no progress on ${input.name} at offset ${base}`);
-        if (carry > 0) core.bytes().copyWithin(s.off - carry, carryAt, carryAt + carry);
-        at = s.off - carry; len = carry + s.len;
-        if (held >= 0) ra.release(held);
-        held = s.index;
-      }
-      for (let spins = 0; ; spins++) {
-        if (spins > 1_000_000) throw new Error(`core stuck at offset ${base} of ${input.name}`);
-        const used = core.feedAt(at, len, base, final);
-        const status = core.status();
-        drain(core);
-        at += used; len -= used; base += used;
-        if (status === STATUS.unusable) { afterBatch(); return { bytes: total, usable: false }; }
-        if (status !== STATUS.outputFull) break;
-      }
-      carry = len; carryAt = at;
-      afterBatch();
-      if (final) {
-        const err = ra.error;
-        if (err) throw new Error(`${input.name}: ${err}`);
-        return { bytes: total, usable: true };
-      }
-    }
-  } finally {
-    ra.stop();
   }
 }
 

@@ -64,6 +64,11 @@ export function detectInput(path: string): 'capture' | FlowLogFormat | null {
   }
 }
 
+/** The first bytes of a file as hex, for "what is this" messages. */
+export function firstBytesHex(path: string, n = 8): string {
+  try { return headOf(path, n).toString('hex') || 'empty'; } catch { return 'unreadable'; }
+}
+
 export interface FlowInputOptions {
   /** AWS: field order for files without a header line */
   awsFormat?: string;

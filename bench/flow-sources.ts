@@ -1,0 +1,238 @@
+// Flow-record ingestion rows of `npm run bench` (issue 3): how fast
+// `edge-sensor analyze` turns flow records into flow records, end to end
+// (process start, reading, parsing, the core's merger, JSON to /dev/null):
+//
+//   * AWS VPC flow logs, default text format (2 M records, generated, seeded)
+//   * Azure VNet flow logs v4, one PT1H.json blob (1 M flow tuples)
+//   * IPFIX export packets in a capture (2 M records, 30 per message)
+//   * nfdump -r over the same IPFIX flows, collected by nfcapd from a
+//     loopback replay — the established tool, as the reference row
+//
+// Each of ours also runs on a 4× shorter input: peak memory must not grow
+// with the input. Appends its table to bench/RESULTS.md (run.ts writes the
+// file first) and prints it.
+//
+//   npx tsx bench/flow-sources.ts [--records N] [--runs R] [--no-write]
+import { spawn, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ipfixMessage, ipfixTemplateSet, record, set, type FieldSpec } from '../sensor/netflow/export-writer.ts';
+import { Rng } from '../sensor/sample/rng.ts';
+import { generateAwsLines } from './flowlogs-aws-parse.ts';
+import { measure, which, type Measurement } from './measure.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string, dflt: string) => { const i = args.indexOf(name); return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt; };
+const RECORDS = Number(flag('--records', '2000000'));
+const RUNS = Number(flag('--runs', '3'));
+const WRITE = !args.includes('--no-write');
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const benchDir = join(root, '.bench');
+mkdirSync(benchDir, { recursive: true });
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+// ---------------------------------------------------------------- inputs
+
+function awsFile(n: number): string {
+  const path = join(benchDir, `aws-vpc-${n}.log`);
+  if (!existsSync(path)) {
+    log(`generating ${relative(root, path)}`);
+    writeFileSync(path, generateAwsLines(n, 'aws-vpc-bench-1').buf);
+  }
+  return path;
+}
+
+/** One Azure VNet flow-log blob: records of up to 1000 tuples each, as Azure writes them (B then E per flow); `tuples` even. */
+function azureFile(tuples: number): string {
+  const path = join(benchDir, `azure-vnet-${tuples}.json`);
+  if (existsSync(path)) return path;
+  log(`generating ${relative(root, path)}`);
+  const rng = new Rng('azure-bench-1');
+  const fd = openSync(path, 'w');
+  writeSync(fd, '{"records":[');
+  let t = 1_700_000_000_000;
+  for (let r = 0; r * 1000 < tuples; r++) {
+    const list: string[] = [];
+    for (let i = 0; i < 1000 && r * 1000 + i < tuples; i += 2) {
+      t += rng.int(1, 50);
+      const src = `10.0.${rng.int(0, 20)}.${rng.int(1, 254)}`, dst = `${rng.int(1, 223)}.${rng.int(0, 255)}.${rng.int(0, 255)}.${rng.int(1, 254)}`;
+      const sp = rng.int(1024, 65535), dp = rng.pick([443, 80, 53, 22]);
+      list.push(`"${t},${src},${dst},${sp},${dp},6,O,B,NX,0,0,0,0"`);
+      list.push(`"${t + rng.int(5, 5000)},${src},${dst},${sp},${dp},6,O,E,NX,${rng.int(1, 50)},${rng.int(40, 60000)},${rng.int(1, 50)},${rng.int(40, 900000)}"`);
+    }
+    const rec = `{"time":"2023-11-14T22:13:20.0000000Z","flowLogVersion":4,"flowLogGUID":"00000000-0000-0000-0000-000000000001","macAddress":"00224871C2${(r % 256).toString(16).padStart(2, '0').toUpperCase()}",` +
+      `"category":"FlowLogFlowEvent","flowLogResourceID":"/SUBSCRIPTIONS/0/FLOWLOGS/BENCH","targetResourceID":"/subscriptions/0/virtualNetworks/bench","operationName":"FlowLogFlowEvent",` +
+      `"flowRecords":{"flows":[{"aclID":"00000000-0000-0000-0000-000000000002","flowGroups":[{"rule":"DefaultRule_AllowInternetOutBound","flowTuples":[${list.join(',')}]}]}]}}`;
+    writeSync(fd, (r ? ',' : '') + rec);
+  }
+  writeSync(fd, ']}');
+  closeSync(fd);
+  return path;
+}
+
+const IPFIX_FIELDS: FieldSpec[] = [
+  { id: 8, length: 4 }, { id: 12, length: 4 }, { id: 7, length: 2 }, { id: 11, length: 2 }, { id: 4, length: 1 },
+  { id: 6, length: 1 }, { id: 1, length: 8 }, { id: 2, length: 8 }, { id: 152, length: 8 }, { id: 153, length: 8 },
+];
+const PER_MESSAGE = 30;
+
+/** IPFIX messages (template in the first and every 1000th) for n records. */
+function ipfixMessages(n: number): Uint8Array[] {
+  const rng = new Rng('ipfix-bench-1');
+  const out: Uint8Array[] = [];
+  const EXPORT = 1_700_000_000;
+  for (let d = 0, seq = 0; seq < n; d++) {
+    const recs: Uint8Array[] = [];
+    for (let r = 0; r < PER_MESSAGE && seq + r < n; r++) {
+      const start = (EXPORT + Math.floor(d / 100)) * 1000 - rng.int(0, 60_000);
+      recs.push(record(IPFIX_FIELDS, [
+        (10 << 24) | rng.int(0, 0xffff), rng.u32() | 1, rng.int(1024, 65535), rng.pick([443, 80, 53]), rng.pick([6, 17]), 0x1b,
+        rng.int(40, 1_500_000), rng.int(1, 1000), start, start + rng.int(0, 5000),
+      ]));
+    }
+    const sets = d % 1000 === 0 ? [ipfixTemplateSet([{ id: 256, fields: IPFIX_FIELDS }]), set(256, recs)] : [set(256, recs)];
+    out.push(ipfixMessage({ exportTime: EXPORT + Math.floor(d / 100), seq, domain: 1 }, sets));
+    seq += recs.length;
+  }
+  return out;
+}
+
+/** The messages as a pcap of UDP datagrams 192.0.2.1 → 192.0.2.2:4739. */
+function ipfixCapture(n: number): string {
+  const path = join(benchDir, `ipfix-${n}.pcap`);
+  if (existsSync(path)) return path;
+  log(`generating ${relative(root, path)}`);
+  const fd = openSync(path, 'w');
+  const gh = Buffer.alloc(24);
+  gh.writeUInt32LE(0xa1b2c3d4, 0); gh.writeUInt16LE(2, 4); gh.writeUInt16LE(4, 6); gh.writeUInt32LE(65535, 16); gh.writeUInt32LE(1, 20);
+  writeSync(fd, gh);
+  const ts = 1_700_000_000; // IPFIX times come from the messages, not the capture
+  for (const m of ipfixMessages(n)) {
+    const ipLen = 20 + 8 + m.length;
+    const f = Buffer.alloc(16 + 14 + ipLen);
+    f.writeUInt32LE(ts, 0); f.writeUInt32LE(0, 4); f.writeUInt32LE(14 + ipLen, 8); f.writeUInt32LE(14 + ipLen, 12);
+    f.writeUInt16BE(0x0800, 16 + 12);
+    const ip = 16 + 14;
+    f[ip] = 0x45; f.writeUInt16BE(ipLen, ip + 2); f[ip + 8] = 64; f[ip + 9] = 17;
+    f.writeUInt32BE(0xc0000201, ip + 12); f.writeUInt32BE(0xc0000202, ip + 16);
+    f.writeUInt16BE(50000, ip + 20); f.writeUInt16BE(4739, ip + 22); f.writeUInt16BE(8 + m.length, ip + 24);
+    f.set(m, ip + 28);
+    writeSync(fd, f);
+  }
+  closeSync(fd);
+  return path;
+}
+
+/** nfcapd collects the same messages from a loopback replay into an nfcapd file. Returns its path or why not. */
+async function nfcapdFile(n: number): Promise<string | { error: string }> {
+  const dir = join(benchDir, `nfcapd-ipfix-${n}`);
+  const existing = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('nfcapd.')) : [];
+  if (existing.length === 1) return join(dir, existing[0]!);
+  if (!which('nfcapd')) return { error: 'nfcapd not installed (apt-get install nfdump)' };
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  log('replaying the IPFIX messages to nfcapd over loopback');
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const nfcapd = spawn('nfcapd', ['-w', dir, '-p', String(port), '-b', '127.0.0.1', '-t', '86400', '-B', String(64 << 20)], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500));
+  const sock = dgram.createSocket('udp4');
+  const msgs = ipfixMessages(n);
+  // not paced, but in bursts that let nfcapd's receive buffer drain: the point is its reading, not loss
+  for (let i = 0; i < msgs.length; i++) {
+    await new Promise<void>((res, rej) => sock.send(msgs[i]!, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+    if (i % 500 === 499) await new Promise((r) => setTimeout(r, 2));
+  }
+  sock.close();
+  await new Promise((r) => setTimeout(r, 1000));
+  nfcapd.kill('SIGTERM');
+  await new Promise((r) => nfcapd.once('exit', r));
+  const files = readdirSync(dir).filter((f) => f.startsWith('nfcapd.') && !f.includes('current'));
+  if (files.length !== 1) return { error: `nfcapd wrote ${files.length} files` };
+  return join(dir, files[0]!);
+}
+
+// ---------------------------------------------------------------- runs
+
+interface FlowRow { label: string; input: string; records: number; bytes: number; best: Measurement | null; shortRss?: number | null; note: string }
+
+async function best(cmd: string, argv: string[], check?: (m: Measurement) => string | null): Promise<{ m: Measurement | null; note: string }> {
+  let top: Measurement | null = null;
+  for (let i = 0; i < RUNS; i++) {
+    const m = await measure(cmd, argv, { captureStdout: check !== undefined, cwd: root });
+    if (!m.ok) return { m: null, note: `failed: ${m.stderrTail.split('\n').slice(-2).join(' ')}` };
+    const why = check?.(m);
+    if (why) return { m: null, note: why };
+    if (!top || m.wallMs < top.wallMs) top = m;
+  }
+  return { m: top, note: '' };
+}
+
+function ours(format: string, expectEvents: number) {
+  return (path: string) => best(process.execPath, [join(root, 'sensor/cli/bin.js'), 'analyze', path, '--format', format, '--flows', '/dev/null'], (m) => {
+    let s: { flow_events?: number; errors?: Record<string, number> };
+    try { s = JSON.parse(m.stdout); } catch { return 'summary on stdout is not JSON'; }
+    return s.flow_events === expectEvents ? null : `read ${s.flow_events} events, expected ${expectEvents} (errors ${JSON.stringify(s.errors)})`;
+  });
+}
+
+async function main(): Promise<void> {
+  const n = RECORDS, short = Math.floor(RECORDS / 4);
+  const rows: FlowRow[] = [];
+  const add = async (label: string, make: (k: number) => string, format: string, eventsOf: (k: number) => number) => {
+    const path = make(n), spath = make(short);
+    log(`${label}: edge-sensor analyze --format ${format}`);
+    const r = await ours(format, eventsOf(n))(path);
+    const s = r.m ? await ours(format, eventsOf(short))(spath) : null;
+    rows.push({ label, input: relative(root, path), records: eventsOf(n), bytes: statSync(path).size, best: r.m, shortRss: s?.m?.peakRssKiB ?? null, note: r.note });
+  };
+  await add('AWS VPC text (edge-sensor)', awsFile, 'aws-vpc', countAwsFlows);
+  await add('Azure VNet JSON (edge-sensor)', azureFile, 'azure', (k) => k);
+  await add('IPFIX capture (edge-sensor)', ipfixCapture, 'netflow-pcap', (k) => k);
+
+  // nfdump -r
+  const nf = await nfcapdFile(n);
+  if (typeof nf === 'string' && which('nfdump')) {
+    log('nfdump -r over the nfcapd file');
+    const r = await best('nfdump', ['-r', nf, '-q', '-o', 'line'], undefined);
+    const count = spawnSync('nfdump', ['-r', nf, '-q', '-o', 'csv'], { encoding: 'utf8', maxBuffer: 1 << 30 }).stdout.trim().split('\n').length;
+    rows.push({ label: 'IPFIX via nfcapd → nfdump -r', input: relative(root, nf), records: count, bytes: statSync(nf).size, best: r.m, note: count === n ? r.note : `nfcapd kept ${count} of ${n} records; ${r.note}` });
+  } else {
+    rows.push({ label: 'IPFIX via nfcapd → nfdump -r', input: '', records: 0, bytes: 0, best: null, note: typeof nf === 'string' ? 'nfdump not installed' : nf.error });
+  }
+
+  const lines = [
+    '| input | records | MB | records/s | MB/s | peak RSS (MiB) | RSS, 4× shorter input | notes |',
+    '|---|--:|--:|--:|--:|--:|--:|---|',
+    ...rows.map((r) => {
+      if (!r.best) return `| ${r.label} | ${r.records.toLocaleString('en')} | ${(r.bytes / 1e6).toFixed(0)} | – | – | – | – | ${r.note} |`;
+      const s = r.best.wallMs / 1000;
+      const rss = r.best.peakRssKiB ? (r.best.peakRssKiB / 1024).toFixed(1) : '?';
+      const srss = r.shortRss ? (r.shortRss / 1024).toFixed(1) : '';
+      return `| ${r.label} | ${r.records.toLocaleString('en')} | ${(r.bytes / 1e6).toFixed(0)} | ${Math.round(r.records / s).toLocaleString('en')} | ${(r.bytes / 1e6 / s).toFixed(0)} | ${rss} | ${srss} | ${r.note} |`;
+    }),
+  ];
+  process.stdout.write(`\nflow-record ingestion — best of ${RUNS}, warm cache, process start included\n\n${lines.join('\n')}\n`);
+  if (WRITE) {
+    appendFileSync(join(root, 'bench/RESULTS.md'), ['', '## Flow-record ingestion (bench/flow-sources.ts)', '',
+      `Best of ${RUNS} runs; \`edge-sensor analyze FILE --format F --flows /dev/null\` end to end (process start, parse, the core's merger, JSON written). ` +
+      'records = source records (AWS lines with traffic, Azure tuples, IPFIX data records).', '', ...lines, ''].join('\n'));
+    log('appended to bench/RESULTS.md');
+  }
+}
+
+/** Lines of the generated AWS file that carry traffic (NODATA lines are not flows). */
+function countAwsFlows(n: number): number {
+  const g = generateAwsLines(n, 'aws-vpc-bench-1');
+  let flows = 0;
+  for (let i = 0; i < g.starts.length; i++) {
+    const line = g.buf.subarray(g.starts[i]!, g.ends[i]!);
+    if (!line.includes('NODATA')) flows++;
+  }
+  return flows;
+}
+
+main().catch((e: unknown) => { process.stderr.write(`[bench] ${(e as Error).stack ?? String(e)}\n`); process.exit(1); });
