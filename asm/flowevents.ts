@@ -480,5 +480,19 @@ export function eventsFlush(): bool {
   return true;
 }
 
+/**
+ * Live operation: move the event clock to `now` (wall time) when no newer
+ * records arrive, so quiet flows are still written. Never moves it back.
+ * False when the output filled (drain, call again).
+ */
+export function advanceEventClock(now: f64): bool {
+  if (capacity == 0) return true;
+  if (now > maxEnd) maxEnd = now;
+  return sweep();
+}
+
+/** The newest record end seen (or set by advanceEventClock); -Infinity before any. */
+export function eventClock(): f64 { return maxEnd; }
+
 /** Pending flows (for status). */
 export function eventFlowsPending(): i32 { return <i32>active; }

@@ -7,8 +7,8 @@ import { NUM_COUNTERS } from "./counters";
 import { counters, errFirst, errLast, resetStats } from "./stats";
 import { captureInit, inputPtr as capInputPtr, inputCapacity as capInputCapacity, beginCapture as capBegin, feed as capFeed, captureStatus, lastTs as capLastTs, ingestFrame as capIngestFrame, ingestSampledFrame as capIngestSampled } from "./capture";
 import { decodeInit } from "./decode";
-import { eventsInit, configureEvents as evConfigure, eventsPtr as evPtr, eventsCapacity as evCap, ingestEvents as evIngest, eventsFlush as evFlush, eventFlowsPending as evPending } from "./flowevents";
-import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll } from "./flows";
+import { eventsInit, configureEvents as evConfigure, eventsPtr as evPtr, eventsCapacity as evCap, ingestEvents as evIngest, eventsFlush as evFlush, eventFlowsPending as evPending, advanceEventClock as evAdvance, eventClock as evClock } from "./flowevents";
+import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll, flowsReady } from "./flows";
 
 export const ABI_VERSION: i32 = 2;
 
@@ -41,6 +41,14 @@ export function ingestEvents(start: i32, n: i32): i32 { return evIngest(start, n
 /** Write every pending event flow; 0 when the output filled first (drain, call again). */
 export function flushEvents(): i32 { return evFlush() ? 1 : 0; }
 export function eventFlowsPending(): i32 { return evPending(); }
+/** Live: advance the event clock to wall time `now`; 0 when the output filled first (drain, call again). */
+export function advanceEventClock(now: f64): i32 { return evAdvance(now) ? 1 : 0; }
+export function eventClock(): f64 { return evClock(); }
+/**
+ * Live: advance the packet clock to `now` when no packet has (a quiet link),
+ * writing flows that timed out. 0 when the output filled first (drain, call again).
+ */
+export function advanceClock(now: f64): i32 { return flowsReady(now) ? 1 : 0; }
 
 /** Timeouts in seconds of capture time. Defaults are Zeek's (see flows.ts). */
 export function configure(tcpInactivity: f64, udpInactivity: f64, icmpInactivity: f64, otherInactivity: f64, tcpCloseDelay: f64, activeTimeout: f64): void {

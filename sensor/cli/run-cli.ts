@@ -4,11 +4,14 @@ import { logger } from '../log/logger.ts';
 import { analyzeCommand } from './analyze-command.ts';
 import { UsageError } from './args.ts';
 import { demoCommand } from './demo-command.ts';
+import { runCommand } from './run-command.ts';
 
 export const MAIN_HELP = `Usage: edge-sensor <command> [options]
 
 Commands:
-  analyze <input…>   analyse packet captures offline, write flow records
+  analyze <input…>   analyse captures and flow logs offline, write flow records
+  run                the long-running sensor: live packets, NetFlow/IPFIX/sFlow
+                     collectors, watched flow-log folders
   demo               run the sensor over a built-in, generated sample network
   help [command]     show help for a command
 
@@ -17,6 +20,7 @@ Run "edge-sensor <command> --help" for the options of a command.
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   analyze: analyzeCommand,
+  run: runCommand,
   demo: demoCommand,
 };
 

@@ -93,6 +93,9 @@ interface CoreExports {
   ingestEvents(start: number, n: number): number;
   flushEvents(): number;
   eventFlowsPending(): number;
+  advanceEventClock(now: number): number;
+  eventClock(): number;
+  advanceClock(now: number): number;
   status(): number;
   flushAll(): number;
   lastTs(): number;
@@ -209,6 +212,22 @@ export class WasmCore {
 
   eventFlowsPending(): number {
     return this.eventsOn ? this.x.eventFlowsPending() : 0;
+  }
+
+  /** Newest flow-record time the merger has seen (-Infinity before any). */
+  eventClock(): number {
+    return this.eventsOn ? this.x.eventClock() : -Infinity;
+  }
+
+  /**
+   * Live operation on a quiet input: move the packet clock and the event
+   * clock to wall time `now`, so flows time out without waiting for the next
+   * packet or record. Drains as needed.
+   */
+  advanceClocks(now: number, drain: (core: WasmCore) => void, events = true, packets = true): void {
+    for (let i = 0; packets && i < 1_000_000 && this.x.advanceClock(now) === 0; i++) drain(this);
+    for (let i = 0; events && this.eventsOn && i < 1_000_000 && this.x.advanceEventClock(now) === 0; i++) drain(this);
+    drain(this);
   }
 
   beginCapture(format: CaptureFormat): void {

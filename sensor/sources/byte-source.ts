@@ -17,11 +17,13 @@ export class FileByteSource implements ByteSource {
   /** file offset of the next read */
   get position(): number { return this.pos; }
   read(target: Uint8Array): number {
+    if (this.closed) return 0;
     const n = readSync(this.fd, target, 0, target.length, this.pos);
     this.pos += n;
     return n;
   }
-  close(): void { closeSync(this.fd); }
+  private closed = false;
+  close(): void { if (!this.closed) { this.closed = true; closeSync(this.fd); } }
 }
 
 /**
@@ -46,6 +48,8 @@ export class StreamByteSource implements ByteSource {
       this.wake();
     });
     stream.on('end', () => { this.ended = true; this.wake(); });
+    // destroyed (close(), or the process stopping a live read): no 'end' comes
+    stream.on('close', () => { this.ended = true; this.wake(); });
     stream.on('error', (err: Error) => { this.onError(err); this.ended = true; this.wake(); });
   }
 
@@ -74,5 +78,5 @@ export class StreamByteSource implements ByteSource {
     return n;
   }
 
-  close(): void { this.stream.destroy(); }
+  close(): void { this.ended = true; this.stream.destroy(); this.wake(); }
 }

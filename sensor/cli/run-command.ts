@@ -1,0 +1,120 @@
+// `edge-sensor run`: the long-running sensor — packets, NetFlow/IPFIX/sFlow
+// collectors and watched flow-log folders at once, until SIGINT/SIGTERM.
+import { parseCidr } from '../flows/local-nets.ts';
+import { logger } from '../log/logger.ts';
+import { FLOW_FORMATS } from '../pipeline/flow-inputs.ts';
+import { run, type WatchSpec } from '../pipeline/run.ts';
+import type { FlowLogFormat } from '../flowlogs/sniff.ts';
+import { writeFully } from '../sinks/fd-write.ts';
+import { listFlag, numberFlag, parse, UsageError } from './args.ts';
+
+export const RUN_HELP = `Usage: edge-sensor run [options]
+
+Run the sensor until stopped (SIGINT / SIGTERM): read packets from a live pipe
+or a capture, collect NetFlow v5/v9, IPFIX and sFlow over UDP, and read
+flow-log files as they appear in watched folders — all into one stream of
+flow records. On stop, every open flow is written and a summary printed.
+
+Options:
+  --packets FILE|-            a capture, or "-" for a live pipe
+                              (tcpdump -i eth0 -U -w - | edge-sensor run --packets -)
+  --netflow udp://HOST:PORT   collect NetFlow/IPFIX/sFlow there (repeatable;
+                              port 0 picks one and logs it)
+  --watch DIR[=FORMAT]        read flow-log files appearing below DIR (repeatable);
+                              FORMAT aws-vpc, azure, gcp-vpc, zeek-conn or auto
+                              (default). A file is read once it stopped changing
+                              for one poll; Azure's hourly blobs are resumed as
+                              they grow
+  --poll S                    seconds between folder scans (default 5)
+  --flows FILE|-              write flow records as JSON lines ("-" = stdout)
+  --summary FILE|-            where the summary goes at the end (default: stdout,
+                              or stderr when --flows is "-")
+  --local-nets CIDR,…         networks counted as local (local_orig/local_resp)
+  --lateness S, --flow-gap S, --aws-format '…', --max-flows N,
+  --tcp-timeout S, --udp-timeout S, --icmp-timeout S, --active-timeout S
+                              as for "edge-sensor analyze"
+  --log-level LEVEL           pino level (default info)
+  -h, --help                  this help
+
+Live inputs have no end: quiet flows are timed out by wall time once a second,
+while the data is live (its newest timestamp within a minute of now, or within
+the lateness window for flow records). Replaying old files keeps their clock.
+`;
+
+const OPTIONS = {
+  packets: { type: 'string' },
+  netflow: { type: 'string', multiple: true },
+  watch: { type: 'string', multiple: true },
+  poll: { type: 'string' },
+  flows: { type: 'string' },
+  summary: { type: 'string' },
+  'local-nets': { type: 'string' },
+  lateness: { type: 'string' },
+  'flow-gap': { type: 'string' },
+  'aws-format': { type: 'string' },
+  'max-flows': { type: 'string' },
+  'tcp-timeout': { type: 'string' },
+  'udp-timeout': { type: 'string' },
+  'icmp-timeout': { type: 'string' },
+  'active-timeout': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+function watchSpec(text: string): WatchSpec {
+  const eq = text.lastIndexOf('=');
+  const dir = eq > 0 ? text.slice(0, eq) : text;
+  const format = eq > 0 ? text.slice(eq + 1) : 'auto';
+  const allowed = ['auto', ...FLOW_FORMATS.filter((f) => f !== 'netflow-pcap')];
+  if (!allowed.includes(format)) throw new UsageError(`--watch ${text}: format must be one of ${allowed.join(', ')}`);
+  return { dir, format: format as FlowLogFormat | 'auto' };
+}
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, OPTIONS);
+  if (values.help) { process.stdout.write(RUN_HELP); return 0; }
+  if (positionals.length) throw new UsageError(`run takes no inputs as arguments (got "${positionals[0]}"): use --packets, --netflow, --watch`);
+  const netflow = (values.netflow as string[] | undefined) ?? [];
+  for (const u of netflow) if (!/^udp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/]+):\d+$/.test(u)) throw new UsageError(`--netflow ${u}: expected udp://HOST:PORT`);
+  const watch = ((values.watch as string[] | undefined) ?? []).map(watchSpec);
+  const packets = values.packets as string | undefined;
+  if (!packets && netflow.length === 0 && watch.length === 0) throw new UsageError('run needs at least one of --packets, --netflow, --watch');
+  const localNets = listFlag(values['local-nets']);
+  try { localNets?.forEach(parseCidr); } catch (e) { throw new UsageError(`--local-nets: ${(e as Error).message}`); }
+  if (values['log-level']) logger().level = String(values['log-level']);
+  const activeTimeout = numberFlag(values['active-timeout'], 'active-timeout', { min: 1 });
+  const timeouts = Object.fromEntries(Object.entries({
+    tcpInactivity: numberFlag(values['tcp-timeout'], 'tcp-timeout', { min: 1 }),
+    udpInactivity: numberFlag(values['udp-timeout'], 'udp-timeout', { min: 1 }),
+    icmpInactivity: numberFlag(values['icmp-timeout'], 'icmp-timeout', { min: 1 }),
+    activeTimeout,
+  }).filter(([, v]) => v !== undefined));
+
+  const log = logger();
+  let stopNow: () => void = () => {};
+  const stop = new Promise<void>((r) => { stopNow = r; });
+  const onSignal = (sig: string) => { log.info({ signal: sig }, 'stopping: writing open flows'); stopNow(); };
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+
+  const flowsTarget = values.flows as string | undefined;
+  const summary = await run({
+    packets, netflow, watch, stop,
+    pollSeconds: numberFlag(values.poll, 'poll', { min: 0.2 }),
+    flowsTo: flowsTarget,
+    localNets,
+    awsFormat: values['aws-format'] as string | undefined,
+    core: { flowCapacity: numberFlag(values['max-flows'], 'max-flows', { min: 16, integer: true }), timeouts },
+    events: {
+      lateness: numberFlag(values.lateness, 'lateness', { min: 0 }),
+      gap: numberFlag(values['flow-gap'], 'flow-gap', { min: 0 }),
+      activeTimeout,
+    },
+    log,
+  });
+  const text = JSON.stringify(summary, null, 2) + '\n';
+  const target = (values.summary as string | undefined) ?? (flowsTarget === '-' ? 'stderr' : '-');
+  if (target === '-') writeFully(1, Buffer.from(text));
+  else if (target === 'stderr') writeFully(2, Buffer.from(text));
+  else (await import('node:fs')).writeFileSync(target, text);
+  return summary.inputs.packets?.error ? 1 : 0;
+}

@@ -1,0 +1,217 @@
+// The long-running job: packets from a capture or a live pipe, NetFlow/IPFIX/
+// sFlow from UDP collectors and flow logs from watched folders, all at once,
+// into one Wasm core and one stream of flow records — until stopped.
+//
+// Everything runs on this thread's event loop: each step (a chunk of
+// packets, a datagram, a flow-log file) works the core synchronously between
+// awaits, so the sources interleave without locking. Live inputs have no
+// "end", so quiet flows are timed out by wall time: once a second the packet
+// and event clocks are moved to now — only while the data is live (its
+// newest time within a minute / the lateness window of now), so replaying
+// old files through `run` keeps the data's own clock.
+import { statSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { WasmCore, type CoreOptions, type EventOptions, DEFAULT_EVENT_OPTIONS } from '../core/wasm-core.ts';
+import { ReporterIds } from '../flowlogs/flow-event.ts';
+import { expandInput } from '../flowlogs/text-input.ts';
+import { readAzureFlowFile } from '../flowlogs/azure-reader.ts';
+import type { FlowLogFormat } from '../flowlogs/sniff.ts';
+import { InputErrorReporter } from '../log/input-errors.ts';
+import { logger } from '../log/logger.ts';
+import { startNetflowCollector } from '../netflow/collector.ts';
+import type { SampledFrame } from '../netflow/common.ts';
+import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
+import { openCaptureInput } from '../sources/capture-input.ts';
+import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
+import { EventPump } from './event-pump.ts';
+import { detectInput, readFlowInput } from './flow-inputs.ts';
+
+export interface WatchSpec { dir: string; format: FlowLogFormat | 'auto' }
+
+export interface RunOptions {
+  /** a capture file or "-" (a live pipe from tcpdump -w -) */
+  packets?: string;
+  /** udp://host:port, one collector each */
+  netflow?: string[];
+  watch?: WatchSpec[];
+  /** seconds between folder scans */
+  pollSeconds?: number;
+  flowsTo?: string;
+  localNets?: string[];
+  core?: CoreOptions;
+  events?: EventOptions;
+  awsFormat?: string;
+  log?: Logger;
+  /** resolves when the run should stop (SIGINT/SIGTERM in the CLI) */
+  stop: Promise<void>;
+  /** told once everything listens (the collectors' bound ports) */
+  onReady?: (info: { netflowPorts: number[] }) => void;
+}
+
+export interface RunSummary {
+  packets: number;
+  flow_events: number;
+  flow_records: number;
+  files_read: number;
+  datagrams: number;
+  counters: Record<string, number>;
+  errors: Record<string, number>;
+  inputs: { packets?: { name: string; ok: boolean; error?: string } };
+}
+
+/** A file in a watched folder: read once it stopped changing; Azure blobs grow and are resumed. */
+interface FileState { size: number; mtimeMs: number; stableSince: number; done: boolean; azureResume?: number }
+
+export async function run(opts: RunOptions): Promise<RunSummary> {
+  const log = opts.log ?? logger();
+  const core = new WasmCore(opts.core);
+  const reporter = new InputErrorReporter(log);
+  const reporters = new ReporterIds();
+  const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
+  let flowRecords = 0;
+  const drain: Drain = (c) => c.drainRaw((bytes, n) => { flowRecords += n; sink?.writeBatch(bytes, n); });
+  const wantsEvents = (opts.netflow?.length ?? 0) > 0 || (opts.watch?.length ?? 0) > 0;
+  const events = { ...DEFAULT_EVENT_OPTIONS, ...Object.fromEntries(Object.entries(opts.events ?? {}).filter(([, v]) => v !== undefined)) };
+  if (wantsEvents) core.enableEvents(events);
+  const pump = wantsEvents
+    ? new EventPump(core, drain, (r) => reporter.edgeError(r.kind, r.input, { message: r.message, offset: r.offset, line: r.line }), () => {
+      reporter.checkCore(core, 'flow events');
+      sink?.flushIfStale();
+    }, reporters)
+    : null;
+  const summary: RunSummary = { packets: 0, flow_events: 0, flow_records: 0, files_read: 0, datagrams: 0, counters: {}, errors: {}, inputs: {} };
+  let stopping = false;
+  void opts.stop.then(() => { stopping = true; });
+
+  // ---- NetFlow / IPFIX / sFlow collectors
+  const onSflow = (f: SampledFrame) => {
+    if (f.linktype < 0) return;
+    for (let i = 0; i < 3 && core.ingestSampledFrame(f.frame, f.frameLength, f.linktype, f.time, f.samplingRate) === 2; i++) drain(core);
+  };
+  const collectors = [];
+  for (const url of opts.netflow ?? []) {
+    const c = await startNetflowCollector({ url, sink: pump!, onSflow });
+    log.info({ url, port: c.port }, 'listening for NetFlow/IPFIX/sFlow');
+    collectors.push(c);
+  }
+  opts.onReady?.({ netflowPorts: collectors.map((c) => c.port) });
+
+  // ---- watched folders
+  const files = new Map<string, FileState>();
+  let scanning = false;
+  const scan = async () => {
+    if (scanning || stopping) return;
+    scanning = true;
+    try {
+      for (const w of opts.watch ?? []) {
+        let list: string[];
+        try { list = expandInput(w.dir); } catch (e) { reporter.edgeError('unreadable_input', w.dir, { error: (e as Error).message }); continue; }
+        for (const path of list) {
+          if (stopping) return;
+          let st;
+          try { st = statSync(path); } catch { continue; }
+          const now = Date.now();
+          const prev = files.get(path);
+          if (!prev) { files.set(path, { size: st.size, mtimeMs: st.mtimeMs, stableSince: now, done: false }); continue; }
+          if (prev.size !== st.size || prev.mtimeMs !== st.mtimeMs) {
+            const grew = prev.done && st.size > prev.size;
+            Object.assign(prev, { size: st.size, mtimeMs: st.mtimeMs, stableSince: now });
+            if (grew && prev.azureResume !== undefined) prev.done = false; // an hourly blob being appended: resume it
+            else if (grew) log.warn({ file: path }, 'flow-log file grew after it was read; the new part is not read (only Azure blobs are appended to)');
+            continue;
+          }
+          if (prev.done) continue;
+          await readWatched(path, w.format, prev);
+        }
+      }
+    } finally {
+      scanning = false;
+    }
+  };
+  const readWatched = async (path: string, format: FlowLogFormat | 'auto', st: FileState) => {
+    const fmt = format === 'auto' ? sniffHead(path) : format;
+    st.done = true;
+    if (!fmt) { reporter.edgeError('unknown_format', path, { error: 'not a flow log this sensor recognises' }); return; }
+    try {
+      if (fmt === 'azure') {
+        // Azure appends to the hour's blob: read up to the last complete record, remember where to go on
+        const res = await readAzureFlowFile(path, pump!, { tail: true, resumeAt: st.azureResume });
+        st.azureResume = res.resumeOffset;
+        pump!.push();
+      } else {
+        await readFlowInput(path, fmt, pump!, core, drain, { awsFormat: opts.awsFormat });
+      }
+      summary.files_read++;
+      log.info({ file: path, format: fmt }, 'flow-log file read');
+    } catch (e) {
+      reporter.edgeError('unreadable_input', path, { error: (e as Error).message });
+    }
+  };
+  const poll = opts.watch?.length ? setInterval(() => { void scan(); }, Math.max(0.2, opts.pollSeconds ?? 5) * 1000) : null;
+  if (opts.watch?.length) void scan();
+
+  // ---- the live clocks and the batch push
+  const tick = setInterval(() => {
+    pump?.push();
+    const now = Date.now() / 1000;
+    const packetLive = summary.packets > 0 && Math.abs(now - core.lastTs()) < 60;
+    const eventLive = pump !== null && Math.abs(now - core.eventClock()) < events.lateness + events.gap;
+    if (packetLive || eventLive) core.advanceClocks(now, drain, eventLive, packetLive);
+    reporter.checkCore(core, 'run');
+    sink?.flushIfStale();
+  }, 1000);
+  const status = setInterval(() => log.info({ packets: core.counter('C_RECORDS'), flow_events: core.counter('C_EVENTS_IN'), flow_records: flowRecords, pending_event_flows: core.eventFlowsPending() }, 'status'), 60_000);
+  status.unref();
+
+  // ---- packets (the run's main loop when given; otherwise wait for stop)
+  const packetsDone = (async () => {
+    if (!opts.packets) return;
+    const name = opts.packets === '-' ? '<stdin>' : opts.packets;
+    summary.inputs.packets = { name, ok: false };
+    try {
+      const input = await openCaptureInput(opts.packets, 'auto', (err) => reporter.edgeError('stream_error', name, { error: err.message }));
+      // stopping ends the read (a live pipe never ends by itself)
+      void opts.stop.then(() => input.source.close());
+      const res = await pumpCapture(core, input, drain, () => {
+        reporter.checkCore(core, name);
+        sink?.flushIfStale();
+        summary.packets = core.counter('C_RECORDS');
+      });
+      input.source.close();
+      summary.inputs.packets.ok = res.usable;
+      if (!res.usable) summary.inputs.packets.error = `${name}: not a readable capture`;
+      log.info({ input: name }, 'packet input ended');
+    } catch (e) {
+      if (!stopping) {
+        summary.inputs.packets.error = (e as Error).message;
+        reporter.edgeError('unreadable_input', name, { error: (e as Error).message });
+      }
+    }
+  })();
+
+  await opts.stop;
+  stopping = true;
+  if (poll) clearInterval(poll);
+  clearInterval(tick);
+  clearInterval(status);
+  for (const c of collectors) await c.close();
+  await Promise.race([packetsDone, new Promise((r) => setTimeout(r, 2000))]);
+  pump?.finish();
+  flushCore(core, drain);
+  reporter.checkCore(core, 'end of run');
+  const sinkCounters = sink ? await sink.close() : undefined;
+  if (sinkCounters?.error) log.error({ error: sinkCounters.error }, 'cannot write flow records');
+  summary.packets = core.counter('C_RECORDS');
+  summary.flow_events = core.counter('C_EVENTS_IN');
+  summary.flow_records = flowRecords;
+  summary.datagrams = collectors.reduce((a, c) => a + c.stats.datagrams, 0);
+  summary.counters = core.counters();
+  summary.errors = reporter.totals(core);
+  return summary;
+}
+
+/** A watched file's format by content (gzip looked into); captures are not flow logs. */
+function sniffHead(path: string): FlowLogFormat | null {
+  const kind = detectInput(path);
+  return kind === 'capture' ? null : kind;
+}

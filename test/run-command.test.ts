@@ -1,0 +1,103 @@
+// `edge-sensor run`, the long-running sensor, as a user runs it: a NetFlow/
+// IPFIX collector on loopback and a watched flow-log folder at the same time,
+// a live packet pipe whose quiet flows time out by wall time, and a clean
+// stop on SIGTERM that writes every open flow.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ipfixMessage, ipfixTemplateSet, record, set, type FieldSpec } from '../sensor/netflow/export-writer.ts';
+import { pcapHeader, pcapRecord } from './helpers/capture-bytes.ts';
+import { MAC_A, MAC_B, eth, ipv4, udp, zeros } from './helpers/packet-bytes.ts';
+import { jsonLines } from './helpers/cli.ts';
+import { REPO_ROOT, needSharedData, sharedPath } from './helpers/shared-data.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'edge-run-'));
+
+function start(args: string[], stdin: 'pipe' | 'ignore' = 'ignore'): { child: ChildProcess; stderr: () => string; stdout: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', 'run', ...args], { cwd: REPO_ROOT, stdio: [stdin, 'pipe', 'pipe'] });
+  let err = '', out = '';
+  child.stderr!.on('data', (b) => { err += b; });
+  child.stdout!.on('data', (b) => { out += b; });
+  return { child, stderr: () => err, stdout: () => out };
+}
+
+async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const FIELDS: FieldSpec[] = [
+  { id: 8, length: 4 }, { id: 12, length: 4 }, { id: 7, length: 2 }, { id: 11, length: 2 }, { id: 4, length: 1 },
+  { id: 1, length: 8 }, { id: 2, length: 8 }, { id: 152, length: 8 }, { id: 153, length: 8 },
+];
+
+test('collector and watched folder at once; SIGTERM writes every flow and a summary', async () => {
+  if (!needSharedData('AWS sample for the watched folder')) return;
+  const dir = join(tmp, 'vpc');
+  mkdirSync(dir);
+  const flowsFile = join(tmp, 'flows.jsonl');
+  const r = start(['--netflow', 'udp://127.0.0.1:0', '--watch', dir, '--poll', '0.2', '--flows', flowsFile]);
+  await until('the collector to listen', () => /"port":\d+/.test(r.stderr()) && r.stderr().includes('listening'));
+  const port = Number(/"port":(\d+)[^\n]*listening/.exec(r.stderr())![1]);
+  // IPFIX: template + two records (request and reply of one flow)
+  const t = 1_700_000_000_000;
+  const recs = [
+    record(FIELDS, [0x0a000001, 0x0a000002, 40000, 443, 6, 5000, 10, t, t + 1000]),
+    record(FIELDS, [0x0a000002, 0x0a000001, 443, 40000, 6, 90000, 70, t, t + 1000]),
+  ];
+  const msg = ipfixMessage({ exportTime: 1_700_000_002, seq: 0, domain: 3 }, [ipfixTemplateSet([{ id: 256, fields: FIELDS }]), set(256, recs)]);
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((res, rej) => sock.send(msg, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+  sock.close();
+  // a flow-log file appears in the watched folder (in a subfolder, as S3 delivers)
+  mkdirSync(join(dir, '2024', '05'), { recursive: true });
+  copyFileSync(sharedPath('flows/aws_vpc/awsdocs_v2_default_with_header.log'), join(dir, '2024', '05', 'a.log'));
+  await until('the file to be read', () => r.stderr().includes('flow-log file read'));
+  r.child.kill('SIGTERM');
+  const code = await new Promise((res) => r.child.once('exit', res));
+  assert.is(code, 0, r.stderr());
+  const summary = JSON.parse(r.stdout());
+  assert.is(summary.files_read, 1);
+  assert.is(summary.datagrams, 1);
+  const flows = jsonLines(readFileSync(flowsFile, 'utf8'));
+  const ipfix = flows.filter((f) => f.source === 'ipfix');
+  assert.is(ipfix.length, 1, JSON.stringify(flows));
+  assert.equal([ipfix[0]!['id.orig_h'], ipfix[0]!.orig_pkts, ipfix[0]!.resp_pkts, ipfix[0]!.paired], ['10.0.0.1', 10, 70, true]);
+  assert.ok(flows.some((f) => f.source === 'aws_vpc' && f['id.resp_p'] === 22));
+  assert.is(summary.flow_records, flows.length);
+});
+
+test('live packet pipe: a quiet flow times out by wall time while the pipe stays open', async () => {
+  const flowsFile = join(tmp, 'live.jsonl');
+  const r = start(['--packets', '-', '--udp-timeout', '1', '--flows', flowsFile], 'pipe');
+  const now = Math.floor(Date.now() / 1000);
+  const frame = Buffer.from(eth(MAC_B, MAC_A, 0x0800, ipv4({ src: '10.0.0.7', dst: '10.0.0.53', proto: 17, payload: udp(40000, 53, zeros(20)) })));
+  r.child.stdin!.write(Buffer.from(pcapHeader()));
+  r.child.stdin!.write(Buffer.from(pcapRecord({ sec: now, frac: 0, data: [...frame] })));
+  // no more packets: the flow must still end (1 s timeout + the 1 s tick + the writer's 200 ms batch age)
+  await until('the quiet flow to be written', () => existsSync(flowsFile) && readFileSync(flowsFile, 'utf8').includes('10.0.0.7'), 10_000);
+  const early = jsonLines(readFileSync(flowsFile, 'utf8'));
+  assert.is(early.length, 1);
+  assert.is(early[0]!.end_reason, 'inactive');
+  r.child.kill('SIGTERM');
+  assert.is(await new Promise((res) => r.child.once('exit', res)), 0, r.stderr());
+  assert.is(JSON.parse(r.stdout()).packets, 1);
+});
+
+test('usage errors', async () => {
+  for (const args of [[], ['--netflow', 'tcp://x:1'], ['--watch', `${tmp}=parquet`], ['stray']]) {
+    const r = start(args);
+    const code = await new Promise((res) => r.child.once('exit', res));
+    assert.is(code, 2, `${args.join(' ')}: ${r.stderr()}`);
+  }
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
