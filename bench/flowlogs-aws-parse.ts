@@ -102,5 +102,8 @@ async function reader(): Promise<void> {
   } finally { rmSync(dir, { recursive: true, force: true }); }
 }
 
-main();
-if (process.argv.includes('--reader')) await reader();
+// Run only as a script: bench/flow-sources.ts imports generateAwsLines from here.
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, ''))) {
+  main();
+  if (process.argv.includes('--reader')) await reader();
+}

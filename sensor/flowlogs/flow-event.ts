@@ -121,14 +121,19 @@ const OVERFLOW_ID = 1;
 export class ReporterIds {
   private readonly ids = new Map<string, number>();
   private readonly names: string[] = ['', '(other)'];
+  private lastName = '';
+  private lastId = 0;
   id(name: string): number {
     if (name === '') return 0;
+    // records come in runs from one interface/exporter: skip the map lookup
+    if (name === this.lastName) return this.lastId;
     let id = this.ids.get(name);
     if (id === undefined) {
       // Bounded: a hostile or broken source inventing names cannot grow this without limit.
       if (this.names.length >= MAX_REPORTERS) return OVERFLOW_ID;
       id = this.names.length; this.names.push(name); this.ids.set(name, id);
     }
+    this.lastName = name; this.lastId = id;
     return id;
   }
   name(id: number): string { return this.names[id] ?? ''; }
