@@ -15,7 +15,7 @@
 import { flowsReady, accountPacket } from "./flows";
 import { decodePacket, setDecodeDelta } from "./decode";
 import { fragFlush } from "./fragments";
-import { setPacketTime, resetPacket, setExtra, pkt_ip_len, pkt_payload_len } from "./packet";
+import { setPacketTime, resetPacket, setExtra, setSource, pkt_ip_len, pkt_payload_len } from "./packet";
 import {
   C_RECORDS, C_CAPTURE_BYTES, C_WIRE_BYTES, C_CAPTURED_BYTES, C_SNAP_TRUNCATED, C_PCAPNG_SECTIONS,
   C_PCAPNG_INTERFACES, C_PCAPNG_SKIPPED_BLOCKS, E_BAD_FILE_HEADER, E_TRUNCATED_RECORD, E_RECORD_TOO_LONG,
@@ -566,7 +566,7 @@ function simplePacket(h: usize, blen: u32): bool {
  * The record offset used for error reports is left as the caller set it.
  */
 export function ingestFrame(capLen: i32, wireLen: i32, lt: i32, ts: f64): i32 {
-  return ingestSampledFrame(capLen, wireLen, lt, ts, 1);
+  return ingestSampledFrame(capLen, wireLen, lt, ts, 1, 0);
 }
 
 /** Saturating product for the u32 "extra" counters. */
@@ -580,10 +580,11 @@ function satMul(a: u32, b: u32): u32 {
  * with `rate` packets of this frame's size — the sampling estimate sFlow
  * collectors use. (Extra bytes saturate at 2^32 - 1 per sample.)
  */
-export function ingestSampledFrame(capLen: i32, wireLen: i32, lt: i32, ts: f64, rate: u32): i32 {
+export function ingestSampledFrame(capLen: i32, wireLen: i32, lt: i32, ts: f64, rate: u32, source: u8): i32 {
   if (capLen < 0 || capLen > inCap || inBuf == 0) { inputError(E_RECORD_TOO_LONG); return 0; }
   setPacketTime(ts, <u32>wireLen, 0);
   resetPacket();
+  if (source != 0) setSource(source, rate);
   if (!flowsReady(ts)) return 2;
   count(C_RECORDS);
   countN(C_WIRE_BYTES, <f64>wireLen);

@@ -68,7 +68,9 @@
 //   20   2  C_INNER_VLAN
 //   22   6  C_MAC_A      MAC of side A (Zeek: the first packet's source MAC goes to its sender)
 //   28   6  C_MAC_B      MAC of side B
-//   34   6  (pad)
+//   34   1  C_SOURCE     SRC_* of the first packet (sFlow samples: SRC_SFLOW)
+//   35   1  (pad)
+//   36   4  C_SAMPLING   1-in-N sampling of the first packet (0: not sampled)
 //
 // Times: records carry the packets' own timestamps (C_FIRST_TS, E_LAST_TS);
 // expiry runs on the capture clock (the latest time seen, never backwards:
@@ -115,6 +117,8 @@ export const C_IFACE: usize = 16;
 export const C_INNER_VLAN: usize = 20;
 export const C_MAC_A: usize = 22;
 export const C_MAC_B: usize = 28;
+export const C_SOURCE: usize = 34;
+export const C_SAMPLING: usize = 36;
 
 export const S_PKTS: usize = 0;
 export const S_IP_BYTES: usize = 8;

@@ -88,7 +88,7 @@
 import {
   pkt_ts, pkt_wire_len, pkt_interface, pkt_ip_version, pkt_proto, pkt_sport, pkt_dport, pkt_has_ports,
   pkt_ip_len, pkt_payload_len, pkt_tcp_flags, pkt_tcp_seq, pkt_tcp_ack, pkt_tcp_window,
-  pkt_vlan, pkt_inner_vlan, pkt_tunnel_type, pkt_tunnel_id, pkt_has_mac, pkt_is_later_fragment,
+  pkt_vlan, pkt_inner_vlan, pkt_tunnel_type, pkt_tunnel_id, pkt_has_mac, pkt_is_later_fragment, pkt_source, pkt_sampling,
   pkt_extra_pkts, pkt_extra_ip_bytes, pkt_extra_wire_bytes, pkt_extra_payload,
   pkt_src, pkt_dst, pkt_src_mac, pkt_dst_mac,
 } from "./packet";
@@ -101,12 +101,12 @@ import {
   REC_SIZE, R_TS, R_LAST_TS, R_ORIG_BYTES, R_RESP_BYTES, R_ORIG_IP_BYTES, R_RESP_IP_BYTES, R_ORIG_WIRE_BYTES,
   R_RESP_WIRE_BYTES, R_ORIG_PKTS, R_RESP_PKTS, R_SERIAL, R_MISSED_BYTES, R_ORIG_H, R_RESP_H, R_ORIG_P, R_RESP_P,
   R_PROTO, R_IP_VERSION, R_CONN_STATE, R_FLAGS, R_VLAN, R_INNER_VLAN, R_TUNNEL_ID, R_TUNNEL_TYPE, R_HISTORY_LEN,
-  R_ORIG_MAC, R_RESP_MAC, R_HISTORY, R_INTERFACE, R_END_REASON,
+  R_ORIG_MAC, R_RESP_MAC, R_HISTORY, R_INTERFACE, R_END_REASON, R_SOURCE, R_SAMPLING,
   CS_SF, CS_S0, CS_SHR, CS_OTH, RF_INTERIM, RF_HAS_MAC, RF_FLIPPED,
   END_INACTIVE, END_CLOSED, END_EVICTED, END_FLUSHED, END_ACTIVE_TIMEOUT, END_REUSED,
 } from "./flowrecord";
 import {
-  ENTRY_SIZE, ENTRY_SHIFT, COLD_SIZE, C_SERIAL, C_FIRST_TS, C_IFACE, C_INNER_VLAN, C_MAC_A, C_MAC_B, E_ADDR_A, E_ADDR_B, E_PORT_A, E_PORT_B, E_PORTS, E_MISC, E_VLAN, E_PROTO, E_TUNB, E_TUNID, E_HASH,
+  ENTRY_SIZE, ENTRY_SHIFT, COLD_SIZE, C_SERIAL, C_FIRST_TS, C_IFACE, C_INNER_VLAN, C_MAC_A, C_MAC_B, C_SOURCE, C_SAMPLING, E_ADDR_A, E_ADDR_B, E_PORT_A, E_PORT_B, E_PORTS, E_MISC, E_VLAN, E_PROTO, E_TUNB, E_TUNID, E_HASH,
   E_PREV, E_NEXT, E_DEADLINE, E_LAST_TS, E_START, E_TOUCH, E_LIST, E_HIST_LEN,
   E_FLAGS, E_IPVER, E_KIND, E_HISTORY, E_INTERIMS, E_SIDE_A, SIDE_SIZE,
   S_PKTS, S_IP_BYTES, S_WIRE_BYTES, S_PAYLOAD,
@@ -356,6 +356,12 @@ function writeRecord(e: usize, reason: u8, interim: bool): void {
   store<u8>(r + R_END_REASON + 1, 0);
   store<u16>(r + R_END_REASON + 2, 0);
   memory.fill(r + R_END_REASON + 4, 0, <usize>REC_SIZE - <usize>(R_END_REASON + 4));
+  // frames from sFlow samples: say so, with their sampling (counts are already scaled)
+  const source = load<u8>(k + C_SOURCE);
+  if (source != 0) {
+    store<u8>(r + R_SOURCE, source);
+    store<u32>(r + R_SAMPLING, load<u32>(k + C_SAMPLING));
+  }
 }
 
 /** Write the final record of entry i and free it. */
@@ -436,6 +442,8 @@ function initEntry(e: usize, src: u32, kind: u8, ts: f64, now: f64): void {
   serialNext += 1;
   store<u32>(k + C_IFACE, pkt_interface);
   store<u16>(k + C_INNER_VLAN, pkt_inner_vlan);
+  store<u8>(k + C_SOURCE, pkt_source);
+  store<u32>(k + C_SAMPLING, pkt_sampling);
   store<u8>(e + E_IPVER, pkt_ip_version);
   store<u8>(e + E_KIND, kind);
   let fl: u8 = <u8>src; // originator = sender of the first packet

@@ -92,7 +92,11 @@ export function lastTs(): f64 { return capLastTs(); }
  * flow, 0 if not (non-IP or malformed: see counters), 2 if the output is full.
  */
 export function ingestFrame(capLen: i32, wireLen: i32, linktype: i32, ts: f64): i32 { return capIngestFrame(capLen, wireLen, linktype, ts); }
-/** ingestFrame for a frame sampled 1-in-rate (sFlow): credited as `rate` packets of its size. */
-export function ingestSampledFrame(capLen: i32, wireLen: i32, linktype: i32, ts: f64, rate: f64): i32 {
-  return capIngestSampled(capLen, wireLen, linktype, ts, rate >= 1 && rate <= 4294967295 ? <u32>rate : 1);
+/**
+ * ingestFrame for a frame sampled 1-in-rate (sFlow, IPFIX packet sections):
+ * credited as `rate` packets of its size; its flow's records carry `source`
+ * (SRC_* in flowrecord.ts) and the sampling.
+ */
+export function ingestSampledFrame(capLen: i32, wireLen: i32, linktype: i32, ts: f64, rate: f64, source: i32): i32 {
+  return capIngestSampled(capLen, wireLen, linktype, ts, rate >= 1 && rate <= 4294967295 ? <u32>rate : 1, <u8>source);
 }

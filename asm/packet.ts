@@ -58,6 +58,9 @@ export let pkt_extra_pkts: u32 = 0;
 export let pkt_extra_ip_bytes: u32 = 0;
 export let pkt_extra_wire_bytes: u32 = 0;
 export let pkt_extra_payload: u32 = 0;
+/** Where a frame came from when not from a capture file: SRC_SFLOW etc. (flowrecord.ts), with its 1-in-N sampling. */
+export let pkt_source: u8 = 0;
+export let pkt_sampling: u32 = 0;
 
 export const TUNNEL_NONE: u8 = 0;
 export const TUNNEL_VXLAN: u8 = 1;
@@ -84,6 +87,7 @@ export const pkt_dst_mac: usize = memory.data(8, 8);
   pkt_tunnel_type = TUNNEL_NONE; pkt_tunnel_id = 0;
   pkt_has_mac = false; pkt_is_later_fragment = false;
   pkt_extra_pkts = 0; pkt_extra_ip_bytes = 0; pkt_extra_wire_bytes = 0; pkt_extra_payload = 0;
+  pkt_source = 0; pkt_sampling = 0;
 }
 
 // Setters, because AssemblyScript module globals are read-only from other modules.
@@ -97,4 +101,5 @@ export function setTunnel(kind: u8, id: u32): void { pkt_tunnel_type = kind; pkt
 export function setHasMac(v: bool): void { pkt_has_mac = v; }
 export function setLaterFragment(v: bool): void { pkt_is_later_fragment = v; }
 export function setExtra(pkts: u32, ipBytes: u32, wireBytes: u32, payload: u32): void { pkt_extra_pkts = pkts; pkt_extra_ip_bytes = ipBytes; pkt_extra_wire_bytes = wireBytes; pkt_extra_payload = payload; }
+export function setSource(source: u8, sampling: u32): void { pkt_source = source; pkt_sampling = sampling; }
 export function clearPorts(): void { pkt_sport = 0; pkt_dport = 0; pkt_has_ports = false; }

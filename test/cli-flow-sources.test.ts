@@ -82,6 +82,12 @@ test('NetFlow/IPFIX/sFlow captures need --format netflow-pcap; flows and sampled
   const sflow = run([sharedPath('flows/sflow/akvorado/data-1140.pcap'), '--format', 'netflow-pcap']);
   assert.is(sflow.code, 0, sflow.stderr);
   assert.ok((sflow.summary.packets as number) > 0, 'sFlow samples went through the packet decoder');
+  assert.ok(sflow.flows.length > 0);
+  for (const f of sflow.flows) {
+    assert.is(f.source, 'sflow');
+    assert.ok((f.sampling as number) > 1, 'the sampling rate is on the record');
+    assert.is((f.orig_pkts as number) % (f.sampling as number), 0, 'each sample counts as `sampling` packets');
+  }
   // without --format the same file is a capture of UDP packets: flows of the export traffic itself
   const raw = run([sharedPath('flows/netflow_ipfix/akvorado/data+templates.pcap')]);
   assert.ok(raw.flows.every((f) => f.proto === 'udp' && f.source === undefined));

@@ -85,7 +85,7 @@ interface CoreExports {
   numCounters(): number;
   beginCapture(format: number): void;
   feed(len: number, baseOffset: number, final: number): number;
-  ingestSampledFrame(capLen: number, wireLen: number, linktype: number, ts: number, rate: number): number;
+  ingestSampledFrame(capLen: number, wireLen: number, linktype: number, ts: number, rate: number, source: number): number;
   initEvents(capacity: number, inputEvents: number): number;
   configureEvents(lateness: number, gap: number, activeTimeout: number): void;
   eventsPtr(): number;
@@ -280,10 +280,14 @@ export class WasmCore {
     return this.x.ingestFrame(frame.length, wireLen, linktype, ts);
   }
 
-  /** ingestFrame for a frame sampled 1-in-`rate` (sFlow): its flow is credited with `rate` packets of its size. */
-  ingestSampledFrame(frame: Uint8Array, wireLen: number, linktype: number, ts: number, rate: number): number {
+  /**
+   * ingestFrame for a frame sampled 1-in-`rate` (sFlow): its flow is credited
+   * with `rate` packets of its size, and its records say `source` (a SOURCE
+   * code of flowlogs/flow-event.ts) and the sampling.
+   */
+  ingestSampledFrame(frame: Uint8Array, wireLen: number, linktype: number, ts: number, rate: number, source: number): number {
     this.input().set(frame, 0);
-    return this.x.ingestSampledFrame(frame.length, wireLen, linktype, ts, rate);
+    return this.x.ingestSampledFrame(frame.length, wireLen, linktype, ts, rate, source);
   }
 
   lastTs(): number {

@@ -149,7 +149,8 @@ export class FlowJsonWriter {
     if (dir !== 0) { pos = put(out, pos, K.direction); pos = putStr(out, pos, DIRECTION_BYTES[dir] ?? DIRECTION_BYTES[0]!); }
     const sampling = dv.getUint32(off + R.SAMPLING, true);
     if (sampling > 1) { pos = put(out, pos, K.sampling); pos = putUint(out, pos, sampling); }
-    pos = put(out, pos, K.records); pos = putUint(out, pos, dv.getUint32(off + R.RECORDS, true));
+    const records = dv.getUint32(off + R.RECORDS, true);
+    if (records > 0) { pos = put(out, pos, K.records); pos = putUint(out, pos, records); } // 0: sampled packets (sFlow)
     const of = rec[off + R.ORIG_TCP_FLAGS]!, rf = rec[off + R.RESP_TCP_FLAGS]!;
     if (rec[off + R.PROTO] === 6 && (of | rf) !== 0) {
       pos = put(out, pos, K.origFlags); pos = putUint(out, pos, of);

@@ -147,7 +147,7 @@ export function toFlowRecord(f: RawFlow, ctx: RecordContext): FlowRecord {
     if (f.action !== 0) rec.action = ACTIONS[f.action] as 'accept' | 'reject';
     if (f.direction !== 0) rec.direction = DIRECTIONS[f.direction] as 'ingress' | 'egress';
     if (f.sampling > 1) rec.sampling = f.sampling;
-    rec.source_records = f.records;
+    if (f.records > 0) rec.source_records = f.records;
     if (f.proto === 6 && (f.origTcpFlags | f.respTcpFlags) !== 0) { rec.orig_tcp_flags = f.origTcpFlags; rec.resp_tcp_flags = f.respTcpFlags; }
     if (f.sourceFlags & SF_PAIRED) rec.paired = true;
     if (f.sourceFlags & SF_DEDUPED) rec.deduped = true;
@@ -189,7 +189,7 @@ export function flowRecordJson(r: FlowRecord): string {
     if (r.action !== undefined) s += `,"action":"${r.action}"`;
     if (r.direction !== undefined) s += `,"direction":"${r.direction}"`;
     if (r.sampling !== undefined) s += `,"sampling":${r.sampling}`;
-    s += `,"source_records":${r.source_records}`;
+    if (r.source_records !== undefined) s += `,"source_records":${r.source_records}`;
     if (r.orig_tcp_flags !== undefined) s += `,"orig_tcp_flags":${r.orig_tcp_flags},"resp_tcp_flags":${r.resp_tcp_flags}`;
     if (r.paired) s += ',"paired":true';
     if (r.deduped) s += ',"deduped":true';

@@ -14,6 +14,7 @@ import { readZeekConn } from '../flowlogs/zeek-conn-reader.ts';
 import { NetflowDecoder } from '../netflow/datagram.ts';
 import { readNetflowCapture } from '../netflow/netflow-pcap.ts';
 import type { SampledFrame } from '../netflow/common.ts';
+import { SOURCE } from '../flowlogs/flow-event.ts';
 import { sniffMagic } from '../sources/capture-format.ts';
 import type { Drain } from './capture-pump.ts';
 import type { EventPump } from './event-pump.ts';
@@ -112,7 +113,7 @@ export async function readFlowInput(
         if (f.linktype < 0) return;
         frames++;
         // a full output region answers 2: drain and try again
-        for (let i = 0; i < 3 && core.ingestSampledFrame(f.frame, f.frameLength, f.linktype, f.time, f.samplingRate) === 2; i++) drain(core);
+        for (let i = 0; i < 3 && core.ingestSampledFrame(f.frame, f.frameLength, f.linktype, f.time, f.samplingRate, SOURCE[f.source]) === 2; i++) drain(core);
       };
       const decoder = new NetflowDecoder({ sink: pump, onSflow });
       for (const file of expandInput(path)) await readNetflowCapture(file, decoder);

@@ -20,6 +20,7 @@ import { InputErrorReporter } from '../log/input-errors.ts';
 import { logger } from '../log/logger.ts';
 import { startNetflowCollector } from '../netflow/collector.ts';
 import type { SampledFrame } from '../netflow/common.ts';
+import { SOURCE } from '../flowlogs/flow-event.ts';
 import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import { openCaptureInput } from '../sources/capture-input.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
@@ -86,7 +87,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   // ---- NetFlow / IPFIX / sFlow collectors
   const onSflow = (f: SampledFrame) => {
     if (f.linktype < 0) return;
-    for (let i = 0; i < 3 && core.ingestSampledFrame(f.frame, f.frameLength, f.linktype, f.time, f.samplingRate) === 2; i++) drain(core);
+    for (let i = 0; i < 3 && core.ingestSampledFrame(f.frame, f.frameLength, f.linktype, f.time, f.samplingRate, SOURCE[f.source]) === 2; i++) drain(core);
   };
   const collectors = [];
   for (const url of opts.netflow ?? []) {
