@@ -15,7 +15,7 @@
 //   npx tsx bench/flow-sources.ts [--records N] [--runs R] [--no-write]
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -193,6 +193,11 @@ async function main(): Promise<void> {
   await add('Azure VNet JSON (edge-sensor)', azureFile, 'azure', (k) => k);
   await add('IPFIX capture (edge-sensor)', ipfixCapture, 'netflow-pcap', (k) => k);
 
+  // IPFIX over loopback into `edge-sensor run --netflow`: sent as fast as the
+  // socket takes them; what the sensor did not keep up with the kernel drops
+  log('IPFIX over loopback into edge-sensor run --netflow');
+  rows.push(await loopbackRow(n));
+
   // nfdump -r
   const nf = await nfcapdFile(n);
   if (typeof nf === 'string' && which('nfdump')) {
@@ -222,6 +227,43 @@ async function main(): Promise<void> {
       'records = source records (AWS lines with traffic, Azure tuples, IPFIX data records).', '', ...lines, ''].join('\n'));
     log('appended to bench/RESULTS.md');
   }
+}
+
+/**
+ * Replay the IPFIX messages unpaced to `edge-sensor run --netflow`. records/s
+ * is the sensor's sustained rate: records it took in / its time from the first
+ * to the last of them; the kernel drops what it did not keep up with.
+ */
+async function loopbackRow(n: number): Promise<FlowRow> {
+  const msgs = ipfixMessages(n);
+  const bytes = msgs.reduce((a, m) => a + m.length, 0);
+  const summaryFile = join(mkdtempSync(join(tmpdir(), 'bench-run-')), 'summary.json');
+  const child = spawn(process.execPath, [join(root, 'sensor/cli/bin.js'), 'run', '--netflow', 'udp://127.0.0.1:0', '--flows', '/dev/null', '--summary', summaryFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (b) => { err += b; });
+  const t0 = Date.now();
+  while (!/"port":(\d+)[^\n]*listening/.test(err)) {
+    if (Date.now() - t0 > 10_000) { child.kill(); return { label: 'IPFIX over loopback (edge-sensor run)', input: '', records: n, bytes, best: null, note: 'run did not start' }; }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const port = Number(/"port":(\d+)[^\n]*listening/.exec(err)![1]);
+  const sock = dgram.createSocket('udp4');
+  const start = process.hrtime.bigint();
+  for (const m of msgs) await new Promise<void>((res, rej) => sock.send(m, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+  const sent = Number(process.hrtime.bigint() - start) / 1e9;
+  sock.close();
+  await new Promise((r) => setTimeout(r, 1000)); // let it empty its socket buffer
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  let summary: { flow_events?: number; datagrams?: number; netflow_busy_s?: number } = {};
+  try { summary = JSON.parse(readFileSync(summaryFile, 'utf8')); } catch { /* reported below */ }
+  const got = summary.flow_events ?? 0;
+  // the sensor's own busy time: first to last record it took in
+  const m: Measurement = { ok: true, exitCode: 0, signal: null, timedOut: false, wallMs: (summary.netflow_busy_s ?? 0) * 1000, peakRssKiB: null, stdout: '', stderrTail: '' };
+  return {
+    label: 'IPFIX over loopback (edge-sensor run)', input: 'generated, unpaced', records: got, bytes, best: got > 0 ? m : null,
+    note: `${msgs.length.toLocaleString('en')} datagrams sent in ${sent.toFixed(2)} s (${Math.round(msgs.length / sent).toLocaleString('en')}/s); ${got.toLocaleString('en')} of ${n.toLocaleString('en')} records taken in (${(100 * (1 - got / n)).toFixed(1)}% dropped by the kernel: the sensor fell behind)`,
+  };
 }
 
 /** Lines a command prints, counted as they stream (nfdump's output of 2 M flows is larger than a JS string may be). */
