@@ -194,4 +194,57 @@ test('conservation: seeded random traffic from two reporters, each direction rep
   assert.is(c.events_deduped ?? 0, 0);
 });
 
+test('seeded fuzz: random and half-valid event bytes never trap, memory stays put, every event is counted', () => {
+  const rng = new Rng('flow-events-fuzz');
+  const core = new WasmCore({ outputRecords: 64 });
+  core.enableEvents({ capacity: 64, batch: 256 });
+  let records = 0;
+  const drain = (c: WasmCore) => { records += c.drainRaw(() => {}); };
+  const memBefore = core.memoryBytes();
+  let fed = 0;
+  for (let round = 0; round < 200; round++) {
+    const region = core.eventRegion();
+    const n = rng.int(1, region.capacity);
+    for (let i = 0; i < n; i++) {
+      const o = region.off + i * REC_SIZE;
+      if (rng.chance(0.5)) {
+        for (let k = 0; k < REC_SIZE; k++) region.u8[o + k] = rng.int(0, 255);
+      } else {
+        region.u8.fill(0, o, o + REC_SIZE);
+        const t = 1.7e9 + rng.int(0, 100000);
+        region.dv.setFloat64(o + R.TS, t, true);
+        region.dv.setFloat64(o + R.LAST_TS, t + rng.int(0, 600), true);
+        region.dv.setFloat64(o + R.ORIG_PKTS, rng.int(0, 1e6), true);
+        region.dv.setFloat64(o + R.ORIG_IP_BYTES, rng.int(0, 1e9), true);
+        region.dv.setFloat64(o + R.RESP_PKTS, rng.chance(0.2) ? rng.int(0, 1e6) : 0, true);
+        region.u8[o + R.IP_VERSION] = rng.pick([4, 6, 4, 0, 7]);
+        region.u8[o + R.PROTO] = rng.pick([6, 17, 1, 58, 47, 255]);
+        region.u8[o + R.ORIG_H + 15] = rng.int(0, 20); region.u8[o + R.RESP_H + 15] = rng.int(0, 20);
+        region.dv.setUint16(o + R.ORIG_P, rng.int(0, 65535), true);
+        region.dv.setUint16(o + R.RESP_P, rng.pick([80, 443, 0, 8, 65535]), true);
+        region.u8[o + R.SOURCE_FLAGS] = rng.int(0, 255);
+        region.u8[o + R.ORIG_TCP_FLAGS] = rng.int(0, 255);
+        region.dv.setUint32(o + R.REPORTER, rng.int(0, 3), true);
+        region.dv.setUint32(o + R.RECORDS, rng.int(0, 5), true);
+      }
+    }
+    let start = 0;
+    for (let spins = 0; start < n; spins++) {
+      assert.ok(spins < 10_000, 'the merger makes progress');
+      start += core.ingestEvents(start, n - start);
+      drain(core);
+    }
+    fed += n;
+    assert.ok(core.eventFlowsPending() <= 64);
+  }
+  while (!core.flushEvents()) drain(core);
+  drain(core);
+  assert.is(core.eventFlowsPending(), 0);
+  const c = core.counters();
+  assert.is(c.events_in, fed);
+  assert.ok((c.bad_event ?? 0) > 0 && (c.bad_event ?? 0) < fed);
+  assert.ok(records > 0);
+  assert.is(core.memoryBytes(), memBefore, 'no memory growth after start');
+});
+
 test.run();
