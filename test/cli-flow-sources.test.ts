@@ -8,6 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
 import { cli, jsonLines, logLines } from './helpers/cli.ts';
 import { needSharedData, sharedPath } from './helpers/shared-data.ts';
 
@@ -91,6 +92,26 @@ test('NetFlow/IPFIX/sFlow captures need --format netflow-pcap; flows and sampled
   // without --format the same file is a capture of UDP packets: flows of the export traffic itself
   const raw = run([sharedPath('flows/netflow_ipfix/akvorado/data+templates.pcap')]);
   assert.ok(raw.flows.every((f) => f.proto === 'udp' && f.source === undefined));
+});
+
+test('sFlow interface counters reach the summary, equal to what tshark decodes (latest per agent and ifIndex)', () => {
+  if (!needSharedData('sFlow counter samples')) return;
+  const file = sharedPath('flows/sflow/misc/sflow_multiple_counter_30_pdus.pcap');
+  const r = run([file, '--format', 'netflow-pcap']);
+  assert.is(r.code, 0, r.stderr);
+  const ours = r.summary.interfaces as { agent: string; sub_agent: number; if_index: number; in_octets: number; out_octets: number }[];
+  assert.ok(ours.length > 50, `${ours.length} interfaces`);
+  const ts = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'sflow_245.agent', '-e', 'sflow_245.sub_agent_id', '-e', 'sflow_245.ifindex', '-e', 'sflow_245.ifinoct', '-e', 'sflow_245.ifoutoct'], { encoding: 'utf8' });
+  if (ts.error) { console.log('  [skip] tshark not installed'); return; }
+  const latest = new Map<string, [number, number]>();
+  for (const line of ts.stdout.trim().split('\n')) {
+    const [agent, sub, idx, inO, outO] = line.split('\t').map((x) => x.split(','));
+    idx!.forEach((ix, i) => { if (ix) latest.set(`${agent![0]}/${sub![0]}/${ix}`, [Number(inO![i]), Number(outO![i])]); });
+  }
+  assert.is(ours.length, latest.size);
+  for (const o of ours) assert.equal([o.in_octets, o.out_octets], latest.get(`${o.agent}/${o.sub_agent}/${o.if_index}`), `${o.agent} if ${o.if_index}`);
+  const nf = (r.summary.inputs as { netflow?: { sflowCounterSamples: number } }[])[0]!.netflow!;
+  assert.ok(nf.sflowCounterSamples >= ours.length);
 });
 
 test('garbage and unknown inputs: counted, reported, the rest still analysed', () => {

@@ -66,6 +66,8 @@ test('collector and watched folder at once; SIGTERM writes every flow and a summ
   const summary = JSON.parse(r.stdout());
   assert.is(summary.files_read, 1);
   assert.is(summary.datagrams, 1);
+  assert.is(summary.collectors.length, 1);
+  assert.equal([summary.collectors[0].ipfix, summary.collectors[0].records, summary.collectors[0].lostRecords, summary.collectors[0].templatesAdded], [1, 2, 0, 1]);
   const flows = jsonLines(readFileSync(flowsFile, 'utf8'));
   const ipfix = flows.filter((f) => f.source === 'ipfix');
   assert.is(ipfix.length, 1, JSON.stringify(flows));

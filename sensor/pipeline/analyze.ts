@@ -16,6 +16,8 @@ import { EventPump } from './event-pump.ts';
 import { detectInput, firstBytesHex, isFlowFormat, readFlowInput, type FlowFormat, type InputFormat } from './flow-inputs.ts';
 import { ReporterIds } from '../flowlogs/flow-event.ts';
 import type { EventOptions } from '../core/wasm-core.ts';
+import type { NetflowStats } from '../netflow/common.ts';
+import { InterfaceStats, type InterfaceSnapshot } from '../netflow/interface-stats.ts';
 import { Progress } from './progress.ts';
 
 export interface AnalyzeOptions {
@@ -43,6 +45,8 @@ export interface InputSummary {
   /** flow-record inputs: events read and records rejected */
   events?: number;
   rejected?: number;
+  /** export-packet captures: the decoder's counters (sequence losses, templates, …) */
+  netflow?: Omit<NetflowStats, 'rejected'>;
   compressed?: boolean;
   bytes: number;
   ok: boolean;
@@ -62,6 +66,8 @@ export interface AnalyzeSummary {
   counters: Record<string, number>;
   errors: Record<string, number>;
   sink?: SinkCounters & { target: string; error?: string };
+  /** sFlow interface counters: the latest per (agent, ifIndex) */
+  interfaces?: InterfaceSnapshot[];
 }
 
 export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
@@ -91,6 +97,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     if (opts.onRecord) for (let i = 0; i < n; i++) opts.onRecord(toFlowRecord(decodeRawFlow(dv, bytes, i * REC_SIZE), ctx));
   });
 
+  const interfaces = new InterfaceStats();
   // The flow-event side is set up on the first flow-record input.
   let pump: EventPump | null = null;
   const eventPump = (): EventPump => {
@@ -113,9 +120,10 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     if (kind !== null && kind !== 'capture') {
       summary.format = kind;
       try {
-        const res = await readFlowInput(path, kind, eventPump(), core, drain, { awsFormat: opts.awsFormat });
+        const res = await readFlowInput(path, kind, eventPump(), core, drain, { awsFormat: opts.awsFormat, interfaces });
         summary.events = res.events;
         summary.rejected = res.rejected;
+        if (res.netflow) summary.netflow = { ...res.netflow };
         summary.ok = true;
       } catch (e) {
         const err = e as Error & { kind?: string };
@@ -180,6 +188,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     counters: core.counters(),
     errors: reporter.totals(core),
     sink: sinkCounters,
+    ...(interfaces.size ? { interfaces: interfaces.snapshot() } : {}),
   };
 }
 

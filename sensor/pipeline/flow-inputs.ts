@@ -13,7 +13,8 @@ import { expandInput } from '../flowlogs/text-input.ts';
 import { readZeekConn } from '../flowlogs/zeek-conn-reader.ts';
 import { NetflowDecoder } from '../netflow/datagram.ts';
 import { readNetflowCapture } from '../netflow/netflow-pcap.ts';
-import type { SampledFrame } from '../netflow/common.ts';
+import type { NetflowStats, SampledFrame } from '../netflow/common.ts';
+import type { InterfaceStats } from '../netflow/interface-stats.ts';
 import { SOURCE } from '../flowlogs/flow-event.ts';
 import { sniffMagic } from '../sources/capture-format.ts';
 import type { Drain } from './capture-pump.ts';
@@ -73,6 +74,8 @@ export function firstBytesHex(path: string, n = 8): string {
 export interface FlowInputOptions {
   /** AWS: field order for files without a header line */
   awsFormat?: string;
+  /** sFlow interface counters go here */
+  interfaces?: InterfaceStats;
 }
 
 export interface FlowInputResult {
@@ -82,6 +85,8 @@ export interface FlowInputResult {
   rejected: number;
   /** sFlow / IPFIX packet samples sent through the packet decoder */
   sampledFrames?: number;
+  /** NetFlow/IPFIX/sFlow decoding: datagrams, templates, sequence losses, … */
+  netflow?: NetflowStats;
 }
 
 /**
@@ -115,9 +120,9 @@ export async function readFlowInput(
         // a full output region answers 2: drain and try again
         for (let i = 0; i < 3 && core.ingestSampledFrame(f.frame, f.frameLength, f.linktype, f.time, f.samplingRate, SOURCE[f.source]) === 2; i++) drain(core);
       };
-      const decoder = new NetflowDecoder({ sink: pump, onSflow });
+      const decoder = new NetflowDecoder({ sink: pump, onSflow, onCounters: (c) => opts.interfaces?.update(c) });
       for (const file of expandInput(path)) await readNetflowCapture(file, decoder);
-      return done({ sampledFrames: frames });
+      return done({ sampledFrames: frames, netflow: decoder.stats });
     }
   }
 }

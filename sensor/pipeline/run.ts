@@ -19,7 +19,8 @@ import type { FlowLogFormat } from '../flowlogs/sniff.ts';
 import { InputErrorReporter } from '../log/input-errors.ts';
 import { logger } from '../log/logger.ts';
 import { startNetflowCollector } from '../netflow/collector.ts';
-import type { SampledFrame } from '../netflow/common.ts';
+import type { NetflowStats, SampledFrame } from '../netflow/common.ts';
+import { InterfaceStats, type InterfaceSnapshot } from '../netflow/interface-stats.ts';
 import { SOURCE } from '../flowlogs/flow-event.ts';
 import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import { openCaptureInput } from '../sources/capture-input.ts';
@@ -57,6 +58,10 @@ export interface RunSummary {
   datagrams: number;
   /** seconds from the first to the latest record the collectors delivered (their sustained rate = records / this) */
   netflow_busy_s: number;
+  /** each collector's decoding counters (sequence losses, templates, rejections) */
+  collectors: ({ url: string; port: number } & Omit<NetflowStats, 'rejected'>)[];
+  /** sFlow interface counters: the latest per (agent, ifIndex) */
+  interfaces: InterfaceSnapshot[];
   counters: Record<string, number>;
   errors: Record<string, number>;
   inputs: { packets?: { name: string; ok: boolean; error?: string } };
@@ -82,7 +87,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
       sink?.flushIfStale();
     }, reporters)
     : null;
-  const summary: RunSummary = { packets: 0, flow_events: 0, flow_records: 0, files_read: 0, datagrams: 0, netflow_busy_s: 0, counters: {}, errors: {}, inputs: {} };
+  const summary: RunSummary = { packets: 0, flow_events: 0, flow_records: 0, files_read: 0, datagrams: 0, netflow_busy_s: 0, collectors: [], interfaces: [], counters: {}, errors: {}, inputs: {} };
   let stopping = false;
   void opts.stop.then(() => { stopping = true; });
 
@@ -91,7 +96,8 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
     if (f.linktype < 0) return;
     for (let i = 0; i < 3 && core.ingestSampledFrame(f.frame, f.frameLength, f.linktype, f.time, f.samplingRate, SOURCE[f.source]) === 2; i++) drain(core);
   };
-  const collectors = [];
+  const collectors: { url: string; c: Awaited<ReturnType<typeof startNetflowCollector>> }[] = [];
+  const interfaces = new InterfaceStats();
   // collectors' records pass through here on their way to the pump: timed, for the sustained rate
   let firstAt = 0, lastAt = 0;
   const timed: FlowEventSink = {
@@ -100,11 +106,11 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   };
   for (const url of opts.netflow ?? []) {
     // a large receive buffer rides out bursts (the kernel caps it at net.core.rmem_max)
-    const c = await startNetflowCollector({ url, sink: timed, onSflow, receiveBufferSize: 32 << 20 });
+    const c = await startNetflowCollector({ url, sink: timed, onSflow, onCounters: (x) => interfaces.update(x), receiveBufferSize: 32 << 20 });
     log.info({ url, port: c.port }, 'listening for NetFlow/IPFIX/sFlow');
-    collectors.push(c);
+    collectors.push({ url, c });
   }
-  opts.onReady?.({ netflowPorts: collectors.map((c) => c.port) });
+  opts.onReady?.({ netflowPorts: collectors.map((x) => x.c.port) });
 
   // ---- watched folders
   const files = new Map<string, FileState>();
@@ -149,7 +155,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
         st.azureResume = res.resumeOffset;
         pump!.push();
       } else {
-        await readFlowInput(path, fmt, pump!, core, drain, { awsFormat: opts.awsFormat });
+        await readFlowInput(path, fmt, pump!, core, drain, { awsFormat: opts.awsFormat, interfaces });
       }
       summary.files_read++;
       log.info({ file: path, format: fmt }, 'flow-log file read');
@@ -204,7 +210,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   if (poll) clearInterval(poll);
   clearInterval(tick);
   clearInterval(status);
-  for (const c of collectors) await c.close();
+  for (const { c } of collectors) await c.close();
   await Promise.race([packetsDone, new Promise((r) => setTimeout(r, 2000))]);
   pump?.finish();
   flushCore(core, drain);
@@ -214,7 +220,9 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   summary.packets = core.counter('C_RECORDS');
   summary.flow_events = core.counter('C_EVENTS_IN');
   summary.flow_records = flowRecords;
-  summary.datagrams = collectors.reduce((a, c) => a + c.stats.datagrams, 0);
+  summary.datagrams = collectors.reduce((a, x) => a + x.c.stats.datagrams, 0);
+  summary.collectors = collectors.map((x) => ({ url: x.url, port: x.c.port, ...x.c.stats }));
+  summary.interfaces = interfaces.snapshot();
   summary.netflow_busy_s = (lastAt - firstAt) / 1000;
   summary.counters = core.counters();
   summary.errors = reporter.totals(core);
