@@ -46,6 +46,47 @@ function awsFile(n: number): string {
   return path;
 }
 
+/**
+ * AWS lines as a VPC really produces them: connections that last several
+ * 1-minute aggregation intervals, each reported per direction, and by both
+ * ENIs when both ends are monitored instances (40% of connections). So one
+ * connection is 2–4 lines per minute it lasts; the merger joins them.
+ * Exactly `n` lines.
+ */
+function awsRealisticFile(n: number): string {
+  const path = join(benchDir, `aws-vpc-realistic-${n}.log`);
+  if (existsSync(path)) return path;
+  log(`generating ${relative(root, path)}`);
+  const rng = new Rng('aws-vpc-realistic-1');
+  const fd = openSync(path, 'w');
+  writeSync(fd, 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags\n');
+  const eni = (ip: string) => `eni-${ip.split('.').map((x) => Number(x).toString(16).padStart(2, '0')).join('')}a1b2c3d4e`;
+  let lines = 0, t = 1_700_000_000;
+  const batch: string[] = [];
+  while (lines < n) {
+    t += rng.int(0, 2);
+    const client = `10.0.${rng.int(0, 15)}.${rng.int(1, 254)}`;
+    const both = rng.chance(0.4);
+    const server = both ? `10.1.${rng.int(0, 3)}.${rng.int(1, 254)}` : `${rng.int(1, 223)}.${rng.int(0, 255)}.${rng.int(0, 255)}.${rng.int(1, 254)}`;
+    const sp = rng.int(32768, 60999), dp = rng.pick([443, 443, 443, 80, 5432, 6379, 22]);
+    const minutes = rng.int(1, 5);
+    for (let m = 0; m < minutes && lines < n; m++) {
+      const s0 = t + m * 60, e0 = s0 + 59;
+      const first = m === 0 ? 2 : 0, last = m === minutes - 1 ? 1 : 0;
+      const p1 = rng.int(2, 200), p2 = rng.int(2, 300);
+      const fwd = `${client} ${server} ${sp} ${dp} 6 ${p1} ${p1 * rng.int(60, 400)} ${s0} ${e0} ACCEPT OK ${first | last}`;
+      const rev = `${server} ${client} ${dp} ${sp} 6 ${p2} ${p2 * rng.int(60, 1400)} ${s0} ${e0} ACCEPT OK ${(first ? 18 : 0) | last}`;
+      const reps: [string, string][] = [[eni(client), fwd], [eni(client), rev]];
+      if (both) reps.push([eni(server), fwd], [eni(server), rev]);
+      for (const [e, l] of reps) { if (lines >= n) break; batch.push(`2 123456789012 ${e} ${l}`); lines++; }
+    }
+    if (batch.length > 10000) { writeSync(fd, batch.join('\n') + '\n'); batch.length = 0; }
+  }
+  if (batch.length) writeSync(fd, batch.join('\n') + '\n');
+  closeSync(fd);
+  return path;
+}
+
 /** One Azure VNet flow-log blob: records of up to 1000 tuples each, as Azure writes them (B then E per flow); `tuples` even. */
 function azureFile(tuples: number): string {
   const path = join(benchDir, `azure-vnet-${tuples}.json`);
@@ -189,7 +230,8 @@ async function main(): Promise<void> {
     const s = r.m ? await ours(format, eventsOf(short))(spath) : null;
     rows.push({ label, input: relative(root, path), records: eventsOf(n), bytes: statSync(path).size, best: r.m, shortRss: s?.m?.peakRssKiB ?? null, note: r.note });
   };
-  await add('AWS VPC text (edge-sensor)', awsFile, 'aws-vpc', countAwsFlows);
+  await add('AWS VPC text, every line a new flow (edge-sensor)', awsFile, 'aws-vpc', countAwsFlows);
+  await add('AWS VPC text, flows as AWS reports them (edge-sensor)', awsRealisticFile, 'aws-vpc', (k) => k);
   await add('Azure VNet JSON (edge-sensor)', azureFile, 'azure', (k) => k);
   await add('IPFIX capture (edge-sensor)', ipfixCapture, 'netflow-pcap', (k) => k);
 
