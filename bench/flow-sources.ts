@@ -264,7 +264,15 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`\nflow-record ingestion — best of ${RUNS}, warm cache, process start included\n\n${lines.join('\n')}\n`);
   if (WRITE) {
-    appendFileSync(join(root, 'bench/RESULTS.md'), ['', '## Flow-record ingestion (bench/flow-sources.ts)', '',
+    // replace this script's section if an earlier run left one (run.ts rewrites the rest)
+    const results = join(root, 'bench/RESULTS.md');
+    const HEAD = '## Flow-record ingestion (bench/flow-sources.ts)';
+    if (existsSync(results)) {
+      const text = readFileSync(results, 'utf8');
+      const at = text.indexOf(`\n${HEAD}`);
+      if (at >= 0) writeFileSync(results, text.slice(0, at).trimEnd() + '\n');
+    }
+    appendFileSync(results, ['', HEAD, '',
       `Best of ${RUNS} runs; \`edge-sensor analyze FILE --format F --flows /dev/null\` end to end (process start, parse, the core's merger, JSON written). ` +
       'records = source records (AWS lines with traffic, Azure tuples, IPFIX data records).', '', ...lines, ''].join('\n'));
     log('appended to bench/RESULTS.md');
