@@ -2,7 +2,7 @@
 // JSON lines and writes them. Runs in a worker (as Zeek writes its logs from
 // threads) so that formatting — allocation-heavy string work — stays off the
 // packet path. Started by ThreadedFlowSink; speaks only its messages.
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { REC_SIZE } from '../core/flow-record.ts';
 import { FlowJsonWriter, MAX_LINE_BYTES } from '../flows/flow-json.ts';
 import { LocalNets } from '../flows/local-nets.ts';
@@ -14,8 +14,6 @@ export interface WriterInit {
   communityIdSeed?: number;
   /** Int32Array[1] over a SharedArrayBuffer: batches posted but not yet written */
   inFlight: SharedArrayBuffer;
-  /** written batch buffers go back here, for reuse */
-  returnPort?: MessagePort;
 }
 
 export type WriterMessage =
@@ -60,7 +58,6 @@ function run(init: WriterInit): void {
         if (err.code !== 'EPIPE') { done.errors++; done.error = err.message; }
       }
     } else done.discarded += m.count;
-    init.returnPort?.postMessage(m.buf, [m.buf]);
     Atomics.sub(inFlight, 0, 1);
     Atomics.notify(inFlight, 0);
   });

@@ -4,7 +4,7 @@
 // instead of buffering without limit.
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { BUNDLED, PACKAGE_ROOT } from '../core/package-root.ts';
 import type { WriterDone, WriterInit, WriterMessage } from './flow-writer-thread.ts';
 import type { SinkCounters } from './fd-write.ts';
@@ -39,14 +39,6 @@ export class ThreadedFlowSink {
 
   private readonly reporters: ReporterIds | undefined;
   private reportersSent = 0;
-  /**
-   * Batch buffers come back from the writer once written and are reused: a
-   * fixed pool (≤ MAX_IN_FLIGHT + 1) instead of a new 896 KiB buffer per batch
-   * that the writer's heap would collect only lazily (measured: the writer's
-   * RSS then grew with the number of records written).
-   */
-  private readonly returned: MessagePort;
-  private readonly pool: ArrayBuffer[] = [];
 
   /** `reporters`: names of the reporter ids on records of flow-record sources (sent along as they appear) */
   constructor(readonly target: string, opts: { localNets?: string[]; communityIdSeed?: number; reporters?: ReporterIds } = {}) {
@@ -56,17 +48,13 @@ export class ThreadedFlowSink {
     else { this.fd = openSync(target, 'w'); this.ownsFd = true; }
     const shared = new SharedArrayBuffer(4);
     this.inFlight = new Int32Array(shared);
-    const channel = new MessageChannel();
-    this.returned = channel.port1;
-    this.returned.unref();
-    const init: WriterInit = { fd: this.fd, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, inFlight: shared, returnPort: channel.port2 };
+    const init: WriterInit = { fd: this.fd, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, inFlight: shared };
     // The bundled CLI starts the bundled writer (plain JS, quick to start);
     // from the TypeScript sources the writer is loaded through tsx.
     this.worker = BUNDLED
-      ? new Worker(join(PACKAGE_ROOT, 'build', 'js', 'sinks', 'flow-writer-thread.mjs'), { workerData: { flowWriter: init }, transferList: [channel.port2], resourceLimits: WRITER_LIMITS })
+      ? new Worker(join(PACKAGE_ROOT, 'build', 'js', 'sinks', 'flow-writer-thread.mjs'), { workerData: { flowWriter: init }, resourceLimits: WRITER_LIMITS })
       : new Worker(join(PACKAGE_ROOT, 'sensor', 'core', 'ts-worker.mjs'), {
         workerData: { entry: new URL('./flow-writer-thread.ts', import.meta.url).href, flowWriter: init },
-        transferList: [channel.port2],
         resourceLimits: WRITER_LIMITS,
       });
     this.finished = new Promise((resolve, reject) => {
@@ -113,8 +101,8 @@ export class ThreadedFlowSink {
       Atomics.wait(this.inFlight, 0, v, 50);
     }
     const count = this.pendingCount;
-    const buf = this.pending.buffer as ArrayBuffer;
-    this.pending = new Uint8Array(this.takeBuffer());
+    const buf = (count === BATCH_RECORDS ? this.pending : this.pending.slice(0, count * REC_SIZE)).buffer as ArrayBuffer;
+    this.pending = new Uint8Array(BATCH_RECORDS * REC_SIZE);
     this.pendingCount = 0;
     Atomics.add(this.inFlight, 0, 1);
     const msg: WriterMessage = { type: 'batch', buf, count };
@@ -123,15 +111,6 @@ export class ThreadedFlowSink {
       this.reportersSent = this.reporters.size;
     }
     this.worker.postMessage(msg, [buf]);
-  }
-
-  /** A written batch buffer back from the writer (polled, no event loop turn needed), or a new one. */
-  private takeBuffer(): ArrayBuffer {
-    for (let m = receiveMessageOnPort(this.returned); m; m = receiveMessageOnPort(this.returned)) {
-      const b = m.message as ArrayBuffer;
-      if (b.byteLength === BATCH_RECORDS * REC_SIZE && this.pool.length <= MAX_IN_FLIGHT) this.pool.push(b);
-    }
-    return this.pool.pop() ?? new ArrayBuffer(BATCH_RECORDS * REC_SIZE);
   }
 
   /** Wait until every record is written; returns the sink's counters. */
@@ -143,7 +122,6 @@ export class ThreadedFlowSink {
       return { received: d.received, sent: d.sent, errors: d.errors, discarded: d.discarded, error: d.error };
     } finally {
       await this.worker.terminate();
-      this.returned.close();
       if (this.ownsFd) closeSync(this.fd);
     }
   }
