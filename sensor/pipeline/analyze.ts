@@ -106,6 +106,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
       pump = new EventPump(core, drain, (r) => reporter.edgeError(r.kind, r.input, { message: r.message, offset: r.offset, line: r.line }), () => {
         reporter.checkCore(core, 'flow events');
         sink?.flushIfStale();
+        progress.update(core.counter('C_RECORDS'), core.counter('C_CAPTURE_BYTES'), flowRecords, core.counter('C_EVENTS_IN'));
       }, reporters);
     }
     return pump;
@@ -154,7 +155,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
       const res = await pumpCapture(core, input, drain, () => {
         reporter.checkCore(core, summary.name);
         sink?.flushIfStale();
-        progress.update(core.counter('C_RECORDS'), core.counter('C_CAPTURE_BYTES'), flowRecords);
+        progress.update(core.counter('C_RECORDS'), core.counter('C_CAPTURE_BYTES'), flowRecords, core.counter('C_EVENTS_IN'));
       });
       summary.bytes = res.bytes;
       summary.ok = res.usable;

@@ -4,12 +4,14 @@ export class Progress {
   private readonly enabled: boolean;
   constructor(enabled = process.stderr.isTTY === true) { this.enabled = enabled; }
 
-  update(packets: number, bytes: number, flows: number): void {
+  /** `records`: flow-log / NetFlow records read, shown when there are any */
+  update(packets: number, bytes: number, flows: number, records = 0): void {
     if (!this.enabled) return;
     const now = Date.now();
     if (now - this.last < 500) return;
     this.last = now;
-    process.stderr.write(`\r${packets.toLocaleString()} packets  ${(bytes / 1e6).toFixed(1)} MB  ${flows.toLocaleString()} flows   `);
+    const rec = records > 0 ? `${records.toLocaleString()} flow-log records  ` : '';
+    process.stderr.write(`\r${packets.toLocaleString()} packets  ${(bytes / 1e6).toFixed(1)} MB  ${rec}${flows.toLocaleString()} flows   `);
   }
 
   done(): void {
