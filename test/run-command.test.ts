@@ -4,7 +4,7 @@
 // stop on SIGTERM that writes every open flow.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -91,6 +91,23 @@ test('live packet pipe: a quiet flow times out by wall time while the pipe stays
   r.child.kill('SIGTERM');
   assert.is(await new Promise((res) => r.child.once('exit', res)), 0, r.stderr());
   assert.is(JSON.parse(r.stdout()).packets, 1);
+});
+
+test('a watched folder gives the same flows as analyze over the same files (replay = offline)', async () => {
+  if (!needSharedData('AWS samples')) return;
+  const dir = join(tmp, 'replay');
+  mkdirSync(dir);
+  for (const f of ['awsdocs_v3_custom_tcpflags.log', 'awsdocs_v2_default_with_header.log']) copyFileSync(sharedPath(`flows/aws_vpc/${f}`), join(dir, f));
+  const flowsFile = join(tmp, 'replay.jsonl');
+  const r = start(['--watch', dir, '--poll', '0.2', '--flows', flowsFile]);
+  await until('both files to be read', () => (r.stderr().match(/flow-log file read/g) ?? []).length === 2);
+  r.child.kill('SIGTERM');
+  assert.is(await new Promise((res) => r.child.once('exit', res)), 0, r.stderr());
+  const live = jsonLines(readFileSync(flowsFile, 'utf8'));
+  const offline = spawnSync(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', 'analyze', dir, '--flows', '-', '--summary', '/dev/null'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const strip = (fs: Record<string, unknown>[]) => fs.map(({ uid: _u, ...rest }) => JSON.stringify(rest)).sort();
+  assert.ok(live.length > 3);
+  assert.equal(strip(live), strip(jsonLines(offline.stdout)));
 });
 
 test('usage errors', async () => {
