@@ -7,6 +7,7 @@ import { REC_SIZE } from '../core/flow-record.ts';
 import { FlowJsonWriter, MAX_LINE_BYTES } from '../flows/flow-json.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { writeFully } from './fd-write.ts';
+import { BATCH_BYTES } from './flow-batch.ts';
 
 export interface WriterInit {
   fd: number;
@@ -14,11 +15,13 @@ export interface WriterInit {
   communityIdSeed?: number;
   /** Int32Array[1] over a SharedArrayBuffer: batches posted but not yet written */
   inFlight: SharedArrayBuffer;
+  /** the batch ring: slots of BATCH_RECORDS records */
+  ring: SharedArrayBuffer;
 }
 
 export type WriterMessage =
   /** `reporters`: names of reporter ids first used in this batch (flow-record sources) */
-  | { type: 'batch'; buf: ArrayBuffer; count: number; reporters?: [number, string][] }
+  | { type: 'batch'; slot: number; count: number; reporters?: [number, string][] }
   | { type: 'end' };
 export interface WriterDone { type: 'done'; received: number; sent: number; errors: number; discarded: number; error?: string }
 
@@ -38,8 +41,8 @@ function run(init: WriterInit): void {
   const out = Buffer.allocUnsafe(4 << 20);
   port.on('message', (m: WriterMessage) => {
     if (m.type === 'end') { port.postMessage(done); return; }
-    const u8 = new Uint8Array(m.buf);
-    const dv = new DataView(m.buf);
+    const u8 = new Uint8Array(init.ring, m.slot * BATCH_BYTES, m.count * REC_SIZE);
+    const dv = new DataView(init.ring, m.slot * BATCH_BYTES, m.count * REC_SIZE);
     if (m.reporters) for (const [id, name] of m.reporters) reporterNames.set(id, name);
     done.received += m.count;
     if (!broken) {

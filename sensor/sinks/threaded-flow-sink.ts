@@ -12,10 +12,10 @@ import type { SinkCounters } from './fd-write.ts';
 import { REC_SIZE } from '../core/flow-record.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
 
-/** Records per message to the writer (the core drains after every chunk, often only a few records). */
-const BATCH_RECORDS = 4096;
-/** At most this many batches (4096 × 224 B = 896 KiB each) wait for the writer. */
-const MAX_IN_FLIGHT = 16;
+// Records per message to the writer (the core drains after every chunk, often only a few records).
+import { BATCH_RECORDS } from './flow-batch.ts';
+/** At most this many batches (4096 × 224 B = 896 KiB each) wait for the writer; the ring has one slot more. */
+const MAX_IN_FLIGHT = 8;
 /**
  * The writer needs little heap (a 4 MiB line buffer, the batch in hand): a
  * small old generation makes V8 collect the transferred batches promptly
@@ -32,7 +32,14 @@ export class ThreadedFlowSink {
   private readonly ownsFd: boolean;
   private readonly inFlight: Int32Array;
   private readonly finished: Promise<WriterDone>;
-  private pending = new Uint8Array(BATCH_RECORDS * REC_SIZE);
+  /**
+   * Batches live in a ring shared with the writer: MAX_IN_FLIGHT + 1 slots,
+   * so the slot being filled is never one the writer still reads. Fixed
+   * memory, no buffer per batch for either heap to collect.
+   */
+  private readonly ring = new SharedArrayBuffer((MAX_IN_FLIGHT + 1) * BATCH_RECORDS * REC_SIZE);
+  private slot = 0;
+  private pending = new Uint8Array(this.ring, 0, BATCH_RECORDS * REC_SIZE);
   private pendingCount = 0;
   private pendingSince = 0;
   private ageTimer: NodeJS.Timeout | null = null;
@@ -48,7 +55,7 @@ export class ThreadedFlowSink {
     else { this.fd = openSync(target, 'w'); this.ownsFd = true; }
     const shared = new SharedArrayBuffer(4);
     this.inFlight = new Int32Array(shared);
-    const init: WriterInit = { fd: this.fd, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, inFlight: shared };
+    const init: WriterInit = { fd: this.fd, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, inFlight: shared, ring: this.ring };
     // The bundled CLI starts the bundled writer (plain JS, quick to start);
     // from the TypeScript sources the writer is loaded through tsx.
     this.worker = BUNDLED
@@ -101,16 +108,19 @@ export class ThreadedFlowSink {
       Atomics.wait(this.inFlight, 0, v, 50);
     }
     const count = this.pendingCount;
-    const buf = (count === BATCH_RECORDS ? this.pending : this.pending.slice(0, count * REC_SIZE)).buffer as ArrayBuffer;
-    this.pending = new Uint8Array(BATCH_RECORDS * REC_SIZE);
+    const slot = this.slot;
+    // ≤ MAX_IN_FLIGHT batches in flight (waited for above) and the writer
+    // takes them in order: the next slot of the ring is free
+    this.slot = (slot + 1) % (MAX_IN_FLIGHT + 1);
+    this.pending = new Uint8Array(this.ring, this.slot * BATCH_RECORDS * REC_SIZE, BATCH_RECORDS * REC_SIZE);
     this.pendingCount = 0;
     Atomics.add(this.inFlight, 0, 1);
-    const msg: WriterMessage = { type: 'batch', buf, count };
+    const msg: WriterMessage = { type: 'batch', slot, count };
     if (this.reporters && this.reporters.size > this.reportersSent) {
       msg.reporters = this.reporters.entriesFrom(this.reportersSent);
       this.reportersSent = this.reporters.size;
     }
-    this.worker.postMessage(msg, [buf]);
+    this.worker.postMessage(msg);
   }
 
   /** Wait until every record is written; returns the sink's counters. */
