@@ -1,12 +1,9 @@
 // `edge-sensor analyze`: offline analysis of captures on their own clock.
-import type { CoreOptions } from '../core/wasm-core.ts';
 import { INPUT_FORMATS, type InputFormat } from '../pipeline/flow-inputs.ts';
-import { parseCidr } from '../flows/local-nets.ts';
 import { logger } from '../log/logger.ts';
 import { analyze } from '../pipeline/analyze.ts';
-import { writeFileSync } from 'node:fs';
-import { writeFully } from '../sinks/fd-write.ts';
-import { listFlag, numberFlag, parse, UsageError } from './args.ts';
+import { parse, UsageError } from './args.ts';
+import { FLOW_OPTIONS, flowFlags, writeSummary } from './flow-flags.ts';
 
 export const ANALYZE_HELP = `Usage: edge-sensor analyze <input…> [options]
 
@@ -49,18 +46,7 @@ Examples:
 
 const OPTIONS = {
   format: { type: 'string' },
-  'aws-format': { type: 'string' },
-  lateness: { type: 'string' },
-  'flow-gap': { type: 'string' },
-  flows: { type: 'string' },
-  summary: { type: 'string' },
-  'local-nets': { type: 'string' },
-  'max-flows': { type: 'string' },
-  'tcp-timeout': { type: 'string' },
-  'udp-timeout': { type: 'string' },
-  'icmp-timeout': { type: 'string' },
-  'active-timeout': { type: 'string' },
-  'log-level': { type: 'string' },
+  ...FLOW_OPTIONS,
 } as const;
 
 export async function analyzeCommand(argv: string[]): Promise<number> {
@@ -69,49 +55,24 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('analyze needs at least one input (a capture file or "-")');
   const format = (values.format ?? 'auto') as string;
   if (!(INPUT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${INPUT_FORMATS.join(', ')} (got "${format}")`);
-  const localNets = listFlag(values['local-nets']);
-  try { localNets?.forEach(parseCidr); } catch (e) { throw new UsageError(`--local-nets: ${(e as Error).message}`); }
-  if (values['log-level']) logger().level = String(values['log-level']);
-
-  const maxFlows = numberFlag(values['max-flows'], 'max-flows', { min: 16, integer: true });
-  const core: CoreOptions = {
-    flowCapacity: maxFlows,
-    timeouts: {
-      tcpInactivity: numberFlag(values['tcp-timeout'], 'tcp-timeout', { min: 1 }),
-      udpInactivity: numberFlag(values['udp-timeout'], 'udp-timeout', { min: 1 }),
-      icmpInactivity: numberFlag(values['icmp-timeout'], 'icmp-timeout', { min: 1 }),
-      activeTimeout: numberFlag(values['active-timeout'], 'active-timeout', { min: 1 }),
-    },
-  };
-  for (const k of Object.keys(core.timeouts!) as (keyof NonNullable<CoreOptions['timeouts']>)[]) if (core.timeouts![k] === undefined) delete core.timeouts![k];
-
-  const flowsTarget = values.flows as string | undefined;
+  const f = flowFlags(values);
+  const flowsTarget = f.flowsTo;
   const log = logger();
   let summary;
   try {
     summary = await analyze({
-      inputs: positionals, format: format as InputFormat, core, localNets, flowsTo: flowsTarget,
-      awsFormat: values['aws-format'] as string | undefined,
-      events: {
-        lateness: numberFlag(values.lateness, 'lateness', { min: 0 }),
-        gap: numberFlag(values['flow-gap'], 'flow-gap', { min: 0 }),
-        activeTimeout: core.timeouts?.activeTimeout,
-      },
+      inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: flowsTarget,
+      awsFormat: f.awsFormat, events: f.events,
     });
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (flowsTarget && err.syscall === 'open') throw new UsageError(`--flows ${flowsTarget}: ${err.message}`);
     throw e;
   }
-  const out = summary;
-  const summaryTarget = (values.summary as string | undefined) ?? (flowsTarget === '-' ? 'stderr' : '-');
-  const text = JSON.stringify(out, null, 2) + '\n';
-  if (summaryTarget === '-') writeFully(1, Buffer.from(text));
-  else if (summaryTarget === 'stderr') writeFully(2, Buffer.from(text));
-  else writeFileSync(summaryTarget, text);
+  writeSummary(summary, f);
 
   const failed = summary.inputs.filter((i) => !i.ok);
-  for (const f of failed) log.error({ input: f.name, error: f.error }, 'input could not be analysed');
+  for (const inp of failed) log.error({ input: inp.name, error: inp.error }, 'input could not be analysed');
   // Flow records that could not be written (a full disk; not a closed pipe,
   // which is the reader's choice) are lost output: that is a failed run.
   const lostOutput = (summary.sink?.errors ?? 0) > 0;

@@ -1,12 +1,11 @@
 // `edge-sensor run`: the long-running sensor — packets, NetFlow/IPFIX/sFlow
 // collectors and watched flow-log folders at once, until SIGINT/SIGTERM.
-import { parseCidr } from '../flows/local-nets.ts';
 import { logger } from '../log/logger.ts';
 import { FLOW_FORMATS } from '../pipeline/flow-inputs.ts';
 import { run, type WatchSpec } from '../pipeline/run.ts';
 import type { FlowLogFormat } from '../flowlogs/sniff.ts';
-import { writeFully } from '../sinks/fd-write.ts';
-import { listFlag, numberFlag, parse, UsageError } from './args.ts';
+import { numberFlag, parse, UsageError } from './args.ts';
+import { FLOW_OPTIONS, flowFlags, writeSummary } from './flow-flags.ts';
 
 export const RUN_HELP = `Usage: edge-sensor run [options]
 
@@ -46,18 +45,7 @@ const OPTIONS = {
   netflow: { type: 'string', multiple: true },
   watch: { type: 'string', multiple: true },
   poll: { type: 'string' },
-  flows: { type: 'string' },
-  summary: { type: 'string' },
-  'local-nets': { type: 'string' },
-  lateness: { type: 'string' },
-  'flow-gap': { type: 'string' },
-  'aws-format': { type: 'string' },
-  'max-flows': { type: 'string' },
-  'tcp-timeout': { type: 'string' },
-  'udp-timeout': { type: 'string' },
-  'icmp-timeout': { type: 'string' },
-  'active-timeout': { type: 'string' },
-  'log-level': { type: 'string' },
+  ...FLOW_OPTIONS,
 } as const;
 
 function watchSpec(text: string): WatchSpec {
@@ -78,16 +66,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const watch = ((values.watch as string[] | undefined) ?? []).map(watchSpec);
   const packets = values.packets as string | undefined;
   if (!packets && netflow.length === 0 && watch.length === 0) throw new UsageError('run needs at least one of --packets, --netflow, --watch');
-  const localNets = listFlag(values['local-nets']);
-  try { localNets?.forEach(parseCidr); } catch (e) { throw new UsageError(`--local-nets: ${(e as Error).message}`); }
-  if (values['log-level']) logger().level = String(values['log-level']);
-  const activeTimeout = numberFlag(values['active-timeout'], 'active-timeout', { min: 1 });
-  const timeouts = Object.fromEntries(Object.entries({
-    tcpInactivity: numberFlag(values['tcp-timeout'], 'tcp-timeout', { min: 1 }),
-    udpInactivity: numberFlag(values['udp-timeout'], 'udp-timeout', { min: 1 }),
-    icmpInactivity: numberFlag(values['icmp-timeout'], 'icmp-timeout', { min: 1 }),
-    activeTimeout,
-  }).filter(([, v]) => v !== undefined));
+  const f = flowFlags(values);
 
   const log = logger();
   let stopNow: () => void = () => {};
@@ -96,25 +75,12 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
 
-  const flowsTarget = values.flows as string | undefined;
   const summary = await run({
     packets, netflow, watch, stop,
     pollSeconds: numberFlag(values.poll, 'poll', { min: 0.2 }),
-    flowsTo: flowsTarget,
-    localNets,
-    awsFormat: values['aws-format'] as string | undefined,
-    core: { flowCapacity: numberFlag(values['max-flows'], 'max-flows', { min: 16, integer: true }), timeouts },
-    events: {
-      lateness: numberFlag(values.lateness, 'lateness', { min: 0 }),
-      gap: numberFlag(values['flow-gap'], 'flow-gap', { min: 0 }),
-      activeTimeout,
-    },
+    flowsTo: f.flowsTo, localNets: f.localNets, awsFormat: f.awsFormat, core: f.core, events: f.events,
     log,
   });
-  const text = JSON.stringify(summary, null, 2) + '\n';
-  const target = (values.summary as string | undefined) ?? (flowsTarget === '-' ? 'stderr' : '-');
-  if (target === '-') writeFully(1, Buffer.from(text));
-  else if (target === 'stderr') writeFully(2, Buffer.from(text));
-  else (await import('node:fs')).writeFileSync(target, text);
+  writeSummary(summary, f);
   return summary.inputs.packets?.error ? 1 : 0;
 }

@@ -1,0 +1,70 @@
+// Flags `analyze` and `run` share — where flow records go, what is local,
+// the flow table's timeouts and the flow-event merger — parsed the same way
+// for both, so a flag means one thing whichever command takes it.
+import { writeFileSync } from 'node:fs';
+import type { CoreOptions, EventOptions } from '../core/wasm-core.ts';
+import { parseCidr } from '../flows/local-nets.ts';
+import { logger } from '../log/logger.ts';
+import { writeFully } from '../sinks/fd-write.ts';
+import { listFlag, numberFlag, UsageError } from './args.ts';
+
+export const FLOW_OPTIONS = {
+  flows: { type: 'string' },
+  summary: { type: 'string' },
+  'local-nets': { type: 'string' },
+  'aws-format': { type: 'string' },
+  lateness: { type: 'string' },
+  'flow-gap': { type: 'string' },
+  'max-flows': { type: 'string' },
+  'tcp-timeout': { type: 'string' },
+  'udp-timeout': { type: 'string' },
+  'icmp-timeout': { type: 'string' },
+  'active-timeout': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+export interface FlowFlags {
+  flowsTo?: string;
+  summaryTo?: string;
+  localNets?: string[];
+  awsFormat?: string;
+  core: CoreOptions;
+  events: EventOptions;
+}
+
+/** Validate and convert the shared flags (also applies --log-level). */
+export function flowFlags(values: Values): FlowFlags {
+  const localNets = listFlag(values['local-nets']);
+  try { localNets?.forEach(parseCidr); } catch (e) { throw new UsageError(`--local-nets: ${(e as Error).message}`); }
+  if (values['log-level']) logger().level = String(values['log-level']);
+  const activeTimeout = numberFlag(values['active-timeout'], 'active-timeout', { min: 1 });
+  const timeouts = Object.fromEntries(Object.entries({
+    tcpInactivity: numberFlag(values['tcp-timeout'], 'tcp-timeout', { min: 1 }),
+    udpInactivity: numberFlag(values['udp-timeout'], 'udp-timeout', { min: 1 }),
+    icmpInactivity: numberFlag(values['icmp-timeout'], 'icmp-timeout', { min: 1 }),
+    activeTimeout,
+  }).filter(([, v]) => v !== undefined));
+  return {
+    flowsTo: values.flows as string | undefined,
+    summaryTo: values.summary as string | undefined,
+    localNets,
+    awsFormat: values['aws-format'] as string | undefined,
+    core: { flowCapacity: numberFlag(values['max-flows'], 'max-flows', { min: 16, integer: true }), timeouts },
+    events: {
+      lateness: numberFlag(values.lateness, 'lateness', { min: 0 }),
+      gap: numberFlag(values['flow-gap'], 'flow-gap', { min: 0 }),
+      activeTimeout,
+    },
+  };
+}
+
+/** The run summary as JSON: to --summary, else stdout — or stderr when the flow records go to stdout. */
+export function writeSummary(summary: unknown, f: FlowFlags): void {
+  const text = JSON.stringify(summary, null, 2) + '\n';
+  const target = f.summaryTo ?? (f.flowsTo === '-' ? 'stderr' : '-');
+  if (target === '-') writeFully(1, Buffer.from(text));
+  else if (target === 'stderr') writeFully(2, Buffer.from(text));
+  else writeFileSync(target, text);
+}
