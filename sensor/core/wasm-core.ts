@@ -181,12 +181,15 @@ export class WasmCore {
   }
 
   private eventsOn = false;
+  /** The merger's settings in force (the defaults until enableEvents). */
+  eventOptions: Readonly<Required<EventOptions>> = DEFAULT_EVENT_OPTIONS;
 
-  /** Set up the flow-event merger (flow-record sources). Once per core. */
+  /** Set up the flow-event merger (flow-record sources). Once per core. Undefined options keep their defaults. */
   enableEvents(opts: EventOptions = {}): void {
     if (this.eventsOn) return;
     const o = { ...DEFAULT_EVENT_OPTIONS };
     for (const [k, v] of Object.entries(opts)) if (v !== undefined) (o as Record<string, number>)[k] = v as number;
+    this.eventOptions = o;
     if (this.x.initEvents(o.capacity, o.batch) !== 0) throw new Error('Wasm core could not allocate its flow-event table (lower the capacity)');
     this.x.configureEvents(o.lateness, o.gap, o.activeTimeout);
     this.eventsOn = true;

@@ -8,7 +8,7 @@
 import { CONN_STATES, END_REASONS, HISTORY_MAX, NO_VLAN, R, RF_FLIPPED, RF_HAS_MAC, RF_INTERIM, TUNNEL_TYPES } from '../core/flow-record.ts';
 import { ACTIONS, DIRECTIONS, SF_DEDUPED, SF_LATE, SF_PAIRED, SOURCES } from '../flowlogs/flow-event.ts';
 import { communityIdDigest, writeCommunityId } from './community-id.ts';
-import { formatAddress } from './ip-address.ts';
+import { formatIPv6 } from './ip-address.ts';
 import type { LocalNets } from './local-nets.ts';
 import { serviceForPort } from './services.ts';
 import { writeFlowUid } from './uid.ts';
@@ -214,7 +214,6 @@ function putAscii(out: Uint8Array, pos: number, s: string): number {
   return pos;
 }
 
-const v6Scratch = new Uint8Array(16);
 function putAddr(out: Uint8Array, pos: number, rec: Uint8Array, at: number, v6: boolean): number {
   if (!v6) {
     pos = putUint(out, pos, rec[at + 12]!); out[pos++] = 0x2e;
@@ -222,8 +221,7 @@ function putAddr(out: Uint8Array, pos: number, rec: Uint8Array, at: number, v6: 
     pos = putUint(out, pos, rec[at + 14]!); out[pos++] = 0x2e;
     return putUint(out, pos, rec[at + 15]!);
   }
-  for (let i = 0; i < 16; i++) v6Scratch[i] = rec[at + i]!;
-  return putAscii(out, pos, formatAddress(v6Scratch, 6));
+  return putAscii(out, pos, formatIPv6(rec, at));
 }
 
 function putMac(out: Uint8Array, pos: number, rec: Uint8Array, at: number): number {

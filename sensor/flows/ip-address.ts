@@ -11,9 +11,10 @@ export function formatAddress(a: Uint8Array, ipVersion: 4 | 6): string {
   return formatIPv6(a);
 }
 
-function formatIPv6(a: Uint8Array): string {
+/** The 16 bytes at a[off…] as RFC 5952 IPv6 text. */
+export function formatIPv6(a: Uint8Array, off = 0): string {
   const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((a[i]! << 8) | a[i + 1]!);
+  for (let i = 0; i < 16; i += 2) words.push((a[off + i]! << 8) | a[off + i + 1]!);
   // Longest run (≥ 2) of zero words becomes "::" (RFC 5952 §4.2).
   let bestStart = -1, bestLen = 0;
   for (let i = 0; i < 8; ) {

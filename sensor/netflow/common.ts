@@ -8,6 +8,7 @@
 // cached state): it never throws on input, never allocates per flow record on
 // the hot path, and reports everything it could not use as a counted
 // rejection of a stable snake_case kind.
+import { formatIPv6 } from '../flows/ip-address.ts';
 import { NO_VLAN } from '../core/flow-record.ts';
 import type { FlowEvent, FlowEventSink } from '../flowlogs/flow-event.ts';
 
@@ -232,24 +233,15 @@ export function v4Text(u8: Uint8Array, off: number): string {
   return `${u8[off]}.${u8[off + 1]}.${u8[off + 2]}.${u8[off + 3]}`;
 }
 
-/** IPv6 address at `off` as RFC 5952 text. */
+/**
+ * IPv6 address at `off` as RFC 5952 text, except that a v4-mapped address
+ * keeps its dotted tail (::ffff:a.b.c.d), as exporters and pmacct print it.
+ */
 export function v6Text(u8: Uint8Array, off: number): string {
-  const w: number[] = [];
-  for (let i = 0; i < 16; i += 2) w.push((u8[off + i]! << 8) | u8[off + i + 1]!);
-  if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
-    return `::ffff:${u8[off + 12]}.${u8[off + 13]}.${u8[off + 14]}.${u8[off + 15]}`;
-  }
-  let bestStart = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (w[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && w[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = (x: number) => x.toString(16);
-  if (bestStart < 0) return w.map(hex).join(':');
-  return `${w.slice(0, bestStart).map(hex).join(':')}::${w.slice(bestStart + bestLen).map(hex).join(':')}`;
+  let mapped = u8[off + 10] === 0xff && u8[off + 11] === 0xff;
+  for (let i = 0; mapped && i < 10; i++) if (u8[off + i] !== 0) mapped = false;
+  if (mapped) return `::ffff:${u8[off + 12]}.${u8[off + 13]}.${u8[off + 14]}.${u8[off + 15]}`;
+  return formatIPv6(u8, off);
 }
 
 /** Map capped at `max` entries: inserting beyond evicts the least recently touched. */

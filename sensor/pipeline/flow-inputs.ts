@@ -6,7 +6,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { constants, gunzipSync } from 'node:zlib';
 import type { WasmCore } from '../core/wasm-core.ts';
 import { readAwsVpc } from '../flowlogs/aws-vpc-reader.ts';
-import { readAzureFlowLogs } from '../flowlogs/azure-reader.ts';
+import { readAzureFlowFile, readAzureFlowLogs } from '../flowlogs/azure-reader.ts';
 import { readGcpVpc } from '../flowlogs/gcp-vpc-reader.ts';
 import { sniffFlowLog, type FlowLogFormat } from '../flowlogs/sniff.ts';
 import { expandInput } from '../flowlogs/text-input.ts';
@@ -71,9 +71,27 @@ export function firstBytesHex(path: string, n = 8): string {
   try { return headOf(path, n).toString('hex') || 'empty'; } catch { return 'unreadable'; }
 }
 
+/**
+ * Where sampled packet headers (sFlow, IPFIX packet sections) go: the packet
+ * decoder, each credited as 1-in-N packets of its size. A full output region
+ * answers 2: drain it and try again.
+ */
+export function sampledFrameIngest(core: WasmCore, drain: Drain): (f: SampledFrame) => void {
+  return (f) => {
+    if (f.linktype < 0) return;
+    for (let i = 0; i < 3 && core.ingestSampledFrame(f.frame, f.frameLength, f.linktype, f.time, f.samplingRate, SOURCE[f.source]) === 2; i++) drain(core);
+  };
+}
+
 export interface FlowInputOptions {
   /** AWS: field order for files without a header line */
   awsFormat?: string;
+  /**
+   * Azure, for `run`'s watched folders: the blob may still be appended to
+   * (an unterminated end is not an error); resume at `resumeAt`, the offset a
+   * previous read returned as azureResumeOffset.
+   */
+  azureGrowing?: { resumeAt?: number };
   /** sFlow interface counters go here */
   interfaces?: InterfaceStats;
 }
@@ -87,6 +105,8 @@ export interface FlowInputResult {
   sampledFrames?: number;
   /** NetFlow/IPFIX/sFlow decoding: datagrams, templates, sequence losses, … */
   netflow?: NetflowStats;
+  /** Azure: where the blob's complete records end (pass back as azureResumeAt when it grows) */
+  azureResumeOffset?: number;
 }
 
 /**
@@ -109,17 +129,21 @@ export async function readFlowInput(
   };
   switch (format) {
     case 'aws-vpc': await readAwsVpc(path, pump, { format: opts.awsFormat }); return done();
-    case 'azure': await readAzureFlowLogs(path, pump); return done();
+    case 'azure': {
+      if (opts.azureGrowing) {
+        // read to its last complete record and say where that was
+        const res = await readAzureFlowFile(path, pump, { tail: true, resumeAt: opts.azureGrowing.resumeAt });
+        return done({ azureResumeOffset: res.resumeOffset });
+      }
+      await readAzureFlowLogs(path, pump);
+      return done();
+    }
     case 'gcp-vpc': await readGcpVpc(path, pump); return done();
     case 'zeek-conn': await readZeekConn(path, pump); return done();
     case 'netflow-pcap': {
       let frames = 0;
-      const onSflow = (f: SampledFrame) => {
-        if (f.linktype < 0) return;
-        frames++;
-        // a full output region answers 2: drain and try again
-        for (let i = 0; i < 3 && core.ingestSampledFrame(f.frame, f.frameLength, f.linktype, f.time, f.samplingRate, SOURCE[f.source]) === 2; i++) drain(core);
-      };
+      const ingest = sampledFrameIngest(core, drain);
+      const onSflow = (f: SampledFrame) => { if (f.linktype >= 0) frames++; ingest(f); };
       const decoder = new NetflowDecoder({ sink: pump, onSflow, onCounters: (c) => opts.interfaces?.update(c) });
       for (const file of expandInput(path)) await readNetflowCapture(file, decoder);
       return done({ sampledFrames: frames, netflow: decoder.stats });

@@ -11,22 +11,20 @@
 // old files through `run` keeps the data's own clock.
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { WasmCore, type CoreOptions, type EventOptions, DEFAULT_EVENT_OPTIONS } from '../core/wasm-core.ts';
+import { WasmCore, type CoreOptions, type EventOptions } from '../core/wasm-core.ts';
 import { ReporterIds, type FlowEventSink } from '../flowlogs/flow-event.ts';
 import { expandInput } from '../flowlogs/text-input.ts';
-import { readAzureFlowFile } from '../flowlogs/azure-reader.ts';
 import type { FlowLogFormat } from '../flowlogs/sniff.ts';
 import { InputErrorReporter } from '../log/input-errors.ts';
 import { logger } from '../log/logger.ts';
 import { startNetflowCollector } from '../netflow/collector.ts';
-import type { NetflowStats, SampledFrame } from '../netflow/common.ts';
+import type { NetflowStats } from '../netflow/common.ts';
 import { InterfaceStats, type InterfaceSnapshot } from '../netflow/interface-stats.ts';
-import { SOURCE } from '../flowlogs/flow-event.ts';
 import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import { openCaptureInput } from '../sources/capture-input.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
 import { EventPump } from './event-pump.ts';
-import { detectInput, readFlowInput } from './flow-inputs.ts';
+import { detectInput, readFlowInput, sampledFrameIngest } from './flow-inputs.ts';
 
 export interface WatchSpec { dir: string; format: FlowLogFormat | 'auto' }
 
@@ -79,8 +77,8 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   let flowRecords = 0;
   const drain: Drain = (c) => c.drainRaw((bytes, n) => { flowRecords += n; sink?.writeBatch(bytes, n); });
   const wantsEvents = (opts.netflow?.length ?? 0) > 0 || (opts.watch?.length ?? 0) > 0;
-  const events = { ...DEFAULT_EVENT_OPTIONS, ...Object.fromEntries(Object.entries(opts.events ?? {}).filter(([, v]) => v !== undefined)) };
-  if (wantsEvents) core.enableEvents(events);
+  if (wantsEvents) core.enableEvents(opts.events);
+  const events = core.eventOptions;
   const pump = wantsEvents
     ? new EventPump(core, drain, (r) => reporter.edgeError(r.kind, r.input, { message: r.message, offset: r.offset, line: r.line }), () => {
       reporter.checkCore(core, 'flow events');
@@ -92,10 +90,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   void opts.stop.then(() => { stopping = true; });
 
   // ---- NetFlow / IPFIX / sFlow collectors
-  const onSflow = (f: SampledFrame) => {
-    if (f.linktype < 0) return;
-    for (let i = 0; i < 3 && core.ingestSampledFrame(f.frame, f.frameLength, f.linktype, f.time, f.samplingRate, SOURCE[f.source]) === 2; i++) drain(core);
-  };
+  const onSflow = sampledFrameIngest(core, drain);
   const collectors: { url: string; c: Awaited<ReturnType<typeof startNetflowCollector>> }[] = [];
   const interfaces = new InterfaceStats();
   // collectors' records pass through here on their way to the pump: timed, for the sustained rate
@@ -149,14 +144,11 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
     st.done = true;
     if (!fmt) { reporter.edgeError('unknown_format', path, { error: 'not a flow log this sensor recognises' }); return; }
     try {
-      if (fmt === 'azure') {
-        // Azure appends to the hour's blob: read up to the last complete record, remember where to go on
-        const res = await readAzureFlowFile(path, pump!, { tail: true, resumeAt: st.azureResume });
-        st.azureResume = res.resumeOffset;
-        pump!.push();
-      } else {
-        await readFlowInput(path, fmt, pump!, core, drain, { awsFormat: opts.awsFormat, interfaces });
-      }
+      // Azure appends to the hour's blob: remember where its complete records end
+      const res = await readFlowInput(path, fmt, pump!, core, drain, {
+        awsFormat: opts.awsFormat, interfaces, azureGrowing: fmt === 'azure' ? { resumeAt: st.azureResume } : undefined,
+      });
+      if (res.azureResumeOffset !== undefined) st.azureResume = res.azureResumeOffset;
       summary.files_read++;
       log.info({ file: path, format: fmt }, 'flow-log file read');
     } catch (e) {
