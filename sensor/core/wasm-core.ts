@@ -58,6 +58,9 @@ export interface EventOptions {
   activeTimeout?: number;
 }
 
+/** The event input region: room for `capacity` records at byte `off` of the core's memory. */
+export interface EventRegion { readonly u8: Uint8Array; readonly dv: DataView; readonly off: number; readonly capacity: number }
+
 export const DEFAULT_EVENT_OPTIONS: Required<EventOptions> = { capacity: 1 << 16, batch: 1024, lateness: 600, gap: 120, activeTimeout: 1800 };
 
 export const CAPTURE_FORMAT = { pcap: 1, pcapng: 2 } as const;
@@ -168,6 +171,7 @@ export class WasmCore {
     this.errLastView = new Float64Array(buf, this.x.errorLastPtr(), n);
     this.inputOff = this.x.inputPtr();
     this.inputCap = this.x.inputCapacity();
+    if (this.eventsOn) this.evRegion = { u8: this.u8, dv: this.dv, off: this.x.eventsPtr(), capacity: this.x.eventsCapacity() };
   }
 
   private ensureViews(): void {
@@ -181,6 +185,7 @@ export class WasmCore {
   }
 
   private eventsOn = false;
+  private evRegion: EventRegion | null = null;
   /** The merger's settings in force (the defaults until enableEvents). */
   eventOptions: Readonly<Required<EventOptions>> = DEFAULT_EVENT_OPTIONS;
 
@@ -197,10 +202,11 @@ export class WasmCore {
   }
 
   /** The event input region: room for eventsCapacity() records, written by encodeFlowEvent. */
-  eventRegion(): { u8: Uint8Array; dv: DataView; off: number; capacity: number } {
-    if (!this.eventsOn) throw new Error('enableEvents() first');
-    this.ensureViews();
-    return { u8: this.u8, dv: this.dv, off: this.x.eventsPtr(), capacity: this.x.eventsCapacity() };
+  eventRegion(): EventRegion {
+    if (!this.evRegion) throw new Error('enableEvents() first');
+    // called per event by the pump: the same object until memory grows (no allocation, no call into Wasm)
+    if (this.u8.buffer !== this.x.memory.buffer) this.refreshViews();
+    return this.evRegion;
   }
 
   /** Merge events [start, start + n) of the event region; returns how many were taken (fewer: drain and call again). */
