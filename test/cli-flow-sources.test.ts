@@ -91,6 +91,7 @@ test('NetFlow/IPFIX/sFlow captures need --format netflow-pcap; flows and sampled
   }
   // without --format the same file is a capture of UDP packets: flows of the export traffic itself
   const raw = run([sharedPath('flows/netflow_ipfix/akvorado/data+templates.pcap')]);
+  assert.ok(raw.flows.length > 0, 'the export traffic itself is flows');
   assert.ok(raw.flows.every((f) => f.proto === 'udp' && f.source === undefined));
 });
 
@@ -128,6 +129,14 @@ test('garbage and unknown inputs: counted, reported, the rest still analysed', (
   assert.match(bad.stderr, /--format must be one of/);
   const missing = run([join(tmp, 'nope.log'), '--format', 'aws-vpc']);
   assert.is(missing.code, 1);
+  assert.is((missing.summary.errors as Record<string, number>).unreadable_input, 1);
+  // an empty folder holds nothing to recognise: a failed input, named as such
+  const empty = join(tmp, 'empty');
+  mkdirSync(empty);
+  const none = run([empty]);
+  assert.is(none.code, 1);
+  assert.is((none.summary.errors as Record<string, number>).unknown_format, 1);
+  assert.match(String((none.summary.inputs as { error?: string }[])[0]!.error), /neither a capture nor a flow log/);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ipfixMessage, ipfixTemplateSet, record, set, type FieldSpec } from '../sensor/netflow/export-writer.ts';
@@ -108,6 +108,50 @@ test('a watched folder gives the same flows as analyze over the same files (repl
   const strip = (fs: Record<string, unknown>[]) => fs.map(({ uid: _u, ...rest }) => JSON.stringify(rest)).sort();
   assert.ok(live.length > 3);
   assert.equal(strip(live), strip(jsonLines(offline.stdout)));
+});
+
+test('an Azure blob still being appended is read as it grows, each record once', async () => {
+  if (!needSharedData('Azure sample')) return;
+  const blob = readFileSync(sharedPath('flows/azure_vnet/msdocs_vnet_flowlog_v4_PT1H.json'), 'utf8');
+  // an hour's blob of three records: the sample's, as if from three VMs (own NIC, own address)
+  const rec = (JSON.parse(blob) as { records: Record<string, unknown>[] }).records[0]!;
+  const recs = [6, 7, 8].map((host) => JSON.stringify({ ...rec, macAddress: `00224871C20${host}` }).replaceAll('10.0.0.6,', `10.0.0.${host},`));
+  const whole = `{"records":[${recs.join(',')}]}`;
+  // written so far: the first record whole, the second cut in its middle
+  const cut = whole.indexOf(recs[1]!) + Math.floor(recs[1]!.length / 2);
+  const head = whole.slice(0, cut), rest = whole.slice(cut);
+  const dir = join(tmp, 'azure');
+  mkdirSync(dir);
+  const file = join(dir, 'PT1H.json');
+  writeFileSync(file, head);
+  const finished = join(tmp, 'finished-PT1H.json');
+  writeFileSync(finished, whole);
+  const flowsFile = join(tmp, 'azure.jsonl');
+  const r = start(['--watch', `${dir}=azure`, '--poll', '0.2', '--flows', flowsFile]);
+  await until('the partial blob to be read', () => (r.stderr().match(/flow-log file read/g) ?? []).length === 1);
+  appendFileSync(file, rest);
+  await until('the grown blob to be read on', () => (r.stderr().match(/flow-log file read/g) ?? []).length === 2);
+  r.child.kill('SIGTERM');
+  assert.is(await new Promise((res) => r.child.once('exit', res)), 0, r.stderr());
+  const summary = JSON.parse(r.stdout());
+  assert.equal(summary.errors, {}, 'no truncated_blob for a blob still being written');
+  const offline = spawnSync(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', 'analyze', finished, '--summary', '/dev/null', '--flows', '-'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const strip = (fs: Record<string, unknown>[]) => fs.map(({ uid: _u, ...rest }) => JSON.stringify(rest)).sort();
+  const live = jsonLines(readFileSync(flowsFile, 'utf8'));
+  const vms = new Set(live.flatMap((f) => [f['id.orig_h'], f['id.resp_h']]).filter((a) => /^10\.0\.0\.[678]$/.test(String(a))));
+  assert.is(vms.size, 3, 'all three records were read');
+  assert.equal(strip(live), strip(jsonLines(offline.stdout)), 'the same flows as reading the finished blob, none twice');
+});
+
+test('a packet input that cannot be opened fails the run; a missing watched folder is counted and the rest goes on', async () => {
+  const flowsFile = join(tmp, 'err.jsonl');
+  const r = start(['--packets', join(tmp, 'no-such.pcap'), '--watch', join(tmp, 'no-such-dir'), '--poll', '0.2', '--flows', flowsFile]);
+  await until('the missing folder to be reported', () => r.stderr().includes('no-such-dir'));
+  r.child.kill('SIGTERM');
+  assert.is(await new Promise((res) => r.child.once('exit', res)), 1, r.stderr());
+  const summary = JSON.parse(r.stdout());
+  assert.match(summary.inputs.packets.error, /no-such\.pcap/);
+  assert.ok(summary.errors.unreadable_input >= 2, JSON.stringify(summary.errors));
 });
 
 test('usage errors', async () => {

@@ -345,8 +345,14 @@ export function parseAzureBlob(bytes: Buffer, input: string, sink: FlowEventSink
 export async function readAzureFlowFile(path: string, sink: FlowEventSink, opts: AzureReadOptions = {}, spans: FlowSpans | null = opts.spans === undefined ? new FlowSpans() : opts.spans): Promise<AzureReadResult> {
   const file = openFlowFile(path);
   const p = new AzureBlobParser(file.name, sink, opts, spans);
+  // resuming a grown blob: the parser starts at resumeAt, so the bytes before it are not its input
+  let skip = opts.resumeAt ?? 0;
   try {
-    for await (const chunk of file.chunks()) p.push(chunk);
+    for await (const chunk of file.chunks()) {
+      if (skip >= chunk.length) { skip -= chunk.length; continue; }
+      p.push(skip > 0 ? chunk.subarray(skip) : chunk);
+      skip = 0;
+    }
   } catch (e) {
     if (!(e instanceof FlowInputError)) throw e;
     p.inputError(e.kind, e.message);

@@ -99,7 +99,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
 
   const interfaces = new InterfaceStats();
   // The flow-event side is set up on the first flow-record input.
-  let pump: EventPump | null = null;
+  let pump = null as EventPump | null; // (the assertion keeps TS from narrowing it to null: it is set inside eventPump())
   const eventPump = (): EventPump => {
     if (!pump) {
       core.enableEvents(opts.events);
@@ -164,7 +164,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
       input.source.close();
     }
   }
-  (pump as EventPump | null)?.finish();
+  pump?.finish();
   flushCore(core, drain);
   reporter.checkCore(core, 'end of input');
   const coreDone = process.hrtime.bigint();
