@@ -51,8 +51,6 @@ const X_TOO_LONG: u32 = 2;
 
 let inBuf: usize = 0;
 let inCap: i32 = 0;
-// Where the current feed's bytes start (the input region).
-let src: usize = 0;
 /** Largest pcapng block accepted: must fit the input region whole. */
 let maxBlock: u32 = 0;
 
@@ -125,14 +123,13 @@ export function beginCapture(fmt: i32): void {
 }
 
 export function feed(len: i32, baseOffset: f64, final: bool): i32 {
-  if (len > inCap) len = inCap;
   if (status == ST_UNUSABLE || inBuf == 0) { countN(C_CAPTURE_BYTES, <f64>len); return len; }
-  src = inBuf;
+  if (len > inCap) len = inCap;
   status = ST_MORE;
   feedBase = baseOffset;
   // The file says what it is; trust its magic over the caller's guess.
   if (!headerDone && len >= 4) {
-    const m = load<u32>(src);
+    const m = load<u32>(inBuf);
     if (m == SHB) format = 2;
     else if (m == 0xA1B2C3D4 || m == 0xD4C3B2A1 || m == 0xA1B23C4D || m == 0x4D3CB2A1) format = 1;
   }
@@ -197,15 +194,15 @@ function feedPcap(len: i32, final: bool): i32 {
   let pos = 0;
   if (!headerDone) {
     if (len < 24) return final ? unusable(len) : 0;
-    const m = load<u32>(src);
+    const m = load<u32>(inBuf);
     if (m == 0xA1B2C3D4) { swap = false; fracDiv = 1e6; fracLimit = 1000000; }
     else if (m == 0xD4C3B2A1) { swap = true; fracDiv = 1e6; fracLimit = 1000000; }
     else if (m == 0xA1B23C4D) { swap = false; fracDiv = 1e9; fracLimit = 1000000000; }
     else if (m == 0x4D3CB2A1) { swap = true; fracDiv = 1e9; fracLimit = 1000000000; }
     else return unusable(len);
-    snaplen = rd32(src + 16, swap);
+    snaplen = rd32(inBuf + 16, swap);
     // Low 16 bits: LINKTYPE_*; the bits above carry FCS information.
-    linktype = <i32>(rd32(src + 20, swap) & 0xFFFF);
+    linktype = <i32>(rd32(inBuf + 20, swap) & 0xFFFF);
     headerDone = true;
     pos = 24;
   }
@@ -220,7 +217,7 @@ function feedPcap(len: i32, final: bool): i32 {
       if (final && avail > 0) { truncatedTail(pos); pos = len; }
       break;
     }
-    const h = src + <usize>pos;
+    const h = inBuf + <usize>pos;
     const sec = rd32(h, sw);
     const frac = rd32(h + 4, sw);
     const caplen = rd32(h + 8, sw);
@@ -245,7 +242,7 @@ function feedPcap(len: i32, final: bool): i32 {
       // jump in time — or if the input ends exactly with this record.
       const next = <i64>pos + 16 + <i64>caplen;
       if (next + 16 <= <i64>len) {
-        const n = src + <usize>next;
+        const n = inBuf + <usize>next;
         if (rd32(n + 8, sw) > MAX_CAPLEN || rd32(n + 12, sw) > MAX_WIRELEN || !within(rd32(n, sw), sec)) {
           pos = lostFraming(pos);
           continue;
@@ -291,7 +288,7 @@ function plausiblePcapHeader(h: usize): bool {
 
 /** 1 = a plausible record starts at pos, 0 = not, -1 = cannot tell yet (need more input). */
 function pcapCandidate(pos: i32, len: i32, final: bool): i32 {
-  const h = src + <usize>pos;
+  const h = inBuf + <usize>pos;
   if (!plausiblePcapHeader(h)) return 0;
   const sec = rd32(h, swap);
   if (haveGoodSec && !nearGoodSec(sec)) return 0;
@@ -299,7 +296,7 @@ function pcapCandidate(pos: i32, len: i32, final: bool): i32 {
   // input must end right there).
   const next = <i64>pos + 16 + <i64>rd32(h + 8, swap);
   if (next + 16 <= <i64>len) {
-    const n = src + <usize>next;
+    const n = inBuf + <usize>next;
     return plausiblePcapHeader(n) && within(rd32(n, swap), sec) ? 1 : 0;
   }
   if (!final) return -1;
@@ -350,7 +347,7 @@ function feedPcapng(len: i32, final: bool): i32 {
       if (final && avail > 0) { truncatedTail(pos); pos = len; }
       break;
     }
-    const h = src + <usize>pos;
+    const h = inBuf + <usize>pos;
     let type = load<u32>(h);
     let sw = ngSwap;
     if (type == SHB) {
@@ -419,7 +416,7 @@ function badBlock(pos: i32): i32 {
 
 /** 1 = a plausible block starts at pos, 0 = not, -1 = cannot tell yet. */
 function pcapngCandidate(pos: i32, len: i32, final: bool): i32 {
-  const h = src + <usize>pos;
+  const h = inBuf + <usize>pos;
   let type = load<u32>(h);
   let sw = ngSwap;
   if (type == SHB) {
