@@ -15,33 +15,12 @@ import {
   AwsVpcParser, ByteInterner, ipv6, isAwsHeaderLine, parseAwsFormat, type AwsFormat,
 } from '../sensor/flowlogs/aws-vpc.ts';
 import { awsFileTime, readAwsVpc, type AwsVpcReadOptions, type AwsVpcReadSummary } from '../sensor/flowlogs/aws-vpc-reader.ts';
-import { ACTION, DIRECTION, SOURCE, type FlowEvent, type FlowEventSink, type FlowRejection } from '../sensor/flowlogs/flow-event.ts';
+import { ACTION, DIRECTION, SOURCE } from '../sensor/flowlogs/flow-event.ts';
 import { formatAddress, parseAddress } from '../sensor/flows/ip-address.ts';
 import { Rng } from '../sensor/sample/rng.ts';
+import { Collect, snap, type Ev } from './helpers/collect-sink.ts';
 import { REPO_ROOT, needSharedData, sharedFiles, sharedPath } from './helpers/shared-data.ts';
 
-/** A copy of what a sink is given (the event itself is reused). */
-interface Ev {
-  reporter: string; src: string; dst: string; srcPort: number; dstPort: number; proto: number;
-  pkts: number; bytes: number; start: number; end: number; action: number; direction: number; tcpFlags: number;
-  ipVersion: number; source: number; bidir: boolean; sampling: number;
-}
-function snap(ev: FlowEvent): Ev {
-  return {
-    reporter: ev.reporter, src: formatAddress(ev.src, ev.ipVersion), dst: formatAddress(ev.dst, ev.ipVersion),
-    srcPort: ev.srcPort, dstPort: ev.dstPort, proto: ev.proto, pkts: ev.pkts, bytes: ev.bytes, start: ev.start, end: ev.end,
-    action: ev.action, direction: ev.direction, tcpFlags: ev.tcpFlags, ipVersion: ev.ipVersion, source: ev.source,
-    bidir: ev.bidir, sampling: ev.sampling,
-  };
-}
-
-class Collect implements FlowEventSink {
-  events: Ev[] = [];
-  rejects: FlowRejection[] = [];
-  emit(ev: FlowEvent): void { this.events.push(snap(ev)); }
-  reject(r: FlowRejection): void { this.rejects.push(r); }
-  kinds(): string[] { return this.rejects.map((r) => r.kind); }
-}
 
 async function read(path: string, opts: AwsVpcReadOptions = {}): Promise<{ sink: Collect; sum: AwsVpcReadSummary }> {
   const sink = new Collect();

@@ -11,29 +11,11 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readGcpVpc, type GcpVpcReadOptions, type GcpVpcReadSummary } from '../sensor/flowlogs/gcp-vpc-reader.ts';
 import { GCP_ERROR, GCP_FLOW, GCP_NOMINAL_SAMPLING, GcpVpcParser, parseRfc3339 } from '../sensor/flowlogs/gcp-vpc.ts';
-import { ACTION, DIRECTION, SOURCE, type FlowEvent, type FlowEventSink, type FlowRejection } from '../sensor/flowlogs/flow-event.ts';
-import { formatAddress } from '../sensor/flows/ip-address.ts';
+import { ACTION, DIRECTION, SOURCE } from '../sensor/flowlogs/flow-event.ts';
 import { Rng } from '../sensor/sample/rng.ts';
+import { Collect, snap } from './helpers/collect-sink.ts';
 import { needSharedData, sharedFiles, sharedPath } from './helpers/shared-data.ts';
 
-interface Ev {
-  reporter: string; src: string; dst: string; srcPort: number; dstPort: number; proto: number; pkts: number; bytes: number;
-  start: number; end: number; direction: number; action: number; ipVersion: number; sampling: number; source: number; bidir: boolean;
-}
-function snap(ev: FlowEvent): Ev {
-  return {
-    reporter: ev.reporter, src: formatAddress(ev.src, ev.ipVersion), dst: formatAddress(ev.dst, ev.ipVersion),
-    srcPort: ev.srcPort, dstPort: ev.dstPort, proto: ev.proto, pkts: ev.pkts, bytes: ev.bytes, start: ev.start, end: ev.end,
-    direction: ev.direction, action: ev.action, ipVersion: ev.ipVersion, sampling: ev.sampling, source: ev.source, bidir: ev.bidir,
-  };
-}
-class Collect implements FlowEventSink {
-  events: Ev[] = [];
-  rejects: FlowRejection[] = [];
-  emit(ev: FlowEvent): void { this.events.push(snap(ev)); }
-  reject(r: FlowRejection): void { this.rejects.push(r); }
-  kinds(): string[] { return this.rejects.map((r) => r.kind); }
-}
 async function read(path: string, opts: GcpVpcReadOptions = {}): Promise<{ sink: Collect; sum: GcpVpcReadSummary }> {
   const sink = new Collect();
   return { sink, sum: await readGcpVpc(path, sink, opts) };
@@ -76,7 +58,7 @@ test('JSON lines: SRC and DEST reporters, string counts, RFC 3339 times, reporti
     reporter: 'projects/elastic-logstash/zones/us-central1-f/instances/andrewvc-flowfixtures-vm-2qhb',
     src: '10.10.0.3', dst: '142.251.183.95', srcPort: 57046, dstPort: 443, proto: 6, pkts: 72, bytes: 38144,
     start: 0, end: 0, direction: DIRECTION.egress, action: ACTION.none, ipVersion: 4, sampling: GCP_NOMINAL_SAMPLING,
-    source: SOURCE.gcp_vpc, bidir: false,
+    source: SOURCE.gcp_vpc, bidir: false, tcpFlags: 0,
   });
   assert.ok(near(out!.start, Date.UTC(2025, 10, 7, 21, 17, 47) / 1000 + 0.862783471), String(out!.start));
   assert.ok(near(out!.end, Date.UTC(2025, 10, 7, 21, 18, 47) / 1000 + 0.883105401), String(out!.end));
