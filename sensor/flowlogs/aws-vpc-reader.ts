@@ -26,7 +26,7 @@
 // Every line ends up as exactly one of: a header, a blank line, a record
 // emitted, a NODATA record (counted), a CloudWatch envelope, or a rejection.
 import {
-  AWS_BLANK, AWS_DEFAULT_FORMAT, AWS_ERROR, AWS_FLOW, AWS_NODATA, AWS_SKIPDATA, AwsVpcParser,
+  AWS_DEFAULT_FORMAT, AWS_ERROR, AWS_FLOW, AWS_NODATA, AWS_SKIPDATA, AwsVpcParser,
   isAwsHeaderLine, parseAwsFormat, type AwsFormat,
 } from './aws-vpc.ts';
 import type { FlowEventSink } from './flow-event.ts';
