@@ -24,6 +24,11 @@ export class LocalNets {
     this.v4 = this.prefixes.filter((p) => p.mask[10] === 0xff && p.mask[11] === 0xff && p.net[10] === 0xff).map((p) => ({ net: word(p.net), mask: word(p.mask) }));
   }
 
+  /** Each prefix as 16-byte network and mask (the Wasm formatter is given these). */
+  get networks(): readonly { net: Uint8Array; mask: Uint8Array }[] {
+    return this.prefixes;
+  }
+
   get cidrs(): string[] {
     return this.prefixes.map((p) => p.text);
   }

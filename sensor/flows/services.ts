@@ -21,3 +21,11 @@ export function serviceForPort(proto: number, respPort: number): string | undefi
   if (proto === 17) return UDP[respPort];
   return undefined;
 }
+
+/** Every (proto, port, service) the table knows (the Wasm formatter is given them once). */
+export function serviceEntries(): [proto: number, port: number, service: string][] {
+  return [
+    ...Object.entries(TCP).map(([port, name]): [number, number, string] => [6, Number(port), name]),
+    ...Object.entries(UDP).map(([port, name]): [number, number, string] => [17, Number(port), name]),
+  ];
+}

@@ -1,8 +1,9 @@
 // SHA-1 of a message short enough for one 64-byte block (≤ 55 bytes), in
 // plain 32-bit JS on reused arrays. Community ID hashes ≤ 40 bytes per flow;
 // node:crypto costs ~1 µs per call in fixed overhead (and a string), this
-// ~0.2 µs and no allocation (bench: flow-json in the writer thread). Checked
-// against node:crypto in test/flow-json.test.ts.
+// ~0.2 µs and no allocation. The readable path's community_id uses it; the
+// writer thread's Wasm formatter has its twin (asm/json/ids.ts), and both are
+// checked, this one against node:crypto, in test/flow-json.test.ts.
 
 const W = new Int32Array(80);
 /** The digest of the last call: 20 bytes, valid until the next call. */

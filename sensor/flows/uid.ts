@@ -18,13 +18,6 @@ function base62(n: number, at: number, width: number): void {
   for (let i = width - 1; i >= 0; i--) { const q = Math.floor(n / 62); out[at + i] = CODES[n - q * 62]!; n = q; }
 }
 
-/** Write the 18-character uid as ASCII at dst[pos]; returns the new position. */
-export function writeFlowUid(dst: Uint8Array, pos: number, serial: number, ts: number, seed = 0): number {
-  fillUid(serial, ts, seed);
-  for (let i = 0; i < 18; i++) dst[pos + i] = out[i]!;
-  return pos + 18;
-}
-
 export function flowUid(serial: number, ts: number, seed = 0): string {
   fillUid(serial, ts, seed);
   return String.fromCharCode.apply(null, out);

@@ -74,7 +74,7 @@ export interface RecordContext {
   reporterName?: (id: number) => string;
 }
 
-const PROTO_NAME: Record<number, FlowRecord['proto']> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmp', 132: 'sctp' };
+export const PROTO_NAME: Record<number, FlowRecord["proto"]> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmp', 132: 'sctp' };
 
 /** Round to microseconds, the precision Zeek logs. */
 function usec(x: number): number {
@@ -87,6 +87,9 @@ function usec(x: number): number {
  */
 function zeekTime(x: number): string {
   const us = Math.round(x * 1e6);
+  // The core never produces one (packet times are finite, flow-record
+  // sources drop implausible times), but a line must stay valid JSON.
+  if (!Number.isFinite(us)) return 'null';
   const sec = Math.floor(us / 1e6);
   const frac = us - sec * 1e6;
   return `${sec}.${frac < 100000 ? String(frac).padStart(6, '0') : frac}`;
@@ -157,7 +160,7 @@ export function toFlowRecord(f: RawFlow, ctx: RecordContext): FlowRecord {
 }
 
 /** JSON string literal with everything outside printable ASCII escaped (lines are written as latin1). */
-function asciiJson(s: string): string {
+export function asciiJson(s: string): string {
   return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 

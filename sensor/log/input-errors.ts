@@ -3,7 +3,7 @@
 // reported rate-limited: the first occurrence of a kind immediately with its
 // byte offset, then at most one update per kind per interval, then a final
 // summary. A flood of garbage never floods the log.
-import type { Logger } from 'pino';
+import type { Log } from './logger.ts';
 import { COUNTERS } from '../core/counters.ts';
 import type { WasmCore } from '../core/wasm-core.ts';
 
@@ -15,7 +15,7 @@ export class InputErrorReporter {
   private readonly edgeCounts = new Map<string, number>();
 
   constructor(
-    private readonly log: Logger,
+    private readonly log: Log,
     private readonly intervalMs = 10_000,
     private readonly now: () => number = Date.now,
   ) {}

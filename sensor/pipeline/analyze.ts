@@ -1,13 +1,12 @@
 // The offline job: captures → Wasm core → flow records → sinks. Uses the
 // capture's own clock throughout, so replaying days of traffic takes seconds
 // and yields what a live run would have.
-import type { Logger } from 'pino';
 import { R, REC_SIZE, RF_INTERIM, decodeRawFlow } from '../core/flow-record.ts';
 import { WasmCore, type CaptureFormat, type CoreOptions } from '../core/wasm-core.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { toFlowRecord, type FlowRecord } from '../flows/zeek-record.ts';
 import { InputErrorReporter } from '../log/input-errors.ts';
-import { logger } from '../log/logger.ts';
+import { logger, type Log } from '../log/logger.ts';
 import { InputError, openCaptureInput } from '../sources/capture-input.ts';
 import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import type { SinkCounters } from '../sinks/fd-write.ts';
@@ -35,7 +34,7 @@ export interface AnalyzeOptions {
   flowsTo?: string;
   /** flow records in this thread (tests, the demo); slower than flowsTo */
   onRecord?: (rec: FlowRecord) => void;
-  log?: Logger;
+  log?: Log;
   progress?: boolean;
 }
 

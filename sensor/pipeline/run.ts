@@ -10,13 +10,12 @@
 // newest time within a minute / the lateness window of now), so replaying
 // old files through `run` keeps the data's own clock.
 import { statSync } from 'node:fs';
-import type { Logger } from 'pino';
 import { WasmCore, type CoreOptions, type EventOptions } from '../core/wasm-core.ts';
 import { ReporterIds, type FlowEventSink } from '../flowlogs/flow-event.ts';
 import { expandInput } from '../flowlogs/text-input.ts';
 import type { FlowLogFormat } from '../flowlogs/sniff.ts';
 import { InputErrorReporter } from '../log/input-errors.ts';
-import { logger } from '../log/logger.ts';
+import { logger, type Log } from '../log/logger.ts';
 import { startNetflowCollector } from '../netflow/collector.ts';
 import type { NetflowStats } from '../netflow/common.ts';
 import { InterfaceStats, type InterfaceSnapshot } from '../netflow/interface-stats.ts';
@@ -41,7 +40,7 @@ export interface RunOptions {
   core?: CoreOptions;
   events?: EventOptions;
   awsFormat?: string;
-  log?: Logger;
+  log?: Log;
   /** resolves when the run should stop (SIGINT/SIGTERM in the CLI) */
   stop: Promise<void>;
   /** told once everything listens (the collectors' bound ports) */

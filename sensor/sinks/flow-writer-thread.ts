@@ -1,13 +1,14 @@
 // The writer thread: turns raw flow records from the core into Zeek-style
-// JSON lines and writes them. Runs in a worker (as Zeek writes its logs from
-// threads) so that formatting — allocation-heavy string work — stays off the
-// packet path. Started by ThreadedFlowSink; speaks only its messages.
+// JSON lines (the Wasm formatter, flows/flow-json-wasm.ts) and writes them.
+// Runs in a worker (as Zeek writes its logs from threads) so that formatting
+// and the write syscalls stay off the packet path. Started by
+// ThreadedFlowSink; speaks only its messages.
 import { parentPort, workerData } from 'node:worker_threads';
 import { REC_SIZE } from '../core/flow-record.ts';
-import { FlowJsonWriter, MAX_LINE_BYTES } from '../flows/flow-json.ts';
+import { WasmFlowJson } from '../flows/flow-json-wasm.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { writeFully } from './fd-write.ts';
-import { BATCH_BYTES } from './flow-batch.ts';
+import { BATCH_BYTES, BATCH_RECORDS } from './flow-batch.ts';
 
 export interface WriterInit {
   fd: number;
@@ -27,32 +28,19 @@ export interface WriterDone { type: 'done'; received: number; sent: number; erro
 
 function run(init: WriterInit): void {
   const port = parentPort!;
-  const reporterNames = new Map<number, string>();
-  const json = new FlowJsonWriter({
-    localNets: new LocalNets(init.localNets),
-    communityIdSeed: init.communityIdSeed,
-    reporterName: (id) => reporterNames.get(id) ?? '',
-  });
+  const json = new WasmFlowJson({ localNets: new LocalNets(init.localNets), communityIdSeed: init.communityIdSeed, batchRecords: BATCH_RECORDS });
   const inFlight = new Int32Array(init.inFlight);
   const done: WriterDone = { type: 'done', received: 0, sent: 0, errors: 0, discarded: 0 };
   let broken = false;
-  // Lines are written byte by byte straight into one reused buffer
-  // (flows/flow-json.ts): no per-flow objects or strings.
-  const out = Buffer.allocUnsafe(4 << 20);
+  const write = (text: Uint8Array) => writeFully(init.fd, text);
   port.on('message', (m: WriterMessage) => {
     if (m.type === 'end') { port.postMessage(done); return; }
     const u8 = new Uint8Array(init.ring, m.slot * BATCH_BYTES, m.count * REC_SIZE);
-    const dv = new DataView(init.ring, m.slot * BATCH_BYTES, m.count * REC_SIZE);
-    if (m.reporters) for (const [id, name] of m.reporters) reporterNames.set(id, name);
     done.received += m.count;
     if (!broken) {
       try {
-        let off = 0;
-        for (let i = 0; i < m.count; i++) {
-          if (off + MAX_LINE_BYTES > out.length) { writeFully(init.fd, out.subarray(0, off)); off = 0; }
-          off = json.write(u8, dv, i * REC_SIZE, out, off);
-        }
-        writeFully(init.fd, out.subarray(0, off));
+        if (m.reporters) for (const [id, name] of m.reporters) json.setReporter(id, name);
+        json.format(u8, m.count, write);
         done.sent += m.count;
       } catch (e) {
         const err = e as NodeJS.ErrnoException;

@@ -1,0 +1,161 @@
+// Output primitives of the flow-record formatter: ASCII bytes, decimal
+// numbers and times written at a byte pointer, each returning the pointer
+// past what it wrote. Numbers follow what the JavaScript writer produced
+// (sensor/flows/zeek-record.ts is the reference): the formatter's output is
+// compared with it byte for byte in test/flow-json.test.ts.
+
+import { lit, litPtr, putLit } from "./literals";
+
+const L_NAN = lit("NaN");
+const L_NULL = lit("null");
+const L_INFINITY = lit("Infinity");
+const L_NEG_INFINITY = lit("-Infinity");
+const HEX = litPtr(lit("0123456789abcdef"));
+
+/**
+ * Copy a short run of n bytes 8 at a time (memory.copy is a call out of
+ * the Wasm code, slower for the few bytes of a name). Reads up to 7 bytes
+ * past src + n and scribbles up to 7 past p + n: both stay inside the
+ * record, text slot or output slack every caller copies from and to.
+ */
+@inline export function putBytes(p: usize, src: usize, n: usize): usize {
+  for (let i: usize = 0; i < n; i += 8) store<u64>(p + i, load<u64>(src + i));
+  return p + n;
+}
+
+/** Decimal digits of v. */
+@inline function digits(v: u32): usize {
+  if (v < 100000) return v < 100 ? (v < 10 ? 1 : 2) : v < 1000 ? 3 : v < 10000 ? 4 : 5;
+  return v < 10000000 ? (v < 1000000 ? 6 : 7) : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
+}
+
+/** A u32 in decimal. */
+export function putU32(p: usize, v: u32): usize {
+  if (v < 10) { store<u8>(p, <u8>(48 + v)); return p + 1; }
+  const n = digits(v);
+  let q = p + n;
+  while (v >= 10) { const d = v / 10; store<u8>(--q, <u8>(48 + v - d * 10)); v = d; }
+  store<u8>(--q, <u8>(48 + v));
+  return p + n;
+}
+
+/** A non-negative integer below 2^53, held in an f64 (the record's counters). */
+export function putCount(p: usize, x: f64): usize {
+  if (x < 4294967296.0) return putU32(p, <u32>x);
+  let v = <u64>x;
+  const lo = <u32>(v % 1000000000);
+  v /= 1000000000;
+  // v < 2^53 / 1e9 < 2^32: the high digits, then exactly nine low ones
+  p = putU32(p, <u32>v);
+  return put9(p, lo);
+}
+
+/** Exactly nine digits, zero-padded. */
+@inline function put9(p: usize, v: u32): usize {
+  for (let i = 8; i >= 0; i--) { const d = v / 10; store<u8>(p + <usize>i, <u8>(48 + v - d * 10)); v = d; }
+  return p + 9;
+}
+
+/** JavaScript's Math.round: halves round towards +∞ (f64.nearest would round them to even). */
+@inline export function jsRound(x: f64): f64 {
+  const r = Math.floor(x);
+  return x - r >= 0.5 ? r + 1 : r;
+}
+
+/**
+ * An integral f64 as JavaScript's String(x) writes it, for the rare paths
+ * only (negative seconds, non-finite times): NaN, Infinity, -123.
+ */
+function putJsInt(p: usize, x: f64): usize {
+  if (isNaN(x)) return putLit(p, L_NAN);
+  if (!isFinite(x)) return putLit(p, x > 0 ? L_INFINITY : L_NEG_INFINITY);
+  if (x < 0) { store<u8>(p, 0x2d); p++; x = -x; }
+  return putCount(p, x);
+}
+
+/** Length of what putJsInt writes. */
+function jsIntLen(x: f64, scratch: usize): i32 {
+  return <i32>(putJsInt(scratch, x) - scratch);
+}
+
+/** Seconds with exactly six decimals ("1700000000.123456"), as zeekTime does. */
+export function putTime(p: usize, x: f64, scratch: usize): usize {
+  const us = jsRound(x * 1e6);
+  const sec = Math.floor(us / 1e6);
+  const frac = us - sec * 1e6;
+  if (sec >= 0 && isFinite(us) && frac >= 0 && frac < 1e6) {
+    p = putCount(p, sec);
+    store<u8>(p, 0x2e);
+    let f = <u32>frac;
+    for (let i = 6; i >= 1; i--) { const d = f / 10; store<u8>(p + <usize>i, <u8>(48 + f - d * 10)); f = d; }
+    return p + 7;
+  }
+  if (!isFinite(us)) return putLit(p, L_NULL); // as zeekTime: impossible, but the line stays JSON
+  // zeekTime's `${sec}.${frac < 100000 ? String(frac).padStart(6, '0') : frac}`:
+  // reached only by impossible times (negative, past year 2286), kept identical anyway
+  p = putJsInt(p, sec);
+  store<u8>(p++, 0x2e);
+  if (frac < 100000) for (let pad = 6 - jsIntLen(frac, scratch); pad > 0; pad--) store<u8>(p++, 0x30);
+  return putJsInt(p, frac);
+}
+
+/** Two lowercase hex digits. */
+@inline export function putHex2(p: usize, b: u32): usize {
+  store<u8>(p, load<u8>(HEX + <usize>(b >> 4)));
+  store<u8>(p + 1, load<u8>(HEX + <usize>(b & 15)));
+  return p + 2;
+}
+
+/** A 16-bit word in lowercase hex without leading zeros (IPv6 text). */
+@inline function putHexWord(p: usize, w: u32): usize {
+  let started = false;
+  for (let s = 12; s >= 0; s -= 4) {
+    const d = (w >> <u32>s) & 15;
+    if (d != 0 || started || s == 0) { store<u8>(p++, load<u8>(HEX + <usize>d)); started = true; }
+  }
+  return p;
+}
+
+/** Big-endian 16-bit word i of the address at a. */
+@inline function word(a: usize, i: i32): u32 {
+  return (<u32>load<u8>(a + <usize>(2 * i)) << 8) | <u32>load<u8>(a + <usize>(2 * i + 1));
+}
+
+/** The 16 bytes at a as RFC 5952 IPv6 text: the longest run (≥ 2) of zero words becomes "::". */
+export function putIPv6(p: usize, a: usize): usize {
+  let bestStart = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (load<u16>(a + <usize>(2 * i)) != 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && load<u16>(a + <usize>(2 * j)) == 0) j++;
+    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  if (bestStart < 0) {
+    for (let i = 0; i < 8; i++) { if (i > 0) store<u8>(p++, 0x3a); p = putHexWord(p, word(a, i)); }
+    return p;
+  }
+  for (let i = 0; i < bestStart; i++) { if (i > 0) store<u8>(p++, 0x3a); p = putHexWord(p, word(a, i)); }
+  store<u8>(p++, 0x3a); store<u8>(p++, 0x3a);
+  const tail = bestStart + bestLen;
+  for (let i = tail; i < 8; i++) { if (i > tail) store<u8>(p++, 0x3a); p = putHexWord(p, word(a, i)); }
+  return p;
+}
+
+/** The v4-mapped address at a (bytes 12–15) as dotted quad. */
+export function putIPv4(p: usize, a: usize): usize {
+  p = putU32(p, load<u8>(a + 12)); store<u8>(p++, 0x2e);
+  p = putU32(p, load<u8>(a + 13)); store<u8>(p++, 0x2e);
+  p = putU32(p, load<u8>(a + 14)); store<u8>(p++, 0x2e);
+  return putU32(p, load<u8>(a + 15));
+}
+
+/** Six bytes as aa:bb:cc:dd:ee:ff. */
+export function putMac(p: usize, a: usize): usize {
+  for (let i = 0; i < 6; i++) {
+    if (i > 0) store<u8>(p++, 0x3a);
+    p = putHex2(p, load<u8>(a + <usize>i));
+  }
+  return p;
+}
+
