@@ -94,6 +94,8 @@ export function configureEvents(late: f64, idleGap: f64, active_: f64): void {
 
 export function eventsPtr(): usize { return evIn; }
 export function eventsCapacity(): i32 { return evInCap; }
+/** Address of event slot k of the input region (the AWS line parser writes there). */
+@inline export function eventSlot(k: i32): usize { return evIn + <usize>k * <usize>REC_SIZE; }
 
 // @ts-ignore: decorator
 @inline function ent(i: u32): usize { return slab + (<usize>i) * ENTRY; }

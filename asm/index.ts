@@ -8,6 +8,7 @@ import { counters, errFirst, errLast, resetStats } from "./stats";
 import { captureInit, inputPtr as capInputPtr, inputCapacity as capInputCapacity, beginCapture as capBegin, feed as capFeed, captureStatus, lastTs as capLastTs, ingestFrame as capIngestFrame, ingestSampledFrame as capIngestSampled } from "./capture";
 import { decodeInit } from "./decode";
 import { eventsInit, configureEvents as evConfigure, eventsPtr as evPtr, eventsCapacity as evCap, ingestEvents as evIngest, eventsFlush as evFlush, eventFlowsPending as evPending, advanceEventClock as evAdvance, eventClock as evClock } from "./flowevents";
+import { awsInit, awsText as awsTextPtr, awsTextCapacity as awsTextCap, awsScratch as awsScratchPtr, awsSetFormat as awsFormat, awsAddReporter as awsReporter, awsParse as awsParseLines, awsPos as awsStop, awsPending as awsPend, awsLines as awsLinesTaken } from "./awsvpc";
 import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll, flowsReady } from "./flows";
 
 export const ABI_VERSION: i32 = 2;
@@ -31,7 +32,30 @@ export function init(flowCapacity: i32, fragCapacity: i32, inputBytes: i32, outp
  * capacity and events per batch. Separate from init() so a packet-only run
  * does not pay for it. Returns 0, or -1 when memory cannot grow that far.
  */
-export function initEvents(capacity: i32, inputEvents: i32): i32 { return eventsInit(capacity, inputEvents) ? 0 : -1; }
+export function initEvents(capacity: i32, inputEvents: i32): i32 { return eventsInit(capacity, inputEvents) && awsInit() ? 0 : -1; }
+
+// AWS VPC flow-log lines parsed in the core (awsvpc.ts): JS copies blocks
+// of complete lines into the text region; lines the fast parser does not
+// take come back to JS one at a time.
+export function awsScratch(): usize { return awsScratchPtr(); }
+export function awsText(): usize { return awsTextPtr(); }
+export function awsTextCapacity(): i32 { return awsTextCap(); }
+/** Column kinds at awsScratch()[0, n), reporter columns after them. Returns 0, or -1. */
+export function awsSetFormat(n: i32, nRep: i32): i32 { return awsFormat(n, nRep); }
+/** Reporter bytes at awsScratch()[0, n) have the interned id `id`. Returns 0, or -1 (not kept: such lines stay with JS). */
+export function awsAddReporter(n: i32, id: i32): i32 { return awsReporter(n, <u32>id); }
+/**
+ * Parse the complete lines of text[start, end) into event slots from
+ * `pending`. Returns 0 (all taken), 1 (event region full: ingest, call again
+ * from awsPos() with pending 0) or 2 (the line at awsPos() is for JS).
+ */
+export function awsParse(start: i32, end: i32, pending: i32, maxLine: i32): i32 { return awsParseLines(start, end, pending, maxLine); }
+/** Text-region offset where awsParse stopped. */
+export function awsPos(): i32 { return awsStop(); }
+/** Events in the region after awsParse. */
+export function awsPending(): i32 { return awsPend(); }
+/** Lines awsParse took. */
+export function awsLines(): i32 { return awsLinesTaken(); }
 /** Seconds: lateness window, idle gap that ends a flow, active timeout (interim records). */
 export function configureEvents(lateness: f64, gap: f64, activeTimeout: f64): void { evConfigure(lateness, gap, activeTimeout); }
 export function eventsPtr(): usize { return evPtr(); }

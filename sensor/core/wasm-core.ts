@@ -103,6 +103,15 @@ interface CoreExports {
   flushAll(): number;
   lastTs(): number;
   ingestFrame(capLen: number, wireLen: number, linktype: number, ts: number): number;
+  awsScratch(): number;
+  awsText(): number;
+  awsTextCapacity(): number;
+  awsSetFormat(n: number, nRep: number): number;
+  awsAddReporter(n: number, id: number): number;
+  awsParse(start: number, end: number, pending: number, maxLine: number): number;
+  awsPos(): number;
+  awsPending(): number;
+  awsLines(): number;
 }
 
 export const ABI_VERSION = 2;
@@ -200,6 +209,45 @@ export class WasmCore {
     this.eventsOn = true;
     this.refreshViews();
   }
+
+  // ---- AWS VPC flow-log lines parsed in the core (asm/awsvpc.ts; needs enableEvents) ----
+
+  /** Column kinds and reporter columns of the lines to come; false if the core cannot take this format (JS parses its lines). */
+  awsSetFormat(kinds: Uint8Array, reporterCols: readonly number[]): boolean {
+    this.ensureViews();
+    const at = this.x.awsScratch();
+    this.u8.set(kinds, at);
+    for (let i = 0; i < reporterCols.length; i++) this.u8[at + kinds.length + i] = reporterCols[i]! < 256 ? reporterCols[i]! : 255;
+    return this.x.awsSetFormat(kinds.length, reporterCols.length) === 0;
+  }
+
+  /** The reporter field bytes `bytes` were interned as `id`; false if the core does not keep them. */
+  awsAddReporter(bytes: Uint8Array, id: number): boolean {
+    if (bytes.length > 1024) return false;
+    this.ensureViews();
+    this.u8.set(bytes, this.x.awsScratch());
+    return this.x.awsAddReporter(bytes.length, id) === 0;
+  }
+
+  /** The region lines are copied into before awsParse. */
+  awsTextRegion(): Uint8Array {
+    this.ensureViews();
+    const at = this.x.awsText();
+    return this.u8.subarray(at, at + this.x.awsTextCapacity());
+  }
+
+  /**
+   * Parse complete lines of the text region [start, end) into event slots
+   * from `pending`: 0 = all taken, 1 = event region full (ingest, call again
+   * from awsPos() with pending 0), 2 = the line at awsPos() is for JS.
+   * awsPending() / awsLines() tell the slots filled and lines taken.
+   */
+  awsParse(start: number, end: number, pending: number, maxLine: number): number {
+    return this.x.awsParse(start, end, pending, maxLine);
+  }
+  awsPos(): number { return this.x.awsPos(); }
+  awsPending(): number { return this.x.awsPending(); }
+  awsLines(): number { return this.x.awsLines(); }
 
   /** The event input region: room for eventsCapacity() records, written by encodeFlowEvent. */
   eventRegion(): EventRegion {

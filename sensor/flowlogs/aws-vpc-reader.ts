@@ -32,13 +32,37 @@ import {
 import type { FlowEventSink } from './flow-event.ts';
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { eachLine, expandInput, FlowInputError, openFlowFile, type LineRef } from './text-input.ts';
+import { eachLine, eachLineBlock, expandInput, FlowInputError, openFlowFile, type LineRef, type LineSplitter } from './text-input.ts';
+
+/**
+ * Takes runs of record lines faster than the per-line path and hands back
+ * the lines it leaves (the core's AWS line parser,
+ * sensor/pipeline/aws-core-lines.ts). It must take only lines the parser's
+ * fast path would turn into a flow, and emit exactly that flow.
+ */
+export interface AwsLineAccelerator {
+  /** Lines are in this field order from now on. */
+  setFormat(format: AwsFormat): void;
+  /**
+   * Take lines of buf[start, end) — complete lines, each with its "\n" — up
+   * to the first one it leaves to the caller; returns where it stopped (that
+   * line's start, or end). `taken` says how many lines it emitted.
+   * `fresh`: the first call for this run of lines (buf's bytes may be new
+   * even if buf is the same object); later calls continue the same run.
+   */
+  take(buf: Uint8Array, start: number, end: number, maxLine: number, fresh: boolean): number;
+  readonly taken: number;
+  /** The caller parsed a record whose reporter field was buf[s, e), named `name`: take such lines from now on. */
+  learnReporter(buf: Uint8Array, s: number, e: number, name: string): void;
+}
 
 export interface AwsVpcReadOptions {
   /** field order when a file has no header line: `${version} ${srcaddr} …` or plain names */
   format?: string;
   /** longest accepted line in bytes (default 64 KiB; a record is a few hundred bytes) */
   maxLine?: number;
+  /** the core's line parser, when the sink is the core (see AwsLineAccelerator) */
+  lines?: AwsLineAccelerator;
 }
 
 export interface AwsVpcReadSummary {
@@ -108,6 +132,7 @@ export async function readAwsVpc(path: string, sink: FlowEventSink, opts: AwsVpc
 
   const maxLine = opts.maxLine ?? 1 << 16;
   const parser = new AwsVpcParser(baseFormat);
+  const acc = opts.lines;
   for (const p of files) {
     const file = openFlowFile(p);
     const input = file.name;
@@ -157,6 +182,7 @@ export async function readAwsVpc(path: string, sink: FlowEventSink, opts: AwsVpc
       sum.lines++;
       const { buf, start, end, line, offset } = ref;
       const r = record(buf, start, end, line, offset, fileTime);
+      if (r === AWS_FLOW && acc && parser.reporterEnd > parser.reporterStart) acc.learnReporter(buf, parser.reporterStart, parser.reporterEnd, parser.ev.reporter);
       if (r !== AWS_ERROR) return; // AWS_BLANK is counted in lines only
       // Failure path: a header line, a CloudWatch envelope, or a bad record.
       if (isAwsHeaderLine(buf, start, end)) {
@@ -171,11 +197,33 @@ export async function readAwsVpc(path: string, sink: FlowEventSink, opts: AwsVpc
       if (buf[first] === 123 /* { */) { envelope(buf, start, end, line, offset); return; }
       reject(parser.errorKind, input, `${parser.errorMessage}: ${lineText(buf, start, end)}`, line, offset);
     };
+    const tooLong = (line: number, offset: number) => {
+      sum.lines++;
+      reject('line_too_long', input, `line longer than ${maxLine} bytes`, line, offset);
+    };
+    // With the core's line parser: runs of lines go to it, and each line it
+    // leaves (a header, an error, a "-" value, a new reporter…) comes here.
+    let accFormat: AwsFormat | null = null;
+    const syncFormat = () => { if (acc && parser.format !== accFormat) { acc.setFormat(parser.format); accFormat = parser.format; } };
+    const onBlock = (sp: LineSplitter, buf: Buffer, start: number, end: number, firstLine: number, offset: number): number => {
+      const a = acc!;
+      let p = start, line = firstLine;
+      while (p < end) {
+        syncFormat();
+        const stop = a.take(buf, p, end, maxLine, p === start);
+        sum.lines += a.taken; sum.records += a.taken; line += a.taken;
+        if (stop >= end) break;
+        const nl = buf.indexOf(10, stop);
+        const ref = sp.line(buf, stop, nl, line, offset + (stop - start));
+        if (ref) onLine(ref);
+        line++;
+        p = nl + 1;
+      }
+      return line - firstLine;
+    };
     try {
-      await eachLine(file.chunks(), onLine, maxLine, (line, offset) => {
-        sum.lines++;
-        reject('line_too_long', input, `line longer than ${maxLine} bytes`, line, offset);
-      });
+      if (acc) await eachLineBlock(file.chunks(), onBlock, onLine, maxLine, tooLong);
+      else await eachLine(file.chunks(), onLine, maxLine, tooLong);
     } catch (e) {
       if (!(e instanceof FlowInputError)) throw e;
       reject(e.kind, input, e.message);

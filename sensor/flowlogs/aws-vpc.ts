@@ -355,6 +355,9 @@ export class AwsVpcParser {
   errorMessage = '';
   /** field count of the last line (for messages) */
   fieldCount = 0;
+  /** where the reporter field of the last record was in its line (equal when none) */
+  reporterStart = 0;
+  reporterEnd = 0;
   private starts = new Int32Array(64);
   private ends = new Int32Array(64);
   private readonly pktSrc = new Uint8Array(16);
@@ -396,6 +399,7 @@ export class AwsVpcParser {
     const n = kinds.length;
     const ts = this.starts, te = this.ends;
     const ev = this.ev.reset(SRC_AWS);
+    this.reporterStart = this.reporterEnd = 0;
     const src = ev.src, dst = ev.dst;
     let tStart = -1, tEnd = -1;
     let srcVer = 0, dstVer = 0, pktSrcVer = 0, pktDstVer = 0;
@@ -509,6 +513,7 @@ export class AwsVpcParser {
       const s = ts[c]!, e = te[c]!;
       if (e - s === 1 && buf[s] === 45) continue;
       ev.reporter = this.reporters.get(buf, s, e);
+      this.reporterStart = s; this.reporterEnd = e;
       break;
     }
     this.fieldCount = n;
@@ -559,6 +564,7 @@ export class AwsVpcParser {
     }
 
     const ev = this.ev.reset(SRC_AWS);
+    this.reporterStart = this.reporterEnd = 0;
     let srcVer = 0, dstVer = 0, pktSrcVer = 0, pktDstVer = 0;
     let tStart = -1, tEnd = -1;
     for (let c = 0; c < n; c++) {
@@ -631,6 +637,7 @@ export class AwsVpcParser {
       const s = ts[c]!, e = te[c]!;
       if (e - s === 1 && buf[s] === 45) continue;
       ev.reporter = this.reporters.get(buf, s, e);
+      this.reporterStart = s; this.reporterEnd = e;
       break;
     }
     return AWS_FLOW;

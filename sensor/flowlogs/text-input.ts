@@ -163,12 +163,52 @@ export class LineSplitter {
   ) {}
 
   private emit(buf: Buffer, start: number, end: number): LineRef {
+    return this.normalise(buf, start, end, this.lineNo, this.offset);
+  }
+
+  /** A line as consumers see it: no "\r" before the newline, no byte order mark on line 1. */
+  private normalise(buf: Buffer, start: number, end: number, lineNo: number, offset: number): LineRef {
     if (end > start && buf[end - 1] === 13) end--;
     // A UTF-8 byte order mark (Windows editors, some exports) is not part of the first line.
-    if (this.lineNo === 1 && end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
+    if (lineNo === 1 && end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
     const ref = this.ref;
-    ref.buf = buf; ref.start = start; ref.end = end; ref.line = this.lineNo; ref.offset = this.offset;
+    ref.buf = buf; ref.start = start; ref.end = end; ref.line = lineNo; ref.offset = offset;
     return ref;
+  }
+
+  /**
+   * Like push, but the complete lines wholly inside the chunk go to `onBlock`
+   * as one run (buf[start, end), each line with its "\n"; `firstLine` and
+   * `offset` are those of its first line), for a consumer that takes many
+   * lines per call (the core's AWS line parser). onBlock returns how many
+   * lines the run held and hands any line it does not take itself to
+   * `line()`. Lines split across chunks still go to `onLine`.
+   */
+  pushBlocks(chunk: Buffer, onBlock: (buf: Buffer, start: number, end: number, firstLine: number, offset: number) => number, onLine: (ref: LineRef) => void): void {
+    let pos = 0;
+    if (this.carryLen > 0 || this.skipping) {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) { for (const r of this.push(chunk)) onLine(r); return; }
+      for (const r of this.push(chunk.subarray(0, nl + 1))) onLine(r);
+      pos = nl + 1;
+    }
+    const last = chunk.lastIndexOf(10);
+    if (last >= pos) {
+      this.lineNo += onBlock(chunk, pos, last + 1, this.lineNo + 1, this.base);
+      this.base += last + 1 - pos;
+      this.offset = this.base;
+      pos = last + 1;
+    }
+    if (pos < chunk.length) for (const r of this.push(chunk.subarray(pos))) onLine(r);
+  }
+
+  /**
+   * One line of a block (buf[start, nl), nl at its "\n"), as push would
+   * have produced it: the LineRef, or null after reporting it too long.
+   */
+  line(buf: Buffer, start: number, nl: number, lineNo: number, offset: number): LineRef | null {
+    if (nl - start > this.maxLine) { this.onTooLong(lineNo, offset); return null; }
+    return this.normalise(buf, start, nl, lineNo, offset);
   }
 
   *push(chunk: Buffer): Generator<LineRef, void, undefined> {
@@ -249,5 +289,23 @@ export async function eachLine(
 ): Promise<void> {
   const sp = new LineSplitter(maxLine, onTooLong);
   for await (const chunk of chunks) for (const ref of sp.push(chunk)) onLine(ref);
+  for (const ref of sp.finish()) onLine(ref);
+}
+
+/**
+ * eachLine for a consumer of line runs (LineSplitter.pushBlocks): onBlock
+ * gets the complete lines inside each chunk at once and the splitter, to
+ * hand back single lines; lines across chunks go to onLine.
+ */
+export async function eachLineBlock(
+  chunks: AsyncIterable<Buffer>,
+  onBlock: (sp: LineSplitter, buf: Buffer, start: number, end: number, firstLine: number, offset: number) => number,
+  onLine: (ref: LineRef) => void,
+  maxLine = 1 << 20,
+  onTooLong: (line: number, offset: number) => void = () => {},
+): Promise<void> {
+  const sp = new LineSplitter(maxLine, onTooLong);
+  const block = (buf: Buffer, start: number, end: number, firstLine: number, offset: number) => onBlock(sp, buf, start, end, firstLine, offset);
+  for await (const chunk of chunks) sp.pushBlocks(chunk, block, onLine);
   for (const ref of sp.finish()) onLine(ref);
 }

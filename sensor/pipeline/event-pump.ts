@@ -44,6 +44,19 @@ export class EventPump implements FlowEventSink {
     if (this.pending === region.capacity) this.push();
   }
 
+  /** Events waiting in the core's event region (a writer in the core continues after them). */
+  get pendingEvents(): number { return this.pending; }
+
+  /**
+   * The core itself filled event slots up to `pending` (the AWS line parser,
+   * asm/awsvpc.ts): count them, and hand a full region to the merger.
+   */
+  directEvents(pending: number): void {
+    this.counters.events += pending - this.pending;
+    this.pending = pending;
+    if (this.pending >= this.core.eventRegion().capacity) this.push();
+  }
+
   reject(r: FlowRejection): void {
     this.counters.rejected[r.kind] = (this.counters.rejected[r.kind] ?? 0) + 1;
     this.onReject(r);

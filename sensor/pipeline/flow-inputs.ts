@@ -19,6 +19,7 @@ import { SOURCE } from '../flowlogs/flow-event.ts';
 import { sniffMagic } from '../sources/capture-format.ts';
 import type { Drain } from './capture-pump.ts';
 import type { EventPump } from './event-pump.ts';
+import { CoreAwsLines } from './aws-core-lines.ts';
 
 export const FLOW_FORMATS = ['aws-vpc', 'azure', 'gcp-vpc', 'zeek-conn', 'netflow-pcap'] as const;
 export type FlowFormat = (typeof FLOW_FORMATS)[number];
@@ -94,6 +95,8 @@ export interface FlowInputOptions {
   azureGrowing?: { resumeAt?: number };
   /** sFlow interface counters go here */
   interfaces?: InterfaceStats;
+  /** AWS VPC lines through the core's line parser (default); false: every line through the JavaScript parser (tests compare the two) */
+  awsInCore?: boolean;
 }
 
 export interface FlowInputResult {
@@ -128,7 +131,7 @@ export async function readFlowInput(
     return { events: pump.counters.events - before.events, rejected: totalRejected(pump) - before.rejected, ...extra };
   };
   switch (format) {
-    case 'aws-vpc': await readAwsVpc(path, pump, { format: opts.awsFormat }); return done();
+    case 'aws-vpc': await readAwsVpc(path, pump, { format: opts.awsFormat, lines: opts.awsInCore === false ? undefined : new CoreAwsLines(core, pump) }); return done();
     case 'azure': {
       if (opts.azureGrowing) {
         // read to its last complete record and say where that was
