@@ -2,56 +2,67 @@
 // JSON lines (the Wasm formatter, flows/flow-json-wasm.ts) and writes them.
 // Runs in a worker (as Zeek writes its logs from threads) so that formatting
 // and the write syscalls stay off the packet path. Started by
-// ThreadedFlowSink; speaks only its messages.
-import { parentPort, workerData } from 'node:worker_threads';
+// ThreadedFlowSink. It takes batches from the shared ring (flow-batch.ts),
+// blocking in Atomics.wait between them: this thread does nothing else.
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { REC_SIZE } from '../core/flow-record.ts';
 import { WasmFlowJson } from '../flows/flow-json-wasm.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { writeFully } from './fd-write.ts';
-import { BATCH_BYTES, BATCH_RECORDS } from './flow-batch.ts';
+import { BATCH_BYTES, BATCH_RECORDS, C_CONSUMED, C_COUNT, C_FLAGS, C_PRODUCED, F_END, F_NAMES, RING_SLOTS } from './flow-batch.ts';
 
 export interface WriterInit {
   fd: number;
   localNets?: string[];
   communityIdSeed?: number;
-  /** Int32Array[1] over a SharedArrayBuffer: batches posted but not yet written */
-  inFlight: SharedArrayBuffer;
-  /** the batch ring: slots of BATCH_RECORDS records */
+  /** Int32 control words (flow-batch.ts C_*) */
+  control: SharedArrayBuffer;
+  /** the batch ring: RING_SLOTS slots of BATCH_RECORDS records */
   ring: SharedArrayBuffer;
+  /** names of reporter ids, sent ahead of the first batch that uses them */
+  names: MessagePort;
+  /** where the writer reports at the end */
+  done: MessagePort;
 }
 
-export type WriterMessage =
-  /** `reporters`: names of reporter ids first used in this batch (flow-record sources) */
-  | { type: 'batch'; slot: number; count: number; reporters?: [number, string][] }
-  | { type: 'end' };
+/** On the names port: [id, name] pairs of reporter ids first used by the next flagged batch. */
+export type ReporterNames = [number, string][];
 export interface WriterDone { type: 'done'; received: number; sent: number; errors: number; discarded: number; error?: string }
 
 function run(init: WriterInit): void {
-  const port = parentPort!;
   const json = new WasmFlowJson({ localNets: new LocalNets(init.localNets), communityIdSeed: init.communityIdSeed, batchRecords: BATCH_RECORDS });
-  const inFlight = new Int32Array(init.inFlight);
+  const ctl = new Int32Array(init.control);
   const done: WriterDone = { type: 'done', received: 0, sent: 0, errors: 0, discarded: 0 };
   let broken = false;
   const write = (text: Uint8Array) => writeFully(init.fd, text);
-  port.on('message', (m: WriterMessage) => {
-    if (m.type === 'end') { port.postMessage(done); return; }
-    const u8 = new Uint8Array(init.ring, m.slot * BATCH_BYTES, m.count * REC_SIZE);
-    done.received += m.count;
+  for (let seq = 0; ; seq++) {
+    while (Atomics.load(ctl, C_PRODUCED) === seq) Atomics.wait(ctl, C_PRODUCED, seq);
+    const slot = seq % RING_SLOTS;
+    const flags = Atomics.load(ctl, C_FLAGS + slot);
+    const count = Atomics.load(ctl, C_COUNT + slot);
+    if (flags & F_NAMES) {
+      const m = receiveMessageOnPort(init.names);
+      if (m) for (const [id, name] of m.message as ReporterNames) json.setReporter(id, name);
+    }
+    if (flags & F_END) break;
+    done.received += count;
     if (!broken) {
       try {
-        if (m.reporters) for (const [id, name] of m.reporters) json.setReporter(id, name);
-        json.format(u8, m.count, write);
-        done.sent += m.count;
+        json.format(new Uint8Array(init.ring, slot * BATCH_BYTES, count * REC_SIZE), count, write);
+        done.sent += count;
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         broken = true;
-        done.discarded += m.count;
+        done.discarded += count;
         if (err.code !== 'EPIPE') { done.errors++; done.error = err.message; }
       }
-    } else done.discarded += m.count;
-    Atomics.sub(inFlight, 0, 1);
-    Atomics.notify(inFlight, 0);
-  });
+    } else done.discarded += count;
+    Atomics.store(ctl, C_CONSUMED, seq + 1);
+    Atomics.notify(ctl, C_CONSUMED);
+  }
+  init.done.postMessage(done);
+  init.names.close();
+  init.done.close();
 }
 
-if (parentPort && workerData?.flowWriter) run(workerData.flowWriter as WriterInit);
+if (workerData?.flowWriter) run(workerData.flowWriter as WriterInit);

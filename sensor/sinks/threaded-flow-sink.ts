@@ -1,26 +1,21 @@
-// Main-thread side of the writer thread: ships batches of raw flow records
-// (one copy of the core's output region per batch, transferred, not cloned)
-// and bounds the queue — when the writer falls behind, the packet path waits
-// instead of buffering without limit.
+// Main-thread side of the writer thread: copies raw flow records into slots
+// of the shared ring (flow-batch.ts), publishes each full slot with one
+// Atomics store and wake, and bounds the queue — when the writer falls
+// behind, the packet path waits instead of buffering without limit.
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { BUNDLED, PACKAGE_ROOT } from '../core/package-root.ts';
-import type { WriterDone, WriterInit, WriterMessage } from './flow-writer-thread.ts';
+import type { ReporterNames, WriterDone, WriterInit } from './flow-writer-thread.ts';
 import type { SinkCounters } from './fd-write.ts';
 
 import { REC_SIZE } from '../core/flow-record.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
+import { BATCH_RECORDS, C_CONSUMED, C_COUNT, C_FLAGS, C_PRODUCED, CONTROL_WORDS, F_END, F_NAMES, MAX_IN_FLIGHT, RING_SLOTS } from './flow-batch.ts';
 
-// Records per message to the writer (the core drains after every chunk, often only a few records).
-import { BATCH_RECORDS } from './flow-batch.ts';
-/** At most this many batches (4096 × 224 B = 896 KiB each) wait for the writer; the ring has one slot more. */
-const MAX_IN_FLIGHT = 8;
 /**
- * The writer needs little heap (a 4 MiB line buffer, the batch in hand): a
- * small old generation makes V8 collect the transferred batches promptly
- * instead of letting RSS creep up with the length of the input (measured:
- * 2 M flow records, peak RSS 209 → see README).
+ * The writer's JavaScript heap holds little (the formatter's memory is Wasm):
+ * a small old generation keeps its RSS small and flat.
  */
 const WRITER_LIMITS = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 };
 /** A partial batch older than this is sent anyway, so a live pipe sees flows promptly. */
@@ -30,19 +25,19 @@ export class ThreadedFlowSink {
   private readonly worker: Worker;
   private readonly fd: number;
   private readonly ownsFd: boolean;
-  private readonly inFlight: Int32Array;
+  private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+  private readonly names: MessageChannel['port1'];
   private readonly finished: Promise<WriterDone>;
-  /**
-   * Batches live in a ring shared with the writer: MAX_IN_FLIGHT + 1 slots,
-   * so the slot being filled is never one the writer still reads. Fixed
-   * memory, no buffer per batch for either heap to collect.
-   */
-  private readonly ring = new SharedArrayBuffer((MAX_IN_FLIGHT + 1) * BATCH_RECORDS * REC_SIZE);
-  private slot = 0;
+  /** Fixed memory: RING_SLOTS slots, no buffer per batch for either heap to collect. */
+  private readonly ring = new SharedArrayBuffer(RING_SLOTS * BATCH_RECORDS * REC_SIZE);
+  private produced = 0;
   private pending = new Uint8Array(this.ring, 0, BATCH_RECORDS * REC_SIZE);
   private pendingCount = 0;
   private pendingSince = 0;
   private ageTimer: NodeJS.Timeout | null = null;
+  private ended = false;
+  /** the writer thread is gone (crashed, or finished): nothing waits for it any more */
+  private dead = false;
 
   private readonly reporters: ReporterIds | undefined;
   private reportersSent = 0;
@@ -53,21 +48,33 @@ export class ThreadedFlowSink {
     // Opened here so a bad path fails at once, in the caller's thread.
     if (target === '-') { this.fd = 1; this.ownsFd = false; }
     else { this.fd = openSync(target, 'w'); this.ownsFd = true; }
-    const shared = new SharedArrayBuffer(4);
-    this.inFlight = new Int32Array(shared);
-    const init: WriterInit = { fd: this.fd, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, inFlight: shared, ring: this.ring };
+    const names = new MessageChannel();
+    const done = new MessageChannel();
+    this.names = names.port1;
+    const init: WriterInit = {
+      fd: this.fd, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
+      control: this.control.buffer as SharedArrayBuffer, ring: this.ring, names: names.port2, done: done.port2,
+    };
+    const transferList = [names.port2, done.port2];
     // The bundled CLI starts the bundled writer (plain JS, quick to start);
     // from the TypeScript sources the writer is loaded through tsx.
     this.worker = BUNDLED
-      ? new Worker(join(PACKAGE_ROOT, 'build', 'js', 'sinks', 'flow-writer-thread.mjs'), { workerData: { flowWriter: init }, resourceLimits: WRITER_LIMITS })
+      ? new Worker(join(PACKAGE_ROOT, 'build', 'js', 'sinks', 'flow-writer-thread.mjs'), { workerData: { flowWriter: init }, transferList, resourceLimits: WRITER_LIMITS })
       : new Worker(join(PACKAGE_ROOT, 'sensor', 'core', 'ts-worker.mjs'), {
         workerData: { entry: new URL('./flow-writer-thread.ts', import.meta.url).href, flowWriter: init },
+        transferList,
         resourceLimits: WRITER_LIMITS,
       });
     this.finished = new Promise((resolve, reject) => {
-      this.worker.on('message', (m: WriterDone) => { if (m.type === 'done') resolve(m); });
-      this.worker.once('error', reject);
-      this.worker.once('exit', (code) => reject(new Error(`flow writer thread exited (${code}) before finishing`)));
+      done.port1.once('message', (m: WriterDone) => { done.port1.close(); resolve(m); });
+      this.worker.once('error', (e) => { this.dead = true; reject(e); });
+      this.worker.once('exit', (code) => {
+        this.dead = true;
+        // the report and the exit come on different ports: the report may not have been delivered yet
+        const m = receiveMessageOnPort(done.port1);
+        if (m) resolve(m.message as WriterDone);
+        else reject(new Error(`flow writer thread exited (${code}) before finishing`));
+      });
     });
     // A rejection before close() is awaited must not crash the process.
     this.finished.catch(() => {});
@@ -104,33 +111,43 @@ export class ThreadedFlowSink {
 
   private send(): void {
     if (this.ageTimer) { clearTimeout(this.ageTimer); this.ageTimer = null; }
-    for (let v = Atomics.load(this.inFlight, 0); v >= MAX_IN_FLIGHT; v = Atomics.load(this.inFlight, 0)) {
-      Atomics.wait(this.inFlight, 0, v, 50);
-    }
-    const count = this.pendingCount;
-    const slot = this.slot;
-    // ≤ MAX_IN_FLIGHT batches in flight (waited for above) and the writer
-    // takes them in order: the next slot of the ring is free
-    this.slot = (slot + 1) % (MAX_IN_FLIGHT + 1);
-    this.pending = new Uint8Array(this.ring, this.slot * BATCH_RECORDS * REC_SIZE, BATCH_RECORDS * REC_SIZE);
+    this.publish(this.pendingCount, 0);
+    this.pending = new Uint8Array(this.ring, (this.produced % RING_SLOTS) * BATCH_RECORDS * REC_SIZE, BATCH_RECORDS * REC_SIZE);
     this.pendingCount = 0;
-    Atomics.add(this.inFlight, 0, 1);
-    const msg: WriterMessage = { type: 'batch', slot, count };
-    if (this.reporters && this.reporters.size > this.reportersSent) {
-      msg.reporters = this.reporters.entriesFrom(this.reportersSent);
-      this.reportersSent = this.reporters.size;
+  }
+
+  /** Hand the slot being filled to the writer (waiting while MAX_IN_FLIGHT are ahead of it). */
+  private publish(count: number, flags: number): void {
+    const ctl = this.control;
+    for (let c = Atomics.load(ctl, C_CONSUMED); this.produced - c >= MAX_IN_FLIGHT && !this.dead; c = Atomics.load(ctl, C_CONSUMED)) {
+      Atomics.wait(ctl, C_CONSUMED, c, 50);
     }
-    this.worker.postMessage(msg);
+    const slot = this.produced % RING_SLOTS;
+    if (this.reporters && this.reporters.size > this.reportersSent) {
+      // names first: the writer reads them when it takes this slot
+      this.names.postMessage(this.reporters.entriesFrom(this.reportersSent) satisfies ReporterNames);
+      this.reportersSent = this.reporters.size;
+      flags |= F_NAMES;
+    }
+    Atomics.store(ctl, C_COUNT + slot, count);
+    Atomics.store(ctl, C_FLAGS + slot, flags);
+    this.produced++;
+    Atomics.store(ctl, C_PRODUCED, this.produced);
+    Atomics.notify(ctl, C_PRODUCED);
   }
 
   /** Wait until every record is written; returns the sink's counters. */
   async close(): Promise<SinkCounters & { error?: string }> {
-    if (this.pendingCount > 0) this.send();
-    this.worker.postMessage({ type: 'end' } satisfies WriterMessage);
+    if (!this.ended) {
+      this.ended = true;
+      if (this.pendingCount > 0) this.send();
+      this.publish(0, F_END);
+    }
     try {
       const d = await this.finished;
       return { received: d.received, sent: d.sent, errors: d.errors, discarded: d.discarded, error: d.error };
     } finally {
+      this.names.close();
       await this.worker.terminate();
       if (this.ownsFd) closeSync(this.fd);
     }
