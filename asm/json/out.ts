@@ -11,6 +11,8 @@ const L_NULL = lit("null");
 const L_INFINITY = lit("Infinity");
 const L_NEG_INFINITY = lit("-Infinity");
 const HEX = litPtr(lit("0123456789abcdef"));
+// "00".."99": numbers are written two digits per division
+const PAIRS = litPtr(lit("00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"));
 
 /**
  * Copy a short run of n bytes 8 at a time (memory.copy is a call out of
@@ -34,8 +36,14 @@ export function putU32(p: usize, v: u32): usize {
   if (v < 10) { store<u8>(p, <u8>(48 + v)); return p + 1; }
   const n = digits(v);
   let q = p + n;
-  while (v >= 10) { const d = v / 10; store<u8>(--q, <u8>(48 + v - d * 10)); v = d; }
-  store<u8>(--q, <u8>(48 + v));
+  while (v >= 100) {
+    const d = v / 100;
+    q -= 2;
+    store<u16>(q, load<u16>(PAIRS + <usize>((v - d * 100) << 1)));
+    v = d;
+  }
+  if (v >= 10) store<u16>(q - 2, load<u16>(PAIRS + <usize>(v << 1)));
+  else store<u8>(q - 1, <u8>(48 + v));
   return p + n;
 }
 
@@ -86,8 +94,11 @@ export function putTime(p: usize, x: f64, scratch: usize): usize {
   if (sec >= 0 && isFinite(us) && frac >= 0 && frac < 1e6) {
     p = putCount(p, sec);
     store<u8>(p, 0x2e);
-    let f = <u32>frac;
-    for (let i = 6; i >= 1; i--) { const d = f / 10; store<u8>(p + <usize>i, <u8>(48 + f - d * 10)); f = d; }
+    const f = <u32>frac;
+    const hi = f / 10000, rest = f - hi * 10000, mid = rest / 100;
+    store<u16>(p + 1, load<u16>(PAIRS + <usize>(hi << 1)));
+    store<u16>(p + 3, load<u16>(PAIRS + <usize>(mid << 1)));
+    store<u16>(p + 5, load<u16>(PAIRS + <usize>((rest - mid * 100) << 1)));
     return p + 7;
   }
   if (!isFinite(us)) return putLit(p, L_NULL); // as zeekTime: impossible, but the line stays JSON
