@@ -59,7 +59,8 @@ export interface EventOptions {
 }
 
 /** The event input region: room for `capacity` records at byte `off` of the core's memory. */
-export interface EventRegion { readonly u8: Uint8Array; readonly dv: DataView; readonly off: number; readonly capacity: number }
+/** Views on the event region's memory; `off` is 8-byte aligned, so f64 fields are f64[(off + field) / 8]. */
+export interface EventRegion { readonly u8: Uint8Array; readonly dv: DataView; readonly f64: Float64Array; readonly off: number; readonly capacity: number }
 
 export const DEFAULT_EVENT_OPTIONS: Required<EventOptions> = { capacity: 1 << 16, batch: 1024, lateness: 600, gap: 120, activeTimeout: 1800 };
 
@@ -180,7 +181,7 @@ export class WasmCore {
     this.errLastView = new Float64Array(buf, this.x.errorLastPtr(), n);
     this.inputOff = this.x.inputPtr();
     this.inputCap = this.x.inputCapacity();
-    if (this.eventsOn) this.evRegion = { u8: this.u8, dv: this.dv, off: this.x.eventsPtr(), capacity: this.x.eventsCapacity() };
+    if (this.eventsOn) this.evRegion = { u8: this.u8, dv: this.dv, f64: new Float64Array(buf), off: this.x.eventsPtr(), capacity: this.x.eventsCapacity() };
   }
 
   private ensureViews(): void {

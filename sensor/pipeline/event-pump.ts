@@ -4,7 +4,7 @@
 // records come back through the same output region (and the same Drain) as
 // the packet path's.
 import { REC_SIZE } from '../core/flow-record.ts';
-import type { WasmCore } from '../core/wasm-core.ts';
+import type { EventRegion, WasmCore } from '../core/wasm-core.ts';
 import { encodeFlowEvent, ReporterIds, type FlowEvent, type FlowEventSink, type FlowRejection } from '../flowlogs/flow-event.ts';
 import type { Drain } from './capture-pump.ts';
 
@@ -19,6 +19,7 @@ export class EventPump implements FlowEventSink {
   readonly reporters: ReporterIds;
   readonly counters: EventPumpCounters = { events: 0, rejected: {} };
   private pending = 0;
+  private region: EventRegion | null = null;
 
   /**
    * @param onReject  where rejections go besides being counted (the rate-limited reporter)
@@ -37,8 +38,9 @@ export class EventPump implements FlowEventSink {
   emit(ev: FlowEvent): void {
     const why = implausible(ev);
     if (why) { this.reject({ kind: 'implausible_record', input: ev.reporter || ev.source.toString(), message: why }); return; }
-    const region = this.core.eventRegion();
-    encodeFlowEvent(ev, this.reporters, region.dv, region.u8, region.off + this.pending * REC_SIZE);
+    // the region's views, fetched once per batch (memory never grows between pushes)
+    const region = this.region ??= this.core.eventRegion();
+    encodeFlowEvent(ev, this.reporters, region, region.off + this.pending * REC_SIZE);
     this.pending++;
     this.counters.events++;
     if (this.pending === region.capacity) this.push();
@@ -71,6 +73,7 @@ export class EventPump implements FlowEventSink {
       this.drain(this.core);
     }
     this.pending = 0;
+    this.region = null;
     this.afterBatch();
   }
 
