@@ -21,7 +21,9 @@ export const C_CONSUMED = 1;
 export const C_COUNT = 2;
 /** per slot: flags (C_FLAGS + slot) */
 export const C_FLAGS = C_COUNT + RING_SLOTS;
-export const CONTROL_WORDS = C_FLAGS + RING_SLOTS;
+/** set by the writer when it fails: the packet thread stops waiting for it */
+export const C_DEAD = C_FLAGS + RING_SLOTS;
+export const CONTROL_WORDS = C_DEAD + 1;
 
 /** The slot's batch uses reporter names that a message on the names port carries (sent first). */
 export const F_NAMES = 1;

@@ -9,7 +9,7 @@ import { REC_SIZE } from '../core/flow-record.ts';
 import { WasmFlowJson } from '../flows/flow-json-wasm.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { writeFully } from './fd-write.ts';
-import { BATCH_BYTES, BATCH_RECORDS, C_CONSUMED, C_COUNT, C_FLAGS, C_PRODUCED, F_END, F_NAMES, RING_SLOTS } from './flow-batch.ts';
+import { BATCH_BYTES, BATCH_RECORDS, C_CONSUMED, C_COUNT, C_DEAD, C_FLAGS, C_PRODUCED, F_END, F_NAMES, RING_SLOTS } from './flow-batch.ts';
 
 export interface WriterInit {
   fd: number;
@@ -23,6 +23,8 @@ export interface WriterInit {
   names: MessagePort;
   /** where the writer reports at the end */
   done: MessagePort;
+  /** Float64Array[1]: records written so far (what the packet thread reports if this thread dies) */
+  sent: SharedArrayBuffer;
 }
 
 /** On the names port: [id, name] pairs of reporter ids first used by the next flagged batch. */
@@ -30,8 +32,20 @@ export type ReporterNames = [number, string][];
 export interface WriterDone { type: 'done'; received: number; sent: number; errors: number; discarded: number; error?: string }
 
 function run(init: WriterInit): void {
-  const json = new WasmFlowJson({ localNets: new LocalNets(init.localNets), communityIdSeed: init.communityIdSeed, batchRecords: BATCH_RECORDS });
   const ctl = new Int32Array(init.control);
+  try {
+    loop(init, ctl);
+  } catch (e) {
+    // Say so before dying: the packet thread may be blocked waiting for a slot.
+    Atomics.store(ctl, C_DEAD, 1);
+    Atomics.notify(ctl, C_CONSUMED);
+    throw e;
+  }
+}
+
+function loop(init: WriterInit, ctl: Int32Array): void {
+  const json = new WasmFlowJson({ localNets: new LocalNets(init.localNets), communityIdSeed: init.communityIdSeed, batchRecords: BATCH_RECORDS });
+  const sentShared = new Float64Array(init.sent);
   const done: WriterDone = { type: 'done', received: 0, sent: 0, errors: 0, discarded: 0 };
   let broken = false;
   const write = (text: Uint8Array) => writeFully(init.fd, text);
@@ -50,6 +64,7 @@ function run(init: WriterInit): void {
       try {
         json.format(new Uint8Array(init.ring, slot * BATCH_BYTES, count * REC_SIZE), count, write);
         done.sent += count;
+        sentShared[0] = done.sent;
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         broken = true;

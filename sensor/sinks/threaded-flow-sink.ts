@@ -11,7 +11,7 @@ import type { SinkCounters } from './fd-write.ts';
 
 import { REC_SIZE } from '../core/flow-record.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
-import { BATCH_RECORDS, C_CONSUMED, C_COUNT, C_FLAGS, C_PRODUCED, CONTROL_WORDS, F_END, F_NAMES, MAX_IN_FLIGHT, RING_SLOTS } from './flow-batch.ts';
+import { BATCH_RECORDS, C_CONSUMED, C_COUNT, C_DEAD, C_FLAGS, C_PRODUCED, CONTROL_WORDS, F_END, F_NAMES, MAX_IN_FLIGHT, RING_SLOTS } from './flow-batch.ts';
 
 /**
  * The writer's JavaScript heap holds little (the formatter's memory is Wasm):
@@ -26,6 +26,10 @@ export class ThreadedFlowSink {
   private readonly fd: number;
   private readonly ownsFd: boolean;
   private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
+  /** records the writer has written (kept by it in shared memory: readable even if it dies) */
+  private readonly sentShared = new Float64Array(new SharedArrayBuffer(8));
+  /** records handed to the writer */
+  private handed = 0;
   private readonly names: MessageChannel['port1'];
   private readonly finished: Promise<WriterDone>;
   /** Fixed memory: RING_SLOTS slots, no buffer per batch for either heap to collect. */
@@ -54,6 +58,7 @@ export class ThreadedFlowSink {
     const init: WriterInit = {
       fd: this.fd, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
       control: this.control.buffer as SharedArrayBuffer, ring: this.ring, names: names.port2, done: done.port2,
+      sent: this.sentShared.buffer as SharedArrayBuffer,
     };
     const transferList = [names.port2, done.port2];
     // The bundled CLI starts the bundled writer (plain JS, quick to start);
@@ -120,8 +125,12 @@ export class ThreadedFlowSink {
   private publish(count: number, flags: number): void {
     const ctl = this.control;
     for (let c = Atomics.load(ctl, C_CONSUMED); this.produced - c >= MAX_IN_FLIGHT && !this.dead; c = Atomics.load(ctl, C_CONSUMED)) {
+      if (Atomics.load(ctl, C_DEAD) !== 0) { this.dead = true; break; }
       Atomics.wait(ctl, C_CONSUMED, c, 50);
     }
+    this.handed += count;
+    // A dead writer takes nothing more: the records are counted as discarded by close().
+    if (this.dead || Atomics.load(ctl, C_DEAD) !== 0) { this.dead = true; return; }
     const slot = this.produced % RING_SLOTS;
     if (this.reporters && this.reporters.size > this.reportersSent) {
       // names first: the writer reads them when it takes this slot
@@ -136,7 +145,11 @@ export class ThreadedFlowSink {
     Atomics.notify(ctl, C_PRODUCED);
   }
 
-  /** Wait until every record is written; returns the sink's counters. */
+  /**
+   * Wait until every record is written; returns the sink's counters. If the
+   * writer thread failed, the counters say so (error, records discarded)
+   * rather than throwing: the run's other results stand.
+   */
   async close(): Promise<SinkCounters & { error?: string }> {
     if (!this.ended) {
       this.ended = true;
@@ -146,6 +159,9 @@ export class ThreadedFlowSink {
     try {
       const d = await this.finished;
       return { received: d.received, sent: d.sent, errors: d.errors, discarded: d.discarded, error: d.error };
+    } catch (e) {
+      const sent = this.sentShared[0]!;
+      return { received: this.handed, sent, errors: 1, discarded: this.handed - sent, error: `flow writer thread failed: ${(e as Error).message}` };
     } finally {
       this.names.close();
       await this.worker.terminate();

@@ -1,0 +1,91 @@
+// The writer thread and its ring (sensor/sinks/): every record handed over
+// comes out as one line, in order, with the reporter names sent alongside;
+// more batches than may be in flight pass through (the packet side waits);
+// and a writer thread that fails does not hang the packet side — close()
+// reports the failure and the records it could not write.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { R, REC_SIZE } from '../sensor/core/flow-record.ts';
+import { ReporterIds, SOURCE } from '../sensor/flowlogs/flow-event.ts';
+import { BATCH_RECORDS, MAX_IN_FLIGHT } from '../sensor/sinks/flow-batch.ts';
+import { ThreadedFlowSink } from '../sensor/sinks/threaded-flow-sink.ts';
+
+/** n flow records; record i has serial i + 1 and reporter id (i % 3) for AWS-sourced ones. */
+function records(n: number, reporters?: ReporterIds): Uint8Array {
+  const recs = new Uint8Array(n * REC_SIZE);
+  const dv = new DataView(recs.buffer);
+  for (let i = 0; i < n; i++) {
+    const o = i * REC_SIZE;
+    recs.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, (i >> 8) & 0xff, i & 0xff], o + R.ORIG_H);
+    recs.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1], o + R.RESP_H);
+    recs[o + R.IP_VERSION] = 4;
+    recs[o + R.PROTO] = 6;
+    dv.setFloat64(o + R.TS, 1.7e9 + i, true);
+    dv.setFloat64(o + R.LAST_TS, 1.7e9 + i + 1, true);
+    dv.setFloat64(o + R.SERIAL, i + 1, true);
+    dv.setFloat64(o + R.ORIG_PKTS, 1, true);
+    dv.setUint16(o + R.ORIG_P, 40000, true);
+    dv.setUint16(o + R.RESP_P, 443, true);
+    dv.setUint16(o + R.VLAN, 0xffff, true);
+    dv.setUint16(o + R.INNER_VLAN, 0xffff, true);
+    recs[o + R.CONN_STATE] = 2;
+    if (reporters) {
+      recs[o + R.SOURCE] = SOURCE.aws_vpc;
+      dv.setUint32(o + R.REPORTER, reporters.id(`eni-${i % 3}`), true);
+      dv.setUint32(o + R.RECORDS, 1, true);
+    }
+  }
+  return recs;
+}
+
+function tempFile(): { path: string; done: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'flow-sink-'));
+  return { path: join(dir, 'flows.jsonl'), done: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+test('every record comes out once, in order, with reporter names; more batches than may be in flight', async () => {
+  const f = tempFile();
+  try {
+    const reporters = new ReporterIds();
+    const n = (MAX_IN_FLIGHT + 3) * BATCH_RECORDS + 17;
+    const recs = records(n, reporters);
+    const sink = new ThreadedFlowSink(f.path, { reporters });
+    // handed over in uneven pieces, as the core's drains do
+    for (let at = 0, k = 0; at < n; k++) {
+      const take = Math.min(n - at, [1, 700, 4096, 5000, 33][k % 5]!);
+      sink.writeBatch(recs.subarray(at * REC_SIZE, (at + take) * REC_SIZE), take);
+      at += take;
+    }
+    const c = await sink.close();
+    assert.equal({ received: c.received, sent: c.sent, errors: c.errors, discarded: c.discarded }, { received: n, sent: n, errors: 0, discarded: 0 });
+    const lines = readFileSync(f.path, 'latin1').trimEnd().split('\n');
+    assert.is(lines.length, n);
+    lines.forEach((l, i) => {
+      const o = JSON.parse(l) as { 'id.orig_h': string; reporter?: string };
+      if (o['id.orig_h'] !== `10.0.${(i >> 8) & 0xff}.${i & 0xff}`) assert.unreachable(`line ${i}: ${o['id.orig_h']}`);
+      if (o.reporter !== `eni-${i % 3}`) assert.unreachable(`line ${i}: reporter ${o.reporter}`);
+    });
+  } finally { f.done(); }
+});
+
+test('a writer thread that fails does not hang the packet side; close() reports it', async () => {
+  const f = tempFile();
+  try {
+    // an invalid network makes the writer thread fail as it starts
+    const sink = new ThreadedFlowSink(f.path, { localNets: ['not-a-network'] });
+    const n = (MAX_IN_FLIGHT * 2 + 1) * BATCH_RECORDS;
+    const recs = records(n);
+    for (let at = 0; at < n; at += BATCH_RECORDS) sink.writeBatch(recs.subarray(at * REC_SIZE, (at + BATCH_RECORDS) * REC_SIZE), BATCH_RECORDS);
+    const c = await sink.close();
+    assert.is(c.errors, 1);
+    assert.is(c.sent, 0);
+    assert.is(c.received, n);
+    assert.is(c.discarded, n);
+    assert.match(c.error ?? '', /flow writer thread failed: .*not-a-network/);
+  } finally { f.done(); }
+});
+
+test.run();
