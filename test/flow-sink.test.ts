@@ -71,6 +71,33 @@ test('every record comes out once, in order, with reporter names; more batches t
   } finally { f.done(); }
 });
 
+test('a run whose records fit one partial batch is formatted without the thread, same bytes', async () => {
+  const f = tempFile(), g = tempFile();
+  try {
+    const reporters = new ReporterIds();
+    const n = BATCH_RECORDS - 1;
+    const recs = records(n, reporters);
+    // inline: one partial batch, never sent
+    const small = new ThreadedFlowSink(f.path, { reporters });
+    small.writeBatch(recs, n);
+    const c = await small.close();
+    assert.equal({ received: c.received, sent: c.sent, errors: c.errors }, { received: n, sent: n, errors: 0 });
+    assert.equal(await small.close(), { received: 0, sent: 0, errors: 0, discarded: 0 }, 'a second close');
+    // the thread: the same records plus one, so a full batch goes to it
+    const big = new ThreadedFlowSink(g.path, { reporters });
+    big.writeBatch(records(n + 1, reporters), n + 1);
+    assert.is((await big.close()).sent, n + 1);
+    const inline = readFileSync(f.path, 'latin1');
+    const threaded = readFileSync(g.path, 'latin1');
+    assert.ok(inline.length > 0 && threaded.startsWith(inline), 'inline lines equal the thread\'s');
+    // a bad network fails the inline path with a reported error, not a throw
+    const bad = new ThreadedFlowSink(f.path, { localNets: ['not-a-network'] });
+    bad.writeBatch(recs.subarray(0, 10 * REC_SIZE), 10);
+    const b = await bad.close();
+    assert.equal({ errors: b.errors, discarded: b.discarded }, { errors: 1, discarded: 10 });
+  } finally { f.done(); g.done(); }
+});
+
 test('a writer thread that fails does not hang the packet side; close() reports it', async () => {
   const f = tempFile();
   try {

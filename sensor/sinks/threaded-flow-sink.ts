@@ -2,12 +2,18 @@
 // of the shared ring (flow-batch.ts), publishes each full slot with one
 // Atomics store and wake, and bounds the queue — when the writer falls
 // behind, the packet path waits instead of buffering without limit.
+//
+// The thread starts with the first batch sent. A run whose records all fit
+// one partial batch (most small captures) never starts it: close() formats
+// them right here. Starting a worker costs ~50 ms, a third of such a run.
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { BUNDLED, PACKAGE_ROOT } from '../core/package-root.ts';
 import type { ReporterNames, WriterDone, WriterInit } from './flow-writer-thread.ts';
-import type { SinkCounters } from './fd-write.ts';
+import { writeFully, type SinkCounters } from './fd-write.ts';
+import { WasmFlowJson } from '../flows/flow-json-wasm.ts';
+import { LocalNets } from '../flows/local-nets.ts';
 
 import { REC_SIZE } from '../core/flow-record.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
@@ -22,7 +28,6 @@ const WRITER_LIMITS = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 
 const MAX_BATCH_AGE_MS = 200;
 
 export class ThreadedFlowSink {
-  private readonly worker: Worker;
   private readonly fd: number;
   private readonly ownsFd: boolean;
   private readonly control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
@@ -30,8 +35,10 @@ export class ThreadedFlowSink {
   private readonly sentShared = new Float64Array(new SharedArrayBuffer(8));
   /** records handed to the writer */
   private handed = 0;
-  private readonly names: MessageChannel['port1'];
-  private readonly finished: Promise<WriterDone>;
+  private worker: Worker | null = null;
+  private names: MessageChannel['port1'] | null = null;
+  private finished: Promise<WriterDone> | null = null;
+  private readonly opts: { localNets?: string[]; communityIdSeed?: number };
   /** Fixed memory: RING_SLOTS slots, no buffer per batch for either heap to collect. */
   private readonly ring = new SharedArrayBuffer(RING_SLOTS * BATCH_RECORDS * REC_SIZE);
   private produced = 0;
@@ -52,28 +59,34 @@ export class ThreadedFlowSink {
     // Opened here so a bad path fails at once, in the caller's thread.
     if (target === '-') { this.fd = 1; this.ownsFd = false; }
     else { this.fd = openSync(target, 'w'); this.ownsFd = true; }
+    this.opts = { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed };
+  }
+
+  /** Start the writer thread (with the first batch sent). */
+  private start(): void {
     const names = new MessageChannel();
     const done = new MessageChannel();
     this.names = names.port1;
     const init: WriterInit = {
-      fd: this.fd, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
+      fd: this.fd, localNets: this.opts.localNets, communityIdSeed: this.opts.communityIdSeed,
       control: this.control.buffer as SharedArrayBuffer, ring: this.ring, names: names.port2, done: done.port2,
       sent: this.sentShared.buffer as SharedArrayBuffer,
     };
     const transferList = [names.port2, done.port2];
     // The bundled CLI starts the bundled writer (plain JS, quick to start);
     // from the TypeScript sources the writer is loaded through tsx.
-    this.worker = BUNDLED
+    const worker = BUNDLED
       ? new Worker(join(PACKAGE_ROOT, 'build', 'js', 'sinks', 'flow-writer-thread.mjs'), { workerData: { flowWriter: init }, transferList, resourceLimits: WRITER_LIMITS })
       : new Worker(join(PACKAGE_ROOT, 'sensor', 'core', 'ts-worker.mjs'), {
         workerData: { entry: new URL('./flow-writer-thread.ts', import.meta.url).href, flowWriter: init },
         transferList,
         resourceLimits: WRITER_LIMITS,
       });
+    this.worker = worker;
     this.finished = new Promise((resolve, reject) => {
       done.port1.once('message', (m: WriterDone) => { done.port1.close(); resolve(m); });
-      this.worker.once('error', (e) => { this.dead = true; reject(e); });
-      this.worker.once('exit', (code) => {
+      worker.once('error', (e) => { this.dead = true; reject(e); });
+      worker.once('exit', (code) => {
         this.dead = true;
         // the report and the exit come on different ports: the report may not have been delivered yet
         const m = receiveMessageOnPort(done.port1);
@@ -83,6 +96,21 @@ export class ThreadedFlowSink {
     });
     // A rejection before close() is awaited must not crash the process.
     this.finished.catch(() => {});
+  }
+
+  /** close() without a writer thread: the pending partial batch formatted and written in this thread. */
+  private closeInline(): SinkCounters & { error?: string } {
+    const n = this.pendingCount;
+    try {
+      const json = new WasmFlowJson({ localNets: new LocalNets(this.opts.localNets), communityIdSeed: this.opts.communityIdSeed, batchRecords: BATCH_RECORDS });
+      if (this.reporters) for (const [id, name] of this.reporters.entriesFrom(1)) json.setReporter(id, name);
+      json.format(this.pending.subarray(0, n * REC_SIZE), n, (text) => writeFully(this.fd, text));
+      return { received: n, sent: n, errors: 0, discarded: 0 };
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EPIPE') return { received: n, sent: 0, errors: 0, discarded: n };
+      return { received: n, sent: 0, errors: 1, discarded: n, error: `cannot write flow records: ${err.message}` };
+    }
   }
 
   /** Copy `count` raw records (a view the caller reuses) into the current batch. */
@@ -123,6 +151,7 @@ export class ThreadedFlowSink {
 
   /** Hand the slot being filled to the writer (waiting while MAX_IN_FLIGHT are ahead of it). */
   private publish(count: number, flags: number): void {
+    if (!this.worker) this.start();
     const ctl = this.control;
     for (let c = Atomics.load(ctl, C_CONSUMED); this.produced - c >= MAX_IN_FLIGHT && !this.dead; c = Atomics.load(ctl, C_CONSUMED)) {
       if (Atomics.load(ctl, C_DEAD) !== 0) { this.dead = true; break; }
@@ -134,7 +163,7 @@ export class ThreadedFlowSink {
     const slot = this.produced % RING_SLOTS;
     if (this.reporters && this.reporters.size > this.reportersSent) {
       // names first: the writer reads them when it takes this slot
-      this.names.postMessage(this.reporters.entriesFrom(this.reportersSent) satisfies ReporterNames);
+      this.names!.postMessage(this.reporters.entriesFrom(this.reportersSent) satisfies ReporterNames);
       this.reportersSent = this.reporters.size;
       flags |= F_NAMES;
     }
@@ -151,20 +180,26 @@ export class ThreadedFlowSink {
    * rather than throwing: the run's other results stand.
    */
   async close(): Promise<SinkCounters & { error?: string }> {
+    if (this.ageTimer) { clearTimeout(this.ageTimer); this.ageTimer = null; }
+    if (!this.worker) {
+      if (this.ended) return { received: 0, sent: 0, errors: 0, discarded: 0 };
+      this.ended = true;
+      try { return this.closeInline(); } finally { if (this.ownsFd) closeSync(this.fd); }
+    }
     if (!this.ended) {
       this.ended = true;
       if (this.pendingCount > 0) this.send();
       this.publish(0, F_END);
     }
     try {
-      const d = await this.finished;
+      const d = await this.finished!;
       return { received: d.received, sent: d.sent, errors: d.errors, discarded: d.discarded, error: d.error };
     } catch (e) {
       const sent = this.sentShared[0]!;
       return { received: this.handed, sent, errors: 1, discarded: this.handed - sent, error: `flow writer thread failed: ${(e as Error).message}` };
     } finally {
-      this.names.close();
-      await this.worker.terminate();
+      this.names?.close();
+      await this.worker?.terminate();
       if (this.ownsFd) closeSync(this.fd);
     }
   }
