@@ -213,7 +213,7 @@ async function best(cmd: string, argv: string[], check?: (m: Measurement) => str
 }
 
 function ours(format: string, expectEvents: number) {
-  return (path: string) => best(process.execPath, [join(root, 'sensor/cli/bin.js'), 'analyze', path, '--format', format, '--flows', '/dev/null'], (m) => {
+  return (path: string) => best(process.execPath, [join(root, 'sensor/cli/bin.cjs'), 'analyze', path, '--format', format, '--flows', '/dev/null'], (m) => {
     let s: { flow_events?: number; errors?: Record<string, number> };
     try { s = JSON.parse(m.stdout); } catch { return 'summary on stdout is not JSON'; }
     return s.flow_events === expectEvents ? null : `read ${s.flow_events} events, expected ${expectEvents} (errors ${JSON.stringify(s.errors)})`;
@@ -288,7 +288,7 @@ async function loopbackRow(n: number): Promise<FlowRow> {
   const msgs = ipfixMessages(n);
   const bytes = msgs.reduce((a, m) => a + m.length, 0);
   const summaryFile = join(mkdtempSync(join(tmpdir(), 'bench-run-')), 'summary.json');
-  const child = spawn(process.execPath, [join(root, 'sensor/cli/bin.js'), 'run', '--netflow', 'udp://127.0.0.1:0', '--flows', '/dev/null', '--summary', summaryFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'sensor/cli/bin.cjs'), 'run', '--netflow', 'udp://127.0.0.1:0', '--flows', '/dev/null', '--summary', summaryFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (b) => { err += b; });
   const t0 = Date.now();

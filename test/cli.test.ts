@@ -85,7 +85,7 @@ test('flows to a file, summary to stdout', () => {
 
 test('the installed bin runs (bundle when fresh, tsx otherwise) and gives the same flows', () => {
   if (!needSharedData('CLI on real captures')) return;
-  const viaBin = spawnSync(process.execPath, ['sensor/cli/bin.js', 'analyze', sharedPath('pcap/benign/wikipedia.pcap'), '--flows', '-'], { cwd: REPO_ROOT });
+  const viaBin = spawnSync(process.execPath, ['sensor/cli/bin.cjs', 'analyze', sharedPath('pcap/benign/wikipedia.pcap'), '--flows', '-'], { cwd: REPO_ROOT });
   assert.is(viaBin.status, 0, viaBin.stderr.toString());
   const direct = cli(['analyze', sharedPath('pcap/benign/wikipedia.pcap'), '--flows', '-']);
   assert.equal(jsonLines(viaBin.stdout.toString()), jsonLines(direct.stdout));

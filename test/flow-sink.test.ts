@@ -78,7 +78,7 @@ test('a run whose records fit one partial batch is formatted without the thread,
     const n = BATCH_RECORDS - 1;
     const recs = records(n, reporters);
     // inline: one partial batch, never sent
-    const small = new ThreadedFlowSink(f.path, { reporters });
+    const small = new ThreadedFlowSink(f.path, { reporters, lazy: true });
     small.writeBatch(recs, n);
     const c = await small.close();
     assert.equal({ received: c.received, sent: c.sent, errors: c.errors }, { received: n, sent: n, errors: 0 });
@@ -91,7 +91,7 @@ test('a run whose records fit one partial batch is formatted without the thread,
     const threaded = readFileSync(g.path, 'latin1');
     assert.ok(inline.length > 0 && threaded.startsWith(inline), 'inline lines equal the thread\'s');
     // a bad network fails the inline path with a reported error, not a throw
-    const bad = new ThreadedFlowSink(f.path, { localNets: ['not-a-network'] });
+    const bad = new ThreadedFlowSink(f.path, { localNets: ['not-a-network'], lazy: true });
     bad.writeBatch(recs.subarray(0, 10 * REC_SIZE), 10);
     const b = await bad.close();
     assert.equal({ errors: b.errors, discarded: b.discarded }, { errors: 1, discarded: 10 });

@@ -1,5 +1,5 @@
 // Our sensor: `edge-sensor analyze FILE --flows /dev/null`, run exactly as
-// `npx edge-sensor` runs it (sensor/cli/bin.js: the esbuild bundle made by
+// `npx edge-sensor` runs it (sensor/cli/bin.cjs: the esbuild bundle made by
 // npm install), every flow record formatted and written (to /dev/null), the
 // JSON summary on stdout checked for the packet count.
 import { existsSync, readFileSync } from "node:fs";
@@ -18,7 +18,7 @@ export const peer: Peer = {
   },
   command: (ctx, file) => ({
     cmd: process.execPath,
-    args: [join(ctx.root, "sensor/cli/bin.js"), "analyze", file, "--flows", "/dev/null"],
+    args: [join(ctx.root, "sensor/cli/bin.cjs"), "analyze", file, "--flows", "/dev/null"],
     captureStdout: true,
   }),
   check(stdout, expected) {

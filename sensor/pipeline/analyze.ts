@@ -8,6 +8,7 @@ import { toFlowRecord, type FlowRecord } from '../flows/zeek-record.ts';
 import { InputErrorReporter } from '../log/input-errors.ts';
 import { logger, type Log } from '../log/logger.ts';
 import { InputError, openCaptureInput } from '../sources/capture-input.ts';
+import { statSync } from 'node:fs';
 import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import type { SinkCounters } from '../sinks/fd-write.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
@@ -69,6 +70,28 @@ export interface AnalyzeSummary {
   interfaces?: InterfaceSnapshot[];
 }
 
+/**
+ * Inputs that are all regular files (or folders) of under 32 MiB together:
+ * their flow records likely fit one partial batch, so the writer thread is
+ * started only if they do not (a ~50 ms start saved). Larger inputs start it
+ * at once, so its start overlaps reading instead of holding the reader up
+ * once the first batches wait for it (measured: 0.12 s on the 2 M-packet
+ * benchmark when it started with the first full batch).
+ */
+function smallInputs(paths: string[]): boolean {
+  let total = 0;
+  for (const p of paths) {
+    if (p === '-') return false;
+    try {
+      const st = statSync(p);
+      if (st.isDirectory()) return false;
+      if (!st.isFile()) return false;
+      total += st.size;
+    } catch { /* unreadable: reported when read */ }
+  }
+  return total < 32 << 20;
+}
+
 export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   const log = opts.log ?? logger();
   const core = new WasmCore(opts.core);
@@ -78,7 +101,9 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   let flowRecords = 0, interim = 0, firstTs = Infinity, lastRecordTs = -Infinity;
   const reporters = new ReporterIds();
   const ctx = { localNets: new LocalNets(opts.localNets), communityIdSeed: opts.communityIdSeed, reporterName: (id: number) => reporters.name(id) };
-  const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters }) : null;
+  const sink = opts.flowsTo
+    ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters, lazy: smallInputs(opts.inputs) })
+    : null;
 
   // Records leave the core as raw bytes: counted here, shipped to the writer
   // thread as one copy per batch, decoded in this thread only for onRecord.
