@@ -29,6 +29,15 @@
 }
 
 /**
+ * Copy n bytes (a multiple of 8) 8 at a time. memory.copy is a call out of
+ * the Wasm code into the runtime; for the 224-byte records copied per event
+ * a loop of word moves is cheaper.
+ */
+@inline export function copyWords(dst: usize, src: usize, n: usize): void {
+  for (let i: usize = 0; i < n; i += 8) store<u64>(dst + i, load<u64>(src + i));
+}
+
+/**
  * Allocate `size` bytes once at init, or return 0 when memory cannot grow
  * that far. The stub runtime's heap.alloc traps (unreachable) when
  * memory.grow fails, and init() must report failure instead of trapping,

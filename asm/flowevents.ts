@@ -33,7 +33,7 @@ import {
   E_BAD_EVENT, C_EVENT_FLOWS_PAIRED, C_EVENT_FLOWS,
 } from "./counters";
 import { count, inputError, setCounter, setRecordOffset } from "./stats";
-import { reserve } from "./bytes";
+import { copyWords, reserve } from "./bytes";
 import { takeOutputSlot, outputRoom, takeSerial } from "./flows";
 import { likelyTcpServerPort, likelyUdpServerPort, icmpCounterpart } from "./flowkey";
 
@@ -209,7 +209,7 @@ function create(r: usize, h: u32): void {
   }
   const i = allocEntry();
   const e = ent(i);
-  memory.copy(e, r, <usize>REC_SIZE);
+  copyWords(e, r, <usize>REC_SIZE);
   store<f64>(e + R_SERIAL, takeSerial());
   store<u32>(e + M_HASH, h);
   store<u32>(e + M_REP0, load<u32>(r + R_REPORTER));
@@ -350,7 +350,7 @@ function derivedState(r: usize): u8 {
 function emit(e: usize, reason: u8, interim: bool): void {
   const o = takeOutputSlot();
   if (o == 0) return;
-  memory.copy(o, e, <usize>REC_SIZE);
+  copyWords(o, e, <usize>REC_SIZE);
   finish(o, load<u8>(e + M_SEEN) == 3, reason, interim);
 }
 
@@ -419,7 +419,7 @@ export function ingestEvents(start: i32, n: i32): i32 {
     store<u32>(r + R_REPORTER_2, 0);
     if (load<u32>(r + R_RECORDS) == 0) store<u32>(r + R_RECORDS, 1);
     store<u8>(r + R_TUNNEL_TYPE, 0);
-    memory.fill(r + R_ORIG_MAC, 0, 12);
+    store<u64>(r + R_ORIG_MAC, 0); store<u32>(r + R_ORIG_MAC + 8, 0); // both MACs
     // ICMP as the packet path keys it (Zeek, Community ID): "ports" are the
     // type and its counterpart type, so a request and its reply are one flow.
     const proto = <u32>load<u8>(r + R_PROTO);
@@ -450,7 +450,7 @@ export function ingestEvents(start: i32, n: i32): i32 {
         store<f64>(r + R_SERIAL, takeSerial());
         store<u8>(r + R_SOURCE_FLAGS, load<u8>(r + R_SOURCE_FLAGS) | SF_LATE);
         const o = takeOutputSlot();
-        if (o != 0) { memory.copy(o, r, <usize>REC_SIZE); finish(o, false, END_INACTIVE, false); }
+        if (o != 0) { copyWords(o, r, <usize>REC_SIZE); finish(o, false, END_INACTIVE, false); }
         count(C_EVENTS_LATE);
       } else {
         create(r, h);
