@@ -9,13 +9,13 @@
 // value, a tab, NODATA, a header, an envelope, a malformed field, a
 // reporter id it has not been told — stops it, and JavaScript handles that
 // line with the full parser (its errors, its counters) before resuming here.
-// test/aws-vpc-wasm.test.ts checks that both give identical events.
+// test/aws-vpc-core.test.ts checks that both give identical events.
 import { reserve } from "./bytes";
 import { eventSlot, eventsCapacity } from "./flowevents";
 import {
   REC_SIZE, R_ACTION, R_CONN_STATE, R_DIRECTION, R_INNER_VLAN, R_IP_VERSION, R_LAST_TS, R_ORIG_BYTES, R_ORIG_H, R_ORIG_IP_BYTES,
   R_ORIG_P, R_ORIG_PKTS, R_ORIG_TCP_FLAGS, R_PROTO, R_RECORDS, R_REPORTER, R_RESP_BYTES, R_RESP_H, R_RESP_P, R_SAMPLING, R_SOURCE,
-  R_TS, R_VLAN, CS_OTH, SRC_AWS_VPC,
+  R_TS, R_VLAN, CS_OTH, SRC_AWS_VPC, R_SOURCE_FLAGS, SF_NO_ICMP_TYPE,
 } from "./flowrecord";
 
 // Column kinds: the numbering of sensor/flowlogs/aws-vpc.ts (K_*).
@@ -165,7 +165,11 @@ export function awsParse(startOff: i32, endOff: i32, pending: i32, maxLine: i32)
   linesTaken = 0;
   pendingOut = pending;
   pos = text + (startOff > 0 ? <usize>startOff : 0);
-  if (startOff < 0 || endOff < startOff || endOff > TEXT_BYTES || nCols == 0 || pending < 0) return AWS_DONE;
+  // Arguments it cannot work with leave the lines to JS (never "done": that
+  // would skip them). The scans stop at each line's "\n", so the block must
+  // end with one: checked once here, not per byte.
+  if (startOff < 0 || endOff < startOff || endOff > TEXT_BYTES || nCols == 0 || pending < 0) return AWS_NEEDS_JS;
+  if (endOff > startOff && load<u8>(text + <usize>endOff - 1) != 10) return AWS_NEEDS_JS;
   let p = text + <usize>startOff;
   const end = text + <usize>endOff;
   let k = pending;
@@ -322,6 +326,7 @@ function parseLine(s0: usize, end: usize, r: usize): usize {
   store<u32>(r + R_SAMPLING, 1);
   store<u8>(r + R_ORIG_TCP_FLAGS, <u8>tcpFlags);
   store<u32>(r + R_RECORDS, 1);
+  if (proto == 1 || proto == 58) store<u8>(r + R_SOURCE_FLAGS, SF_NO_ICMP_TYPE); // AWS logs ICMP without type/code
   return next;
 }
 

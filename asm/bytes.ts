@@ -29,9 +29,10 @@
 }
 
 /**
- * Copy n bytes (a multiple of 8) 8 at a time. memory.copy is a call out of
- * the Wasm code into the runtime; for the 224-byte records copied per event
- * a loop of word moves is cheaper.
+ * Copy n bytes 8 at a time. memory.copy is a call out of the Wasm code into
+ * the runtime; for records and short names a loop of word moves is cheaper.
+ * When n is not a multiple of 8 it reads and writes up to 7 bytes past n:
+ * callers keep that much room on both sides.
  */
 @inline export function copyWords(dst: usize, src: usize, n: usize): void {
   for (let i: usize = 0; i < n; i += 8) store<u64>(dst + i, load<u64>(src + i));

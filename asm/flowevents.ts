@@ -25,7 +25,7 @@ import {
   R_END_REASON, R_ACTION, R_DIRECTION, R_REPORTER, R_SAMPLING, R_ORIG_TCP_FLAGS, R_RESP_TCP_FLAGS, R_SOURCE_FLAGS,
   R_RECORDS, R_REPORTER_2, R_ORIG_WIRE_BYTES, R_RESP_WIRE_BYTES, R_MISSED_BYTES, R_ORIG_MAC, R_TUNNEL_TYPE,
   CS_S0, CS_S1, CS_SF, CS_REJ, CS_S2, CS_S3, CS_RSTO, CS_RSTR, CS_SHR, CS_OTH,
-  RF_INTERIM, RF_FLIPPED, SF_BIDIR, SF_PAIRED, SF_DEDUPED, SF_LATE, SF_STATED,
+  RF_INTERIM, RF_FLIPPED, SF_BIDIR, SF_PAIRED, SF_DEDUPED, SF_LATE, SF_STATED, SF_NO_ICMP_TYPE,
   END_INACTIVE, END_EVICTED, END_FLUSHED, END_ACTIVE_TIMEOUT,
 } from "./flowrecord";
 import {
@@ -35,7 +35,7 @@ import {
 import { count, inputError, setCounter, setRecordOffset } from "./stats";
 import { copyWords, reserve } from "./bytes";
 import { takeOutputSlot, outputRoom, takeSerial } from "./flows";
-import { likelyTcpServerPort, likelyUdpServerPort, icmpCounterpart } from "./flowkey";
+import { hashKey, likelyTcpServerPort, likelyUdpServerPort, icmpCounterpart, icmpIsReply } from "./flowkey";
 
 // A pending flow: the record being built (orig = the first event's source),
 // then bookkeeping.
@@ -116,25 +116,18 @@ function lruAppend(i: u32, e: usize): void {
   lruTail = i;
 }
 
-/** Canonical hash of an event's key: endpoints in order, ports with them, proto, VLAN. */
+/**
+ * Hash of an event's key, the same for both directions: the endpoints in
+ * canonical order (lower address, then port, first), then flowkey's hashKey
+ * as the packet path uses it.
+ */
 function keyHash(r: usize): u32 {
   const a0 = load<u64>(r + R_ORIG_H), a1 = load<u64>(r + R_ORIG_H + 8);
   const b0 = load<u64>(r + R_RESP_H), b1 = load<u64>(r + R_RESP_H + 8);
-  const pa = <u64>load<u16>(r + R_ORIG_P), pb = <u64>load<u16>(r + R_RESP_P);
-  // symmetric: a sum and an xor of the two (address, port) mixes
-  const ma = mix(a0 ^ mix(a1 ^ (pa << 48)));
-  const mb = mix(b0 ^ mix(b1 ^ (pb << 48)));
-  let h = (ma + mb) ^ (ma ^ mb) * 0x9E3779B97F4A7C15;
-  h ^= (<u64>load<u8>(r + R_PROTO) << 16) | <u64>load<u16>(r + R_VLAN);
-  h = mix(h);
-  return <u32>h ^ <u32>(h >> 32);
-}
-
-// @ts-ignore: decorator
-@inline function mix(x: u64): u64 {
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EB;
-  return x ^ (x >> 31);
+  const pa = <u32>load<u16>(r + R_ORIG_P), pb = <u32>load<u16>(r + R_RESP_P);
+  const misc = (<u32>load<u8>(r + R_PROTO) << 16) | <u32>load<u16>(r + R_VLAN);
+  const aFirst = a0 != b0 ? a0 < b0 : a1 != b1 ? a1 < b1 : pa <= pb;
+  return aFirst ? hashKey(a0, a1, b0, b1, pa | (pb << 16), misc, 0) : hashKey(b0, b1, a0, a1, pb | (pa << 16), misc, 0);
 }
 
 /** Does entry e hold the flow of event r? Returns 0 (no), 1 (same direction), 2 (reverse). */
@@ -148,6 +141,9 @@ function sameFlow(e: usize, r: usize): i32 {
   return 0;
 }
 
+/** Direction of the last successful lookup: 1 same as the entry, 2 reversed (sameFlow). */
+let foundDir: i32 = 0;
+
 function lookup(r: usize, h: u32): u32 {
   let s = h & tmask;
   while (true) {
@@ -155,7 +151,8 @@ function lookup(r: usize, h: u32): u32 {
     if (v == 0) return NIL;
     if (<u32>(v >> 32) == h) {
       const i = <u32>v - 1;
-      if (sameFlow(ent(i), r) != 0) return i;
+      const d = sameFlow(ent(i), r);
+      if (d != 0) { foundDir = d; return i; }
     }
     s = (s + 1) & tmask;
   }
@@ -297,7 +294,11 @@ function merge(e: usize, r: usize, rev: bool): void {
 function shouldFlip(e: usize): bool {
   if ((load<u8>(e + R_SOURCE_FLAGS) & (SF_BIDIR | SF_STATED)) != 0) return false;
   const proto = <u32>load<u8>(e + R_PROTO);
-  if (proto == 1 || proto == 58) return isIcmpReply(<u32>load<u16>(e + R_ORIG_P), proto == 58);
+  if (proto == 1 || proto == 58) {
+    // without a type (AWS, Azure, GCP) nothing tells the sides apart: the first record's source opened it
+    if ((load<u8>(e + R_SOURCE_FLAGS) & SF_NO_ICMP_TYPE) != 0) return false;
+    return icmpIsReply(<u32>load<u16>(e + R_ORIG_P), proto == 58);
+  }
   if (proto == 6) {
     const ofl = <u32>load<u8>(e + R_ORIG_TCP_FLAGS), rfl = <u32>load<u8>(e + R_RESP_TCP_FLAGS);
     const oOpen = (ofl & 0x12) == 0x02, rOpen = (rfl & 0x12) == 0x02;
@@ -310,12 +311,6 @@ function shouldFlip(e: usize): bool {
   if (os != rs) return os;
   // neither or both well known: the lower, privileged port is the server's
   return op < 1024 && rp >= 1024;
-}
-
-/** The answering half of an ICMP request/response pair (echo reply, router advertisement, …). */
-function isIcmpReply(t: u32, v6: bool): bool {
-  if (!v6) return t == 0 || t == 14 || t == 16 || t == 9 || t == 18;
-  return t == 129 || t == 134 || t == 136 || t == 131 || t == 140 || t == 145;
 }
 
 function swapF(a: usize, b: usize): void { const t = load<f64>(a); store<f64>(a, load<f64>(b)); store<f64>(b, t); }
@@ -415,7 +410,7 @@ export function ingestEvents(start: i32, n: i32): i32 {
     if (!valid(r)) { setRecordOffset(<f64>(start + k)); inputError(E_BAD_EVENT); continue; }
     // fields the core owns
     store<u8>(r + R_FLAGS, 0);
-    store<u8>(r + R_SOURCE_FLAGS, load<u8>(r + R_SOURCE_FLAGS) & (SF_BIDIR | SF_STATED));
+    store<u8>(r + R_SOURCE_FLAGS, load<u8>(r + R_SOURCE_FLAGS) & (SF_BIDIR | SF_STATED | SF_NO_ICMP_TYPE));
     store<u32>(r + R_REPORTER_2, 0);
     if (load<u32>(r + R_RECORDS) == 0) store<u32>(r + R_RECORDS, 1);
     store<u8>(r + R_TUNNEL_TYPE, 0);
@@ -423,7 +418,7 @@ export function ingestEvents(start: i32, n: i32): i32 {
     // ICMP as the packet path keys it (Zeek, Community ID): "ports" are the
     // type and its counterpart type, so a request and its reply are one flow.
     const proto = <u32>load<u8>(r + R_PROTO);
-    if (proto == 1 || proto == 58) {
+    if ((proto == 1 || proto == 58) && (load<u8>(r + R_SOURCE_FLAGS) & SF_NO_ICMP_TYPE) == 0) {
       const cp = icmpCounterpart(<u32>load<u16>(r + R_ORIG_P), proto == 58);
       if (cp >= 0) store<u16>(r + R_RESP_P, <u16>cp);
     }
@@ -438,9 +433,8 @@ export function ingestEvents(start: i32, n: i32): i32 {
         release(i, e);
         i = NIL;
       } else {
-        merge(e, r, sameFlow(e, r) == 2);
-        lruUnlink(i, e);
-        lruAppend(i, e);
+        merge(e, r, foundDir == 2);
+        if (i != lruTail) { lruUnlink(i, e); lruAppend(i, e); }
         interimCheck(e);
       }
     }

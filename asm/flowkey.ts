@@ -44,6 +44,16 @@
   }
 }
 
+/**
+ * The answering half of a request/response pair (echo reply, router
+ * advertisement, …): the types icmpCounterpart pairs, seen from the reply.
+ */
+// @ts-ignore: decorator
+@inline export function icmpIsReply(type: u32, v6: bool): bool {
+  if (!v6) return type == 0 || type == 14 || type == 16 || type == 9 || type == 18;
+  return type == 129 || type == 134 || type == 136 || type == 131 || type == 140 || type == 145;
+}
+
 /** Multiply-xorshift over the key words (64-bit lanes), folded to 32 bits. */
 // @ts-ignore: decorator
 @inline export function hashKey(a0: u64, a1: u64, b0: u64, b1: u64, ports: u32, misc: u32, tun: u32): u32 {

@@ -78,6 +78,7 @@ export const SF_PAIRED: u8 = 2;      // joined from records of both directions
 export const SF_DEDUPED: u8 = 4;     // another reporter's copy of the same traffic was dropped
 export const SF_LATE: u8 = 8;        // arrived after the lateness window: emitted unmerged
 export const SF_STATED: u8 = 16;     // conn_state was given by the source (Zeek), not derived
+export const SF_NO_ICMP_TYPE: u8 = 32; // ICMP without type/code (AWS, Azure, GCP log 0/0): not keyed as echo reply
 
 // Why the record was written.
 export const END_INACTIVE: u8 = 0;   // inactivity timeout

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONN_STATES, END_REASONS, R, REC_SIZE, RF_FLIPPED, RF_HAS_MAC, RF_INTERIM } from '../sensor/core/flow-record.ts';
-import { SF_BIDIR, SF_DEDUPED, SF_LATE, SF_PAIRED, SF_STATED, SOURCES } from '../sensor/flowlogs/flow-event.ts';
+import { SF_BIDIR, SF_DEDUPED, SF_LATE, SF_NO_ICMP_TYPE, SF_PAIRED, SF_STATED, SOURCES } from '../sensor/flowlogs/flow-event.ts';
 import { REPO_ROOT } from './helpers/shared-data.ts';
 
 const asm = readFileSync(join(REPO_ROOT, 'asm', 'flowrecord.ts'), 'utf8');
@@ -38,7 +38,7 @@ test('code tables agree (conn_state, end reason, flags, sources)', () => {
   const rf = consts('RF_');
   assert.equal([rf.get('INTERIM'), rf.get('HAS_MAC'), rf.get('FLIPPED')], [RF_INTERIM, RF_HAS_MAC, RF_FLIPPED]);
   const sf = consts('SF_');
-  assert.equal([sf.get('BIDIR'), sf.get('PAIRED'), sf.get('DEDUPED'), sf.get('LATE'), sf.get('STATED')], [SF_BIDIR, SF_PAIRED, SF_DEDUPED, SF_LATE, SF_STATED]);
+  assert.equal([sf.get('BIDIR'), sf.get('PAIRED'), sf.get('DEDUPED'), sf.get('LATE'), sf.get('STATED'), sf.get('NO_ICMP_TYPE')], [SF_BIDIR, SF_PAIRED, SF_DEDUPED, SF_LATE, SF_STATED, SF_NO_ICMP_TYPE]);
   const src = consts('SRC_');
   SOURCES.forEach((s, i) => assert.is(src.get(s.toUpperCase()), i, s));
 });

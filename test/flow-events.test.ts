@@ -81,6 +81,30 @@ test('the response record first: the originator is still the client', () => {
   assert.is(u!.conn_state, 'SHR');
 });
 
+test('ICMP from flow logs without type/code (AWS, Azure, GCP: ports 0 0) pairs its two directions; NetFlow ICMP keeps type pairing', () => {
+  for (const source of [SOURCE.aws_vpc, SOURCE.azure_vnet, SOURCE.gcp_vpc]) {
+    const h = harness();
+    const base = { source, proto: 1, start: T0, end: T0 + 60, srcPort: 0, dstPort: 0 };
+    h.send({ ...base, reporter: 'eni-a', src: '10.0.0.1', dst: '8.8.8.8', pkts: 5, bytes: 420 });
+    h.send({ ...base, reporter: 'eni-a', src: '8.8.8.8', dst: '10.0.0.1', pkts: 4, bytes: 336 });
+    const flows = h.done();
+    assert.is(flows.length, 1, `source ${source}: ${JSON.stringify(flows)}`);
+    const f = flows[0]!;
+    // the first record's sender opened it; type 0 is not read as "echo reply"
+    assert.equal([f['id.orig_h'], f['id.orig_p'], f['id.resp_h'], f['id.resp_p']], ['10.0.0.1', 0, '8.8.8.8', 0]);
+    assert.equal([f.orig_pkts, f.orig_ip_bytes, f.resp_pkts, f.resp_ip_bytes], [5, 420, 4, 336]);
+    assert.is(f.paired, true);
+  }
+  // NetFlow states the type: echo request 8 / reply 0 pair as in the packet path, the requester first
+  const h = harness();
+  const base = { source: SOURCE.netflow_v9, proto: 1, start: T0, end: T0 + 60 };
+  h.send({ ...base, reporter: 'r1', src: '8.8.8.8', dst: '10.0.0.1', srcPort: 0, dstPort: 0, pkts: 4, bytes: 336 });
+  h.send({ ...base, reporter: 'r1', src: '10.0.0.1', dst: '8.8.8.8', srcPort: 8, dstPort: 0, pkts: 5, bytes: 420 });
+  const [f, ...rest] = h.done();
+  assert.is(rest.length, 0);
+  assert.equal([f!['id.orig_h'], f!['id.orig_p'], f!['id.resp_p'], f!.orig_pkts, f!.resp_pkts], ['10.0.0.1', 8, 0, 5, 4]);
+});
+
 test('successive intervals merge; an idle gap starts a new flow', () => {
   const h = harness({ gap: 120 });
   for (let k = 0; k < 3; k++) h.send({ proto: 17, start: T0 + 60 * k, end: T0 + 60 * k + 59, src: '10.0.0.5', dst: '10.0.0.6', srcPort: 5000, dstPort: 5001, pkts: 2, bytes: 200 });

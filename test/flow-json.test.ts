@@ -130,8 +130,8 @@ test('synthetic records reach every optional field, flow-record sources included
     recs[o + R.END_REASON] = Math.floor(rng.float() * 8); // 6, 7: unknown codes
     if (rng.float() < 0.5) {
       recs[o + R.SOURCE] = 1 + Math.floor(rng.float() * (SOURCE.zeek_conn + 2)); // past the last: unknown
-      recs[o + R.ACTION] = Math.floor(rng.float() * 3);
-      recs[o + R.DIRECTION] = Math.floor(rng.float() * 3);
+      recs[o + R.ACTION] = Math.floor(rng.float() * 4); // 3: a code without a name
+      recs[o + R.DIRECTION] = Math.floor(rng.float() * 4);
       dv.setUint32(o + R.REPORTER, Math.floor(rng.float() * reporters.length), true);
       dv.setUint32(o + R.SAMPLING, [0, 1, 100, 4096][Math.floor(rng.float() * 4)]!, true);
       recs[o + R.ORIG_TCP_FLAGS] = Math.floor(rng.float() * 64);

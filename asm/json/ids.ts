@@ -2,6 +2,7 @@
 // Community ID v1 hash. Ports of sensor/flows/uid.ts and
 // sensor/flows/community-id.ts (which stay the reference: the readable path
 // and tests use them) into allocation-free Wasm over static buffers.
+import { icmpCounterpart } from "../flowkey";
 import { lit, litPtr, putLit } from "./literals";
 
 // ---- uid: "C" + 17 base62 digits from the flow's serial and start time ----
@@ -216,23 +217,6 @@ function sha1Short(len: i32): void {
   store<u32>(DIGEST + 16, bswap<u32>(0xc3d2e1f0 + e));
 }
 
-/** ICMP type → the type of its answer ("port" pairing as Zeek does); -1 = one-way. */
-function icmpCounterpart(proto: u32, t: u32): i32 {
-  if (proto == 1) {
-    switch (t) {
-      case 8: return 0; case 0: return 8; case 13: return 14; case 14: return 13; case 15: return 16;
-      case 16: return 15; case 10: return 9; case 9: return 10; case 17: return 18; case 18: return 17;
-    }
-    return -1;
-  }
-  switch (t) {
-    case 128: return 129; case 129: return 128; case 133: return 134; case 134: return 133; case 135: return 136;
-    case 136: return 135; case 130: return 131; case 131: return 130; case 139: return 140; case 140: return 139;
-    case 144: return 145; case 145: return 144;
-  }
-  return -1;
-}
-
 const B64 = litPtr(lit("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"));
 const L_VERSION = lit("1:");
 
@@ -245,7 +229,7 @@ const L_VERSION = lit("1:");
 export function putCommunityId(p: usize, sa: usize, da: usize, n: i32, proto: u32, sport: u32, dport: u32, hasPorts: bool, seed: u32): usize {
   let oneWay = false;
   if (proto == 1 || proto == 58) {
-    const cp = icmpCounterpart(proto, sport);
+    const cp = icmpCounterpart(sport, proto == 58);
     if (cp < 0) oneWay = true; else dport = <u32>cp;
   }
   // Addresses compared as big-endian integers: the sign of the first

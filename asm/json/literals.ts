@@ -4,6 +4,8 @@
 // charCodeAt per character (measured: the latter was a third of the
 // formatter's time). A handle packs the table address and the length.
 
+import { copyWords } from "../bytes";
+
 const TABLE_BYTES: usize = 4096;
 const TABLE: usize = memory.data(<i32>TABLE_BYTES, 8);
 let used: usize = 0;
@@ -29,8 +31,7 @@ export function lit(s: string): u32 {
  * slack at the end of the output region (MAX_LINE_BASE covers it).
  */
 @inline export function putLit(p: usize, h: u32): usize {
-  const src = <usize>(h >> 8);
   const n = <usize>(h & 0xff);
-  for (let i: usize = 0; i < n; i += 8) store<u64>(p + i, load<u64>(src + i));
+  copyWords(p, <usize>(h >> 8), n);
   return p + n;
 }

@@ -4,6 +4,7 @@
 // (sensor/flows/zeek-record.ts is the reference): the formatter's output is
 // compared with it byte for byte in test/flow-json.test.ts.
 
+import { copyWords } from "../bytes";
 import { lit, litPtr, putLit } from "./literals";
 
 const L_NAN = lit("NaN");
@@ -15,13 +16,12 @@ const HEX = litPtr(lit("0123456789abcdef"));
 const PAIRS = litPtr(lit("00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"));
 
 /**
- * Copy a short run of n bytes 8 at a time (memory.copy is a call out of
- * the Wasm code, slower for the few bytes of a name). Reads up to 7 bytes
- * past src + n and scribbles up to 7 past p + n: both stay inside the
- * record, text slot or output slack every caller copies from and to.
+ * Copy a short run of n bytes (bytes.ts copyWords: 8 at a time, so up to 7
+ * bytes past src + n are read and past p + n scribbled on; every caller copies
+ * from a record, text slot or arena and into output with that much slack).
  */
 @inline export function putBytes(p: usize, src: usize, n: usize): usize {
-  for (let i: usize = 0; i < n; i += 8) store<u64>(p + i, load<u64>(src + i));
+  copyWords(p, src, n);
   return p + n;
 }
 

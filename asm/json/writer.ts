@@ -171,9 +171,12 @@ function writeSource(p: usize, r: usize, source: u32): usize {
     p = putLit(p, L_REPORTER); p = putBytes(p, reporterPtr(rep), rl); store<u8>(p++, 0x22);
   }
   const action = <u32>load<u8>(r + R_ACTION);
-  if (action != 0) { p = putLit(p, L_ACTION); p = putText(p, textOr(F_ACTION, action, 0)); }
+  // a code without a name is left out, as the readable path leaves it out
+  const actionText = action != 0 ? text(F_ACTION, action) : 0;
+  if (actionText != 0) { p = putLit(p, L_ACTION); p = putText(p, actionText); }
   const dir = <u32>load<u8>(r + R_DIRECTION);
-  if (dir != 0) { p = putLit(p, L_DIRECTION); p = putText(p, textOr(F_DIRECTION, dir, 0)); }
+  const dirText = dir != 0 ? text(F_DIRECTION, dir) : 0;
+  if (dirText != 0) { p = putLit(p, L_DIRECTION); p = putText(p, dirText); }
   const sampling = load<u32>(r + R_SAMPLING);
   if (sampling > 1) { p = putLit(p, L_SAMPLING); p = putU32(p, sampling); }
   const records = load<u32>(r + R_RECORDS);

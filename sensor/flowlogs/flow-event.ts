@@ -112,6 +112,14 @@ export const SF_PAIRED = 2;     // made of records from both directions
 export const SF_DEDUPED = 4;    // another reporter's copy of the same traffic was dropped
 export const SF_LATE = 8;       // arrived after the lateness window; emitted unmerged
 export const SF_STATED = 16;    // conn_state was given by the source (Zeek), not derived
+/**
+ * ICMP record whose source has no type/code (AWS, Azure and GCP log ports 0/0):
+ * the core must not read port 0 as "echo reply" (which would key each
+ * direction as a reply to the other and never pair them).
+ */
+export const SF_NO_ICMP_TYPE = 32;
+/** Sources whose ICMP records carry no type/code. */
+const NO_ICMP_TYPE_SOURCES = new Set<number>([SOURCE.aws_vpc, SOURCE.azure_vnet, SOURCE.azure_nsg, SOURCE.gcp_vpc]);
 
 const MAX_REPORTERS = 1 << 16;
 /** Records whose reporter did not fit in the table carry this id (named "(other)"). */
@@ -185,6 +193,7 @@ export function encodeFlowEvent(ev: FlowEvent, reporters: ReporterIds, t: EventT
   dv.setUint32(off + R.SAMPLING, ev.sampling, true);
   u8[off + R.ORIG_TCP_FLAGS] = ev.tcpFlags;
   u8[off + R.RESP_TCP_FLAGS] = ev.revTcpFlags;
-  u8[off + R.SOURCE_FLAGS] = (ev.bidir ? SF_BIDIR : 0) | (ev.connState !== null ? SF_STATED : 0);
+  const icmpUntyped = (ev.proto === 1 || ev.proto === 58) && NO_ICMP_TYPE_SOURCES.has(ev.source);
+  u8[off + R.SOURCE_FLAGS] = (ev.bidir ? SF_BIDIR : 0) | (ev.connState !== null ? SF_STATED : 0) | (icmpUntyped ? SF_NO_ICMP_TYPE : 0);
   dv.setUint32(off + R.RECORDS, 1, true);
 }
