@@ -213,12 +213,21 @@ test('fuzz: thousands of mutated real sFlow datagrams never throw and emit only 
   let frames = 0, counters = 0;
   const rejects: Record<string, number> = {};
   const problems: string[] = [];
+  // the datagram being decoded: a view into a larger buffer with junk on both sides, so a frame reaching outside it is visible
+  let d = new Uint8Array(0);
   const dec = new NetflowDecoder({
     sink: { emit(ev) { const p = eventProblem(ev); if (p) problems.push(p); }, reject(r) { rejects[r.kind] = (rejects[r.kind] ?? 0) + 1; } },
     onSflow(f) {
       frames++;
-      if (f.frame.length > f.frameLength || f.samplingRate < 1 || !Number.isFinite(f.time)) problems.push(`frame ${f.frame.length}/${f.frameLength} rate ${f.samplingRate}`);
-      if (f.frame.byteOffset < 0) problems.push('view');
+      // the frame is a view inside its datagram …
+      if (f.frame.buffer !== d.buffer || f.frame.byteOffset < d.byteOffset || f.frame.byteOffset + f.frame.length > d.byteOffset + d.length) {
+        problems.push(`frame [${f.frame.byteOffset}, +${f.frame.length}) outside datagram [${d.byteOffset}, +${d.length})`);
+        return;
+      }
+      // … right after the raw header record's header_length field, and exactly that long (never clamped)
+      const at = f.frame.byteOffset - d.byteOffset;
+      const declared = at >= 4 ? new DataView(d.buffer, d.byteOffset, d.length).getUint32(at - 4) : -1;
+      if (f.frame.length !== declared) problems.push(`frame of ${f.frame.length} bytes, header_length ${declared}`);
     },
     onCounters(k) { counters++; if (!Number.isFinite(k.inOctets) || !Number.isFinite(k.outOctets)) problems.push('counters'); },
     limits: { sflowAgents: 16 },
@@ -235,7 +244,10 @@ test('fuzz: thousands of mutated real sFlow datagrams never throw and emit only 
         default: { const len = rng.int(1, 32); const from = rng.int(0, b.length - 1); b.copyWithin(at, from, from + len); }
       }
     }
-    try { dec.decode(b, `10.0.0.${rng.int(1, 40)}`, T0 + i); } catch (e) { assert.unreachable(`threw: ${(e as Error).message}`); }
+    const host = new Uint8Array(b.length + 16).fill(0xee);
+    host.set(b, 8);
+    d = host.subarray(8, 8 + b.length);
+    try { dec.decode(d, `10.0.0.${rng.int(1, 40)}`, T0 + i); } catch (e) { assert.unreachable(`threw: ${(e as Error).message}`); }
   }
   assert.equal(problems, []);
   assert.not.ok('decoder_error' in rejects);
