@@ -254,6 +254,21 @@ const cases: Case[] = [
     check: (c) => assert.is(c.dec.gauges().heldBytes, 0),
   },
 
+  {
+    name: 'templates: a set that cannot fit even after this exporter\'s own held data is refused without dropping that data',
+    limits: { pendingBytesPerExporter: 48, pendingBytesTotal: 48 },
+    inputs: [
+      { dg: ipfix([set(256, [flow('10.0.5.1', 1), flow('10.0.5.2', 1)])]), from: '192.0.2.1' },  // 32 bytes held
+      { dg: ipfix([set(256, flow('10.0.6.1', 1))]), from: '192.0.2.2' },                        // 16: full
+      { dg: ipfix([set(257, [flow('10.0.6.2', 1), flow('10.0.6.3', 1)])]), from: '192.0.2.2' },  // 32: cannot fit
+      { dg: ipfix([ipfixTemplateSet([{ id: 256, fields: FLOW }, { id: 257, fields: FLOW }])]), from: '192.0.2.1' },
+      { dg: ipfix([ipfixTemplateSet([{ id: 256, fields: FLOW }, { id: 257, fields: FLOW }])]), from: '192.0.2.2' },
+    ],
+    kinds: ['no_template'], messages: ['data set for unknown template 257 (domain 5) dropped: held-data buffer full'],
+    events: [good('10.0.5.1', 1), good('10.0.5.2', 1), good('10.0.6.1', 1)],
+    check: (c) => assert.is(c.dec.gauges().heldBytes, 0),
+  },
+
   // ------------------------------------------------------------ capture reader ---
   {
     name: 'capture: pcap record over 1 MiB stops the walk; records before it stand',

@@ -434,15 +434,17 @@ export class TemplateStore {
       this.ctx.reject('no_template', ex.address, `data set for unknown template ${templateId} (domain ${dom.domainId}) too large to hold (${size} bytes)`);
       return;
     }
+    // Other exporters' held data fills the shared buffer: refuse this set
+    // rather than evict this exporter's own held sets for no room.
+    if (this.totalPendingBytes - ex.pendingBytes + size > lim.pendingBytesTotal) {
+      this.ctx.stats.pendingDropped++;
+      this.ctx.reject('no_template', ex.address, `data set for unknown template ${templateId} (domain ${dom.domainId}) dropped: held-data buffer full`);
+      return;
+    }
     while (ex.pending.length > 0 && (ex.pending.length >= lim.pendingSetsPerExporter || ex.pendingBytes + size > lim.pendingBytesPerExporter || this.totalPendingBytes + size > lim.pendingBytesTotal)) {
       const p = ex.pending.shift()!;
       this.unaccount(ex, p);
       this.dropPending(p, 'held-data buffer full');
-    }
-    if (this.totalPendingBytes + size > lim.pendingBytesTotal) {
-      this.ctx.stats.pendingDropped++;
-      this.ctx.reject('no_template', ex.address, `data set for unknown template ${templateId} (domain ${dom.domainId}) dropped: held-data buffer full`);
-      return;
     }
     ex.pending.push({ dom, templateId, data: copyOf(u8, start, end), exportTime: sc.exportTime, uptime: sc.uptime, receivedAt: sc.receivedAt });
     ex.pendingBytes += size;
