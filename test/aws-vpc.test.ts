@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -16,6 +16,7 @@ import {
 } from '../sensor/flowlogs/aws-vpc.ts';
 import { awsFileTime, readAwsVpc, type AwsVpcReadOptions, type AwsVpcReadSummary } from '../sensor/flowlogs/aws-vpc-reader.ts';
 import { ACTION, DIRECTION, SOURCE } from '../sensor/flowlogs/flow-event.ts';
+import { sniffFlowLog } from '../sensor/flowlogs/sniff.ts';
 import { formatAddress, parseAddress } from '../sensor/flows/ip-address.ts';
 import { Rng } from '../sensor/sample/rng.ts';
 import { Collect, snap, type Ev } from './helpers/collect-sink.ts';
@@ -172,6 +173,52 @@ test('the whole sample tree in one call', async () => {
   const { sum, sink } = await read(sharedPath(AWS));
   assert.equal([sum.files, sum.records, sum.nodata], [11, 34, 3]);
   assert.equal(sink.kinds().sort(), ['skipped_data', 'skipped_data', 'wrong_field_count', 'wrong_field_count']);
+});
+
+// ---- content sniffing (--format auto) ----
+
+test('sniffing: any header line the reader takes as AWS (Transit Gateway, newer fields, underscores, two fields) is aws-vpc; other content is not', () => {
+  const sniff = (text: string) => sniffFlowLog(Buffer.from(text, 'latin1'));
+  const REC = '\n2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK\n';
+  for (const h of [
+    'srcaddr dstaddr',
+    'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status',
+    'version srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status encryption-status',
+    'version account_id interface_id srcaddr dstaddr srcport dstport protocol packets bytes start end action log_status',
+    '${version} ${srcaddr} ${dstaddr} ${bytes}',
+    'version tgw-id tgw-attachment-id srcaddr dstaddr packets-lost-no-route packets-lost-blackhole',
+    'version srcaddr dstaddr some-field-newer-than-the-catalogue',
+  ]) {
+    assert.is(sniff(h + REC), 'aws-vpc', h);
+    assert.is(sniffFlowLog(Buffer.from('\ufeff' + h + '\r' + REC, 'utf8')), 'aws-vpc', `BOM, CRLF: ${h}`);
+  }
+  assert.is(sniff(REC.trimStart()), 'aws-vpc', 'headerless default format');
+  for (const t of [
+    '', 'hello world\n', 'version\n', 'srcaddr\n',
+    'start end bytes packets\n', // field names, but no addresses: the reader refuses it as a format
+    'foo bar baz srcaddr dstaddr\n', // fewer than half known
+    'Version Srcaddr Dstaddr\n', 'srcaddr,dstaddr,srcport\n', 'srcaddr dstaddr srcaddr\n',
+    'StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport\n1,2,tcp\n',
+    '2 123456789010 eni-1 1.2.3.4 5.6.7.8 1 2 6 1 40 1 2 ACCEPT\n', // 13 fields: not the default format
+    '{"records":[]}', '#fields\tts\tid.orig_h\n', '\x00\x01\x02 srcaddr dstaddr\n',
+  ]) assert.ok(sniff(t) !== 'aws-vpc', JSON.stringify(t));
+  assert.is(sniff('#separator \\x09\n#fields\tts\n'), 'zeek-conn');
+  assert.is(sniff('{"records":[{"flowRecords":{}}]}'), 'azure');
+});
+
+test('sniffing the shared samples: every AWS text log (the Transit Gateway one too) is aws-vpc, no other flow sample is', () => {
+  if (!needSharedData('flow-log samples')) return;
+  const head = (rel: string) => readFileSync(sharedPath(rel)).subarray(0, 64 << 10);
+  const aws = sharedFiles(AWS, (p) => p.endsWith('.log'));
+  assert.ok(aws.includes(`${AWS}/otel/valid_tgw_flow_log.log`), 'the Transit Gateway sample is there');
+  for (const f of aws) assert.is(sniffFlowLog(head(f)), 'aws-vpc', f);
+  const others = sharedFiles('flows', (p) => !p.includes('/aws_vpc/'));
+  assert.ok(others.length > 20, `${others.length} other samples`);
+  for (const f of others) assert.ok(sniffFlowLog(head(f)) !== 'aws-vpc', f);
+  // and they keep their own formats
+  for (const f of sharedFiles('flows/gcp_vpc')) assert.is(sniffFlowLog(head(f)), 'gcp-vpc', f);
+  for (const f of sharedFiles('flows/azure_vnet', (p) => p.endsWith('.json'))) assert.is(sniffFlowLog(head(f)), 'azure', f);
+  for (const f of sharedFiles('flows/zeek_conn/rita', (p) => p.endsWith('.log'))) assert.is(sniffFlowLog(head(f)), 'zeek-conn', f);
 });
 
 // ---- format declarations ----
@@ -501,6 +548,7 @@ function seedLines(rng: Rng, n: number): string[] {
   for (let i = 0; i < n; i++) {
     const k = rng.int(0, 9);
     if (k === 0) out.push('2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA');
+    else if (k === 1) out.push('2 123456789010 eni-11111111aaaaaaaaa - - - - - - - 1431280876 1431280934 - SKIPDATA');
     else out.push(render(t(), [...AWS_DEFAULT_FIELDS], 2));
   }
   return out;
@@ -513,12 +561,20 @@ test('fuzz: mutated default-format lines never throw, each line one outcome, emi
   for (let i = 0; i < 6000; i++) lines.push(rng.chance(0.2) ? rng.pick(base) : mutate(rng, rng.pick(base)));
   // Parser level: one result per line, never a throw; the fast path agrees with the general parser.
   const fast = new AwsVpcParser(), general = new AwsVpcParser();
+  // count the lines the fast path hands over: the rest it decided on its own
+  let fellBack = 0;
+  const generalOf = AwsVpcParser.prototype.parseGeneral;
+  fast.parseGeneral = function (this: AwsVpcParser, ...args: Parameters<AwsVpcParser['parseGeneral']>) { fellBack++; return generalOf.apply(this, args); };
   const outcomes = [0, 0, 0, 0, 0];
+  let fastFlows = 0;
   for (const l of lines) {
     const b = Buffer.from(l, 'latin1');
+    const before = fellBack;
     const a = fast.parse(b, 0, b.length, 1_500_000_000);
     const g = general.parseGeneral(b, 0, b.length, 1_500_000_000);
     assert.is(a, g, l);
+    assert.ok(fellBack - before <= 1, 'one fallback at most per line');
+    if (fellBack === before) { assert.is(a, AWS_FLOW, `the fast path only accepts, else falls back: ${l}`); fastFlows++; }
     outcomes[a]!++;
     if (a === AWS_FLOW) {
       assert.equal(snap(fast.ev), snap(general.ev), l);
@@ -529,7 +585,10 @@ test('fuzz: mutated default-format lines never throw, each line one outcome, emi
     }
   }
   assert.ok(outcomes[AWS_FLOW]! > 1000 && outcomes[AWS_ERROR]! > 1000 && outcomes[AWS_NODATA]! > 10, JSON.stringify(outcomes));
-  assert.ok(outcomes[AWS_SKIPDATA]! >= 0 && outcomes[AWS_BLANK]! >= 0);
+  // this seed gives [1413, 298, 285, 3913, 91] outcomes, 671 lines accepted by the fast path alone
+  assert.ok(outcomes[AWS_SKIPDATA]! > 100 && outcomes[AWS_BLANK]! > 30, JSON.stringify(outcomes));
+  assert.ok(fastFlows > 400, `only ${fastFlows} lines taken by the fast path without falling back`);
+  assert.is(fastFlows + fellBack, lines.length);
 
   // Reader level: every line accounted for exactly once.
   const { sink, sum } = await readText(Buffer.from(lines.join('\n'), 'latin1'));

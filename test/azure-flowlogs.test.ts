@@ -4,7 +4,10 @@
 // its cap; and no mutation of a real blob makes the reader throw.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { ACTION, DIRECTION, FlowEvent, SOURCE, type FlowEventSink, type FlowRejection } from '../sensor/flowlogs/flow-event.ts';
 import {
   AzureBlobParser, AzureRecordExtractor, FlowSpans, parseAzureBlob, readAzureFlowLogs, type AzureReadOptions,
@@ -383,7 +386,8 @@ test('fuzz: thousands of mutated blobs never throw; every tuple emits or rejects
         assert.ok(e.action === ACTION.accept || e.action === ACTION.reject);
         assert.ok(e.direction === DIRECTION.ingress || e.direction === DIRECTION.egress);
         assert.ok(e.ipVersion === 4 || e.ipVersion === 6);
-        assert.ok(!e.bidir || e.pkts + e.bytes + e.revPkts + e.revBytes >= 0);
+        // a one-direction event is a tuple without stats (v1, B/D, empty counters): it carries no counts
+        assert.ok(e.bidir || e.pkts + e.bytes + e.revPkts + e.revBytes === 0, `one-way event with counts ${e.pkts}/${e.bytes}/${e.revPkts}/${e.revBytes}`);
         assert.ok(spans.size <= spans.cap, 'span memory within its cap');
       },
       reject(r) { rejs++; kinds.add(r.kind); assert.ok(KNOWN.has(r.kind), r.kind); assert.type(r.message, 'string'); },
@@ -430,6 +434,44 @@ test('reader: unreadable input and corrupt gzip are rejections, not exceptions',
   const r = await readAzureFlowLogs('/nonexistent/azure/PT1H.json', sink);
   assert.equal(sink.rejections.map((x) => x.kind), ['unreadable_input']);
   assert.not.ok(r.complete);
+
+  const dir = mkdtempSync(join(tmpdir(), 'azure-gz-'));
+  try {
+    const blob = Buffer.from(JSON.stringify({ records: new Array(200).fill(vnetRecord([T])) }));
+    const gz = gzipSync(blob);
+    const damaged = Buffer.from(gz); damaged.fill(0, 30, 60);
+    const garbage = Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.from('this is not deflate data at all, just text with a gzip magic number')]);
+    writeFileSync(join(dir, 'a-good.json.gz'), gz);
+    writeFileSync(join(dir, 'b-truncated.json.gz'), gz.subarray(0, gz.length >> 1));
+    writeFileSync(join(dir, 'c-damaged.json.gz'), damaged);
+    writeFileSync(join(dir, 'd-garbage.json.gz'), garbage);
+    // gzip is transparent
+    const good = collect();
+    const g = await readAzureFlowLogs(join(dir, 'a-good.json.gz'), good);
+    assert.equal([g.events, good.events.length, good.rejections, g.complete], [200, 200, [], true]);
+    // each corrupt file: one corrupt_gzip rejection naming it, no exception, not complete
+    for (const name of ['b-truncated.json.gz', 'c-damaged.json.gz', 'd-garbage.json.gz']) {
+      const bad = collect();
+      let res;
+      try { res = await readAzureFlowLogs(join(dir, name), bad); } catch (e) { assert.unreachable(`${name} threw: ${(e as Error).message}`); return; }
+      const gzErrors = bad.rejections.filter((x) => x.kind === 'corrupt_gzip');
+      assert.is(gzErrors.length, 1, `${name}: ${JSON.stringify(bad.rejections.map((x) => x.kind))}`);
+      assert.ok(gzErrors[0]!.input.endsWith(name) && gzErrors[0]!.message !== '', name);
+      assert.is(bad.rejections[0]!.kind, 'corrupt_gzip', `${name}: the gzip error comes first`);
+      assert.not.ok(res.complete, name);
+      assert.is(res.rejected, bad.rejections.length, name);
+      assert.ok(bad.events.length < 200, name);
+    }
+    // the whole directory: the good blob still read, one corrupt_gzip per bad file
+    const all = collect();
+    const r2 = await readAzureFlowLogs(dir, all);
+    assert.is(r2.files, 4);
+    assert.is(all.rejections.filter((x) => x.kind === 'corrupt_gzip').length, 3);
+    assert.ok(all.events.length >= 200);
+    assert.not.ok(r2.complete);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

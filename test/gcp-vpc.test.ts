@@ -200,6 +200,39 @@ test('reader: bad JSON, oversized and truncated lines, arrays, blank lines, gzip
   assert.equal(missing.sink.kinds(), ['unreadable_input']);
 });
 
+test('reader: a corrupt or truncated gzip is one corrupt_gzip rejection, not an exception; other files still read', async () => {
+  const good = JSON.stringify(entry());
+  const lines = gzipSync(Array.from({ length: 500 }, (_, i) => good.replace('40000', String(1000 + i))).join('\n') + '\n');
+  const doc = gzipSync(JSON.stringify(new Array(50).fill(entry()), null, 2));
+  const damaged = Buffer.from(lines); damaged.fill(0, 30, 60);
+  const bad: Record<string, Buffer> = {
+    'truncated-lines.json.gz': lines.subarray(0, lines.length >> 1),
+    'truncated-document.json.gz': doc.subarray(0, doc.length >> 1),
+    'damaged.json.gz': damaged,
+    'garbage.json.gz': Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.from('not deflate data, only a gzip magic number in front of text')]),
+  };
+  for (const [name, bytes] of Object.entries(bad)) {
+    let r;
+    try { r = await readText(bytes, {}, name); } catch (e) { assert.unreachable(`${name} threw: ${(e as Error).message}`); return; }
+    const gz = r.sink.rejects.filter((x) => x.kind === 'corrupt_gzip');
+    assert.is(gz.length, 1, `${name}: ${JSON.stringify(r.sink.kinds())}`);
+    assert.ok(gz[0]!.input.endsWith(name) && gz[0]!.message !== '', name);
+    assert.is(r.sum.rejected, r.sink.rejects.length, name);
+    assert.is(r.sink.events.length, r.sum.records, name);
+    assert.ok(r.sum.records < 500, `${name}: ${r.sum.records} records`);
+  }
+  // a directory: the intact file is read whole beside the broken ones
+  const dir = mkdtempSync(join(tmpdir(), 'gcp-vpc-'));
+  try {
+    writeFileSync(join(dir, 'a-good.json.gz'), lines);
+    for (const [name, bytes] of Object.entries(bad)) writeFileSync(join(dir, name), bytes);
+    const all = await read(dir);
+    assert.is(all.sum.files, 5);
+    assert.is(all.sink.kinds().filter((k) => k === 'corrupt_gzip').length, 4);
+    assert.ok(all.sum.records >= 500, `${all.sum.records} records`);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 // ---- seeded fuzz ----
 
 function mutate(rng: Rng, s: string): string {

@@ -12,6 +12,7 @@ import { FlowEvent, SOURCE, type FlowEventSink, type FlowRejection } from '../se
 import { isoSeconds, parseZeekConnBuffer, type ZeekConnOptions } from '../sensor/flowlogs/zeek-conn.ts';
 import { parseZeekConnChunks, readZeekConn, readZeekConnFile } from '../sensor/flowlogs/zeek-conn-reader.ts';
 import { NO_VLAN } from '../sensor/core/flow-record.ts';
+import { flowRecordJson, type FlowRecord } from '../sensor/flows/zeek-record.ts';
 import { formatAddress } from '../sensor/flows/ip-address.ts';
 import { Rng } from '../sensor/sample/rng.ts';
 import { needSharedData, sharedFiles, sharedPath } from './helpers/shared-data.ts';
@@ -223,6 +224,18 @@ test('TSV: optional columns, vlan, CRLF, blank lines, reordered columns, escapes
   // unknown_transport uses ip_proto when the column exists
   const ip = parse('#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state\tip_proto\n1\t10.0.0.1\t0\t10.0.0.2\t0\tunknown_transport\tOTH\t47\n');
   assert.is(ip.events[0]!.proto, 47);
+  // every name the sensor's own conn log writes (PROTO_NAME) reads back, sctp included
+  const names = parse([...HEAD, FIELDS, ...['tcp', 'udp', 'icmp', 'sctp'].map((n) => ROW.replace('\ttcp\t', `\t${n}\t`)),
+    ROW.replace('\ttcp\t', '\ticmp\t').replace('10.0.0.1', '2001:db8::1').replace('10.0.0.2', '2001:db8::2')].join('\n') + '\n');
+  assert.equal(names.rejections, []);
+  assert.equal(names.events.map((e) => e.proto), [6, 17, 1, 132, 58]);
+  // a name not in the table: ip_proto decides when set; unset or absent → bad_protocol
+  const IPF = '#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state\tip_proto';
+  const other = parse([IPF, '1\t10.0.0.1\t0\t10.0.0.2\t0\tgre\tOTH\t47', '1\t10.0.0.1\t0\t10.0.0.2\t0\tgre\tOTH\t-',
+    '1\t10.0.0.1\t0\t10.0.0.2\t0\tgre\tOTH\t256', '1\t10.0.0.1\t0\t10.0.0.2\t0\tsctp\tOTH\tx',
+    '1\t10.0.0.1\t0\t10.0.0.2\t0\tunknown_transport\tOTH\t-', '1\t10.0.0.1\t0\t10.0.0.2\t0\tunknown_transportx\tOTH\t-'].join('\n') + '\n');
+  assert.equal(other.events.map((e) => e.proto), [47, 0]);
+  assert.equal(other.rejections.map((x) => [x.kind, x.line]), [['bad_protocol', 3], ['bad_protocol', 4], ['bad_protocol', 5], ['bad_protocol', 7]]);
 });
 
 test('TSV rejections: each kind, once per bad header block, line numbers and offsets', () => {
@@ -231,7 +244,7 @@ test('TSV rejections: each kind, once per bad header block, line numbers and off
     ...HEAD, FIELDS,
     ROW.replace('10.0.0.1', '10.0.0.300'),
     ROW.replace('1234', '65536'),
-    ROW.replace('\ttcp\t', '\tsctp\t'),
+    ROW.replace('\ttcp\t', '\tgre\t'), // not a name the table knows, and no ip_proto column
     ROW.replace('\t130\t', '\t13x\t'),
     ROW.replace('1700000000.5', '17e8'),
     ROW.replace('\t1.25\t', '\t-1\t'),
@@ -270,6 +283,30 @@ test('JSON: rejections by kind, ISO timestamps with offsets, numeric strings', (
   assert.equal([bom.format, bom.events.length], ['json', 1]);
   assert.is(isoSeconds('2024-01-19T01:00:00.123456Z'), 1705626000.123456);
   assert.ok(Number.isNaN(isoSeconds('2024-13-01T00:00:00Z')));
+});
+
+test('JSON: proto by the sensor\'s own names (sctp), ip_proto wins over an unknown name, neither → bad_protocol', () => {
+  // this sensor's own JSON output for an SCTP flow: proto "sctp", ip_proto 132
+  const rec: FlowRecord = {
+    ts: 1700000000.5, uid: 'CabcdefghijklmnopqR', 'id.orig_h': '10.0.0.1', 'id.orig_p': 2905, 'id.resp_h': '10.0.0.2', 'id.resp_p': 2905,
+    proto: 'sctp', duration: 1.5, conn_state: 'OTH', local_orig: true, local_resp: true, missed_bytes: 0, history: '', orig_pkts: 4,
+    orig_ip_bytes: 400, resp_pkts: 3, resp_ip_bytes: 300, ip_proto: 132, community_id: '1:AAAAAAAAAAAAAAAAAAAAAAAAAAA=', end_reason: 'inactive',
+  };
+  const own = parse(flowRecordJson(rec) + '\n');
+  assert.equal(own.rejections, []);
+  assert.equal([own.events.length, own.events[0]!.proto, own.events[0]!.srcPort, own.events[0]!.pkts, own.events[0]!.revBytes], [1, 132, 2905, 4, 300]);
+  // the name alone is enough, for every name the sensor writes
+  const base = { ts: 1, 'id.orig_h': '10.0.0.1', 'id.orig_p': 1, 'id.resp_h': '10.0.0.2', 'id.resp_p': 2, conn_state: 'OTH' };
+  const lines = [
+    { ...base, proto: 'tcp' }, { ...base, proto: 'udp' }, { ...base, proto: 'icmp' }, { ...base, proto: 'sctp' }, { ...base, proto: 'unknown_transport' },
+    { ...base, proto: 'icmp', 'id.orig_h': '2001:db8::1', 'id.resp_h': '2001:db8::2' },
+    { ...base, proto: 'gre', ip_proto: 47 }, { ...base, proto: 'unknown_transport', ip_proto: 89 },
+    { ...base, proto: 'gre' }, { ...base, proto: 'gre', ip_proto: null }, { ...base, proto: 'gre', ip_proto: 256 }, { ...base, proto: 'sctp', ip_proto: 'x' },
+    { ...base, proto: 5 },
+  ].map((o) => JSON.stringify(o));
+  const r = parse(lines.join('\n') + '\n');
+  assert.equal(r.events.map((e) => e.proto), [6, 17, 1, 132, 0, 58, 47, 89]);
+  assert.equal(r.rejections.map((x) => [x.kind, x.line]), [['bad_protocol', 9], ['bad_protocol', 10], ['bad_protocol', 11], ['bad_protocol', 12], ['bad_protocol', 13]]);
 });
 
 // ------------------------------------------------------------------ the reader

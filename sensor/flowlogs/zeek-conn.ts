@@ -16,8 +16,10 @@
 // are absent.
 //
 // Mapping: ts → start, ts + duration → end (duration unset → end = start);
-// id.* → src/dst/ports; proto tcp/udp/icmp → 6/17/1 (icmp over IPv6 → 58;
-// an `ip_proto` column wins; `unknown_transport` without it → 0);
+// id.* → src/dst/ports; proto by the names this sensor writes (PROTO_NAME:
+// tcp/udp/icmp/sctp → 6/17/1/132; icmp over IPv6 → 58); a set `ip_proto`
+// column wins, also over a name not in that table; `unknown_transport`
+// without it → 0; an unknown name without it → bad_protocol);
 // orig_ip_bytes/resp_ip_bytes → bytes/revBytes, orig_pkts/resp_pkts →
 // pkts/revPkts (unset → 0), bidir = true; orig_bytes/resp_bytes →
 // payloadBytes/revPayloadBytes (unset → -1); conn_state → connState (unknown
@@ -40,6 +42,7 @@
 import { parseAddress } from '../flows/ip-address.ts';
 import { CONN_STATES, NO_VLAN, type ConnState } from '../core/flow-record.ts';
 import { FlowEvent, SOURCE, type FlowEventSink } from './flow-event.ts';
+import { PROTO_NAME } from '../flows/zeek-record.ts';
 
 export interface ZeekConnOptions {
   /** reporter for records without a `_node_name` */
@@ -86,9 +89,15 @@ function packBytes(buf: Uint8Array, s: number, e: number): number {
 const packStr = (w: string): number => packBytes(Buffer.from(w, 'latin1'), 0, w.length);
 const CONN_STATE_BY_KEY = new Map<number, ConnState>(CONN_STATES.map((s) => [packStr(s), s]));
 const CONN_STATE_BY_NAME = new Map<string, ConnState>(CONN_STATES.map((s) => [s, s]));
-const PROTO_BY_KEY = new Map<number, number>([[packStr('tcp'), 6], [packStr('udp'), 17], [packStr('icmp'), 1]]);
-const PROTO_BY_NAME = new Map<string, number>([['tcp', 6], ['udp', 17], ['icmp', 1], ['unknown_transport', 0]]);
-const UNKNOWN_TRANSPORT = Buffer.from('unknown_transport', 'latin1');
+/** proto name → IP protocol: the names the sensor's own conn log writes (the lowest number for a name: icmp → 1). */
+const PROTO_BY_NAME = new Map<string, number>();
+for (const [num, name] of Object.entries(PROTO_NAME).sort((a, b) => Number(a[0]) - Number(b[0]))) {
+  if (!PROTO_BY_NAME.has(name)) PROTO_BY_NAME.set(name, Number(num));
+}
+PROTO_BY_NAME.set('unknown_transport', 0);
+/** the short (≤ 6 byte) names of PROTO_BY_NAME, packed; longer ones are looked up by string */
+const PROTO_BY_KEY = new Map<number, number>([...PROTO_BY_NAME].filter(([n]) => n.length <= 6).map(([n, v]) => [packStr(n), v]));
+const PROTO_NAME_MAX = Math.max(...[...PROTO_BY_NAME.keys()].map((n) => n.length));
 
 // ---------------------------------------------------------------- byte-level values
 
@@ -426,11 +435,9 @@ export class ZeekConnParser {
     // protocol
     s = st[col[F_PROTO]!]!; e = st[col[F_PROTO]! + 1]! - 1;
     let proto = PROTO_BY_KEY.get(packBytes(buf, s, e));
-    if (proto === undefined) {
-      if (e - s === UNKNOWN_TRANSPORT.length && UNKNOWN_TRANSPORT.equals(buf.subarray(s, e))) proto = 0;
-      else return this.reject('bad_protocol', `unknown proto "${buf.toString('latin1', s, Math.min(e, s + 20))}"`);
-    }
+    if (proto === undefined && e - s > 6 && e - s <= PROTO_NAME_MAX) proto = PROTO_BY_NAME.get(buf.toString('latin1', s, e));
     if (proto === 1 && v1 === 6) proto = 58;
+    const ps = s, pe = e;
     if (col[F_IP_PROTO]! !== NONE) {
       s = st[col[F_IP_PROTO]!]!; e = st[col[F_IP_PROTO]! + 1]! - 1;
       if (!this.isUnset(buf, s, e)) {
@@ -439,6 +446,7 @@ export class ZeekConnParser {
         proto = ip;
       }
     }
+    if (proto === undefined) return this.reject('bad_protocol', `unknown proto "${buf.toString('latin1', ps, Math.min(pe, ps + 20))}" and no ip_proto`);
     ev.proto = proto;
     // counters
     ev.bidir = true;
@@ -546,13 +554,13 @@ export class ZeekConnParser {
     if (sp < 0 || sp > 65535 || dp < 0 || dp > 65535) return this.reject('bad_port', `bad port ${clip(sp < 0 || sp > 65535 ? op : rp)}`);
     ev.srcPort = sp; ev.dstPort = dp;
     let proto = typeof r.proto === 'string' ? PROTO_BY_NAME.get(r.proto) : undefined;
-    if (proto === undefined) return this.reject('bad_protocol', `unknown proto ${clip(r.proto)}`);
     if (proto === 1 && v1 === 6) proto = 58;
     if (r.ip_proto !== undefined && r.ip_proto !== null) {
       const ip = jsonCount(r.ip_proto);
       if (ip < 0 || ip > 255) return this.reject('bad_protocol', `bad ip_proto ${clip(r.ip_proto)}`);
       proto = ip;
     }
+    if (proto === undefined) return this.reject('bad_protocol', `unknown proto ${clip(r.proto)} and no ip_proto`);
     ev.proto = proto;
     const pk = jsonCount(r.orig_pkts), by = jsonCount(r.orig_ip_bytes), rpk = jsonCount(r.resp_pkts), rby = jsonCount(r.resp_ip_bytes);
     const pb = jsonCount(r.orig_bytes), rpb = jsonCount(r.resp_bytes);
