@@ -6,10 +6,8 @@
 // blocking in Atomics.wait between them: this thread does nothing else.
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { REC_SIZE } from '../core/flow-record.ts';
-import { WasmFlowJson } from '../flows/flow-json-wasm.ts';
-import { LocalNets } from '../flows/local-nets.ts';
-import { writeFully } from './fd-write.ts';
-import { BATCH_BYTES, BATCH_RECORDS, C_CONSUMED, C_COUNT, C_DEAD, C_FLAGS, C_PRODUCED, F_END, F_NAMES, RING_SLOTS } from './flow-batch.ts';
+import { RecordWriter } from './record-writer.ts';
+import { BATCH_BYTES, C_CONSUMED, C_COUNT, C_DEAD, C_FLAGS, C_PRODUCED, F_END, F_NAMES, RING_SLOTS } from './flow-batch.ts';
 
 export interface WriterInit {
   fd: number;
@@ -44,11 +42,8 @@ function run(init: WriterInit): void {
 }
 
 function loop(init: WriterInit, ctl: Int32Array): void {
-  const json = new WasmFlowJson({ localNets: new LocalNets(init.localNets), communityIdSeed: init.communityIdSeed, batchRecords: BATCH_RECORDS });
+  const out = new RecordWriter({ fd: init.fd, localNets: init.localNets, communityIdSeed: init.communityIdSeed });
   const sentShared = new Float64Array(init.sent);
-  const done: WriterDone = { type: 'done', received: 0, sent: 0, errors: 0, discarded: 0 };
-  let broken = false;
-  const write = (text: Uint8Array) => writeFully(init.fd, text);
   for (let seq = 0; ; seq++) {
     while (Atomics.load(ctl, C_PRODUCED) === seq) Atomics.wait(ctl, C_PRODUCED, seq);
     const slot = seq % RING_SLOTS;
@@ -56,25 +51,15 @@ function loop(init: WriterInit, ctl: Int32Array): void {
     const count = Atomics.load(ctl, C_COUNT + slot);
     if (flags & F_NAMES) {
       const m = receiveMessageOnPort(init.names);
-      if (m) for (const [id, name] of m.message as ReporterNames) json.setReporter(id, name);
+      if (m) out.setReporters(m.message as ReporterNames);
     }
     if (flags & F_END) break;
-    done.received += count;
-    if (!broken) {
-      try {
-        json.format(new Uint8Array(init.ring, slot * BATCH_BYTES, count * REC_SIZE), count, write);
-        done.sent += count;
-        sentShared[0] = done.sent;
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        broken = true;
-        done.discarded += count;
-        if (err.code !== 'EPIPE') { done.errors++; done.error = err.message; }
-      }
-    } else done.discarded += count;
+    out.writeRecords(new Uint8Array(init.ring, slot * BATCH_BYTES, count * REC_SIZE), count);
+    sentShared[0] = out.counters.sent;
     Atomics.store(ctl, C_CONSUMED, seq + 1);
     Atomics.notify(ctl, C_CONSUMED);
   }
+  const done: WriterDone = { type: 'done', ...out.counters };
   init.done.postMessage(done);
   init.names.close();
   init.done.close();

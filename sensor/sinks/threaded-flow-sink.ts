@@ -13,9 +13,8 @@ import { join } from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { BUNDLED, PACKAGE_ROOT } from '../core/package-root.ts';
 import type { ReporterNames, WriterDone, WriterInit } from './flow-writer-thread.ts';
-import { writeFully, type SinkCounters } from './fd-write.ts';
-import { WasmFlowJson } from '../flows/flow-json-wasm.ts';
-import { LocalNets } from '../flows/local-nets.ts';
+import type { SinkCounters } from './fd-write.ts';
+import { RecordWriter } from './record-writer.ts';
 
 import { REC_SIZE } from '../core/flow-record.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
@@ -49,14 +48,23 @@ export class ThreadedFlowSink {
   private pendingSince = 0;
   private ageTimer: NodeJS.Timeout | null = null;
   private ended = false;
+  private closing: Promise<SinkCounters & { error?: string }> | null = null;
   /** the writer thread is gone (crashed, or finished): nothing waits for it any more */
   private dead = false;
 
   private readonly reporters: ReporterIds | undefined;
   private reportersSent = 0;
 
-  /** `reporters`: names of the reporter ids on records of flow-record sources (sent along as they appear) */
-  constructor(readonly target: string, opts: { localNets?: string[]; communityIdSeed?: number; reporters?: ReporterIds; lazy?: boolean } = {}) {
+  /** how long the writer may take nothing while a batch waits before it is given up as gone */
+  private readonly stallMs: number;
+  private stalled = false;
+
+  /**
+   * `reporters`: names of the reporter ids on records of flow-record sources (sent along as they appear);
+   * `stallMs`: see publish (default 2 minutes: a disk can stall for long, a dead writer never recovers)
+   */
+  constructor(readonly target: string, opts: { localNets?: string[]; communityIdSeed?: number; reporters?: ReporterIds; lazy?: boolean; stallMs?: number } = {}) {
+    this.stallMs = opts.stallMs ?? 120_000;
     this.reporters = opts.reporters;
     // Opened here so a bad path fails at once, in the caller's thread.
     if (target === '-') { this.fd = 1; this.ownsFd = false; }
@@ -103,16 +111,14 @@ export class ThreadedFlowSink {
 
   /** close() without a writer thread: the pending partial batch formatted and written in this thread. */
   private closeInline(): SinkCounters & { error?: string } {
-    const n = this.pendingCount;
     try {
-      const json = new WasmFlowJson({ localNets: new LocalNets(this.opts.localNets), communityIdSeed: this.opts.communityIdSeed, batchRecords: BATCH_RECORDS });
-      if (this.reporters) for (const [id, name] of this.reporters.entriesFrom(1)) json.setReporter(id, name);
-      json.format(this.pending.subarray(0, n * REC_SIZE), n, (text) => writeFully(this.fd, text));
-      return { received: n, sent: n, errors: 0, discarded: 0 };
+      const out = new RecordWriter({ fd: this.fd, ...this.opts });
+      if (this.reporters) out.setReporters(this.reporters.entriesFrom(1));
+      out.writeRecords(this.pending, this.pendingCount);
+      return out.counters;
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'EPIPE') return { received: n, sent: 0, errors: 0, discarded: n };
-      return { received: n, sent: 0, errors: 1, discarded: n, error: `cannot write flow records: ${err.message}` };
+      // the formatter could not be set up (a bad network list): nothing written
+      return { received: this.pendingCount, sent: 0, errors: 1, discarded: this.pendingCount, error: (e as Error).message };
     }
   }
 
@@ -156,9 +162,18 @@ export class ThreadedFlowSink {
   private publish(count: number, flags: number): void {
     if (!this.worker) this.start();
     const ctl = this.control;
-    for (let c = Atomics.load(ctl, C_CONSUMED); this.produced - c >= MAX_IN_FLIGHT && !this.dead; c = Atomics.load(ctl, C_CONSUMED)) {
+    // Wait for a free slot. A writer that failed says so (C_DEAD); one that
+    // vanished without a word (killed, out of memory) is noticed only by
+    // taking nothing for stallMs: events (its 'exit') cannot run while this
+    // thread waits.
+    let last = Atomics.load(ctl, C_CONSUMED), since = 0;
+    while (this.produced - last >= MAX_IN_FLIGHT && !this.dead) {
       if (Atomics.load(ctl, C_DEAD) !== 0) { this.dead = true; break; }
-      Atomics.wait(ctl, C_CONSUMED, c, 50);
+      if (since === 0) since = Date.now();
+      else if (Date.now() - since > this.stallMs) { this.dead = true; this.stalled = true; break; }
+      Atomics.wait(ctl, C_CONSUMED, last, 50);
+      const c = Atomics.load(ctl, C_CONSUMED);
+      if (c !== last) { last = c; since = 0; }
     }
     this.handed += count;
     // A dead writer takes nothing more: the records are counted as discarded by close().
@@ -182,10 +197,14 @@ export class ThreadedFlowSink {
    * writer thread failed, the counters say so (error, records discarded)
    * rather than throwing: the run's other results stand.
    */
-  async close(): Promise<SinkCounters & { error?: string }> {
+  close(): Promise<SinkCounters & { error?: string }> {
+    // once: a second call gets the same counters (and never closes the fd twice)
+    return this.closing ??= this.closeOnce();
+  }
+
+  private async closeOnce(): Promise<SinkCounters & { error?: string }> {
     if (this.ageTimer) { clearTimeout(this.ageTimer); this.ageTimer = null; }
     if (!this.worker) {
-      if (this.ended) return { received: 0, sent: 0, errors: 0, discarded: 0 };
       this.ended = true;
       try { return this.closeInline(); } finally { if (this.ownsFd) closeSync(this.fd); }
     }
@@ -193,6 +212,13 @@ export class ThreadedFlowSink {
       this.ended = true;
       if (this.pendingCount > 0) this.send();
       this.publish(0, F_END);
+    }
+    if (this.stalled) {
+      const sent = this.sentShared[0]!;
+      this.names?.close();
+      await this.worker.terminate();
+      if (this.ownsFd) closeSync(this.fd);
+      return { received: this.handed, sent, errors: 1, discarded: this.handed - sent, error: `flow writer thread took nothing for ${this.stallMs / 1000} s: given up` };
     }
     try {
       const d = await this.finished!;
