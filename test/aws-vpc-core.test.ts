@@ -21,7 +21,7 @@ import { readFlowInput } from '../sensor/pipeline/flow-inputs.ts';
 import { Rng } from '../sensor/sample/rng.ts';
 import { needSharedData, sharedFiles, sharedPath } from './helpers/shared-data.ts';
 
-interface Run { records: Buffer; events: number; rejections: FlowRejection[]; counters: Record<string, number> }
+interface Run { records: Buffer; events: number; rejections: FlowRejection[]; counters: Record<string, number>; inCore: number }
 
 async function readBoth(path: string, awsFormat?: string): Promise<[Run, Run]> {
   const once = async (awsInCore: boolean): Promise<Run> => {
@@ -31,11 +31,17 @@ async function readBoth(path: string, awsFormat?: string): Promise<[Run, Run]> {
     const drain = (c: WasmCore) => { c.drainRaw((b) => { parts.push(Buffer.from(b)); }); };
     const rejections: FlowRejection[] = [];
     const pump = new EventPump(core, drain, (r) => rejections.push({ ...r }));
-    await readFlowInput(path, 'aws-vpc', pump, core, drain, { awsInCore, awsFormat });
+    const res = await readFlowInput(path, 'aws-vpc', pump, core, drain, { awsInCore, awsFormat });
     pump.finish();
-    return { records: Buffer.concat(parts), events: pump.counters.events, rejections, counters: { ...pump.counters.rejected } };
+    return { records: Buffer.concat(parts), events: pump.counters.events, rejections, counters: { ...pump.counters.rejected }, inCore: res.awsLinesInCore ?? 0 };
   };
   return [await once(false), await once(true)];
+}
+
+/** The comparison means something only if the core took lines: at least `share` of the events (and JS alone none). */
+function tookLines(js: Run, wasm: Run, share: number, what: string): void {
+  assert.is(js.inCore, 0, `${what}: the JavaScript run used the core parser`);
+  assert.ok(wasm.inCore >= share * wasm.events, `${what}: the core took ${wasm.inCore} of ${wasm.events} lines`);
 }
 
 function same(js: Run, wasm: Run, what: string): void {
@@ -58,11 +64,16 @@ test('shared samples: identical with and without the core parser', async () => {
   if (!needSharedData('AWS samples through the core parser')) return;
   const files = sharedFiles('flows/aws_vpc', (p) => !p.includes('/otel/'));
   assert.ok(files.length >= 6, `${files.length} samples`);
+  let events = 0, inCore = 0;
   for (const f of files) {
     const [js, wasm] = await readBoth(sharedPath(f));
     same(js, wasm, f);
     assert.ok(js.events > 0, `${f}: no events`);
+    assert.is(js.inCore, 0);
+    events += wasm.events; inCore += wasm.inCore;
   }
+  // the docs' samples are short, with "-" values and a new interface every few lines: many go to JS
+  assert.ok(inCore > 0.2 * events, `the core took ${inCore} of ${events} lines`);
 });
 
 // ---- seeded inputs ----
@@ -134,6 +145,7 @@ test('seeded: mutated lines, headers switching formats, CRLF, BOM, NODATA, over-
   await withFile(Buffer.from(text, 'utf8'), async (p) => {
     const [js, wasm] = await readBoth(p);
     same(js, wasm, 'seeded');
+    tookLines(js, wasm, 0.7, 'seeded');
     assert.ok(js.events > 30_000, `${js.events} events`);
     assert.ok(Object.keys(js.counters).length >= 3 && (js.counters.line_too_long ?? 0) > 0, `rejection kinds ${JSON.stringify(js.counters)}`);
   });
@@ -147,6 +159,9 @@ test('seeded: more interfaces than the core keeps, a format option, no trailing 
   await withFile(out.join('\n'), async (p) => {
     const [js, wasm] = await readBoth(p);
     same(js, wasm, 'many reporters');
+    // each interface's first line goes through JS (which tells the core its id); the core keeps 16,384 of them
+    tookLines(js, wasm, 0.4, 'many reporters');
+    assert.ok(wasm.inCore < 0.5 * wasm.events, `the core kept more interfaces than its table holds (${wasm.inCore})`);
     assert.is(js.events, out.length);
   });
   const custom = FORMATS[2]!;
@@ -154,6 +169,7 @@ test('seeded: more interfaces than the core keeps, a format option, no trailing 
   await withFile(lines.join('\n') + '\n', async (p) => {
     const [js, wasm] = await readBoth(p, custom.map((f) => `\${${f}}`).join(' '));
     same(js, wasm, 'format option');
+    tookLines(js, wasm, 0.95, 'format option');
     assert.is(js.events, lines.length);
   });
 });

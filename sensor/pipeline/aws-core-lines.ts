@@ -19,6 +19,8 @@ const reporterOwner = new WeakMap<WasmCore, object>();
 /** One per reader (per input): its own format; the reporter table is the core's. */
 export class CoreAwsLines implements AwsLineAccelerator {
   taken = 0;
+  /** lines the core took over the reader's whole run */
+  totalTaken = 0;
   private format: AwsFormat | null = null;
   /** false while the format is one the core cannot take (more than 256 columns): every line goes to JS */
   private usable = false;
@@ -80,6 +82,7 @@ export class CoreAwsLines implements AwsLineAccelerator {
       for (;;) {
         const status = this.core.awsParse(at, len, this.pump.pendingEvents, maxLine);
         this.taken += this.core.awsLines();
+        this.totalTaken += this.core.awsLines();
         this.pump.directEvents(this.core.awsPending());
         at = this.core.awsPos();
         if (status === BATCH_FULL) continue; // directEvents handed the full region to the merger

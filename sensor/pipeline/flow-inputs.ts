@@ -108,6 +108,8 @@ export interface FlowInputResult {
   sampledFrames?: number;
   /** NetFlow/IPFIX/sFlow decoding: datagrams, templates, sequence losses, … */
   netflow?: NetflowStats;
+  /** AWS VPC: lines the core's line parser took (the rest went through the JavaScript parser) */
+  awsLinesInCore?: number;
   /** Azure: where the blob's complete records end (pass back as azureResumeAt when it grows) */
   azureResumeOffset?: number;
 }
@@ -131,7 +133,11 @@ export async function readFlowInput(
     return { events: pump.counters.events - before.events, rejected: totalRejected(pump) - before.rejected, ...extra };
   };
   switch (format) {
-    case 'aws-vpc': await readAwsVpc(path, pump, { format: opts.awsFormat, lines: opts.awsInCore === false ? undefined : new CoreAwsLines(core, pump) }); return done();
+    case 'aws-vpc': {
+      const lines = opts.awsInCore === false ? undefined : new CoreAwsLines(core, pump);
+      await readAwsVpc(path, pump, { format: opts.awsFormat, lines });
+      return done({ awsLinesInCore: lines?.totalTaken ?? 0 });
+    }
     case 'azure': {
       if (opts.azureGrowing) {
         // read to its last complete record and say where that was
