@@ -112,7 +112,7 @@ export function addNet(src: usize): i32 {
   return 0;
 }
 
-/** Is the 16-byte address at a in a local network? (LocalNets.containsAt) */
+/** Is the 16-byte address at a in a local network? (LocalNets.contains) */
 export function isLocal(a: usize): bool {
   if (load<u64>(a) == 0 && load<u16>(a + 8) == 0 && load<u16>(a + 10) == 0xffff) {
     const w = bswap<u32>(load<u32>(a + 12));

@@ -33,12 +33,9 @@ export class LocalNets {
     return this.prefixes.map((p) => p.text);
   }
 
-  contains(addr16: Uint8Array): boolean {
-    return this.containsAt(addr16, 0);
-  }
-
-  /** The 16-byte address at mem[at…] (no view needed: the writer thread's per-flow path). */
-  containsAt(mem: Uint8Array, at: number): boolean {
+  /** Is the 16-byte address (IPv4 v4-mapped) in a local network? */
+  contains(mem: Uint8Array): boolean {
+    const at = 0;
     // IPv4 (v4-mapped) against the IPv4 prefixes as one 32-bit compare each.
     if (mem[at + 10] === 0xff && mem[at + 11] === 0xff && isZero80(mem, at)) {
       const a = ((mem[at + 12]! << 24) | (mem[at + 13]! << 16) | (mem[at + 14]! << 8) | mem[at + 15]!) >>> 0;

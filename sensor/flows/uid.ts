@@ -19,11 +19,6 @@ function base62(n: number, at: number, width: number): void {
 }
 
 export function flowUid(serial: number, ts: number, seed = 0): string {
-  fillUid(serial, ts, seed);
-  return String.fromCharCode.apply(null, out);
-}
-
-function fillUid(serial: number, ts: number, seed: number): void {
   const usec = Math.round(ts * 1e6);
   const lo = (usec % 4294967296) >>> 0;
   const hi = Math.floor(usec / 4294967296) >>> 0;
@@ -33,4 +28,5 @@ function fillUid(serial: number, ts: number, seed: number): void {
   // 32 bits fit in 6 base62 digits (62^6 ≈ 5.7e10 > 2^32).
   out[0] = 67; // 'C'
   base62(a, 1, 6); base62(b, 7, 6); base62(c, 13, 5);
+  return String.fromCharCode.apply(null, out);
 }
