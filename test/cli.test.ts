@@ -155,6 +155,23 @@ test('an unwritable --flows target is a usage error', () => {
   const r = cli(['analyze', join(tmp, 'whatever.pcap'), '--flows', join(tmp, 'no-such-dir', 'flows.jsonl')]);
   assert.is(r.code, 2);
   assert.match(r.stderr, '--flows');
+  assert.match(r.stderr.split('\n')[0]!, /^edge-sensor analyze: --flows .*no-such-dir\/flows\.jsonl: ENOENT/);
+  assert.not.match(r.stderr, /\n\s+at /);
+});
+
+test('an unknown --log-level is a usage error: one line naming it, no stack', () => {
+  for (const sub of [['analyze', join(tmp, 'whatever.pcap')], ['run', '--watch', tmp]]) {
+    const r = cli([...sub, '--log-level', 'loud']);
+    assert.is(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trimEnd().split('\n'), [`edge-sensor ${sub[0]}: --log-level: unknown log level "loud" (one of trace, debug, info, warn, error, fatal, silent)`, `(see "edge-sensor ${sub[0]} --help")`]);
+  }
+});
+
+test('the entry point has no top-level await (the CommonJS bundle is built from it), and bin.cjs loads that bundle', () => {
+  const main = readFileSync(join(REPO_ROOT, 'sensor/cli/main.ts'), 'utf8');
+  assert.not.match(main, /^[^/\n]*\bawait\b/m);
+  assert.match(readFileSync(join(REPO_ROOT, 'sensor/cli/bin.cjs'), 'utf8'), "'build', 'js', 'cli', 'main.cjs'");
+  assert.match(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'), /"build:js": "esbuild sensor\/cli\/main\.ts /);
 });
 
 test.run();

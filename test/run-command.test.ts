@@ -154,11 +154,53 @@ test('a packet input that cannot be opened fails the run; a missing watched fold
   assert.ok(summary.errors.unreadable_input >= 2, JSON.stringify(summary.errors));
 });
 
+test('flow records that cannot be written (a full disk) fail the run, counted in the summary', async () => {
+  const dir = join(tmp, 'full');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'a.log'), [
+    'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status',
+    '2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK',
+    '2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK',
+  ].join('\n') + '\n');
+  const r = start(['--watch', dir, '--poll', '0.2', '--flows', '/dev/full']);
+  await until('the file to be read', () => r.stderr().includes('flow-log file read'));
+  r.child.kill('SIGTERM');
+  assert.is(await new Promise((res) => r.child.once('exit', res)), 1, r.stderr());
+  const summary = JSON.parse(r.stdout());
+  assert.is(summary.files_read, 1);
+  assert.is(summary.flow_records, 2);
+  assert.is(summary.sink.target, '/dev/full');
+  assert.ok(summary.sink.errors >= 1, JSON.stringify(summary.sink));
+  assert.is(summary.sink.sent, 0);
+  assert.is(summary.sink.discarded, summary.flow_records);
+  assert.match(summary.sink.error, 'ENOSPC');
+  assert.ok(r.stderr().includes('cannot write flow records'), r.stderr());
+});
+
 test('usage errors', async () => {
   for (const args of [[], ['--netflow', 'tcp://x:1'], ['--watch', `${tmp}=parquet`], ['stray']]) {
     const r = start(args);
     const code = await new Promise((res) => r.child.once('exit', res));
     assert.is(code, 2, `${args.join(' ')}: ${r.stderr()}`);
+  }
+});
+
+test('bad values of --netflow, --flows, --log-level are usage errors: exit 2, one line naming the problem, no stack', async () => {
+  const cases: [string[], RegExp][] = [
+    [['--netflow', 'udp://127.0.0.1:70000'], /^edge-sensor run: --netflow: .*udp:\/\/127\.0\.0\.1:70000.*port out of range$/],
+    [['--watch', tmp, '--flows', join(tmp, 'no-such-dir', 'flows.jsonl')], /^edge-sensor run: --flows .*no-such-dir\/flows\.jsonl: ENOENT/],
+    [['--watch', tmp, '--log-level', 'loud'], /^edge-sensor run: --log-level: unknown log level "loud"/],
+  ];
+  for (const [args, message] of cases) {
+    const r = start(args);
+    const code = await new Promise((res) => r.child.once('exit', res));
+    const what = `${args.join(' ')}: ${r.stderr()}`;
+    assert.is(code, 2, what);
+    const lines = r.stderr().trimEnd().split('\n');
+    assert.match(lines[0]!, message, what);
+    assert.equal(lines.slice(1), ['(see "edge-sensor run --help")'], what);
+    assert.not.match(r.stderr(), /\n\s+at /, what);
+    assert.is(r.stdout(), '', what);
   }
 });
 

@@ -3,7 +3,7 @@ import { INPUT_FORMATS, type InputFormat } from '../pipeline/flow-inputs.ts';
 import { logger } from '../log/logger.ts';
 import { analyze } from '../pipeline/analyze.ts';
 import { parse, UsageError } from './args.ts';
-import { FLOW_OPTIONS, flowFlags, writeSummary } from './flow-flags.ts';
+import { FLOW_OPTIONS, flowFlags, withFlowsTarget, writeSummary } from './flow-flags.ts';
 
 export const ANALYZE_HELP = `Usage: edge-sensor analyze <input…> [options]
 
@@ -56,19 +56,11 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const format = (values.format ?? 'auto') as string;
   if (!(INPUT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${INPUT_FORMATS.join(', ')} (got "${format}")`);
   const f = flowFlags(values);
-  const flowsTarget = f.flowsTo;
   const log = logger();
-  let summary;
-  try {
-    summary = await analyze({
-      inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: flowsTarget,
-      awsFormat: f.awsFormat, events: f.events,
-    });
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (flowsTarget && err.syscall === 'open') throw new UsageError(`--flows ${flowsTarget}: ${err.message}`);
-    throw e;
-  }
+  const summary = await withFlowsTarget(f, () => analyze({
+    inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
+    awsFormat: f.awsFormat, events: f.events,
+  }));
   writeSummary(summary, f);
 
   const failed = summary.inputs.filter((i) => !i.ok);

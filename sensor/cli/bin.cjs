@@ -9,7 +9,7 @@ const { existsSync, readdirSync, statSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..', '..');
-const bundle = join(root, 'build', 'js', 'cli', 'main-bundle.cjs');
+const bundle = join(root, 'build', 'js', 'cli', 'main.cjs');
 
 function newestSource(dir) {
   let newest = 0;

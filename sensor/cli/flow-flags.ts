@@ -38,7 +38,9 @@ export interface FlowFlags {
 export function flowFlags(values: Values): FlowFlags {
   const localNets = listFlag(values['local-nets']);
   try { localNets?.forEach(parseCidr); } catch (e) { throw new UsageError(`--local-nets: ${(e as Error).message}`); }
-  if (values['log-level']) logger().level = String(values['log-level']);
+  if (values['log-level']) {
+    try { logger().level = String(values['log-level']); } catch (e) { throw new UsageError(`--log-level: ${(e as Error).message}`); }
+  }
   const activeTimeout = numberFlag(values['active-timeout'], 'active-timeout', { min: 1 });
   const timeouts = Object.fromEntries(Object.entries({
     tcpInactivity: numberFlag(values['tcp-timeout'], 'tcp-timeout', { min: 1 }),
@@ -58,6 +60,21 @@ export function flowFlags(values: Values): FlowFlags {
       activeTimeout,
     },
   };
+}
+
+/**
+ * Run the job that opens --flows (analyze, run): a --flows path that cannot be
+ * opened (a missing folder, no permission) is the user's mistake — a usage
+ * error, not a crash. Other errors pass through.
+ */
+export async function withFlowsTarget<T>(f: FlowFlags, job: () => Promise<T>): Promise<T> {
+  try {
+    return await job();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (f.flowsTo && err.syscall === 'open' && err.path === f.flowsTo) throw new UsageError(`--flows ${f.flowsTo}: ${err.message}`);
+    throw e;
+  }
 }
 
 /** The run summary as JSON: to --summary, else stdout — or stderr when the flow records go to stdout. */

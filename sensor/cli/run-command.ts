@@ -1,11 +1,12 @@
 // `edge-sensor run`: the long-running sensor — packets, NetFlow/IPFIX/sFlow
 // collectors and watched flow-log folders at once, until SIGINT/SIGTERM.
 import { logger } from '../log/logger.ts';
+import { parseUdpUrl } from '../netflow/collector.ts';
 import { FLOW_FORMATS } from '../pipeline/flow-inputs.ts';
 import { run, type WatchSpec } from '../pipeline/run.ts';
 import type { FlowLogFormat } from '../flowlogs/sniff.ts';
 import { numberFlag, parse, UsageError } from './args.ts';
-import { FLOW_OPTIONS, flowFlags, writeSummary } from './flow-flags.ts';
+import { FLOW_OPTIONS, flowFlags, withFlowsTarget, writeSummary } from './flow-flags.ts';
 
 export const RUN_HELP = `Usage: edge-sensor run [options]
 
@@ -62,7 +63,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (values.help) { process.stdout.write(RUN_HELP); return 0; }
   if (positionals.length) throw new UsageError(`run takes no inputs as arguments (got "${positionals[0]}"): use --packets, --netflow, --watch`);
   const netflow = (values.netflow as string[] | undefined) ?? [];
-  for (const u of netflow) if (!/^udp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/]+):\d+$/.test(u)) throw new UsageError(`--netflow ${u}: expected udp://HOST:PORT`);
+  for (const u of netflow) {
+    try { parseUdpUrl(u); } catch (e) { throw new UsageError(`--netflow: ${(e as Error).message}`); }
+  }
   const watch = ((values.watch as string[] | undefined) ?? []).map(watchSpec);
   const packets = values.packets as string | undefined;
   if (!packets && netflow.length === 0 && watch.length === 0) throw new UsageError('run needs at least one of --packets, --netflow, --watch');
@@ -75,12 +78,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
 
-  const summary = await run({
-    packets, netflow, watch, stop,
-    pollSeconds: numberFlag(values.poll, 'poll', { min: 0.2 }),
+  const pollSeconds = numberFlag(values.poll, 'poll', { min: 0.2 });
+  const summary = await withFlowsTarget(f, () => run({
+    packets, netflow, watch, stop, pollSeconds,
     flowsTo: f.flowsTo, localNets: f.localNets, awsFormat: f.awsFormat, core: f.core, events: f.events,
     log,
-  });
+  }));
   writeSummary(summary, f);
-  return summary.inputs.packets?.error ? 1 : 0;
+  // Flow records that could not be written (a full disk; not a closed pipe,
+  // which is the reader's choice) are lost output: a failed run, as for analyze.
+  const lostOutput = (summary.sink?.errors ?? 0) > 0;
+  return summary.inputs.packets?.error || lostOutput ? 1 : 0;
 }

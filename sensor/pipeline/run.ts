@@ -19,6 +19,7 @@ import { logger, type Log } from '../log/logger.ts';
 import { startNetflowCollector } from '../netflow/collector.ts';
 import type { NetflowStats } from '../netflow/common.ts';
 import { InterfaceStats, type InterfaceSnapshot } from '../netflow/interface-stats.ts';
+import type { SinkCounters } from '../sinks/fd-write.ts';
 import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import { openCaptureInput } from '../sources/capture-input.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
@@ -62,6 +63,8 @@ export interface RunSummary {
   counters: Record<string, number>;
   errors: Record<string, number>;
   inputs: { packets?: { name: string; ok: boolean; error?: string } };
+  /** the --flows writer: records received, sent, discarded; errors > 0 means flow records were lost */
+  sink?: SinkCounters & { target: string; error?: string };
 }
 
 /** A file in a watched folder: read once it stopped changing; Azure blobs grow and are resumed. */
@@ -206,8 +209,8 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   pump?.finish();
   flushCore(core, drain);
   reporter.checkCore(core, 'end of run');
-  const sinkCounters = sink ? await sink.close() : undefined;
-  if (sinkCounters?.error) log.error({ error: sinkCounters.error }, 'cannot write flow records');
+  const sinkCounters = sink ? { target: sink.target, ...(await sink.close()) } : undefined;
+  if (sinkCounters?.error) log.error({ target: sinkCounters.target, error: sinkCounters.error }, 'cannot write flow records');
   summary.packets = core.counter('C_RECORDS');
   summary.flow_events = core.counter('C_EVENTS_IN');
   summary.flow_records = flowRecords;
@@ -217,6 +220,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   summary.netflow_busy_s = (lastAt - firstAt) / 1000;
   summary.counters = core.counters();
   summary.errors = reporter.totals(core);
+  if (sinkCounters) summary.sink = sinkCounters;
   return summary;
 }
 
