@@ -154,6 +154,22 @@ test('a packet input that cannot be opened fails the run; a missing watched fold
   assert.ok(summary.errors.unreadable_input >= 2, JSON.stringify(summary.errors));
 });
 
+test('a collector port that is taken fails the run at once: it exits (writer thread stopped), exit 1, the reason logged', async () => {
+  const taken = dgram.createSocket('udp4');
+  await new Promise<void>((res) => taken.bind(0, '127.0.0.1', () => res()));
+  try {
+    const port = taken.address().port;
+    const r = start(['--netflow', `udp://127.0.0.1:${port}`, '--flows', join(tmp, 'taken.jsonl')]);
+    // no SIGTERM: it must end by itself (it used to hang, kept alive by the writer thread)
+    const code = await Promise.race([
+      new Promise((res) => r.child.once('exit', res)),
+      new Promise((res) => setTimeout(() => { r.child.kill('SIGKILL'); res('hung'); }, 20_000)),
+    ]);
+    assert.is(code, 1, r.stderr());
+    assert.match(r.stderr(), 'EADDRINUSE');
+  } finally { taken.close(); }
+});
+
 test('flow records that cannot be written (a full disk) fail the run, counted in the summary', async () => {
   const dir = join(tmp, 'full');
   mkdirSync(dir);

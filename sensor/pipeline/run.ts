@@ -101,11 +101,19 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
     emit: (ev) => { lastAt = performance.now(); if (firstAt === 0) firstAt = lastAt; pump!.emit(ev); },
     reject: (r) => pump!.reject(r),
   };
-  for (const url of opts.netflow ?? []) {
-    // a large receive buffer rides out bursts (the kernel caps it at net.core.rmem_max)
-    const c = await startNetflowCollector({ url, sink: timed, onSflow, onCounters: (x) => interfaces.update(x), receiveBufferSize: 32 << 20 });
-    log.info({ url, port: c.port }, 'listening for NetFlow/IPFIX/sFlow');
-    collectors.push({ url, c });
+  try {
+    for (const url of opts.netflow ?? []) {
+      // a large receive buffer rides out bursts (the kernel caps it at net.core.rmem_max)
+      const c = await startNetflowCollector({ url, sink: timed, onSflow, onCounters: (x) => interfaces.update(x), receiveBufferSize: 32 << 20 });
+      log.info({ url, port: c.port }, 'listening for NetFlow/IPFIX/sFlow');
+      collectors.push({ url, c });
+    }
+  } catch (e) {
+    // e.g. the port is taken: stop what was started (the writer thread and
+    // open sockets would otherwise keep the process alive after the error)
+    for (const { c } of collectors) await c.close();
+    await sink?.close();
+    throw e;
   }
   opts.onReady?.({ netflowPorts: collectors.map((x) => x.c.port) });
 
