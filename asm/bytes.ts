@@ -60,6 +60,15 @@ export function reserve(size: usize): usize {
     if (memory.grow(pagesNeeded - have) < 0) return 0;
   }
   const p = heap.alloc(size);
-  memory.fill(p, 0, size);
+  // Memory above everything handed out so far is zero (fresh pages from
+  // memory.grow, or initial pages above the static data), and nothing frees
+  // (the stub runtime's bump allocator only moves forward): zeroing it again
+  // would only fault every page of every table in at start — milliseconds,
+  // and resident memory for table capacity that may never be used.
+  if (p < fresh) memory.fill(p, 0, size);
+  if (p + size > fresh) fresh = p + size;
   return p;
 }
+
+/** Everything at or above this address was never handed out by reserve(). */
+let fresh: usize = 0;

@@ -36,6 +36,7 @@ import { count, inputError, setCounter, setRecordOffset } from "./stats";
 import { copyWords, reserve } from "./bytes";
 import { takeOutputSlot, outputRoom, takeSerial } from "./flows";
 import { hashKey, likelyTcpServerPort, likelyUdpServerPort, icmpCounterpart, icmpIsReply } from "./flowkey";
+import { periodsElapsed } from "./interims";
 
 // A pending flow: the record being built (orig = the first event's source),
 // then bookkeeping.
@@ -463,9 +464,7 @@ function interimCheck(e: usize): void {
   const last = load<f64>(e + R_LAST_TS);
   if (last < first + activeTimeout * <f64>(k + 1)) return;
   emit(e, END_ACTIVE_TIMEOUT, true);
-  let n = k + 1;
-  while (last >= first + activeTimeout * <f64>(n + 1)) n++;
-  store<u32>(e + M_INTERIMS, n);
+  store<u32>(e + M_INTERIMS, periodsElapsed(first, last, activeTimeout, k));
 }
 
 /** End of input: write every pending flow. False when the output filled first (drain, call again). */

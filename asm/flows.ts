@@ -116,6 +116,7 @@ import {
 import { icmpCounterpart, hashKey, initLikelyServerPorts, likelyTcpServerPort, likelyUdpServerPort } from "./flowkey";
 import { addHistory, checkHistoryRaw, HIST_ORIG_DATA_PKT, HIST_RESP_DATA_PKT } from "./history";
 import { tcpPacket, tcpIsReuse, tcpSize, tcpConnState, tcpIsAttempt, tcpResetAfterClose, ACT_FLIP, ACT_ARM_ATTEMPT, ACT_CLOSE } from "./tcpstate";
+import { periodsElapsed } from "./interims";
 
 /** Output slots flowsReady() keeps free for the next accountPacket() (which writes at most 2). */
 const RESERVE: i32 = 4;
@@ -779,10 +780,7 @@ export function accountPacket(): void {
     writeRecord(e, END_ACTIVE_TIMEOUT, true);
     count(C_INTERIM_RECORDS);
     // next one at the first multiple of the active timeout after now
-    let n = k + 1;
-    const first = load<f64>(e + E_START);
-    while (now >= first + tActive * <f64>(n + 1)) n++;
-    store<u32>(e + E_INTERIMS, n);
+    store<u32>(e + E_INTERIMS, periodsElapsed(load<f64>(e + E_START), now, tActive, k));
   }
 }
 

@@ -9,6 +9,7 @@ import { captureInit, inputPtr as capInputPtr, inputCapacity as capInputCapacity
 import { decodeInit } from "./decode";
 import { eventsInit, configureEvents as evConfigure, eventsPtr as evPtr, eventsCapacity as evCap, ingestEvents as evIngest, eventsFlush as evFlush, eventFlowsPending as evPending, advanceEventClock as evAdvance, eventClock as evClock } from "./flowevents";
 import { awsInit, awsText as awsTextPtr, awsTextCapacity as awsTextCap, awsScratch as awsScratchPtr, awsSetFormat as awsFormat, awsAddReporter as awsReporter, awsParse as awsParseLines, awsPos as awsStop, awsPending as awsPend, awsLines as awsLinesTaken } from "./awsvpc";
+import { nfInit, nfSetRegion as nfSetPtr, nfSetCapacity as nfSetCap, nfOpKinds as nfKindsPtr, nfOpOffs as nfOffsPtr, nfOpLens as nfLensPtr, nfSamplers as nfSamplersPtr, nfMaxOps as nfOpsMax, nfMaxSamplers as nfSamplersMax, nfSetProgram as nfProgram, nfSetContext as nfContext, nfDecode as nfDecodeSet, nfPos as nfStop, nfPending as nfPend, nfTaken as nfRecords } from "./nfdata";
 import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll, flowsReady } from "./flows";
 
 export const ABI_VERSION: i32 = 2;
@@ -32,7 +33,34 @@ export function init(flowCapacity: i32, fragCapacity: i32, inputBytes: i32, outp
  * capacity and events per batch. Separate from init() so a packet-only run
  * does not pay for it. Returns 0, or -1 when memory cannot grow that far.
  */
-export function initEvents(capacity: i32, inputEvents: i32): i32 { return eventsInit(capacity, inputEvents) && awsInit() ? 0 : -1; }
+export function initEvents(capacity: i32, inputEvents: i32): i32 { return eventsInit(capacity, inputEvents) && awsInit() && nfInit() ? 0 : -1; }
+
+// NetFlow v9 / IPFIX data records decoded in the core (nfdata.ts): JS copies
+// a data set into the set region, its template's actions into the op
+// arrays, and decodes only the records the core leaves (no address).
+export function nfSetRegion(): usize { return nfSetPtr(); }
+export function nfSetCapacity(): i32 { return nfSetCap(); }
+export function nfOpKinds(): usize { return nfKindsPtr(); }
+export function nfOpOffs(): usize { return nfOffsPtr(); }
+export function nfOpLens(): usize { return nfLensPtr(); }
+export function nfSamplers(): usize { return nfSamplersPtr(); }
+export function nfMaxOps(): i32 { return nfOpsMax(); }
+export function nfMaxSamplers(): i32 { return nfSamplersMax(); }
+/** The n actions in the op arrays, records of `length` bytes. Returns 0, or -1 (not a program the core runs). */
+export function nfSetProgram(n: i32, length: i32): i32 { return nfProgram(n, length); }
+/** The set's export time (s) and v9 uptime (ms, -1 for IPFIX); the domain's sysInit (ms, -1), default rate, reporter id; the event source; nSamp (id, rate) f64 pairs at nfSamplers. */
+export function nfSetContext(exportTime: f64, uptime: f64, sysInitMs: f64, defaultRate: f64, reporter: i32, source: i32, nSamp: i32): void {
+  nfContext(exportTime, uptime, sysInitMs, defaultRate, reporter, source, nSamp);
+}
+/**
+ * Decode whole records of set[start, end) into event slots from `pending`.
+ * Returns 0 (done), 1 (event region full: ingest, call again from nfPos()
+ * with pending 0) or 2 (the record at nfPos() is for JS).
+ */
+export function nfDecode(start: i32, end: i32, pending: i32): i32 { return nfDecodeSet(start, end, pending); }
+export function nfPos(): i32 { return nfStop(); }
+export function nfPending(): i32 { return nfPend(); }
+export function nfTaken(): i32 { return nfRecords(); }
 
 // AWS VPC flow-log lines parsed in the core (awsvpc.ts): JS copies blocks
 // of complete lines into the text region; lines the fast parser does not

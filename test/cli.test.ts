@@ -174,4 +174,12 @@ test('the entry point has no top-level await (the CommonJS bundle is built from 
   assert.match(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'), /"build:js": "esbuild sensor\/cli\/main\.ts /);
 });
 
+test('the bundle started directly runs the CLI alone (a module\'s "run if main" guard once ran the sample generator with the CLI\'s arguments)', () => {
+  const bundle = join(REPO_ROOT, 'build', 'js', 'cli', 'main.cjs');
+  const r = spawnSync(process.execPath, [bundle, 'analyze', '--help'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, 'analyze');
+  assert.not.match(r.stderr, 'unknown option');
+});
+
 test.run();

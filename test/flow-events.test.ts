@@ -175,6 +175,16 @@ test('TCP flags give conn_state; REJECT is kept', () => {
   }
 });
 
+test('a record spanning 2^62 s (a hostile export) writes its interim record and ends: periods are not counted one by one', () => {
+  const h = harness();
+  h.send({ proto: 17, start: T0, end: T0 + 2 ** 62, reporter: 'r', src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, pkts: 1, bytes: 100 });
+  h.send({ proto: 17, start: T0 + 2 ** 62, end: T0 + 2 ** 62 + 1, reporter: 'r', src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, pkts: 1, bytes: 100 });
+  const flows = h.done();
+  assert.ok(flows.some((f) => f.interim), 'no interim record');
+  assert.ok(flows.length <= 3, `${flows.length} records`);
+  assert.is(flows[flows.length - 1]!.orig_pkts, 2);
+});
+
 test('implausible events are rejected at the edge; the core guards itself too', () => {
   const h = harness();
   h.send({ proto: 6, start: T0 + 10, end: T0, src: '10.0.0.1', dst: '10.0.0.2' });

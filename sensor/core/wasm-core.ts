@@ -113,6 +113,20 @@ interface CoreExports {
   awsPos(): number;
   awsPending(): number;
   awsLines(): number;
+  nfSetRegion(): number;
+  nfSetCapacity(): number;
+  nfOpKinds(): number;
+  nfOpOffs(): number;
+  nfOpLens(): number;
+  nfSamplers(): number;
+  nfMaxOps(): number;
+  nfMaxSamplers(): number;
+  nfSetProgram(n: number, length: number): number;
+  nfSetContext(exportTime: number, uptime: number, sysInitMs: number, defaultRate: number, reporter: number, source: number, nSamp: number): void;
+  nfDecode(start: number, end: number, pending: number): number;
+  nfPos(): number;
+  nfPending(): number;
+  nfTaken(): number;
 }
 
 export const ABI_VERSION = 2;
@@ -249,6 +263,62 @@ export class WasmCore {
   awsPos(): number { return this.x.awsPos(); }
   awsPending(): number { return this.x.awsPending(); }
   awsLines(): number { return this.x.awsLines(); }
+
+  // ---- NetFlow v9 / IPFIX data records decoded in the core (asm/nfdata.ts; needs enableEvents) ----
+
+  /**
+   * A template's actions (kind, offset in the record, length per action) for
+   * records of `recordLength` bytes; false when the core cannot run them
+   * (JS then decodes the template's records).
+   */
+  nfSetProgram(kinds: Uint8Array, offs: Int32Array, lens: Int32Array, recordLength: number): boolean {
+    const n = kinds.length;
+    if (n > this.x.nfMaxOps() || offs.length < n || lens.length < n) return false;
+    this.ensureViews();
+    this.u8.set(kinds, this.x.nfOpKinds());
+    new Int32Array(this.u8.buffer, this.x.nfOpOffs(), n).set(offs.subarray(0, n));
+    new Int32Array(this.u8.buffer, this.x.nfOpLens(), n).set(lens.subarray(0, n));
+    return this.x.nfSetProgram(n, recordLength) === 0;
+  }
+
+  /**
+   * What the records of the next set need from it and its domain; `samplers`
+   * are the domain's sampler id → rate pairs. False when there are more
+   * samplers than the core keeps (JS decodes the set).
+   */
+  nfSetContext(exportTime: number, uptime: number, sysInitMs: number, defaultRate: number, reporter: number, source: number, samplers: ReadonlyMap<number, number>): boolean {
+    const n = samplers.size;
+    if (n > this.x.nfMaxSamplers()) return false;
+    if (n > 0) {
+      this.ensureViews();
+      const f = new Float64Array(this.u8.buffer, this.x.nfSamplers(), 2 * n);
+      let i = 0;
+      for (const [id, rate] of samplers) { f[i++] = id; f[i++] = rate; }
+    }
+    this.x.nfSetContext(exportTime, uptime, sysInitMs, defaultRate, reporter, source, n);
+    return true;
+  }
+
+  /** Sampler entries per domain the core keeps (a domain with more is decoded in JS). */
+  nfMaxSamplers(): number { return this.x.nfMaxSamplers(); }
+
+  /** The region a data set is copied into before nfDecode (its bytes from offset 0). */
+  nfSetRegion(): Uint8Array {
+    this.ensureViews();
+    const at = this.x.nfSetRegion();
+    return this.u8.subarray(at, at + this.x.nfSetCapacity());
+  }
+
+  /**
+   * Decode the whole records of the set region [start, end) into event slots
+   * from `pending`: 0 = done, 1 = event region full (ingest, call again from
+   * nfPos() with pending 0), 2 = the record at nfPos() is for JS.
+   * nfPending() / nfTaken() tell the slots filled and records decoded.
+   */
+  nfDecode(start: number, end: number, pending: number): number { return this.x.nfDecode(start, end, pending); }
+  nfPos(): number { return this.x.nfPos(); }
+  nfPending(): number { return this.x.nfPending(); }
+  nfTaken(): number { return this.x.nfTaken(); }
 
   /** The event input region: room for eventsCapacity() records, written by encodeFlowEvent. */
   eventRegion(): EventRegion {

@@ -144,6 +144,12 @@ export class ReporterIds {
     this.lastName = name; this.lastId = id;
     return id;
   }
+  /** The id of a name already interned, else -1 (interns nothing). */
+  lookup(name: string): number {
+    if (name === '') return 0;
+    if (name === this.lastName) return this.lastId;
+    return this.ids.get(name) ?? -1;
+  }
   name(id: number): string { return this.names[id] ?? ''; }
   /** ids handed out so far + 1 (id 0 is "none") */
   get size(): number { return this.names.length; }

@@ -7,6 +7,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import type { FlowEventSink } from '../flowlogs/flow-event.ts';
 import type { NetflowLimits, NetflowStats, SampledFrame } from './common.ts';
 import { NetflowDecoder } from './datagram.ts';
+import type { DataSetAccelerator } from './templates.ts';
 import type { SflowCounters } from './sflow.ts';
 
 export interface NetflowCollectorOptions {
@@ -22,6 +23,10 @@ export interface NetflowCollectorOptions {
   receiveBufferSize?: number;
   /** clock for receive times, seconds since the epoch (tests) */
   now?: () => number;
+  /** decodes v9/IPFIX data records in the Wasm core (their events bypass `sink`) */
+  dataSets?: DataSetAccelerator;
+  /** after each datagram: the flow records it yielded */
+  onDatagram?: (records: number) => void;
 }
 
 export interface NetflowCollector {
@@ -54,12 +59,15 @@ export async function startNetflowCollector(opts: NetflowCollectorOptions): Prom
   if (opts.onSflow !== undefined) decoderOpts.onSflow = opts.onSflow;
   if (opts.onCounters !== undefined) decoderOpts.onCounters = opts.onCounters;
   if (opts.limits !== undefined) decoderOpts.limits = opts.limits;
+  if (opts.dataSets !== undefined) decoderOpts.dataSets = opts.dataSets;
   const decoder = new NetflowDecoder(decoderOpts);
   const now = opts.now ?? (() => Date.now() / 1000);
   const sock: Socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', reuseAddr: false });
 
+  const onDatagram = opts.onDatagram;
   sock.on('message', (msg, rinfo) => {
-    decoder.decode(msg, rinfo.address, now());
+    const records = decoder.decode(msg, rinfo.address, now());
+    onDatagram?.(records);
   });
   await new Promise<void>((resolve, reject) => {
     const onError = (e: Error) => { sock.close(); reject(e); };

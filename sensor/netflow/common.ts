@@ -11,6 +11,7 @@
 import { formatIPv6 } from '../flows/ip-address.ts';
 import { NO_VLAN } from '../core/flow-record.ts';
 import type { FlowEvent, FlowEventSink } from '../flowlogs/flow-event.ts';
+import type { DataSetAccelerator } from './templates.ts';
 
 /**
  * Rejection kinds (stable; they are counted and logged by kind).
@@ -180,6 +181,8 @@ export class DecodeContext {
     readonly sink: FlowEventSink,
     limits: Partial<NetflowLimits> = {},
     readonly onFrame?: (f: SampledFrame) => void,
+    /** decodes v9/IPFIX data records in the core, writing to where the sink writes */
+    readonly dataSets?: DataSetAccelerator,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
   }

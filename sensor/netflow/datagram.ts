@@ -9,7 +9,7 @@ import { decodeIpfix } from './ipfix.ts';
 import { decodeNetflowV5, NetflowV5State } from './netflow-v5.ts';
 import { decodeNetflowV9 } from './netflow-v9.ts';
 import { decodeSflow, SflowState, type SflowCounters } from './sflow.ts';
-import { TemplateStore } from './templates.ts';
+import { TemplateStore, type DataSetAccelerator } from './templates.ts';
 
 export interface NetflowDecoderOptions {
   sink: FlowEventSink;
@@ -18,6 +18,8 @@ export interface NetflowDecoderOptions {
   /** sFlow generic interface counters */
   onCounters?: (c: SflowCounters) => void;
   limits?: Partial<NetflowLimits>;
+  /** decodes v9/IPFIX data records in the Wasm core (sensor/pipeline/core-data-sets.ts); they reach the sink's destination directly */
+  dataSets?: DataSetAccelerator;
 }
 
 /** Protocol of a datagram by its first bytes (null: none of ours). */
@@ -40,7 +42,7 @@ export class NetflowDecoder {
   private readonly sflowHandlers: { onSample?: (f: SampledFrame) => void; onCounters?: (c: SflowCounters) => void };
 
   constructor(opts: NetflowDecoderOptions) {
-    this.ctx = new DecodeContext(opts.sink, opts.limits, opts.onSflow);
+    this.ctx = new DecodeContext(opts.sink, opts.limits, opts.onSflow, opts.dataSets);
     this.templates = new TemplateStore(this.ctx);
     this.v5 = new NetflowV5State(this.ctx.limits.exporters);
     this.sflowState = new SflowState(this.ctx.limits.sflowAgents);

@@ -132,6 +132,11 @@ export class Template {
   readonly fieldLens: Int32Array;
   /** some action fills a rarely used per-record value (see Rec.reset) */
   readonly rare: boolean;
+  /**
+   * Its records may be decoded by a DataSetAccelerator: a fixed-length flow
+   * template without packet sections (those go to the packet decoder).
+   */
+  readonly accelerable: boolean;
   constructor(
     readonly id: number,
     readonly options: boolean,
@@ -161,7 +166,25 @@ export class Template {
       off += len;
     }
     this.rare = rare;
+    let framed = false;
+    for (let i = 0; i < n; i++) if (this.kinds[i] === K.FRAME_SECTION || this.kinds[i] === K.IP_SECTION) framed = true;
+    this.accelerable = recordLength >= 0 && !options && !framed;
   }
+}
+
+/**
+ * Decodes the records of a data set somewhere faster — the Wasm core
+ * (sensor/pipeline/core-data-sets.ts) — with exactly this file's semantics,
+ * writing the events to the sink's destination itself. It may stop at any
+ * record; decodeDataSet decodes that one and lets it go on.
+ */
+export interface DataSetAccelerator {
+  /** Take the set u8[start, end) of `tpl` (an accelerable template); false: decode it all in JS. */
+  begin(u8: Uint8Array, start: number, end: number, tpl: Template, dom: DomainState, sc: SetContext): boolean;
+  /** Decode from record offset `p` (absolute in u8) on; returns where it stopped (end of the whole records, or a record for JS). */
+  decode(p: number): number;
+  /** records the last decode() emitted */
+  readonly taken: number;
 }
 
 /** Actions whose per-record values Rec.reset always clears. */
@@ -702,7 +725,15 @@ export function decodeDataSet(u8: Uint8Array, dv: DataView, start: number, end: 
   let count = 0, noAddr = 0, firstNoAddr = 0;
   if (recLen >= 0) {
     const n = tpl.nOps, kinds = tpl.kinds, offs = tpl.offs, lens = tpl.lens, rare = tpl.rare;
+    const accel = tpl.accelerable && ctx.dataSets !== undefined && ctx.dataSets.begin(u8, start, end, tpl, dom, sc) ? ctx.dataSets : null;
     for (let p = start; p + recLen <= end; p += recLen) {
+      if (accel !== null) {
+        // the accelerator's records, up to one it leaves to the code below
+        p = accel.decode(p);
+        count += accel.taken;
+        ctx.stats.records += accel.taken;
+        if (p + recLen > end) break;
+      }
       R.reset();
       ev.reset(sc.source);
       applyOps(u8, dv, p, n, kinds, offs, lens, R, ev);

@@ -20,6 +20,7 @@ import { sniffMagic } from '../sources/capture-format.ts';
 import type { Drain } from './capture-pump.ts';
 import type { EventPump } from './event-pump.ts';
 import { CoreAwsLines } from './aws-core-lines.ts';
+import { CoreDataSets } from './core-data-sets.ts';
 
 export const FLOW_FORMATS = ['aws-vpc', 'azure', 'gcp-vpc', 'zeek-conn', 'netflow-pcap'] as const;
 export type FlowFormat = (typeof FLOW_FORMATS)[number];
@@ -97,6 +98,8 @@ export interface FlowInputOptions {
   interfaces?: InterfaceStats;
   /** AWS VPC lines through the core's line parser (default); false: every line through the JavaScript parser (tests compare the two) */
   awsInCore?: boolean;
+  /** NetFlow v9 / IPFIX data records through the core's decoder (default); false: all through the JavaScript decoder (tests compare the two) */
+  netflowInCore?: boolean;
 }
 
 export interface FlowInputResult {
@@ -110,6 +113,8 @@ export interface FlowInputResult {
   netflow?: NetflowStats;
   /** AWS VPC: lines the core's line parser took (the rest went through the JavaScript parser) */
   awsLinesInCore?: number;
+  /** NetFlow v9 / IPFIX: data records the core decoded (the rest went through the JavaScript decoder) */
+  netflowRecordsInCore?: number;
   /** Azure: where the blob's complete records end (pass back as azureResumeAt when it grows) */
   azureResumeOffset?: number;
 }
@@ -153,9 +158,10 @@ export async function readFlowInput(
       let frames = 0;
       const ingest = sampledFrameIngest(core, drain);
       const onSflow = (f: SampledFrame) => { if (f.linktype >= 0) frames++; ingest(f); };
-      const decoder = new NetflowDecoder({ sink: pump, onSflow, onCounters: (c) => opts.interfaces?.update(c) });
+      const dataSets = opts.netflowInCore === false ? undefined : new CoreDataSets(core, pump);
+      const decoder = new NetflowDecoder({ sink: pump, onSflow, onCounters: (c) => opts.interfaces?.update(c), dataSets });
       for (const file of expandInput(path)) await readNetflowCapture(file, decoder);
-      return done({ sampledFrames: frames, netflow: decoder.stats });
+      return done({ sampledFrames: frames, netflow: decoder.stats, netflowRecordsInCore: dataSets?.totalTaken ?? 0 });
     }
   }
 }

@@ -11,7 +11,7 @@
 // old files through `run` keeps the data's own clock.
 import { statSync } from 'node:fs';
 import { WasmCore, type CoreOptions, type EventOptions } from '../core/wasm-core.ts';
-import { ReporterIds, type FlowEventSink } from '../flowlogs/flow-event.ts';
+import { ReporterIds } from '../flowlogs/flow-event.ts';
 import { expandInput } from '../flowlogs/text-input.ts';
 import type { FlowLogFormat } from '../flowlogs/sniff.ts';
 import { InputErrorReporter } from '../log/input-errors.ts';
@@ -23,6 +23,7 @@ import type { SinkCounters } from '../sinks/fd-write.ts';
 import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import { openCaptureInput } from '../sources/capture-input.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
+import { CoreDataSets } from './core-data-sets.ts';
 import { EventPump } from './event-pump.ts';
 import { detectInput, readFlowInput, sampledFrameIngest } from './flow-inputs.ts';
 
@@ -95,16 +96,20 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   const onSflow = sampledFrameIngest(core, drain);
   const collectors: { url: string; c: Awaited<ReturnType<typeof startNetflowCollector>> }[] = [];
   const interfaces = new InterfaceStats();
-  // collectors' records pass through here on their way to the pump: timed, for the sustained rate
+  // from the first to the last datagram that yielded records: the sustained rate
   let firstAt = 0, lastAt = 0;
-  const timed: FlowEventSink = {
-    emit: (ev) => { lastAt = performance.now(); if (firstAt === 0) firstAt = lastAt; pump!.emit(ev); },
-    reject: (r) => pump!.reject(r),
+  const onDatagram = (records: number) => {
+    if (records === 0) return;
+    lastAt = performance.now();
+    if (firstAt === 0) firstAt = lastAt;
   };
   try {
     for (const url of opts.netflow ?? []) {
       // a large receive buffer rides out bursts (the kernel caps it at net.core.rmem_max)
-      const c = await startNetflowCollector({ url, sink: timed, onSflow, onCounters: (x) => interfaces.update(x), receiveBufferSize: 32 << 20 });
+      const c = await startNetflowCollector({
+        url, sink: pump!, onSflow, onCounters: (x) => interfaces.update(x), receiveBufferSize: 32 << 20,
+        dataSets: new CoreDataSets(core, pump!), onDatagram,
+      });
       log.info({ url, port: c.port }, 'listening for NetFlow/IPFIX/sFlow');
       collectors.push({ url, c });
     }

@@ -1,12 +1,8 @@
 // One call that writes a generated capture file (and optionally its ground
 // truth): used by the CLI's `demo` command, the benchmark and the tests.
-//
-// Run directly to make a file by hand:
-//   node --import tsx sensor/sample/sample-capture.ts OUT [--packets N] [--seed S]
-//        [--format pcap|pcapng] [--hosts N] [--gzip] [--ns] [--truth FILE.jsonl]
+// To make a file by hand, see sample-capture-cli.ts.
 
 import { closeSync, openSync, statSync, writeSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { CaptureWriter, type CaptureFormat, type CaptureInterface } from "./capture-writer.ts";
 import { LINKTYPE_ETHERNET, LINKTYPE_RAW } from "./frames.ts";
 import { generateNetwork, type ExpectedFlow, type NetworkOptions, type NetworkSummary } from "./network.ts";
@@ -109,36 +105,3 @@ export function writeSampleCapture(path: string, opts: SampleCaptureOptions = {}
   }
   return { ...summary, path, format, fileBytes: statSync(path).size, elapsedMs: performance.now() - started };
 }
-
-// ------------------------------------------------------------------ command line
-
-function main(argv: string[]): void {
-  const out = argv[0];
-  if (!out || out.startsWith("-")) {
-    process.stderr.write("usage: sample-capture.ts OUT [--packets N] [--seed S] [--format pcap|pcapng] [--hosts N] [--gzip] [--ns] [--truth FILE]\n");
-    process.exit(2);
-  }
-  const opts: SampleCaptureOptions = {};
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i]!;
-    const val = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === "--packets") opts.packets = Number(val());
-    else if (a === "--seed") { const v = val(); opts.seed = /^\d+$/.test(v) ? Number(v) : v; }
-    else if (a === "--format") opts.format = val() as CaptureFormat;
-    else if (a === "--hosts") opts.hosts = Number(val());
-    else if (a === "--duration") opts.durationS = Number(val());
-    else if (a === "--gzip") opts.gzip = true;
-    else if (a === "--ns") opts.nanosecond = true;
-    else if (a === "--truth") opts.truthPath = val();
-    else throw new Error(`unknown option ${a}`);
-  }
-  const r = writeSampleCapture(out, opts);
-  const { flows: _flows, hosts: _hosts, ...rest } = r;
-  process.stdout.write(JSON.stringify({ ...rest, packetsPerSecond: Math.round(r.packets / (r.elapsedMs / 1000)) }, null, 2) + "\n");
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));
