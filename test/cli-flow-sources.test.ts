@@ -4,7 +4,7 @@
 // whatever the source.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -111,8 +111,9 @@ test('sFlow interface counters reach the summary, equal to what tshark decodes (
   }
   assert.is(ours.length, latest.size);
   for (const o of ours) assert.equal([o.in_octets, o.out_octets], latest.get(`${o.agent}/${o.sub_agent}/${o.if_index}`), `${o.agent} if ${o.if_index}`);
-  const nf = (r.summary.inputs as { netflow?: { sflowCounterSamples: number } }[])[0]!.netflow!;
-  assert.ok(nf.sflowCounterSamples >= ours.length);
+  const input = (r.summary.inputs as { bytes: number; netflow?: { sflowCounterSamples: number } }[])[0]!;
+  assert.ok(input.netflow!.sflowCounterSamples >= ours.length);
+  assert.is(input.bytes, statSync(file).size, 'a flow input reports its size');
 });
 
 test('garbage and unknown inputs: counted, reported, the rest still analysed', () => {

@@ -15,6 +15,7 @@ import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
 import { EventPump } from './event-pump.ts';
 import { detectInput, firstBytesHex, isFlowFormat, readFlowInput, type FlowFormat, type InputFormat } from './flow-inputs.ts';
 import { ReporterIds } from '../flowlogs/flow-event.ts';
+import { expandInput } from '../flowlogs/text-input.ts';
 import type { EventOptions } from '../core/wasm-core.ts';
 import type { NetflowStats } from '../netflow/common.ts';
 import { InterfaceStats, type InterfaceSnapshot } from '../netflow/interface-stats.ts';
@@ -48,6 +49,7 @@ export interface InputSummary {
   /** export-packet captures: the decoder's counters (sequence losses, templates, …) */
   netflow?: Omit<NetflowStats, 'rejected'>;
   compressed?: boolean;
+  /** bytes of the input: a capture's as read, a flow input's file sizes (a folder: all its files) */
   bytes: number;
   ok: boolean;
   error?: string;
@@ -148,6 +150,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
         const res = await readFlowInput(path, kind, eventPump(), core, drain, { awsFormat: opts.awsFormat, interfaces });
         summary.events = res.events;
         summary.rejected = res.rejected;
+        if (path !== '-') summary.bytes = filesBytes(path); // standard input: not counted
         if (res.netflow) summary.netflow = { ...res.netflow };
         summary.ok = true;
       } catch (e) {
@@ -222,4 +225,11 @@ export async function analyzeToArray(inputs: string[], opts: Omit<AnalyzeOptions
   const flows: FlowRecord[] = [];
   const summary = await analyze({ ...opts, inputs, onRecord: (r) => flows.push(r), progress: false });
   return { flows, summary };
+}
+
+/** Size of a flow input: the file, or every file of a folder tree (as the readers take them). */
+function filesBytes(path: string): number {
+  let n = 0;
+  try { for (const f of expandInput(path)) n += statSync(f).size; } catch { /* reported by the reader */ }
+  return n;
 }
