@@ -58,7 +58,8 @@ export interface RunSummary {
   /** seconds from the first to the latest record the collectors delivered (their sustained rate = records / this) */
   netflow_busy_s: number;
   /** each collector's decoding counters (sequence losses, templates, rejections) */
-  collectors: ({ url: string; port: number } & Omit<NetflowStats, 'rejected'>)[];
+  /** per collector: its decoder's counters, and the v9/IPFIX records the core decoded (recordsInCore) */
+  collectors: ({ url: string; port: number; recordsInCore: number } & Omit<NetflowStats, 'rejected'>)[];
   /** sFlow interface counters: the latest per (agent, ifIndex) */
   interfaces: InterfaceSnapshot[];
   counters: Record<string, number>;
@@ -94,7 +95,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
 
   // ---- NetFlow / IPFIX / sFlow collectors
   const onSflow = sampledFrameIngest(core, drain);
-  const collectors: { url: string; c: Awaited<ReturnType<typeof startNetflowCollector>> }[] = [];
+  const collectors: { url: string; c: Awaited<ReturnType<typeof startNetflowCollector>>; inCore: CoreDataSets }[] = [];
   const interfaces = new InterfaceStats();
   // from the first to the last datagram that yielded records: the sustained rate
   let firstAt = 0, lastAt = 0;
@@ -106,12 +107,12 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   try {
     for (const url of opts.netflow ?? []) {
       // a large receive buffer rides out bursts (the kernel caps it at net.core.rmem_max)
+      const inCore = new CoreDataSets(core, pump!);
       const c = await startNetflowCollector({
-        url, sink: pump!, onSflow, onCounters: (x) => interfaces.update(x), receiveBufferSize: 32 << 20,
-        dataSets: new CoreDataSets(core, pump!), onDatagram,
+        url, sink: pump!, onSflow, onCounters: (x) => interfaces.update(x), receiveBufferSize: 32 << 20, dataSets: inCore, onDatagram,
       });
       log.info({ url, port: c.port }, 'listening for NetFlow/IPFIX/sFlow');
-      collectors.push({ url, c });
+      collectors.push({ url, c, inCore });
     }
   } catch (e) {
     // e.g. the port is taken: stop what was started (the writer thread and
@@ -228,7 +229,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   summary.flow_events = core.counter('C_EVENTS_IN');
   summary.flow_records = flowRecords;
   summary.datagrams = collectors.reduce((a, x) => a + x.c.stats.datagrams, 0);
-  summary.collectors = collectors.map((x) => ({ url: x.url, port: x.c.port, ...x.c.stats }));
+  summary.collectors = collectors.map((x) => ({ url: x.url, port: x.c.port, ...x.c.stats, recordsInCore: x.inCore.totalTaken }));
   summary.interfaces = interfaces.snapshot();
   summary.netflow_busy_s = (lastAt - firstAt) / 1000;
   summary.counters = core.counters();
