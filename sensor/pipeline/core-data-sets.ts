@@ -12,29 +12,22 @@ import type { EventPump } from './event-pump.ts';
 const BATCH_FULL = 1;
 
 // Per core: the template whose actions the core holds (decoders of `run` —
-// several collectors, capture inputs — take turns), and whose reporter ids
-// its events carry.
+// several collectors, capture inputs — take turns). The reporter id is not
+// kept in the core: each set passes the pump's own.
 const programOwner = new WeakMap<WasmCore, Template>();
-const reporterOwner = new WeakMap<WasmCore, object>();
 
 export class CoreDataSets implements DataSetAccelerator {
   taken = 0;
   /** records the core decoded over this accelerator's life */
   totalTaken = 0;
-  /** the events go to another pump's reporter ids than the core's: decode in JS */
-  private readonly foreign: boolean;
   /** u8 offset of the set copied into the core's region */
   private base = 0;
   private length = 0;
 
-  constructor(private readonly core: WasmCore, private readonly pump: EventPump) {
-    const owner = reporterOwner.get(core);
-    if (owner === undefined) reporterOwner.set(core, pump.reporters);
-    this.foreign = owner !== undefined && owner !== pump.reporters;
-  }
+  constructor(private readonly core: WasmCore, private readonly pump: EventPump) {}
 
   begin(u8: Uint8Array, start: number, end: number, tpl: Template, dom: DomainState, sc: SetContext): boolean {
-    if (this.foreign || !tpl.accelerable || dom.samplers.size > this.core.nfMaxSamplers()) return false;
+    if (!tpl.accelerable || dom.samplers.size > this.core.nfMaxSamplers()) return false;
     const region = this.core.nfSetRegion();
     if (end - start > region.length) return false;
     if (programOwner.get(this.core) !== tpl) {
