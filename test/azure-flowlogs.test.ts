@@ -209,13 +209,42 @@ test('a blob cut at every 97th byte yields exactly the complete records before t
       const tail = parse(bytes.subarray(0, cut), { tail: true });
       assert.ok(tail.rejections.every((r) => r.kind !== 'truncated_blob'));
       // and the rest, once the blob has grown, picks up where the cut left off
-      if (tail.result.inRecords) {
-        const rest = parse(bytes.subarray(tail.result.resumeOffset), { resumeAt: tail.result.resumeOffset, spans: null });
-        assert.is(want + rest.events.length, full.events.length, `${rel} resumed at ${tail.result.resumeOffset}`);
-        assert.ok(rest.result.complete);
-      }
+      // (before the records array: from the start)
+      const { resumeOffset, inRecords } = tail.result;
+      const rest = parse(bytes.subarray(resumeOffset), { resume: { offset: resumeOffset, inRecords }, spans: null });
+      assert.is(want + rest.events.length, full.events.length, `${rel} resumed at ${resumeOffset}`);
+      assert.ok(rest.result.complete);
+      // no rejection the whole blob does not have (a misplaced resume reads half records)
+      const known = new Set(full.rejections.map((r) => `${r.kind}@${r.offset}`));
+      for (const r of rest.rejections) assert.ok(known.has(`${r.kind}@${r.offset}`), `${rel} resumed at ${resumeOffset}: ${r.kind} at ${r.offset}`);
     }
   }
+});
+
+test('a blob that grows after it was complete (Azure adds blocks before the footer), or was empty: read on, each record once', () => {
+  if (!needSharedData('azure flow logs')) return;
+  const blob = readFileSync(sharedPath('flows/azure_vnet/msdocs_vnet_flowlog_v4_PT1H.json'), 'utf8');
+  const rec = (JSON.parse(blob) as { records: Record<string, unknown>[] }).records[0]!;
+  const recs = [6, 7, 8].map((host) => JSON.stringify({ ...rec, macAddress: `00224871C20${host}` }).replaceAll('10.0.0.6,', `10.0.0.${host},`));
+  const blobOf = (n: number) => `{"records":[${recs.slice(0, n).join(',')}]}`;
+  const all = parse(blobOf(3), { spans: null });
+  const one = parse(blobOf(1), { tail: true, spans: null });
+  assert.ok(one.result.complete);
+  assert.equal([one.result.inRecords, one.result.resumable], [true, true]);
+  assert.is(blobOf(1)[one.result.resumeOffset], ']', 'resumes at the array\'s closing bracket');
+  const grown = Buffer.from(blobOf(3));
+  const rest = parse(grown.subarray(one.result.resumeOffset), { tail: true, resume: { offset: one.result.resumeOffset, inRecords: true }, spans: null });
+  assert.equal(rest.rejections, []);
+  assert.ok(rest.result.complete);
+  assert.ok(one.events.length > 0);
+  assert.equal([...one.events, ...rest.events], all.events, 'the first read and the read on give the whole blob once');
+  // an empty file (created, not yet written): read from the start once it has content
+  const empty = parse('', { tail: true, spans: null });
+  assert.equal([empty.result.resumeOffset, empty.result.inRecords, empty.result.resumable, empty.rejections], [0, false, true, []]);
+  const later = parse(grown, { tail: true, resume: { offset: empty.result.resumeOffset, inRecords: empty.result.inRecords }, spans: null });
+  assert.equal([later.events, later.rejections], [all.events, []]);
+  // a blob rejected as bad_blob is not read again
+  assert.is(parse('[1,2]', { tail: true, spans: null }).result.resumable, false);
 });
 
 test('chunk boundaries anywhere give the same events as the whole blob', () => {
@@ -419,7 +448,8 @@ test('the extractor alone: byte-at-a-time equals whole, and memory stays at one 
   const got: [number, number, number][] = [];
   const x = new AzureRecordExtractor({ record: (b, s, e) => { got.push([s, e, b.length]); }, reject: (k) => assert.unreachable(k) }, { maxRecordBytes: rec.length });
   for (let i = 0; i < blob.length; i++) x.push(blob.subarray(i, i + 1));
-  assert.equal(x.end(), { complete: true, resumeOffset: blob.length, inRecords: false });
+  // complete: a blob that grows gets its next records before the array's "]"
+  assert.equal(x.end(), { complete: true, resumeOffset: blob.length - 2, inRecords: true, resumable: true });
   assert.is(got.length, 20);
   assert.ok(got.every(([s, e, n]) => e - s === rec.length && n === rec.length));
   const tooSmall: string[] = [];

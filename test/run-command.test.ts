@@ -112,13 +112,15 @@ test('a watched folder gives the same flows as analyze over the same files (repl
   assert.equal(strip(live), strip(jsonLines(offline.stdout)));
 });
 
-test('an Azure blob still being appended is read as it grows, each record once', async () => {
+test('an Azure blob still being appended is read as it grows — cut mid-record, then complete and grown again — each record once', async () => {
   if (!needSharedData('Azure sample')) return;
   const blob = readFileSync(sharedPath('flows/azure_vnet/msdocs_vnet_flowlog_v4_PT1H.json'), 'utf8');
   // an hour's blob of three records: the sample's, as if from three VMs (own NIC, own address)
   const rec = (JSON.parse(blob) as { records: Record<string, unknown>[] }).records[0]!;
-  const recs = [6, 7, 8].map((host) => JSON.stringify({ ...rec, macAddress: `00224871C20${host}` }).replaceAll('10.0.0.6,', `10.0.0.${host},`));
-  const whole = `{"records":[${recs.join(',')}]}`;
+  const recs = [6, 7, 8, 9].map((host) => JSON.stringify({ ...rec, macAddress: `00224871C20${host}` }).replaceAll('10.0.0.6,', `10.0.0.${host},`));
+  const whole = `{"records":[${recs.slice(0, 3).join(',')}]}`;
+  // later Azure adds a fourth record's block: before the footer, which moves to the new end
+  const grown = `{"records":[${recs.join(',')}]}`;
   // written so far: the first record whole, the second cut in its middle
   const cut = whole.indexOf(recs[1]!) + Math.floor(recs[1]!.length / 2);
   const head = whole.slice(0, cut), rest = whole.slice(cut);
@@ -127,12 +129,14 @@ test('an Azure blob still being appended is read as it grows, each record once',
   const file = join(dir, 'PT1H.json');
   writeFileSync(file, head);
   const finished = join(tmp, 'finished-PT1H.json');
-  writeFileSync(finished, whole);
+  writeFileSync(finished, grown);
   const flowsFile = join(tmp, 'azure.jsonl');
   const r = start(['--watch', `${dir}=azure`, '--poll', '0.2', '--flows', flowsFile]);
   await until('the partial blob to be read', () => (r.stderr().match(/flow-log file read/g) ?? []).length === 1);
   appendFileSync(file, rest);
   await until('the grown blob to be read on', () => (r.stderr().match(/flow-log file read/g) ?? []).length === 2);
+  writeFileSync(file, grown);
+  await until('the completed blob, grown again, to be read on', () => (r.stderr().match(/flow-log file read/g) ?? []).length === 3);
   r.child.kill('SIGTERM');
   assert.is(await new Promise((res) => r.child.once('exit', res)), 0, r.stderr());
   const summary = JSON.parse(r.stdout());
@@ -140,8 +144,8 @@ test('an Azure blob still being appended is read as it grows, each record once',
   const offline = spawnSync(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', 'analyze', finished, '--summary', '/dev/null', '--flows', '-'], { cwd: REPO_ROOT, encoding: 'utf8' });
   const strip = (fs: Record<string, unknown>[]) => fs.map(({ uid: _u, ...rest }) => JSON.stringify(rest)).sort();
   const live = jsonLines(readFileSync(flowsFile, 'utf8'));
-  const vms = new Set(live.flatMap((f) => [f['id.orig_h'], f['id.resp_h']]).filter((a) => /^10\.0\.0\.[678]$/.test(String(a))));
-  assert.is(vms.size, 3, 'all three records were read');
+  const vms = new Set(live.flatMap((f) => [f['id.orig_h'], f['id.resp_h']]).filter((a) => /^10\.0\.0\.[6789]$/.test(String(a))));
+  assert.is(vms.size, 4, 'all four records were read');
   assert.equal(strip(live), strip(jsonLines(offline.stdout)), 'the same flows as reading the finished blob, none twice');
 });
 

@@ -21,7 +21,7 @@
 import { FlowEvent, type FlowEventSink, type FlowRejection } from './flow-event.ts';
 import { parseNsgRecord } from './azure-nsg.ts';
 import { FlowSpans, isObj, newRecordStats, parseVnetRecord, rejectRecord, type RecordStats, type RecordWhere } from './azure-vnet.ts';
-import { expandInput, FlowInputError, openFlowFile } from './text-input.ts';
+import { expandInput, FlowInputError, openFlowFile, startsGzip } from './text-input.ts';
 
 export { FlowSpans } from './azure-vnet.ts';
 export type { RecordStats } from './azure-vnet.ts';
@@ -47,11 +47,22 @@ export interface ExtractedRecords {
 export interface ExtractorEnd {
   /** the blob's top-level object was closed (or the blob was rejected as bad_blob) */
   complete: boolean;
-  /** everything before this offset has been handed over */
+  /**
+   * Where to go on when the blob grows: every record before this offset has
+   * been handed over. Inside the records array (`inRecords`) — at the cut
+   * record, or at the array's closing "]", before which Azure adds the next
+   * blocks — or 0 with `inRecords` false: nothing handed over, read from the
+   * start.
+   */
   resumeOffset: number;
   /** resumeOffset lies inside the records array (resume with `inRecords: true`) */
   inRecords: boolean;
+  /** false: a blob rejected as bad_blob, not to be read again */
+  resumable: boolean;
 }
+
+/** Where a grown blob is read on from (an ExtractorEnd's resumeOffset and inRecords). */
+export interface ResumePoint { offset: number; inRecords: boolean }
 
 const ST_START = 0, ST_TOP = 1, ST_KEY = 2, ST_COLON = 3, ST_ARRAY_OPEN = 4, ST_ELEM_WAIT = 5, ST_VALUE = 6, ST_AFTER = 7, ST_DEAD = 8, ST_SKIP_VALUE = 9;
 const isWs = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -69,6 +80,8 @@ export class AzureRecordExtractor {
   private keyOverflow = false;
   private keyEsc = false;
   private seenRecords = false;
+  /** offset of the "]" that closed the records array (-1: not yet) */
+  private arrayEnd = -1;
   // the value being scanned
   private vCapture = false;
   private vReturn = ST_TOP;
@@ -199,7 +212,7 @@ export class AzureRecordExtractor {
           break;
         case ST_ELEM_WAIT:
           if (isWs(c) || c === 0x2c) { i++; break; }
-          if (c === 0x5d) { this.state = ST_TOP; i++; break; }
+          if (c === 0x5d) { this.arrayEnd = this.base + i; this.state = ST_TOP; i++; break; }
           this.startValue(true, ST_ELEM_WAIT, this.base + i);
           break;
         case ST_AFTER:
@@ -241,16 +254,23 @@ export class AzureRecordExtractor {
     if (this.ended) throw new Error('AzureRecordExtractor.end() called twice');
     this.ended = true;
     const st = this.state;
-    if (st === ST_AFTER || st === ST_DEAD) return { complete: true, resumeOffset: this.base, inRecords: false };
+    this.parts = []; this.partsLen = 0;
+    if (st === ST_DEAD) return { complete: true, resumeOffset: this.base, inRecords: false, resumable: false };
+    if (this.arrayEnd >= 0) {
+      // The records array is closed. A blob that grows gets its next records
+      // before that "]" (Azure rewrites the footer): go on from there.
+      const complete = st === ST_AFTER;
+      if (!complete && !tail) this.out.reject('truncated_blob', 'blob ends after the records array (unterminated JSON; still being appended?)', this.base);
+      return { complete, resumeOffset: this.arrayEnd, inRecords: true, resumable: true };
+    }
     const inValue = st === ST_VALUE;
     const inRecords = st === ST_ELEM_WAIT || (inValue && this.vCapture);
     const resumeOffset = inRecords ? (inValue ? this.vStart : this.base) : 0;
     if (!tail) {
-      const what = inValue && this.vCapture ? 'inside a record' : inRecords ? 'between records' : this.seenRecords ? 'after the records array' : 'before the records array';
+      const what = inValue && this.vCapture ? 'inside a record' : inRecords ? 'between records' : 'before the records array';
       this.out.reject('truncated_blob', `blob ends ${what} (unterminated JSON; still being appended?)`, inRecords ? resumeOffset : this.base);
     }
-    this.parts = []; this.partsLen = 0;
-    return { complete: false, resumeOffset, inRecords };
+    return { complete: false, resumeOffset, inRecords, resumable: true };
   }
 }
 
@@ -263,8 +283,8 @@ export interface AzureReadOptions {
   maxRecordBytes?: number;
   /** the blob may still be appended to: an unterminated end is not reported */
   tail?: boolean;
-  /** start inside the records array at this offset (resuming a grown blob; see ExtractorEnd) */
-  resumeAt?: number;
+  /** go on from where an earlier read of this blob ended (it has grown; see ExtractorEnd) */
+  resume?: ResumePoint;
   /** told after each record (tests, progress) */
   onRecord?: (start: number, end: number, stats: RecordStats) => void;
 }
@@ -279,6 +299,7 @@ export interface AzureReadResult {
   /** of the last file: see ExtractorEnd */
   resumeOffset: number;
   inRecords: boolean;
+  resumable: boolean;
 }
 
 /** Push-style parser of one blob: push(chunk)…, end(). */
@@ -286,7 +307,7 @@ export class AzureBlobParser {
   private readonly ev = new FlowEvent();
   private readonly extractor: AzureRecordExtractor;
   private readonly where: RecordWhere;
-  readonly result: AzureReadResult = { files: 1, records: 0, events: 0, rejected: 0, complete: false, resumeOffset: 0, inRecords: false };
+  readonly result: AzureReadResult = { files: 1, records: 0, events: 0, rejected: 0, complete: false, resumeOffset: 0, inRecords: false, resumable: true };
   private readonly counting: FlowEventSink;
 
   constructor(readonly input: string, sink: FlowEventSink, private readonly opts: AzureReadOptions = {}, spans: FlowSpans | null = opts.spans === undefined ? new FlowSpans() : opts.spans) {
@@ -315,7 +336,7 @@ export class AzureBlobParser {
         opts.onRecord?.(start, end, stats);
       },
       reject: (kind, message, offset) => counting.reject({ kind, input, offset, message }),
-    }, { maxRecordBytes: opts.maxRecordBytes, inRecords: opts.resumeAt !== undefined, baseOffset: opts.resumeAt });
+    }, { maxRecordBytes: opts.maxRecordBytes, inRecords: opts.resume?.inRecords ?? false, baseOffset: opts.resume?.offset ?? 0 });
   }
 
   push(chunk: Buffer): void { this.extractor.push(chunk); }
@@ -325,6 +346,7 @@ export class AzureBlobParser {
     this.result.complete = e.complete;
     this.result.resumeOffset = e.resumeOffset;
     this.result.inRecords = e.inRecords;
+    this.result.resumable = e.resumable;
     return this.result;
   }
 
@@ -343,10 +365,15 @@ export function parseAzureBlob(bytes: Buffer, input: string, sink: FlowEventSink
 
 /** Read one blob file ("-" = stdin; gzip transparent). Never throws on bad input. */
 export async function readAzureFlowFile(path: string, sink: FlowEventSink, opts: AzureReadOptions = {}, spans: FlowSpans | null = opts.spans === undefined ? new FlowSpans() : opts.spans): Promise<AzureReadResult> {
-  const file = openFlowFile(path);
+  // Resuming a grown blob: the parser starts at the resume offset, so the
+  // bytes before it are not its input. A plain file is opened there (an
+  // hourly blob polled every few seconds is not re-read from its start each
+  // time); a compressed one is decompressed from the start and skipped.
+  const from = opts.resume?.offset ?? 0;
+  const direct = from > 0 && path !== '-' && !startsGzip(path);
+  const file = openFlowFile(path, undefined, direct ? from : 0);
   const p = new AzureBlobParser(file.name, sink, opts, spans);
-  // resuming a grown blob: the parser starts at resumeAt, so the bytes before it are not its input
-  let skip = opts.resumeAt ?? 0;
+  let skip = direct ? 0 : from;
   try {
     for await (const chunk of file.chunks()) {
       if (skip >= chunk.length) { skip -= chunk.length; continue; }
@@ -365,7 +392,7 @@ export async function readAzureFlowFile(path: string, sink: FlowEventSink, opts:
 
 /** Read a file, every file below a directory (sorted), or stdin ("-"). Never throws on bad input. */
 export async function readAzureFlowLogs(input: string, sink: FlowEventSink, opts: AzureReadOptions = {}): Promise<AzureReadResult> {
-  const total: AzureReadResult = { files: 0, records: 0, events: 0, rejected: 0, complete: true, resumeOffset: 0, inRecords: false };
+  const total: AzureReadResult = { files: 0, records: 0, events: 0, rejected: 0, complete: true, resumeOffset: 0, inRecords: false, resumable: true };
   let paths: string[];
   try { paths = expandInput(input); } catch (e) {
     if (!(e instanceof FlowInputError)) throw e;
@@ -378,7 +405,7 @@ export async function readAzureFlowLogs(input: string, sink: FlowEventSink, opts
     total.files++;
     total.records += r.records; total.events += r.events; total.rejected += r.rejected;
     total.complete &&= r.complete;
-    total.resumeOffset = r.resumeOffset; total.inRecords = r.inRecords;
+    total.resumeOffset = r.resumeOffset; total.inRecords = r.inRecords; total.resumable = r.resumable;
   }
   return total;
 }

@@ -3,7 +3,7 @@
 // standard input ("-"); gzip is unwrapped transparently by its magic number.
 // Parsers get byte chunks or whole lines as Buffers — never strings — so a
 // text format can be parsed without allocating per field.
-import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -106,14 +106,18 @@ async function* gunzipIfNeeded(raw: Readable, name: string, onCompressed: (c: bo
   for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
 }
 
-/** Open one file (or "-") for reading as chunks. Errors surface as FlowInputError while iterating. */
-export function openFlowFile(path: string, highWaterMark = 1 << 20): FlowFile {
+/**
+ * Open one file (or "-") for reading as chunks, from byte `start` of the file
+ * (a plain file only: a gzip stream cannot be entered in its middle).
+ * Errors surface as FlowInputError while iterating.
+ */
+export function openFlowFile(path: string, highWaterMark = 1 << 20, start = 0): FlowFile {
   const name = path === '-' ? '<stdin>' : path;
   const file: FlowFile = {
     name,
     compressed: false,
     chunks: () => {
-      const raw: Readable = path === '-' ? process.stdin : createReadStream(path, { highWaterMark });
+      const raw: Readable = path === '-' ? process.stdin : createReadStream(path, { highWaterMark, start });
       return (async function* () {
         try {
           yield* gunzipIfNeeded(raw, name, (c) => { file.compressed = c; });
@@ -308,4 +312,18 @@ export async function eachLineBlock(
   const block = (buf: Buffer, start: number, end: number, firstLine: number, offset: number) => onBlock(sp, buf, start, end, firstLine, offset);
   for await (const chunk of chunks) sp.pushBlocks(chunk, block, onLine);
   for (const ref of sp.finish()) onLine(ref);
+}
+
+/** Does the file start with the gzip magic number? (False when it cannot be read: the reader reports that.) */
+export function startsGzip(path: string): boolean {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const b = Buffer.alloc(2);
+    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } catch {
+    return false;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
 }

@@ -6,7 +6,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { constants, gunzipSync } from 'node:zlib';
 import type { WasmCore } from '../core/wasm-core.ts';
 import { readAwsVpc } from '../flowlogs/aws-vpc-reader.ts';
-import { readAzureFlowFile, readAzureFlowLogs } from '../flowlogs/azure-reader.ts';
+import { readAzureFlowFile, readAzureFlowLogs, type ResumePoint } from '../flowlogs/azure-reader.ts';
 import { readGcpVpc } from '../flowlogs/gcp-vpc-reader.ts';
 import { sniffFlowLog, type FlowLogFormat } from '../flowlogs/sniff.ts';
 import { expandInput } from '../flowlogs/text-input.ts';
@@ -90,10 +90,10 @@ export interface FlowInputOptions {
   awsFormat?: string;
   /**
    * Azure, for `run`'s watched folders: the blob may still be appended to
-   * (an unterminated end is not an error); resume at `resumeAt`, the offset a
-   * previous read returned as azureResumeOffset.
+   * (an unterminated end is not an error); go on from `resume`, what a
+   * previous read of it returned as azureResume.
    */
-  azureGrowing?: { resumeAt?: number };
+  azureGrowing?: { resume?: ResumePoint };
   /** sFlow interface counters go here */
   interfaces?: InterfaceStats;
   /** AWS VPC lines through the core's line parser (default); false: every line through the JavaScript parser (tests compare the two) */
@@ -115,8 +115,8 @@ export interface FlowInputResult {
   awsLinesInCore?: number;
   /** NetFlow v9 / IPFIX: data records the core decoded (the rest went through the JavaScript decoder) */
   netflowRecordsInCore?: number;
-  /** Azure: where the blob's complete records end (pass back as azureResumeAt when it grows) */
-  azureResumeOffset?: number;
+  /** Azure: where to go on when the blob grows (pass back as azureGrowing.resume); null: never (a bad blob) */
+  azureResume?: ResumePoint | null;
 }
 
 /**
@@ -146,8 +146,8 @@ export async function readFlowInput(
     case 'azure': {
       if (opts.azureGrowing) {
         // read to its last complete record and say where that was
-        const res = await readAzureFlowFile(path, pump, { tail: true, resumeAt: opts.azureGrowing.resumeAt });
-        return done({ azureResumeOffset: res.resumeOffset });
+        const res = await readAzureFlowFile(path, pump, { tail: true, resume: opts.azureGrowing.resume });
+        return done({ azureResume: res.resumable ? { offset: res.resumeOffset, inRecords: res.inRecords } : null });
       }
       await readAzureFlowLogs(path, pump);
       return done();

@@ -26,6 +26,7 @@ import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
 import { CoreDataSets } from './core-data-sets.ts';
 import { EventPump } from './event-pump.ts';
 import { detectInput, readFlowInput, sampledFrameIngest } from './flow-inputs.ts';
+import type { ResumePoint } from '../flowlogs/azure-reader.ts';
 
 export interface WatchSpec { dir: string; format: FlowLogFormat | 'auto' }
 
@@ -70,7 +71,7 @@ export interface RunSummary {
 }
 
 /** A file in a watched folder: read once it stopped changing; Azure blobs grow and are resumed. */
-interface FileState { size: number; mtimeMs: number; stableSince: number; done: boolean; azureResume?: number }
+interface FileState { size: number; mtimeMs: number; stableSince: number; done: boolean; azureResume?: ResumePoint | null }
 
 export async function run(opts: RunOptions): Promise<RunSummary> {
   const log = opts.log ?? logger();
@@ -143,7 +144,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
           if (prev.size !== st.size || prev.mtimeMs !== st.mtimeMs) {
             const grew = prev.done && st.size > prev.size;
             Object.assign(prev, { size: st.size, mtimeMs: st.mtimeMs, stableSince: now });
-            if (grew && prev.azureResume !== undefined) prev.done = false; // an hourly blob being appended: resume it
+            if (grew && prev.azureResume) prev.done = false; // an hourly blob being appended: go on reading it
             else if (grew) log.warn({ file: path }, 'flow-log file grew after it was read; the new part is not read (only Azure blobs are appended to)');
             continue;
           }
@@ -162,9 +163,9 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
     try {
       // Azure appends to the hour's blob: remember where its complete records end
       const res = await readFlowInput(path, fmt, pump!, core, drain, {
-        awsFormat: opts.awsFormat, interfaces, azureGrowing: fmt === 'azure' ? { resumeAt: st.azureResume } : undefined,
+        awsFormat: opts.awsFormat, interfaces, azureGrowing: fmt === 'azure' ? { resume: st.azureResume ?? undefined } : undefined,
       });
-      if (res.azureResumeOffset !== undefined) st.azureResume = res.azureResumeOffset;
+      if (res.azureResume !== undefined) st.azureResume = res.azureResume;
       summary.files_read++;
       log.info({ file: path, format: fmt }, 'flow-log file read');
     } catch (e) {
