@@ -36,7 +36,7 @@ import { count, inputError, setCounter, setRecordOffset } from "./stats";
 import { copyWords, reserve } from "./bytes";
 import { takeOutputSlot, outputRoom, takeSerial } from "./flows";
 import { hashKey, likelyTcpServerPort, likelyUdpServerPort, icmpCounterpart, icmpIsReply } from "./flowkey";
-import { periodsElapsed } from "./interims";
+import { interimDue, periodsElapsed } from "./interims";
 
 // A pending flow: the record being built (orig = the first event's source),
 // then bookkeeping.
@@ -462,7 +462,7 @@ function interimCheck(e: usize): void {
   const k = load<u32>(e + M_INTERIMS);
   const first = load<f64>(e + R_TS);
   const last = load<f64>(e + R_LAST_TS);
-  if (last < first + activeTimeout * <f64>(k + 1)) return;
+  if (!interimDue(first, last, activeTimeout, k)) return;
   emit(e, END_ACTIVE_TIMEOUT, true);
   store<u32>(e + M_INTERIMS, periodsElapsed(first, last, activeTimeout, k));
 }

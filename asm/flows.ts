@@ -116,7 +116,7 @@ import {
 import { icmpCounterpart, hashKey, initLikelyServerPorts, likelyTcpServerPort, likelyUdpServerPort } from "./flowkey";
 import { addHistory, checkHistoryRaw, HIST_ORIG_DATA_PKT, HIST_RESP_DATA_PKT } from "./history";
 import { tcpPacket, tcpIsReuse, tcpSize, tcpConnState, tcpIsAttempt, tcpResetAfterClose, ACT_FLIP, ACT_ARM_ATTEMPT, ACT_CLOSE } from "./tcpstate";
-import { periodsElapsed } from "./interims";
+import { interimDue, periodsElapsed } from "./interims";
 
 /** Output slots flowsReady() keeps free for the next accountPacket() (which writes at most 2). */
 const RESERVE: i32 = 4;
@@ -776,7 +776,7 @@ export function accountPacket(): void {
 
   // ---- active timeout: interim record ----
   const k = load<u32>(e + E_INTERIMS);
-  if (now >= load<f64>(e + E_START) + tActive * <f64>(k + 1)) {
+  if (interimDue(load<f64>(e + E_START), now, tActive, k)) {
     writeRecord(e, END_ACTIVE_TIMEOUT, true);
     count(C_INTERIM_RECORDS);
     // next one at the first multiple of the active timeout after now

@@ -9,11 +9,21 @@
 const U32_TOP: f64 = 4294967294;
 
 /**
+ * Is the next interim record due: has the flow lived `written + 1` periods
+ * by `now`? Never once the count has reached its cap: a flow that far past
+ * the cap (a clock that jumped by ~2^32 periods) would otherwise write an
+ * interim record with every packet from then on.
+ */
+export function interimDue(first: f64, now: f64, period: f64, written: u32): bool {
+  return <f64>written < U32_TOP && now >= first + period * (<f64>written + 1);
+}
+
+/**
  * The number of active-timeout periods a flow that started at `first` has
  * completed at `now`: the largest n ≥ written + 1 with now ≥ first + period·n
- * (the caller has checked n = written + 1 holds). Capped below 2^32 (stored as
- * u32); the same answer as counting up from written + 1 wherever f64
- * arithmetic can tell the periods apart.
+ * (the caller has checked interimDue). Capped below 2^32 (stored as u32;
+ * interimDue is false from then on); the same answer as counting up from
+ * written + 1 wherever f64 arithmetic can tell the periods apart.
  */
 export function periodsElapsed(first: f64, now: f64, period: f64, written: u32): u32 {
   const lo = <f64>written + 1;
