@@ -23,7 +23,7 @@ import {
   REC_SIZE, R_TS, R_LAST_TS, R_ORIG_BYTES, R_RESP_BYTES, R_ORIG_IP_BYTES, R_RESP_IP_BYTES, R_ORIG_PKTS, R_RESP_PKTS,
   R_SERIAL, R_ORIG_H, R_RESP_H, R_ORIG_P, R_RESP_P, R_PROTO, R_IP_VERSION, R_CONN_STATE, R_FLAGS, R_VLAN,
   R_END_REASON, R_ACTION, R_DIRECTION, R_REPORTER, R_SAMPLING, R_ORIG_TCP_FLAGS, R_RESP_TCP_FLAGS, R_SOURCE_FLAGS,
-  R_RECORDS, R_REPORTER_2, R_ORIG_WIRE_BYTES, R_RESP_WIRE_BYTES, R_MISSED_BYTES, R_ORIG_MAC, R_TUNNEL_TYPE,
+  R_RECORDS, R_REPORTER_2, R_ORIG_WIRE_BYTES, R_RESP_WIRE_BYTES, R_MISSED_BYTES, R_ORIG_MAC, R_TUNNEL_TYPE, MAX_COUNT,
   CS_S0, CS_S1, CS_SF, CS_REJ, CS_S2, CS_S3, CS_RSTO, CS_RSTR, CS_SHR, CS_OTH,
   RF_INTERIM, RF_FLIPPED, SF_BIDIR, SF_PAIRED, SF_DEDUPED, SF_LATE, SF_STATED, SF_NO_ICMP_TYPE,
   END_INACTIVE, END_EVICTED, END_FLUSHED, END_ACTIVE_TIMEOUT,
@@ -353,6 +353,10 @@ function emit(e: usize, reason: u8, interim: bool): void {
 /** Fields decided when a record is written: originator, pairing, conn_state, flags. */
 function finish(o: usize, bothSeen: bool, reason: u8, interim: bool): void {
   count(C_EVENT_FLOWS);
+  // each event's counts are at most MAX_COUNT; their sums saturate there
+  for (let f = R_ORIG_BYTES; f <= R_RESP_PKTS; f += 8) {
+    if (load<f64>(o + <usize>f) > MAX_COUNT) store<f64>(o + <usize>f, MAX_COUNT);
+  }
   let rfl: u8 = interim ? RF_INTERIM : 0;
   if (shouldFlip(o)) {
     swap64(o + R_ORIG_H, o + R_RESP_H); swap64(o + R_ORIG_H + 8, o + R_RESP_H + 8);
@@ -392,7 +396,7 @@ function valid(r: usize): bool {
   const ts = load<f64>(r + R_TS), last = load<f64>(r + R_LAST_TS);
   if (!(ts == ts) || !(last == last) || !isFinite(ts) || !isFinite(last) || last < ts) return false;
   const a = load<f64>(r + R_ORIG_PKTS), b = load<f64>(r + R_RESP_PKTS), c = load<f64>(r + R_ORIG_IP_BYTES), d = load<f64>(r + R_RESP_IP_BYTES);
-  if (!(a >= 0) || !(b >= 0) || !(c >= 0) || !(d >= 0) || !isFinite(a + b + c + d)) return false;
+  if (!(a >= 0 && a <= MAX_COUNT) || !(b >= 0 && b <= MAX_COUNT) || !(c >= 0 && c <= MAX_COUNT) || !(d >= 0 && d <= MAX_COUNT)) return false;
   return true;
 }
 

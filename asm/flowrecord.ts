@@ -99,3 +99,11 @@ export const SRC_NETFLOW_V9: u8 = 6;
 export const SRC_IPFIX: u8 = 7;
 export const SRC_SFLOW: u8 = 8;
 export const SRC_ZEEK_CONN: u8 = 9;
+
+/**
+ * The largest counter a record carries (2^53 - 1): beyond it an f64 no longer
+ * holds every integer, and the JSON writers (asm/json/out.ts putCount and
+ * JavaScript's String) would disagree on its digits. Flow-record sources
+ * reject larger counts; the merger saturates sums here.
+ */
+export const MAX_COUNT: f64 = 9007199254740991;

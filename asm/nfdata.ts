@@ -22,7 +22,7 @@ import { eventSlot, eventsCapacity } from "./flowevents";
 import {
   REC_SIZE, R_ACTION, R_CONN_STATE, R_DIRECTION, R_INNER_VLAN, R_IP_VERSION, R_LAST_TS, R_ORIG_BYTES, R_ORIG_H, R_ORIG_IP_BYTES,
   R_ORIG_P, R_ORIG_PKTS, R_ORIG_TCP_FLAGS, R_PROTO, R_RECORDS, R_REPORTER, R_RESP_BYTES, R_RESP_H, R_RESP_IP_BYTES, R_RESP_P,
-  R_RESP_PKTS, R_RESP_TCP_FLAGS, R_SAMPLING, R_SOURCE, R_SOURCE_FLAGS, R_TS, R_VLAN, CS_OTH, SF_BIDIR,
+  R_RESP_PKTS, R_RESP_TCP_FLAGS, R_SAMPLING, R_SOURCE, R_SOURCE_FLAGS, R_TS, R_VLAN, CS_OTH, SF_BIDIR, MAX_COUNT,
 } from "./flowrecord";
 
 // Field actions: the numbering of sensor/netflow/templates.ts (K).
@@ -358,6 +358,8 @@ function decodeRecord(q: usize, r: usize): bool {
   if (isNaN(end)) end = start;
   if (end < start) { const t = start; start = end; end = t; }
   if (!isFinite(start) || !isFinite(end)) return false; // JS rejects it with its reason
+  const opk = pk * rate, oby = by * rate;
+  if (!(opk <= MAX_COUNT && oby <= MAX_COUNT && rp <= MAX_COUNT && rb <= MAX_COUNT)) return false; // likewise
 
   // ---- the event (encodeFlowEvent) ----
   for (let z: usize = 0; z < <usize>REC_SIZE; z += 8) store<u64>(r + z, 0);
@@ -365,9 +367,9 @@ function decodeRecord(q: usize, r: usize): bool {
   store<f64>(r + R_LAST_TS, end);
   store<f64>(r + R_ORIG_BYTES, -1);
   store<f64>(r + R_RESP_BYTES, -1);
-  store<f64>(r + R_ORIG_IP_BYTES, by * rate);
+  store<f64>(r + R_ORIG_IP_BYTES, oby);
   store<f64>(r + R_RESP_IP_BYTES, rb);
-  store<f64>(r + R_ORIG_PKTS, pk * rate);
+  store<f64>(r + R_ORIG_PKTS, opk);
   store<f64>(r + R_RESP_PKTS, rp);
   if (use6) {
     if ((v6 & 1) != 0) { store<u64>(r + R_ORIG_H, load<u64>(V6_TMP)); store<u64>(r + R_ORIG_H + 8, load<u64>(V6_TMP + 8)); }

@@ -184,18 +184,35 @@ test('a record spanning 2^62 s (a hostile export) writes its interim record and 
   assert.equal(flows.map((f) => [f.interim === true, f.orig_pkts]), [[true, 2], [false, 5]]);
 });
 
+test('counts past 2^53 saturate there when a flow\'s records add up (the JSON writers agree only below it)', () => {
+  const h = harness();
+  const max = Number.MAX_SAFE_INTEGER;
+  for (let i = 0; i < 3; i++) h.send({ proto: 17, start: T0 + i, end: T0 + i + 1, reporter: 'r', src: '10.0.0.1', dst: '10.0.0.2', srcPort: 1, dstPort: 2, pkts: max, bytes: max - i });
+  const [f, ...rest] = h.done();
+  assert.is(rest.length, 0);
+  assert.equal([f!.orig_pkts, f!.orig_ip_bytes, f!.source_records], [max, max, 3]);
+});
+
 test('implausible events are rejected at the edge; the core guards itself too', () => {
   const h = harness();
   h.send({ proto: 6, start: T0 + 10, end: T0, src: '10.0.0.1', dst: '10.0.0.2' });
   h.send({ proto: 6, start: T0, end: T0, src: '10.0.0.1', dst: '10.0.0.2', pkts: -1 });
   h.send({ proto: 6, start: NaN, end: T0, src: '10.0.0.1', dst: '10.0.0.2' });
-  assert.equal(h.rejected.map((r) => r.kind), ['implausible_record', 'implausible_record', 'implausible_record']);
+  h.send({ proto: 6, start: T0, end: T0, src: '10.0.0.1', dst: '10.0.0.2', bytes: 2 ** 60 });
+  h.send({ proto: 6, start: T0, end: T0, src: '10.0.0.1', dst: '10.0.0.2', payloadBytes: 2 ** 54 });
+  assert.equal(h.rejected.map((r) => r.kind), ['implausible_record', 'implausible_record', 'implausible_record', 'implausible_record', 'implausible_record']);
   // raw garbage straight into the region
   const region = h.core.eventRegion();
   region.u8.fill(0xff, region.off, region.off + 3 * REC_SIZE);
   region.dv.setFloat64(region.off + REC_SIZE + R.TS, 1, true);
   assert.is(h.core.ingestEvents(0, 3), 3);
   assert.is(h.core.counters().bad_event, 3);
+  // a count past 2^53 in the region (as the core's own parsers write events there): the core's guard
+  h.send({ proto: 6, start: T0, end: T0, src: '10.0.0.1', dst: '10.0.0.2', bytes: 10 });
+  const r2 = h.core.eventRegion();
+  r2.f64[(r2.off + R.ORIG_IP_BYTES) >> 3] = 2 ** 60;
+  h.pump.push();
+  assert.is(h.core.counters().bad_event, 4);
   assert.is(h.done().length, 0);
 });
 

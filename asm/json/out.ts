@@ -47,7 +47,11 @@ export function putU32(p: usize, v: u32): usize {
   return p + n;
 }
 
-/** A non-negative integer below 2^53, held in an f64 (the record's counters). */
+/**
+ * A non-negative integer below 2^53, held in an f64 (the record's counters:
+ * the core keeps them at most MAX_COUNT, asm/flowrecord.ts). Larger ones
+ * would print digits JavaScript's String does not.
+ */
 export function putCount(p: usize, x: f64): usize {
   if (x < 4294967296.0) return putU32(p, <u32>x);
   let v = <u64>x;

@@ -85,14 +85,16 @@ export class EventPump implements FlowEventSink {
   }
 }
 
-function countOk(v: number): boolean { return v >= 0 && v < Infinity; }
+/** A count the record layout carries exactly (asm/flowrecord.ts MAX_COUNT: the JSON writers agree below 2^53). */
+function countOk(v: number): boolean { return v >= 0 && v <= Number.MAX_SAFE_INTEGER; }
 
 /** Sanity the core also checks (E_BAD_EVENT); checked here too so the message says which field. */
 function implausible(ev: FlowEvent): string | null {
   if (ev.ipVersion !== 4 && ev.ipVersion !== 6) return `ip version ${ev.ipVersion}`;
   if (!Number.isFinite(ev.start) || !Number.isFinite(ev.end)) return 'time not a number';
   if (ev.end < ev.start) return `end ${ev.end} before start ${ev.start}`;
-  if (!countOk(ev.pkts) || !countOk(ev.bytes) || !countOk(ev.revPkts) || !countOk(ev.revBytes)) return `negative or non-numeric count (${ev.pkts} ${ev.bytes} ${ev.revPkts} ${ev.revBytes})`;
+  if (!countOk(ev.pkts) || !countOk(ev.bytes) || !countOk(ev.revPkts) || !countOk(ev.revBytes)) return `count negative, not a number or beyond 2^53 (${ev.pkts} ${ev.bytes} ${ev.revPkts} ${ev.revBytes})`;
+  if ((ev.payloadBytes !== -1 && !countOk(ev.payloadBytes)) || (ev.revPayloadBytes !== -1 && !countOk(ev.revPayloadBytes))) return `payload bytes ${ev.payloadBytes} ${ev.revPayloadBytes}`;
   if (!(ev.sampling >= 1) || ev.sampling > 0xffffffff) return `sampling ${ev.sampling}`;
   if (ev.proto < 0 || ev.proto > 255 || ev.srcPort < 0 || ev.srcPort > 65535 || ev.dstPort < 0 || ev.dstPort > 65535) return 'protocol or port out of range';
   return null;
