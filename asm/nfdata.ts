@@ -17,7 +17,8 @@
 // Arithmetic follows the JavaScript decoder step by step — counters as f64
 // (hi·2^32 + lo), masks applied as JavaScript's ToInt32 does, the same order
 // of operations in the time derivations — so the events are bit-identical.
-import { reserve } from "./bytes";
+import { be16, be32, reserve } from "./bytes";
+import { jsRound, toU32 } from "./jsnum";
 import { eventSlot, eventsCapacity } from "./flowevents";
 import {
   REC_SIZE, R_ACTION, R_CONN_STATE, R_DIRECTION, R_INNER_VLAN, R_IP_VERSION, R_LAST_TS, R_ORIG_BYTES, R_ORIG_H, R_ORIG_IP_BYTES,
@@ -139,11 +140,11 @@ export function nfTaken(): i32 { return taken; }
 
 /** Big-endian unsigned of 1…8 bytes as JavaScript's rd/readUint computes it (f64). */
 function rd(p: usize, len: u32): f64 {
-  if (len == 4) return <f64>bswap<u32>(load<u32>(p));
-  if (len == 8) return <f64>bswap<u32>(load<u32>(p)) * TWO32 + <f64>bswap<u32>(load<u32>(p + 4));
-  if (len == 2) return <f64>bswap<u16>(load<u16>(p));
+  if (len == 4) return <f64>be32(p);
+  if (len == 8) return <f64>be32(p) * TWO32 + <f64>be32(p + 4);
+  if (len == 2) return <f64>be16(p);
   if (len == 1) return <f64>load<u8>(p);
-  if (len == 3) return <f64>((<u32>bswap<u16>(load<u16>(p)) << 8) | <u32>load<u8>(p + 2));
+  if (len == 3) return <f64>((be16(p) << 8) | <u32>load<u8>(p + 2));
   if (len >= 5 && len <= 7) {
     let v: f64 = 0;
     for (let i: u32 = 0; i < len; i++) v = v * 256 + <f64>load<u8>(p + <usize>i);
@@ -152,22 +153,8 @@ function rd(p: usize, len: u32): f64 {
   return 0;
 }
 
-/** JavaScript's ToInt32 of an integral, non-negative-or-negative f64, as u32 bits (for `x & mask`, `x | 0`). */
-@inline function toU32Bits(v: f64): u32 {
-  if (v >= 0 && v < TWO32) return <u32>v;
-  let m = v % TWO32;           // exact for integral v; sign of v
-  if (m < 0) m += TWO32;
-  return <u32>m;
-}
-
 /** wrapDiff32(a, b) = (a - b) | 0 */
-@inline function wrapDiff32(a: f64, b: f64): f64 { return <f64><i32>toU32Bits(a - b); }
-
-/** Math.round for the rates (x ≥ 1). */
-@inline function roundJs(x: f64): f64 {
-  if (x >= 4503599627370496) return x; // 2^52: integral already
-  return Math.floor(x + 0.5);
-}
+@inline function wrapDiff32(a: f64, b: f64): f64 { return <f64><i32>toU32(a - b); }
 
 /**
  * Decode whole records of set[start, end) into event slots from `pending`.
@@ -219,14 +206,14 @@ function decodeRecord(q: usize, r: usize): bool {
     const o = q + <usize>load<u32>(opOffs + <usize>(i << 2));
     const len = load<u32>(opLens + <usize>(i << 2));
     switch (<u32>load<u8>(opKinds + <usize>i)) {
-      case K_SRC_V4: src4 = <i64>bswap<u32>(load<u32>(o)); if (fam == 0) fam = 4; break;
-      case K_DST_V4: dst4 = <i64>bswap<u32>(load<u32>(o)); if (fam == 0) fam = 4; break;
+      case K_SRC_V4: src4 = <i64>be32(o); if (fam == 0) fam = 4; break;
+      case K_DST_V4: dst4 = <i64>be32(o); if (fam == 0) fam = 4; break;
       case K_SRC_V6: store<u64>(V6_TMP, load<u64>(o)); store<u64>(V6_TMP + 8, load<u64>(o + 8)); v6 |= 1; if (fam == 0) fam = 6; break;
       case K_DST_V6: store<u64>(V6_TMP + 16, load<u64>(o)); store<u64>(V6_TMP + 24, load<u64>(o + 8)); v6 |= 2; if (fam == 0) fam = 6; break;
-      case K_SRC_PORT: srcPort = toU32Bits(rd(o, len)) & 0xffff; break;
-      case K_DST_PORT: dstPort = toU32Bits(rd(o, len)) & 0xffff; break;
-      case K_PROTO: proto = toU32Bits(rd(o, len)) & 0xff; break;
-      case K_TCP_FLAGS: tcpFlags = toU32Bits(rd(o, len)) & 0xff; break;
+      case K_SRC_PORT: srcPort = toU32(rd(o, len)) & 0xffff; break;
+      case K_DST_PORT: dstPort = toU32(rd(o, len)) & 0xffff; break;
+      case K_PROTO: proto = toU32(rd(o, len)) & 0xff; break;
+      case K_TCP_FLAGS: tcpFlags = toU32(rd(o, len)) & 0xff; break;
       case K_BYTES: bytes = rd(o, len); break;
       case K_PKTS: pkts = rd(o, len); break;
       case K_BYTES_TOTAL: bytesT = rd(o, len); break;
@@ -241,30 +228,30 @@ function decodeRecord(q: usize, r: usize): bool {
       case K_REV_PKTS: revPkts = rd(o, len); rev = true; break;
       case K_REV_BYTES_TOTAL: revBytesT = rd(o, len); rev = true; break;
       case K_REV_PKTS_TOTAL: revPktsT = rd(o, len); rev = true; break;
-      case K_REV_TCP_FLAGS: revTcpFlags = toU32Bits(rd(o, len)) & 0xff; break;
+      case K_REV_TCP_FLAGS: revTcpFlags = toU32(rd(o, len)) & 0xff; break;
       case K_FIRST_UPTIME: firstUp = rd(o, len); break;
       case K_LAST_UPTIME: lastUp = rd(o, len); break;
       case K_START_S: startAbs = rd(o, len); break;
       case K_END_S: endAbs = rd(o, len); break;
       case K_START_MS: startAbs = rd(o, len) / 1000; break;
       case K_END_MS: endAbs = rd(o, len) / 1000; break;
-      case K_START_NTP: startAbs = <f64>bswap<u32>(load<u32>(o)) - NTP_EPOCH + <f64>bswap<u32>(load<u32>(o + 4)) / TWO32; break;
-      case K_END_NTP: endAbs = <f64>bswap<u32>(load<u32>(o)) - NTP_EPOCH + <f64>bswap<u32>(load<u32>(o + 4)) / TWO32; break;
+      case K_START_NTP: startAbs = <f64>be32(o) - NTP_EPOCH + <f64>be32(o + 4) / TWO32; break;
+      case K_END_NTP: endAbs = <f64>be32(o) - NTP_EPOCH + <f64>be32(o + 4) / TWO32; break;
       case K_START_DELTA_US: startDelta = rd(o, len); break;
       case K_END_DELTA_US: endDelta = rd(o, len); break;
       case K_SYS_INIT_MS: sysInit = rd(o, len); break;
       case K_DURATION_MS: durMs = rd(o, len); break;
       case K_DURATION_US: durMs = rd(o, len) / 1000; break;
-      case K_ICMP_TC: icmpTC = <i32>bswap<u16>(load<u16>(o)); break;
-      case K_ICMP_TYPE: icmpType = <i32>(toU32Bits(rd(o, len)) & 0xff); break;
-      case K_ICMP_CODE: icmpCode = <i32>(toU32Bits(rd(o, len)) & 0xff); break;
+      case K_ICMP_TC: icmpTC = <i32>be16(o); break;
+      case K_ICMP_TYPE: icmpType = <i32>(toU32(rd(o, len)) & 0xff); break;
+      case K_ICMP_CODE: icmpCode = <i32>(toU32(rd(o, len)) & 0xff); break;
       case K_DIRECTION: {
         const d = rd(o, len);
         direction = d == 0 ? 1 : d == 1 ? 2 : 0;
         break;
       }
       case K_VLAN: {
-        const v = toU32Bits(rd(o, len)) & 0xffff;
+        const v = toU32(rd(o, len)) & 0xffff;
         if (v > 0 && v < 4095 && vlan == 0xffff) vlan = v;
         break;
       }
@@ -276,8 +263,8 @@ function decodeRecord(q: usize, r: usize): bool {
       case K_PKT_SPACE: pktSpace = rd(o, len); break;
       case K_SAMPLING_SIZE: sampSize = rd(o, len); break;
       case K_SAMPLING_POPULATION: sampPop = rd(o, len); break;
-      case K_SAMPLING_PROB: sampProb = len == 8 ? reinterpret<f64>(bswap<u64>(load<u64>(o))) : <f64>reinterpret<f32>(bswap<u32>(load<u32>(o))); break;
-      case K_FWD_STATUS: fwd = <i32>(toU32Bits(rd(o, len)) & 0xff); break;
+      case K_SAMPLING_PROB: sampProb = len == 8 ? reinterpret<f64>(bswap<u64>(load<u64>(o))) : <f64>reinterpret<f32>(be32(o)); break;
+      case K_FWD_STATUS: fwd = <i32>(toU32(rd(o, len)) & 0xff); break;
       case K_FW_EVENT: fwEvent = rd(o, len); break;
       default: break; // IN_IF, OUT_IF, FRAME_SIZE: only packet sections use them
     }
@@ -300,7 +287,7 @@ function decodeRecord(q: usize, r: usize): bool {
     }
   }
   if (rate == 0) rate = domDefaultRate;
-  rate = rate >= 1 ? Math.min(roundJs(rate), MAX_SAMPLING) : 1;
+  rate = rate >= 1 ? Math.min(jsRound(rate), MAX_SAMPLING) : 1;
 
   // addresses (pickAddresses): with both families, the one filled in wins
   const has4 = src4 >= 0 || dst4 >= 0;

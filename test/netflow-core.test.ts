@@ -14,6 +14,7 @@ import { REC_SIZE } from '../sensor/core/flow-record.ts';
 import { WasmCore } from '../sensor/core/wasm-core.ts';
 import type { FlowRejection } from '../sensor/flowlogs/flow-event.ts';
 import { NetflowDecoder } from '../sensor/netflow/datagram.ts';
+import { compileTemplate, K, type Template } from '../sensor/netflow/templates.ts';
 import {
   ipfixMessage, ipfixOptionsTemplateSet, ipfixTemplateSet, record, set, v9Datagram, v9OptionsTemplateSet, v9TemplateSet,
   type FieldSpec, type FieldValue,
@@ -257,6 +258,29 @@ test('more samplers than the core keeps: the set is decoded in JavaScript, same 
   same(js, wasm, 'samplers');
   assert.is(wasm.count, 40);
   assert.is(wasm.inCore, 0, 'the core decoded records of a domain with 40 samplers');
+});
+
+test('the core refuses programs it cannot run (their records stay with JavaScript)', () => {
+  const core = new WasmCore({});
+  core.enableEvents();
+  const prog = (kinds: number[], offs: number[], lens: number[], length: number) =>
+    core.nfSetProgram(Uint8Array.from(kinds), Int32Array.from(offs), Int32Array.from(lens), length);
+  assert.ok(prog([K.SRC_V4, K.DST_V4, K.PKTS], [0, 4, 8], [4, 4, 8], 16));
+  assert.not.ok(prog([K.SRC_V4], [6], [4], 8), 'a field past the record');
+  assert.not.ok(prog([K.SRC_V4], [0], [2], 8), 'an IPv4 address of 2 bytes');
+  assert.not.ok(prog([K.START_NTP], [0], [4], 8), 'an NTP time of 4 bytes');
+  assert.not.ok(prog([K.FRAME_SECTION], [0], [8], 8), 'a packet section');
+  assert.not.ok(prog([99], [0], [1], 8), 'an unknown action');
+  assert.not.ok(prog([K.PKTS], [0], [4], 0), 'records of length 0');
+  assert.not.ok(prog(new Array(65).fill(K.PKTS), new Array(65).fill(0), new Array(65).fill(4), 8), 'more actions than the core holds');
+});
+
+test('templates without an address field, or with a packet section, are not handed to the core', () => {
+  const v4: FieldSpec[] = [{ id: 8, length: 4 }, { id: 12, length: 4 }, { id: 2, length: 4 }];
+  const macOnly: FieldSpec[] = [{ id: 56, length: 6 }, { id: 80, length: 6 }, { id: 2, length: 4 }];
+  const framed: FieldSpec[] = [{ id: 8, length: 4 }, { id: 12, length: 4 }, { id: 315, length: 64 }];
+  const compile = (f: FieldSpec[]) => compileTemplate(300, false, true, 0, f.map((x) => x.id), f.map((x) => x.length), f.map(() => 0), new Uint8Array(0));
+  assert.equal([v4, macOnly, framed].map((f) => (compile(f) as Template).accelerable), [true, false, false]);
 });
 
 test.run();

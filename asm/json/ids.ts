@@ -3,6 +3,7 @@
 // sensor/flows/community-id.ts (which stay the reference: the readable path
 // and tests use them) into allocation-free Wasm over static buffers.
 import { icmpCounterpart } from "../flowkey";
+import { toU32 } from "../jsnum";
 import { lit, litPtr, putLit } from "./literals";
 
 // ---- uid: "C" + 17 base62 digits from the flow's serial and start time ----
@@ -11,16 +12,6 @@ import { lit, litPtr, putLit } from "./literals";
   h = (h ^ (h >>> 16)) * 0x85ebca6b;
   h = (h ^ (h >>> 13)) * 0xc2b2ae35;
   return h ^ (h >>> 16);
-}
-
-/** ECMAScript ToUint32: the integer part modulo 2^32 (what JS bit operators do to a number). */
-export function toU32(x: f64): u32 {
-  // |x| < 2^63: truncate to i64 and keep the low 32 bits (two's complement is the same modulo)
-  if (Math.abs(x) < 9.2e18) return <u32><i64>x;
-  if (!isFinite(x)) return 0;
-  let m = Math.trunc(x) % 4294967296.0; // fmod is exact
-  if (m < 0) m += 4294967296.0;
-  return <u32><u64>m;
 }
 
 const B62 = litPtr(lit("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"));

@@ -5,6 +5,7 @@
 // compared with it byte for byte in test/flow-json.test.ts.
 
 import { copyWords } from "../bytes";
+import { jsRound } from "../jsnum";
 import { lit, litPtr, putLit } from "./literals";
 
 const L_NAN = lit("NaN");
@@ -68,11 +69,6 @@ export function putCount(p: usize, x: f64): usize {
   return p + 9;
 }
 
-/** JavaScript's Math.round: halves round towards +∞ (f64.nearest would round them to even). */
-@inline export function jsRound(x: f64): f64 {
-  const r = Math.floor(x);
-  return x - r >= 0.5 ? r + 1 : r;
-}
 
 /**
  * An integral f64 as JavaScript's String(x) writes it, for the rare paths

@@ -11,7 +11,8 @@ import {
 } from "../flowrecord";
 import { putCommunityId, putUid } from "./ids";
 import { lit, putLit } from "./literals";
-import { jsRound, putBytes, putCount, putIPv4, putIPv6, putMac, putTime, putU32 } from "./out";
+import { putBytes, putCount, putIPv4, putIPv6, putMac, putTime, putU32 } from "./out";
+import { jsRound } from "../jsnum";
 import {
   F_ACTION, F_CONN_STATE, F_DIRECTION, F_END_REASON, F_PROTO, F_SOURCE, F_TUNNEL, isLocal, reporterLen, reporterPtr, service, text, textLen,
 } from "./tables";

@@ -195,7 +195,23 @@ export class WasmCore {
     this.errLastView = new Float64Array(buf, this.x.errorLastPtr(), n);
     this.inputOff = this.x.inputPtr();
     this.inputCap = this.x.inputCapacity();
-    if (this.eventsOn) this.evRegion = { u8: this.u8, dv: this.dv, f64: new Float64Array(buf), off: this.x.eventsPtr(), capacity: this.x.eventsCapacity() };
+    if (this.eventsOn) {
+      this.evRegion = { u8: this.u8, dv: this.dv, f64: new Float64Array(buf), off: this.x.eventsPtr(), capacity: this.x.eventsCapacity() };
+      // the NetFlow decoder's regions, used per data set: views made here, not per call
+      const set = this.x.nfSetRegion();
+      this.nf = {
+        set: this.u8.subarray(set, set + this.x.nfSetCapacity()),
+        samplers: new Float64Array(buf, this.x.nfSamplers(), 2 * this.x.nfMaxSamplers()),
+        maxOps: this.x.nfMaxOps(),
+      };
+    }
+  }
+
+  private nf: { set: Uint8Array; samplers: Float64Array; maxOps: number } | null = null;
+  private nfViews(): { set: Uint8Array; samplers: Float64Array; maxOps: number } {
+    this.ensureViews();
+    if (!this.nf) throw new Error('enableEvents() first');
+    return this.nf;
   }
 
   private ensureViews(): void {
@@ -273,8 +289,7 @@ export class WasmCore {
    */
   nfSetProgram(kinds: Uint8Array, offs: Int32Array, lens: Int32Array, recordLength: number): boolean {
     const n = kinds.length;
-    if (n > this.x.nfMaxOps() || offs.length < n || lens.length < n) return false;
-    this.ensureViews();
+    if (n > this.nfViews().maxOps || offs.length < n || lens.length < n) return false;
     this.u8.set(kinds, this.x.nfOpKinds());
     new Int32Array(this.u8.buffer, this.x.nfOpOffs(), n).set(offs.subarray(0, n));
     new Int32Array(this.u8.buffer, this.x.nfOpLens(), n).set(lens.subarray(0, n));
@@ -288,10 +303,9 @@ export class WasmCore {
    */
   nfSetContext(exportTime: number, uptime: number, sysInitMs: number, defaultRate: number, reporter: number, source: number, samplers: ReadonlyMap<number, number>): boolean {
     const n = samplers.size;
-    if (n > this.x.nfMaxSamplers()) return false;
     if (n > 0) {
-      this.ensureViews();
-      const f = new Float64Array(this.u8.buffer, this.x.nfSamplers(), 2 * n);
+      const f = this.nfViews().samplers;
+      if (2 * n > f.length) return false;
       let i = 0;
       for (const [id, rate] of samplers) { f[i++] = id; f[i++] = rate; }
     }
@@ -300,14 +314,10 @@ export class WasmCore {
   }
 
   /** Sampler entries per domain the core keeps (a domain with more is decoded in JS). */
-  nfMaxSamplers(): number { return this.x.nfMaxSamplers(); }
+  nfMaxSamplers(): number { return this.nfViews().samplers.length / 2; }
 
   /** The region a data set is copied into before nfDecode (its bytes from offset 0). */
-  nfSetRegion(): Uint8Array {
-    this.ensureViews();
-    const at = this.x.nfSetRegion();
-    return this.u8.subarray(at, at + this.x.nfSetCapacity());
-  }
+  nfSetRegion(): Uint8Array { return this.nfViews().set; }
 
   /**
    * Decode the whole records of the set region [start, end) into event slots

@@ -134,7 +134,8 @@ export class Template {
   readonly rare: boolean;
   /**
    * Its records may be decoded by a DataSetAccelerator: a fixed-length flow
-   * template without packet sections (those go to the packet decoder).
+   * template with an address field and without packet sections (those go to
+   * the packet decoder).
    */
   readonly accelerable: boolean;
   constructor(
@@ -166,9 +167,14 @@ export class Template {
       off += len;
     }
     this.rare = rare;
-    let framed = false;
-    for (let i = 0; i < n; i++) if (this.kinds[i] === K.FRAME_SECTION || this.kinds[i] === K.IP_SECTION) framed = true;
-    this.accelerable = recordLength >= 0 && !options && !framed;
+    let framed = false, addressed = false;
+    for (let i = 0; i < n; i++) {
+      const k = this.kinds[i]!;
+      if (k === K.FRAME_SECTION || k === K.IP_SECTION) framed = true;
+      if (k === K.SRC_V4 || k === K.DST_V4 || k === K.SRC_V6 || k === K.DST_V6) addressed = true;
+    }
+    // Without an address field every record would go back to JavaScript (no_address) one by one.
+    this.accelerable = recordLength >= 0 && !options && !framed && addressed;
   }
 }
 

@@ -23,7 +23,7 @@ export class CoreDataSets implements DataSetAccelerator {
   /** u8 offset of the set copied into the core's region */
   private base = 0;
   private length = 0;
-
+  /** the set's domain and header values, handed to the core once its reporter has an id */
   constructor(private readonly core: WasmCore, private readonly pump: EventPump) {}
 
   begin(u8: Uint8Array, start: number, end: number, tpl: Template, dom: DomainState, sc: SetContext): boolean {
@@ -57,9 +57,8 @@ export class CoreDataSets implements DataSetAccelerator {
     const dom = this.dom!, sc = this.sc!;
     const reporter = this.pump.reporters.lookup(dom.reporter);
     if (reporter < 0) return false;
-    this.core.nfSetContext(sc.exportTime, sc.uptime, dom.sysInitMs, dom.defaultRate, reporter, sc.source, dom.samplers);
-    this.contextSet = true;
-    return true;
+    this.contextSet = this.core.nfSetContext(sc.exportTime, sc.uptime, dom.sysInitMs, dom.defaultRate, reporter, sc.source, dom.samplers);
+    return this.contextSet;
   }
 
   decode(p: number): number {
