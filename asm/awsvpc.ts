@@ -10,7 +10,7 @@
 // reporter id it has not been told — stops it, and JavaScript handles that
 // line with the full parser (its errors, its counters) before resuming here.
 // test/aws-vpc-core.test.ts checks that both give identical events.
-import { reserve } from "./bytes";
+import { reserve, zeroWords } from "./bytes";
 import { eventSlot, eventsCapacity } from "./flowevents";
 import {
   REC_SIZE, R_ACTION, R_CONN_STATE, R_DIRECTION, R_INNER_VLAN, R_IP_VERSION, R_LAST_TS, R_ORIG_BYTES, R_ORIG_H, R_ORIG_IP_BYTES,
@@ -303,7 +303,7 @@ function parseLine(s0: usize, end: usize, r: usize): usize {
     break;
   }
   // the event, as encodeFlowEvent writes an AWS record (sensor/flowlogs/flow-event.ts)
-  for (let z: usize = 0; z < <usize>REC_SIZE; z += 8) store<u64>(r + z, 0);
+  zeroWords(r, <usize>REC_SIZE);
   store<f64>(r + R_TS, tStart);
   store<f64>(r + R_LAST_TS, tEnd);
   store<f64>(r + R_ORIG_BYTES, -1);

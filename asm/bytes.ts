@@ -38,6 +38,11 @@
   for (let i: usize = 0; i < n; i += 8) store<u64>(dst + i, load<u64>(src + i));
 }
 
+/** Zero n bytes (a multiple of 8) 8 at a time: as copyWords, cheaper than memory.fill's call for a record. */
+@inline export function zeroWords(dst: usize, n: usize): void {
+  for (let i: usize = 0; i < n; i += 8) store<u64>(dst + i, 0);
+}
+
 /**
  * Allocate `size` bytes once at init, or return 0 when memory cannot grow
  * that far. The stub runtime's heap.alloc traps (unreachable) when

@@ -101,7 +101,7 @@ import {
   REC_SIZE, R_TS, R_LAST_TS, R_ORIG_BYTES, R_RESP_BYTES, R_ORIG_IP_BYTES, R_RESP_IP_BYTES, R_ORIG_WIRE_BYTES,
   R_RESP_WIRE_BYTES, R_ORIG_PKTS, R_RESP_PKTS, R_SERIAL, R_MISSED_BYTES, R_ORIG_H, R_RESP_H, R_ORIG_P, R_RESP_P,
   R_PROTO, R_IP_VERSION, R_CONN_STATE, R_FLAGS, R_VLAN, R_INNER_VLAN, R_TUNNEL_ID, R_TUNNEL_TYPE, R_HISTORY_LEN,
-  R_ORIG_MAC, R_RESP_MAC, R_HISTORY, R_INTERFACE, R_END_REASON, R_SOURCE, R_SAMPLING,
+  R_ORIG_MAC, R_RESP_MAC, R_HISTORY, R_INTERFACE, R_END_REASON, R_SOURCE, R_SAMPLING, R_REPORTER,
   CS_SF, CS_S0, CS_SHR, CS_OTH, RF_INTERIM, RF_HAS_MAC, RF_FLIPPED,
   END_INACTIVE, END_CLOSED, END_EVICTED, END_FLUSHED, END_ACTIVE_TIMEOUT, END_REUSED,
 } from "./flowrecord";
@@ -117,6 +117,7 @@ import { icmpCounterpart, hashKey, initLikelyServerPorts, likelyTcpServerPort, l
 import { addHistory, checkHistoryRaw, HIST_ORIG_DATA_PKT, HIST_RESP_DATA_PKT } from "./history";
 import { tcpPacket, tcpIsReuse, tcpSize, tcpConnState, tcpIsAttempt, tcpResetAfterClose, ACT_FLIP, ACT_ARM_ATTEMPT, ACT_CLOSE } from "./tcpstate";
 import { interimDue, periodsElapsed } from "./interims";
+import { zeroWords } from "./bytes";
 
 /** Output slots flowsReady() keeps free for the next accountPacket() (which writes at most 2). */
 const RESERVE: i32 = 4;
@@ -356,8 +357,8 @@ function writeRecord(e: usize, reason: u8, interim: bool): void {
   // source fields (189..223): zero on packet-path records
   store<u8>(r + R_END_REASON + 1, 0);
   store<u16>(r + R_END_REASON + 2, 0);
-  // 192..223 as word stores: memory.fill is a call out of the Wasm code, once per record
-  store<u64>(r + 192, 0); store<u64>(r + 200, 0); store<u64>(r + 208, 0); store<u64>(r + 216, 0);
+  // the rest (R_REPORTER..) as word stores: memory.fill is a call out of the Wasm code, once per record
+  zeroWords(r + <usize>R_REPORTER, <usize>(REC_SIZE - R_REPORTER));
   // frames from sFlow samples: say so, with their sampling (counts are already scaled)
   const source = load<u8>(k + C_SOURCE);
   if (source != 0) {

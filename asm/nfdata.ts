@@ -17,7 +17,7 @@
 // Arithmetic follows the JavaScript decoder step by step — counters as f64
 // (hi·2^32 + lo), masks applied as JavaScript's ToInt32 does, the same order
 // of operations in the time derivations — so the events are bit-identical.
-import { be16, be32, reserve } from "./bytes";
+import { be16, be32, reserve, zeroWords } from "./bytes";
 import { jsRound, toU32 } from "./jsnum";
 import { eventSlot, eventsCapacity } from "./flowevents";
 import {
@@ -349,7 +349,7 @@ function decodeRecord(q: usize, r: usize): bool {
   if (!(opk <= MAX_COUNT && oby <= MAX_COUNT && rp <= MAX_COUNT && rb <= MAX_COUNT)) return false; // likewise
 
   // ---- the event (encodeFlowEvent) ----
-  for (let z: usize = 0; z < <usize>REC_SIZE; z += 8) store<u64>(r + z, 0);
+  zeroWords(r, <usize>REC_SIZE);
   store<f64>(r + R_TS, start);
   store<f64>(r + R_LAST_TS, end);
   store<f64>(r + R_ORIG_BYTES, -1);

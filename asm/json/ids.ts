@@ -4,6 +4,7 @@
 // and tests use them) into allocation-free Wasm over static buffers.
 import { icmpCounterpart } from "../flowkey";
 import { toU32 } from "../jsnum";
+import { zeroWords } from "../bytes";
 import { lit, litPtr, putLit } from "./literals";
 
 // ---- uid: "C" + 17 base62 digits from the flow's serial and start time ----
@@ -236,7 +237,7 @@ export function putCommunityId(p: usize, sa: usize, da: usize, n: i32, proto: u3
   }
   let ao = sa, bo = da, pa = sport, pb = dport;
   if (!(oneWay || c < 0 || (c == 0 && (!hasPorts || pa < pb)))) { ao = da; bo = sa; pa = dport; pb = sport; }
-  for (let z: usize = 0; z < 64; z += 8) store<u64>(MSG + z, 0);
+  zeroWords(MSG, 64);
   store<u8>(MSG, <u8>(seed >> 8)); store<u8>(MSG + 1, <u8>seed);
   if (n == 4) {
     store<u32>(MSG + 2, load<u32>(ao));
