@@ -72,6 +72,9 @@ test('a directory of gzip and plain files is read in order, the same as the file
   const one = run([src, sharedPath('flows/aws_vpc/awsdocs_v2_default_with_header.log')]);
   const strip = (fs: Rec[]) => fs.map(({ uid: _u, ...rest }) => rest);
   assert.equal(strip(whole.flows), strip(one.flows));
+  // the folder's size in the summary: every file below it, as stored (gzip compressed)
+  const bytes = (whole.summary.inputs as { bytes: number }[])[0]!.bytes;
+  assert.is(bytes, statSync(join(dir, 'a.log.gz')).size + statSync(join(dir, 'b.log')).size);
 });
 
 test('NetFlow/IPFIX/sFlow captures need --format netflow-pcap; flows and sampled packets come out', () => {

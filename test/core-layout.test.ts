@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONN_STATES, END_REASONS, R, REC_SIZE, RF_FLIPPED, RF_HAS_MAC, RF_INTERIM } from '../sensor/core/flow-record.ts';
-import { SF_BIDIR, SF_DEDUPED, SF_LATE, SF_NO_ICMP_TYPE, SF_PAIRED, SF_STATED, SOURCES } from '../sensor/flowlogs/flow-event.ts';
+import { MAX_REPORTERS, SF_BIDIR, SF_DEDUPED, SF_LATE, SF_NO_ICMP_TYPE, SF_PAIRED, SF_STATED, SOURCES } from '../sensor/flowlogs/flow-event.ts';
 import { REPO_ROOT } from './helpers/shared-data.ts';
 
 const asm = readFileSync(join(REPO_ROOT, 'asm', 'flowrecord.ts'), 'utf8');
@@ -41,6 +41,13 @@ test('code tables agree (conn_state, end reason, flags, sources)', () => {
   assert.equal([sf.get('BIDIR'), sf.get('PAIRED'), sf.get('DEDUPED'), sf.get('LATE'), sf.get('STATED'), sf.get('NO_ICMP_TYPE')], [SF_BIDIR, SF_PAIRED, SF_DEDUPED, SF_LATE, SF_STATED, SF_NO_ICMP_TYPE]);
   const src = consts('SRC_');
   SOURCES.forEach((s, i) => assert.is(src.get(s.toUpperCase()), i, s));
+});
+
+test('the writer\'s reporter-name table holds every id ReporterIds hands out (a larger id would kill the writer thread)', () => {
+  const tables = readFileSync(join(REPO_ROOT, 'asm', 'json', 'tables.ts'), 'utf8');
+  const m = /export const MAX_REPORTERS: u32 = (\d+);/.exec(tables);
+  assert.ok(m, 'MAX_REPORTERS in asm/json/tables.ts');
+  assert.is(Number(m![1]), MAX_REPORTERS);
 });
 
 test.run();

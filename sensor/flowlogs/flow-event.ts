@@ -121,7 +121,8 @@ export const SF_NO_ICMP_TYPE = 32;
 /** Sources whose ICMP records carry no type/code. */
 const NO_ICMP_TYPE_SOURCES = new Set<number>([SOURCE.aws_vpc, SOURCE.azure_vnet, SOURCE.azure_nsg, SOURCE.gcp_vpc]);
 
-const MAX_REPORTERS = 1 << 16;
+/** Reporter ids a run hands out (the writer's name table holds as many: asm/json/tables.ts MAX_REPORTERS). */
+export const MAX_REPORTERS = 1 << 16;
 /** Records whose reporter did not fit in the table carry this id (named "(other)"). */
 const OVERFLOW_ID = 1;
 

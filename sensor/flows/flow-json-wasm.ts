@@ -15,7 +15,7 @@ import { CONN_STATES, END_REASONS, REC_SIZE, TUNNEL_TYPES } from '../core/flow-r
 import { ACTIONS, DIRECTIONS, SOURCES } from '../flowlogs/flow-event.ts';
 import { LocalNets } from './local-nets.ts';
 import { serviceEntries } from './services.ts';
-import { PROTO_NAME, asciiJson } from './zeek-record.ts';
+import { PROTO_NAME, reporterJson } from './zeek-record.ts';
 
 interface FormatterExports {
   memory: WebAssembly.Memory;
@@ -107,7 +107,7 @@ export class WasmFlowJson {
 
   /** Name of reporter `id` on records of flow-record sources (escaped as the readable path escapes it). */
   setReporter(id: number, name: string): void {
-    const text = asciiJson(name.slice(0, 256)).slice(1, -1); // JSON string content, ASCII only
+    const text = reporterJson(name).slice(1, -1); // the JSON string's content, as the readable path writes it
     const at = this.x.scratchPtr();
     for (let i = 0; i < text.length; i++) this.u8[at + i] = text.charCodeAt(i);
     const ok = this.x.setReporter(id, text.length) === 0;

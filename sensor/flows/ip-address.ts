@@ -1,9 +1,10 @@
 // 16-byte addresses (IPv4 v4-mapped) to and from text, without allocation
 // beyond the result string. RFC 5952 formatting for IPv6.
 
-export function isV4Mapped(a: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
-  return a[10] === 0xff && a[11] === 0xff;
+/** Is the 16-byte address at a[off] v4-mapped (::ffff:a.b.c.d)? */
+export function isV4Mapped(a: Uint8Array, off = 0): boolean {
+  for (let i = 0; i < 10; i++) if (a[off + i] !== 0) return false;
+  return a[off + 10] === 0xff && a[off + 11] === 0xff;
 }
 
 export function formatAddress(a: Uint8Array, ipVersion: 4 | 6): string {

@@ -160,6 +160,9 @@ export function toFlowRecord(f: RawFlow, ctx: RecordContext): FlowRecord {
 }
 
 /** JSON string literal with everything outside printable ASCII escaped (lines are written as latin1). */
+/** A reporter name as the flow line carries it: its first 256 characters, as an ASCII-only JSON string. */
+export function reporterJson(name: string): string { return asciiJson(name.slice(0, 256)); }
+
 export function asciiJson(s: string): string {
   return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
@@ -188,7 +191,7 @@ export function flowRecordJson(r: FlowRecord): string {
   s += `,"end_reason":"${r.end_reason}"`;
   if (r.source !== undefined) {
     s += `,"source":"${r.source}"`;
-    if (r.reporter !== undefined) s += `,"reporter":${asciiJson(r.reporter.slice(0, 256))}`;
+    if (r.reporter !== undefined) s += `,"reporter":${reporterJson(r.reporter)}`;
     if (r.action !== undefined) s += `,"action":"${r.action}"`;
     if (r.direction !== undefined) s += `,"direction":"${r.direction}"`;
     if (r.sampling !== undefined) s += `,"sampling":${r.sampling}`;

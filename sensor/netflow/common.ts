@@ -8,7 +8,7 @@
 // cached state): it never throws on input, never allocates per flow record on
 // the hot path, and reports everything it could not use as a counted
 // rejection of a stable snake_case kind.
-import { formatIPv6 } from '../flows/ip-address.ts';
+import { formatIPv6, isV4Mapped } from '../flows/ip-address.ts';
 import { NO_VLAN } from '../core/flow-record.ts';
 import type { FlowEvent, FlowEventSink } from '../flowlogs/flow-event.ts';
 import type { DataSetAccelerator } from './templates.ts';
@@ -241,10 +241,7 @@ export function v4Text(u8: Uint8Array, off: number): string {
  * keeps its dotted tail (::ffff:a.b.c.d), as exporters and pmacct print it.
  */
 export function v6Text(u8: Uint8Array, off: number): string {
-  let mapped = u8[off + 10] === 0xff && u8[off + 11] === 0xff;
-  for (let i = 0; mapped && i < 10; i++) if (u8[off + i] !== 0) mapped = false;
-  if (mapped) return `::ffff:${u8[off + 12]}.${u8[off + 13]}.${u8[off + 14]}.${u8[off + 15]}`;
-  return formatIPv6(u8, off);
+  return isV4Mapped(u8, off) ? `::ffff:${v4Text(u8, off + 12)}` : formatIPv6(u8, off);
 }
 
 /** Map capped at `max` entries: inserting beyond evicts the least recently touched. */

@@ -86,10 +86,9 @@ function smallInputs(paths: string[]): boolean {
     if (p === '-') return false;
     try {
       const st = statSync(p);
-      if (st.isDirectory()) return false;
-      if (!st.isFile()) return false;
-      total += st.size;
-    } catch { /* unreadable: reported when read */ }
+      if (!st.isFile() && !st.isDirectory()) return false; // a pipe or device: its size says nothing
+    } catch { continue; /* unreadable: reported when read */ }
+    total += filesBytes(p);
   }
   return total < 32 << 20;
 }

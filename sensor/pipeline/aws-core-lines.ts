@@ -8,6 +8,7 @@ import type { WasmCore } from '../core/wasm-core.ts';
 import type { AwsFormat } from '../flowlogs/aws-vpc.ts';
 import type { AwsLineAccelerator } from '../flowlogs/aws-vpc-reader.ts';
 import type { EventPump } from './event-pump.ts';
+import { MAX_REPORTERS } from '../flowlogs/flow-event.ts';
 
 const DONE = 0, BATCH_FULL = 1;
 
@@ -46,8 +47,17 @@ export class CoreAwsLines implements AwsLineAccelerator {
   learnReporter(buf: Uint8Array, s: number, e: number, name: string): void {
     if (this.foreign) return;
     // the id the pump's encoder gave this name (the last one looked up: cached)
-    this.core.awsAddReporter(buf.subarray(s, e), this.pump.reporters.id(name));
+    const id = this.pump.reporters.id(name);
+    // Each id is offered to the core once: this runs for every line JavaScript
+    // parses, and a name the core already holds, or will not take (too long,
+    // its table full), needs no call into it.
+    if (id < this.offered.length && this.offered[id] !== 0) return;
+    if (id < this.offered.length) this.offered[id] = 1;
+    this.core.awsAddReporter(buf.subarray(s, e), id);
   }
+
+  /** reporter ids already offered to the core (ids are below ReporterIds' limit) */
+  private readonly offered = new Uint8Array(MAX_REPORTERS);
 
   /** Copy the whole lines of buf[p, end) that fit into the text region. */
   private copyPiece(buf: Uint8Array, p: number, end: number): void {
