@@ -82,7 +82,7 @@ test('the response record first: the originator is still the client', () => {
 });
 
 test('ICMP from flow logs without type/code (AWS, Azure, GCP: ports 0 0) pairs its two directions; NetFlow ICMP keeps type pairing', () => {
-  for (const source of [SOURCE.aws_vpc, SOURCE.azure_vnet, SOURCE.gcp_vpc]) {
+  for (const source of [SOURCE.aws_vpc, SOURCE.azure_vnet, SOURCE.azure_nsg, SOURCE.gcp_vpc]) {
     const h = harness();
     const base = { source, proto: 1, start: T0, end: T0 + 60, srcPort: 0, dstPort: 0 };
     h.send({ ...base, reporter: 'eni-a', src: '10.0.0.1', dst: '8.8.8.8', pkts: 5, bytes: 420 });

@@ -83,12 +83,14 @@ test('a run whose records fit one partial batch is formatted without the thread,
     const small = new ThreadedFlowSink(f.path, { reporters, lazy: true });
     small.writeBatch(recs, n);
     const c = await small.close();
+    assert.not.ok(small.threadStarted, 'the thread was started for one partial batch');
     assert.equal({ received: c.received, sent: c.sent, errors: c.errors }, { received: n, sent: n, errors: 0 });
     assert.equal(await small.close(), c, 'a second close: the same counters');
     // the thread: the same records plus one, so a full batch goes to it
     const big = new ThreadedFlowSink(g.path, { reporters });
     big.writeBatch(records(n + 1, reporters), n + 1);
     assert.is((await big.close()).sent, n + 1);
+    assert.ok(big.threadStarted);
     const inline = readFileSync(f.path, 'latin1');
     const threaded = readFileSync(g.path, 'latin1');
     assert.ok(inline.length > 0 && threaded.startsWith(inline), 'inline lines equal the thread\'s');

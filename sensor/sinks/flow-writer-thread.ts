@@ -50,8 +50,11 @@ function loop(init: WriterInit, ctl: Int32Array): void {
     const flags = Atomics.load(ctl, C_FLAGS + slot);
     const count = Atomics.load(ctl, C_COUNT + slot);
     if (flags & F_NAMES) {
+      // posted before the slot was published, so it is there; if not, fail
+      // loudly (the packet side reports it) rather than write lines without reporter
       const m = receiveMessageOnPort(init.names);
-      if (m) out.setReporters(m.message as ReporterNames);
+      if (!m) throw new Error(`batch ${seq}: reporter names announced but not received`);
+      out.setReporters(m.message as ReporterNames);
     }
     if (flags & F_END) break;
     out.writeRecords(new Uint8Array(init.ring, slot * BATCH_BYTES, count * REC_SIZE), count);

@@ -37,6 +37,8 @@ export class ThreadedFlowSink {
   /** records handed to the writer */
   private handed = 0;
   private worker: Worker | null = null;
+  /** the writer thread was started (a lazy sink whose records fit one partial batch never starts it) */
+  get threadStarted(): boolean { return this.worker !== null; }
   private names: MessageChannel['port1'] | null = null;
   private finished: Promise<WriterDone> | null = null;
   private readonly opts: { localNets?: string[]; communityIdSeed?: number };
