@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CONN_STATES, END_REASONS, R, REC_SIZE, RF_FLIPPED, RF_HAS_MAC, RF_INTERIM } from '../sensor/core/flow-record.ts';
 import { MAX_REPORTERS, SF_BIDIR, SF_DEDUPED, SF_LATE, SF_NO_ICMP_TYPE, SF_PAIRED, SF_STATED, SOURCES } from '../sensor/flowlogs/flow-event.ts';
 import { REPO_ROOT } from './helpers/shared-data.ts';
+import { instantiateWasm } from '../sensor/core/wasm-module.ts';
 
 const asm = readFileSync(join(REPO_ROOT, 'asm', 'flowrecord.ts'), 'utf8');
 function consts(prefix: string): Map<string, number> {
@@ -48,6 +49,12 @@ test('the writer\'s reporter-name table holds every id ReporterIds hands out (a 
   const m = /export const MAX_REPORTERS: u32 = (\d+);/.exec(tables);
   assert.ok(m, 'MAX_REPORTERS in asm/json/tables.ts');
   assert.is(Number(m![1]), MAX_REPORTERS);
+});
+
+test('a Wasm build the code was not written for fails at load, naming the fix (stale ABI, missing file)', () => {
+  assert.throws(() => instantiateWasm('flowjson.wasm', 'flow formatter', 999), /flow formatter: build\/flowjson\.wasm has ABI \d+, this code expects 999: run "npm run build"/);
+  assert.throws(() => instantiateWasm('core.wasm', 'Wasm core', 999), /Wasm core: build\/core\.wasm has ABI/);
+  assert.throws(() => instantiateWasm('no-such.wasm', 'a module', 1), /a module not built \(.*no-such\.wasm missing\)/);
 });
 
 test.run();

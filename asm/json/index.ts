@@ -9,6 +9,10 @@ import { MAX_LINE_BASE, writeRecord } from "./writer";
 import { addNet, loadTextBlob, reporterLen, setReporterName, tablesInit } from "./tables";
 import { R_REPORTER } from "../flowrecord";
 
+/** What the JavaScript face expects (sensor/flows/flow-json-wasm.ts FORMATTER_ABI): bump both when the exports or the record layout change. */
+export const ABI_VERSION: i32 = 1;
+export function abiVersion(): i32 { return ABI_VERSION; }
+
 const SCRATCH_BYTES: i32 = 64 << 10;
 
 let records: usize = 0;

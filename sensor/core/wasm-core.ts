@@ -3,9 +3,7 @@
 // capture bytes in through the input region, flow records out through the
 // output region. Views are re-created after init(), the only call that may
 // grow memory.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { PACKAGE_ROOT } from './package-root.ts';
+import { instantiateWasm } from './wasm-module.ts';
 import { COUNTERS, counterIndex } from './counters.ts';
 import { REC_SIZE, decodeRawFlow, type RawFlow } from './flow-record.ts';
 
@@ -132,21 +130,6 @@ interface CoreExports {
 export const ABI_VERSION = 2;
 export const STATUS = { needInput: 0, outputFull: 1, unusable: 2 } as const;
 
-let compiled: WebAssembly.Module | undefined;
-function wasmModule(): WebAssembly.Module {
-  if (!compiled) {
-    const path = join(PACKAGE_ROOT, 'build', 'core.wasm');
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path);
-    } catch {
-      throw new Error(`Wasm core not built (${path} missing): run "npm run build"`);
-    }
-    compiled = new WebAssembly.Module(new Uint8Array(bytes));
-  }
-  return compiled;
-}
-
 export class WasmCore {
   readonly chunkBytes: number;
   private readonly x: CoreExports;
@@ -159,18 +142,7 @@ export class WasmCore {
   private inputCap = 0;
 
   constructor(opts: CoreOptions = {}) {
-    const instance = new WebAssembly.Instance(wasmModule(), {
-      env: {
-        abort(_msg: number, _file: number, line: number, col: number): never {
-          throw new Error(`Wasm core aborted at ${line}:${col}`);
-        },
-      },
-    });
-    this.x = instance.exports as unknown as CoreExports;
-    // asconfig's exportStart makes the start function explicit: without this
-    // call the allocator would hand out memory on top of the static data.
-    this.x._start();
-    if (this.x.abiVersion() !== ABI_VERSION) throw new Error(`Wasm core ABI ${this.x.abiVersion()} != ${ABI_VERSION}: rebuild`);
+    this.x = instantiateWasm<CoreExports>('core.wasm', 'Wasm core', ABI_VERSION);
     this.chunkBytes = opts.chunkBytes ?? 1 << 20;
     const rc = this.x.init(
       opts.flowCapacity ?? 1 << 17,

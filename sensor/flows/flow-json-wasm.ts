@@ -8,9 +8,7 @@
 //
 // JS owns the names (conn states, end reasons, sources, services…) and hands
 // them to the module once, so there is one list of each.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../core/package-root.ts';
+import { instantiateWasm } from '../core/wasm-module.ts';
 import { CONN_STATES, END_REASONS, REC_SIZE, TUNNEL_TYPES } from '../core/flow-record.ts';
 import { ACTIONS, DIRECTIONS, SOURCES } from '../flowlogs/flow-event.ts';
 import { LocalNets } from './local-nets.ts';
@@ -20,6 +18,7 @@ import { PROTO_NAME, reporterJson } from './zeek-record.ts';
 interface FormatterExports {
   memory: WebAssembly.Memory;
   _start(): void;
+  abiVersion(): number;
   init(recordCapacity: number, outBytes: number): number;
   recordsPtr(): number;
   recordCapacity(): number;
@@ -37,16 +36,8 @@ interface FormatterExports {
 // Text families of the module's name tables (asm/json/tables.ts F_*).
 const F = { connState: 1, endReason: 2, source: 3, action: 4, direction: 5, tunnel: 6, tcpService: 7, udpService: 8, proto: 9 } as const;
 
-let compiled: WebAssembly.Module | undefined;
-function formatterModule(): WebAssembly.Module {
-  if (!compiled) {
-    const path = join(PACKAGE_ROOT, 'build', 'flowjson.wasm');
-    let bytes: Buffer;
-    try { bytes = readFileSync(path); } catch { throw new Error(`flow formatter not built (${path} missing): run "npm run build"`); }
-    compiled = new WebAssembly.Module(new Uint8Array(bytes));
-  }
-  return compiled;
-}
+/** asm/json/index.ts ABI_VERSION: bump both when the exports or the record layout they read change. */
+const FORMATTER_ABI = 1;
 
 /** The name tables as the module's blob: u8 family, u16 code (LE), u8 length, ASCII bytes. */
 function textBlob(): Uint8Array {
@@ -83,10 +74,7 @@ export class WasmFlowJson {
   readonly batchRecords: number;
 
   constructor(opts: WasmFlowJsonOptions = {}) {
-    this.x = new WebAssembly.Instance(formatterModule(), {
-      env: { abort(_m: number, _f: number, line: number, col: number): never { throw new Error(`flow formatter aborted at ${line}:${col}`); } },
-    }).exports as unknown as FormatterExports;
-    this.x._start();
+    this.x = instantiateWasm<FormatterExports>('flowjson.wasm', 'flow formatter', FORMATTER_ABI);
     this.batchRecords = opts.batchRecords ?? 4096;
     if (this.x.init(this.batchRecords, opts.outBytes ?? 1 << 20) !== 0) throw new Error('flow formatter: cannot allocate its memory');
     this.views();
