@@ -50,8 +50,12 @@ const DIGEST = memory.data(20);
  * whose roles rotate from round to round (no moves, no memory): the
  * formatter's cost per record fell from 0.55 to 0.44 µs with it (SHA-1 was
  * 0.28 µs as one 80-round loop over 80 words in memory, ~0.2 µs in four).
- * Generated; checked through community_id in test/flow-json.test.ts. The
- * caller zeroed MSG before writing the message (no memory.fill call here).
+ * Written out mechanically: round t takes the state words with their roles
+ * rotated by t mod 5 and schedule word w(t mod 16), updated in place from
+ * round 16 on (the script that wrote it is not kept: edit all 80 rounds the
+ * same way). test/flow-json.test.ts checks it through community_id against
+ * node:crypto's SHA-1. The caller zeroed MSG before writing the message (no
+ * memory.fill call here).
  */
 function sha1Short(len: i32): void {
   store<u8>(MSG + <usize>len, 0x80);

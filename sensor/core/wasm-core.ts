@@ -56,8 +56,11 @@ export interface EventOptions {
   activeTimeout?: number;
 }
 
-/** The event input region: room for `capacity` records at byte `off` of the core's memory. */
-/** Views on the event region's memory; `off` is 8-byte aligned, so f64 fields are f64[(off + field) / 8]. */
+/**
+ * The event input region: room for `capacity` records at byte `off` of the
+ * core's memory, with views on that memory; `off` is 8-byte aligned, so f64
+ * fields are f64[(off + field) / 8].
+ */
 export interface EventRegion { readonly u8: Uint8Array; readonly dv: DataView; readonly f64: Float64Array; readonly off: number; readonly capacity: number }
 
 export const DEFAULT_EVENT_OPTIONS: Required<EventOptions> = { capacity: 1 << 16, batch: 1024, lateness: 600, gap: 120, activeTimeout: 1800 };
@@ -305,8 +308,8 @@ export class WasmCore {
   /** The event input region: room for eventsCapacity() records, written by encodeFlowEvent. */
   eventRegion(): EventRegion {
     if (!this.evRegion) throw new Error('enableEvents() first');
-    // called per event by the pump: the same object until memory grows (no allocation, no call into Wasm)
-    if (this.u8.buffer !== this.x.memory.buffer) this.refreshViews();
+    // the same object until memory grows (the pump holds it for a batch)
+    this.ensureViews();
     return this.evRegion;
   }
 

@@ -168,9 +168,10 @@ export function asciiJson(s: string): string {
 }
 
 /**
- * The record as one JSON line, fields in Zeek's order. Written by hand
- * because it runs once per flow on the hot edge: about 10× cheaper than
- * building an ordered object for JSON.stringify. Every string field comes
+ * The record as one JSON line, fields in Zeek's order: the readable
+ * reference the writer thread's Wasm formatter (asm/json/) is compared with,
+ * byte for byte (test/flow-json.test.ts). Written by hand, about 10× cheaper
+ * than building an ordered object for JSON.stringify. Every string field comes
  * from a fixed alphabet (addresses, base62 uid, base64 community id, service
  * and tunnel names, history letters), so none needs escaping; the test
  * round-trips records through JSON.parse to keep it that way.
