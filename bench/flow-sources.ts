@@ -5,6 +5,8 @@
 //   * AWS VPC flow logs, default text format (2 M records, generated, seeded)
 //   * Azure VNet flow logs v4, one PT1H.json blob (1 M flow tuples)
 //   * IPFIX export packets in a capture (2 M records, 30 per message)
+//   * the same messages over loopback into `edge-sensor run --netflow`,
+//     unpaced and paced at 2 M records/s (bench/tools/udp-blast.c sends)
 //   * nfdump -r over the same IPFIX flows, collected by nfcapd from a
 //     loopback replay — the established tool, as the reference row
 //
@@ -254,6 +256,9 @@ async function main(): Promise<void> {
   // socket takes them; what the sensor did not keep up with the kernel drops
   log('IPFIX over loopback into edge-sensor run --netflow');
   rows.push(await loopbackRow(n));
+  // …and at the target rate, as an exporter paces itself: what share it keeps
+  log('IPFIX over loopback into edge-sensor run --netflow, paced at 2 M records/s');
+  rows.push(await loopbackRow(n, 2_000_000));
 
   // nfdump -r
   const nf = await nfcapdFile(n);
@@ -335,7 +340,10 @@ function udpBlast(): string | null {
  * thread): a C sender with sendmmsg where there is a compiler, so that it
  * takes as little of them as it can.
  */
-async function loopbackRow(n: number): Promise<FlowRow> {
+async function loopbackRow(n: number, recordsPerSecond = 0): Promise<FlowRow> {
+  const label = recordsPerSecond > 0
+    ? `IPFIX over loopback, paced at ${(recordsPerSecond / 1e6).toFixed(0)} M records/s (edge-sensor run)`
+    : 'IPFIX over loopback, unpaced (edge-sensor run)';
   const msgs = ipfixMessages(n);
   const bytes = msgs.reduce((a, m) => a + m.length, 0);
   const summaryFile = join(mkdtempSync(join(tmpdir(), 'bench-run-')), 'summary.json');
@@ -344,17 +352,18 @@ async function loopbackRow(n: number): Promise<FlowRow> {
   child.stderr.on('data', (b) => { err += b; });
   const t0 = Date.now();
   while (!/"port":(\d+)[^\n]*listening/.test(err)) {
-    if (Date.now() - t0 > 10_000) { child.kill(); return { label: 'IPFIX over loopback (edge-sensor run)', input: '', records: n, bytes, best: null, note: 'run did not start' }; }
+    if (Date.now() - t0 > 10_000) { child.kill(); return { label, input: '', records: n, bytes, best: null, note: 'run did not start' }; }
     await new Promise((r) => setTimeout(r, 20));
   }
   const port = Number(/"port":(\d+)[^\n]*listening/.exec(err)![1]);
   const blast = udpBlast();
+  if (!blast && recordsPerSecond > 0) { child.kill(); return { label, input: '', records: n, bytes, best: null, note: 'needs a C compiler for the paced sender' }; }
   let sent: number;
   let sender: string;
   if (blast) {
-    const r = spawnSync(blast, [datagramFile(n, msgs), String(port)], { encoding: 'utf8' });
+    const r = spawnSync(blast, [datagramFile(n, msgs), String(port), String(recordsPerSecond / PER_MESSAGE)], { encoding: 'utf8' });
     const m = /^(\d+) ([\d.]+)/.exec(r.stdout ?? '');
-    if (r.status !== 0 || !m) { child.kill(); return { label: 'IPFIX over loopback (edge-sensor run)', input: '', records: n, bytes, best: null, note: `udp-blast failed: ${r.stderr}` }; }
+    if (r.status !== 0 || !m) { child.kill(); return { label, input: '', records: n, bytes, best: null, note: `udp-blast failed: ${r.stderr}` }; }
     sent = Number(m[2]);
     sender = 'udp-blast (C, sendmmsg)';
   } else {
@@ -375,7 +384,8 @@ async function loopbackRow(n: number): Promise<FlowRow> {
   const m: Measurement = { ok: true, exitCode: 0, signal: null, timedOut: false, wallMs: (summary.netflow_busy_s ?? 0) * 1000, peakRssKiB: null, stdout: '', stderrTail: '' };
   const dropped = 1 - got / n;
   return {
-    label: 'IPFIX over loopback (edge-sensor run)', input: 'generated, unpaced', records: got, bytes, best: got > 0 ? m : null,
+    // MB and MB/s of what was taken in (the messages are all the same size)
+    label, input: recordsPerSecond > 0 ? 'generated, paced' : 'generated, unpaced', records: got, bytes: Math.round(bytes * got / n), best: got > 0 ? m : null,
     note: `${msgs.length.toLocaleString('en')} datagrams sent by ${sender} in ${sent.toFixed(2)} s (${Math.round(msgs.length / sent).toLocaleString('en')}/s); ` +
       `${got.toLocaleString('en')} of ${n.toLocaleString('en')} records taken in` + (dropped > 0 ? ` (${(100 * dropped).toFixed(1)}% dropped by the kernel: the sensor fell behind)` : ''),
   };
