@@ -217,6 +217,9 @@ async function runPeer(ctx: BenchContext, peer: Peer, file: string, packets: num
   }
   const cmd = peer.command(ctx, file);
   for (let i = 1; i <= flags.runs; i++) {
+    // This VM's page cache holds ~2 GB and drops pages in the background:
+    // read the file again before every run, or some runs read from disk.
+    await warm(file);
     const m = await measure(cmd.cmd, cmd.args, { cwd: ctx.root, captureStdout: cmd.captureStdout, env: cmd.env, timeoutMs: flags.timeoutS * 1000 });
     if (!m.ok) {
       row.status = "failed";
