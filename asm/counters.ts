@@ -7,7 +7,8 @@
 //   E_*  errors in the input: each is counted, and the byte offset of its
 //        first and latest occurrence is kept so the log can point at it.
 // The trailing comment of each line is the human description used in logs.
-// Ranges: capture 0-39, decode 40-119, flows 120-159, flow events 160-179.
+// Ranges: capture 0-39, decode 40-119, flows 120-159, flow events 160-179,
+// learning 180-199.
 // Keep NUM_COUNTERS last.
 
 // ---- capture (capture.ts): file and record framing ----
@@ -87,4 +88,17 @@ export const E_BAD_EVENT: i32 = 166; // flow event with impossible values (addre
 export const C_EVENT_FLOWS_PAIRED: i32 = 167; // flows joined from records of both directions
 export const C_EVENT_FLOWS: i32 = 168; // flow records written from flow events
 
-export const NUM_COUNTERS: i32 = 180;
+// ---- learning (learn/): pattern of life ----
+export const C_LEARN_CONNS: i32 = 180; // connections learned (a local end: a device of ours)
+export const C_LEARN_ENDS: i32 = 181; // finished flows learned
+export const C_LEARN_NOT_LOCAL: i32 = 182; // connections with no end in the local networks (not learned)
+export const C_LEARN_OBSERVATIONS: i32 = 183; // observations handed to the model engine (passed a model's filters)
+export const C_LEARN_OBS_DROPPED: i32 = 184; // observations lost because the observation region was full
+export const C_LEARN_DEVICES: i32 = 185; // devices in the device table (a gauge)
+export const C_LEARN_DEVICE_EVICTIONS: i32 = 186; // devices forgotten to make room (table full)
+export const C_LEARN_ENDPOINT_EVICTIONS: i32 = 187; // endpoints forgotten to make room
+export const C_LEARN_PAIR_EVICTIONS: i32 = 188; // device-peer pairs forgotten to make room
+export const C_LEARN_CHANNEL_EVICTIONS: i32 = 189; // device-peer-port channels forgotten to make room
+export const C_LEARN_PORT_EVICTIONS: i32 = 190; // device client ports forgotten to make room
+
+export const NUM_COUNTERS: i32 = 200;

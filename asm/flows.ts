@@ -93,6 +93,7 @@ import {
   pkt_src, pkt_dst, pkt_src_mac, pkt_dst_mac,
 } from "./packet";
 import { count, setCounter } from "./stats";
+import { learnOutputCleared, learnStart, observationRoom } from "./learn/learner";
 import {
   C_FLOWS_CREATED, C_FLOWS_EXPIRED, C_FLOWS_CLOSED, C_FLOWS_EVICTED, C_FLOWS_FLUSHED, C_INTERIM_RECORDS,
   C_FLOW_RECORDS, C_FLOWS_ACTIVE, C_FLOWS_REUSED, C_FLOW_RECORDS_DROPPED, C_FLOWS_FLIPPED, C_FLOW_LONG_PROBES,
@@ -613,7 +614,17 @@ export function flowsReady(now: f64): bool {
   if (clock >= nextSweep) {
     if (!sweep(clock)) return false;
   }
-  return outCap - outCount >= RESERVE;
+  // each packet can start one connection, and with it one observation
+  return outCap - outCount >= RESERVE && observationRoom(RESERVE);
+}
+
+/** A connection began at e (a new entry): the learner hears of it now, not when it ends. */
+function started(e: usize, ts: f64): void {
+  const os = origSide(e);
+  const ports = load<u32>(e + E_PORTS);
+  const pA = ports & 0xFFFF, pB = ports >> 16;
+  const misc = load<u32>(e + E_MISC);
+  learnStart(ts, e + (os != 0 ? 16 : 0), e + (os != 0 ? 0 : 16), os != 0 ? pB : pA, os != 0 ? pA : pB, (misc >> 16) & 0xFF, load<f64>(coldOf(e) + C_SERIAL));
 }
 
 /** Account the packet described by the packet.ts globals to its flow. */
@@ -685,6 +696,7 @@ export function accountPacket(): void {
       count(closed ? C_FLOWS_CLOSED : C_FLOWS_EXPIRED);
       listUnlink(e);
       initEntry(e, src, kind, ts, now);
+      started(e, ts);
     } else if (kind == K_TCP && (pkt_tcp_flags & 0x02) != 0 && !pkt_is_later_fragment) {
       const os = origSide(e);
       if (tcpIsReuse(sideOf(e, os), sideOf(e, os ^ 1), <u32>pkt_tcp_flags, pkt_tcp_seq)) {
@@ -692,6 +704,7 @@ export function accountPacket(): void {
         count(C_FLOWS_REUSED);
         listUnlink(e);
         initEntry(e, src, kind, ts, now);
+      started(e, ts);
       }
     }
   } else {
@@ -721,6 +734,7 @@ export function accountPacket(): void {
     active++;
     setCounter(C_FLOWS_ACTIVE, <f64>active);
     initEntry(e, src, kind, ts, now);
+    started(e, ts);
   }
 
   // ---- account ----
@@ -835,7 +849,7 @@ export function takeSerial(): f64 {
 export function outputPtr(): usize { return outBase; }
 export function outputCount(): i32 { return outCount; }
 export function outputCapacity(): i32 { return outCap; }
-export function outputClear(): void { outCount = 0; }
+export function outputClear(): void { outCount = 0; learnOutputCleared(); }
 
 /** Flows currently in the table. */
 export function flowsActive(): i32 { return <i32>active; }

@@ -12,7 +12,11 @@ import { awsInit, awsText as awsTextPtr, awsTextCapacity as awsTextCap, awsScrat
 import { nfInit, nfSetRegion as nfSetPtr, nfSetCapacity as nfSetCap, nfOpKinds as nfKindsPtr, nfOpOffs as nfOffsPtr, nfOpLens as nfLensPtr, nfSamplers as nfSamplersPtr, nfMaxOps as nfOpsMax, nfMaxSamplers as nfSamplersMax, nfSetProgram as nfProgram, nfSetContext as nfContext, nfDecode as nfDecodeSet, nfPos as nfStop, nfPending as nfPend, nfTaken as nfRecords } from "./nfdata";
 import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll, flowsReady } from "./flows";
 
-export const ABI_VERSION: i32 = 2;
+import { learnInit as lInit, learnConfigure as lConfigure, learnRecords as lRecords, observationsPtr as lObsPtr, observationCount as lObsCount, observationCapacity as lObsCap, observationsClear as lObsClear, learnScratch as lScratch } from "./learn/learner";
+import { modelsPtr as gModels, clausesPtr as gClauses, setsPtr as gSets, setProgram as gProgram } from "./learn/gate";
+import { addNet, clearNets, localNetsInit } from "./localnets";
+
+export const ABI_VERSION: i32 = 3;
 
 /**
  * Allocate every table once. Returns 0, or -1 when memory cannot grow that far.
@@ -152,3 +156,29 @@ export function ingestFrame(capLen: i32, wireLen: i32, linktype: i32, ts: f64): 
 export function ingestSampledFrame(capLen: i32, wireLen: i32, linktype: i32, ts: f64, rate: f64, source: i32): i32 {
   return capIngestSampled(capLen, wireLen, linktype, ts, rate >= 1 && rate <= 4294967295 ? <u32>rate : 1, <u8>source);
 }
+
+// ---- pattern of life (learn/) ----
+// learnInit once (after init), addLocalNet per local network, learnProgram
+// with the models' compiled filters; then after every feed/ingest and
+// before draining the flow records: learnOutput until it returns 1,
+// draining the observation region in between.
+
+/** Learning tables and observation region. Returns 0, or -1 when memory cannot grow that far. */
+export function learnInit(devices: i32, endpoints: i32, pairs: i32, channels: i32, ports: i32, observations: i32): i32 {
+  return localNetsInit() && lInit(devices, endpoints, pairs, channels, ports, observations) ? 0 : -1;
+}
+export function learnConfigure(retentionS: f64, recountS: f64, emitAll: i32): void { lConfigure(retentionS, recountS, emitAll != 0); }
+/** 64 bytes for arguments: a local network (16-byte network, 16-byte mask) before addLocalNet. */
+export function learnScratch(): usize { return lScratch(); }
+export function addLocalNet(): i32 { return addNet(lScratch()); }
+export function clearLocalNets(): void { clearNets(); }
+export function gateModels(): usize { return gModels(); }
+export function gateClauses(): usize { return gClauses(); }
+export function gateSets(): usize { return gSets(); }
+export function learnProgram(nModels: i32, nClauses: i32): i32 { return gProgram(nModels, nClauses); }
+/** Learn the flow records in the output region not learned yet: 1 when done, 0 when the observation region filled (drain it, call again). */
+export function learnOutput(): i32 { return lRecords(flowOutputPtr(), flowOutputCount()) ? 1 : 0; }
+export function observationsPtr(): usize { return lObsPtr(); }
+export function observationCount(): i32 { return lObsCount(); }
+export function observationCapacity(): i32 { return lObsCap(); }
+export function observationsClear(): void { lObsClear(); }

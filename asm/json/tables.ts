@@ -5,6 +5,8 @@
 // sensor/flowlogs/flow-event.ts, sensor/flows/services.ts,
 // sensor/flows/local-nets.ts); the Wasm side only stores bytes.
 import { reserve } from "../bytes";
+import { localNetsInit } from "../localnets";
+export { addNet, isLocal } from "../localnets";
 
 // Text families (loadTexts blob: u8 family, u16 code, u8 length, bytes).
 export const F_CONN_STATE: u32 = 1;
@@ -26,13 +28,6 @@ let tcpServices: usize = 0; // u8 service slot + 1 per port (0 = none)
 let udpServices: usize = 0;
 let serviceCount: u32 = 0;
 
-// Local networks: (net, mask) 16-byte pairs; IPv4 prefixes also as 32-bit words.
-const MAX_NETS: i32 = 256;
-let nets: usize = 0;
-let netCount: i32 = 0;
-let v4Nets: usize = 0;
-let v4Count: i32 = 0;
-
 // Reporter names, already JSON-escaped by JS: offset/length per id into an arena.
 export const MAX_REPORTERS: u32 = 65536;
 let repOff: usize = 0;
@@ -46,11 +41,10 @@ export function tablesInit(): bool {
   texts = reserve(<usize>(FAMILIES * CODES) * SLOT);
   tcpServices = reserve(65536);
   udpServices = reserve(65536);
-  nets = reserve(<usize>MAX_NETS * 32);
-  v4Nets = reserve(<usize>MAX_NETS * 8);
+  const netsOk = localNetsInit();
   repOff = reserve(<usize>MAX_REPORTERS * 4);
   repLen = reserve(<usize>MAX_REPORTERS * 2);
-  return texts != 0 && tcpServices != 0 && udpServices != 0 && nets != 0 && v4Nets != 0 && repOff != 0 && repLen != 0;
+  return texts != 0 && tcpServices != 0 && udpServices != 0 && netsOk && repOff != 0 && repLen != 0;
 }
 
 @inline function slotAt(family: u32, code: u32): usize { return texts + <usize>(family * CODES + code) * SLOT; }
@@ -96,37 +90,6 @@ export function service(proto: u32, port: u32): usize {
   if (proto == 6) k = load<u8>(tcpServices + <usize>port);
   else if (proto == 17) k = load<u8>(udpServices + <usize>port);
   return k == 0 ? 0 : slotAt(F_SERVICES, k - 1);
-}
-
-/** Add a local network from src: 16-byte network then 16-byte mask. Returns 0, or -1 when the list is full. */
-export function addNet(src: usize): i32 {
-  if (netCount >= MAX_NETS) return -1;
-  memory.copy(nets + <usize>netCount * 32, src, 32);
-  netCount++;
-  // an IPv4 prefix (v4-mapped, mask covering the ::ffff part) also joins the 32-bit list
-  if (load<u8>(src + 16 + 10) == 0xff && load<u8>(src + 16 + 11) == 0xff && load<u8>(src + 10) == 0xff) {
-    store<u32>(v4Nets + <usize>v4Count * 8, bswap<u32>(load<u32>(src + 12)));
-    store<u32>(v4Nets + <usize>v4Count * 8 + 4, bswap<u32>(load<u32>(src + 16 + 12)));
-    v4Count++;
-  }
-  return 0;
-}
-
-/** Is the 16-byte address at a in a local network? (LocalNets.contains) */
-export function isLocal(a: usize): bool {
-  if (load<u64>(a) == 0 && load<u16>(a + 8) == 0 && load<u16>(a + 10) == 0xffff) {
-    const w = bswap<u32>(load<u32>(a + 12));
-    for (let i = 0; i < v4Count; i++) {
-      const q = v4Nets + <usize>i * 8;
-      if ((w & load<u32>(q + 4)) == load<u32>(q)) return true;
-    }
-    return false;
-  }
-  for (let i = 0; i < netCount; i++) {
-    const q = nets + <usize>i * 32;
-    if ((load<u64>(a) & load<u64>(q + 16)) == load<u64>(q) && (load<u64>(a + 8) & load<u64>(q + 24)) == load<u64>(q + 8)) return true;
-  }
-  return false;
 }
 
 /**

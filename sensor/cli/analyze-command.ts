@@ -2,7 +2,9 @@
 import { INPUT_FORMATS, type InputFormat } from '../pipeline/flow-inputs.ts';
 import { logger } from '../log/logger.ts';
 import { analyze } from '../pipeline/analyze.ts';
-import { parse, UsageError } from './args.ts';
+import { numberFlag, parse, UsageError } from './args.ts';
+import { loadModels } from '../models/detector.ts';
+import { ModelError } from '../models/model.ts';
 import { FLOW_OPTIONS, flowFlags, withFlowsTarget, writeSummary } from './flow-flags.ts';
 
 export const ANALYZE_HELP = `Usage: edge-sensor analyze <input…> [options]
@@ -26,8 +28,16 @@ Options:
   --flow-gap S                records of one 5-tuple further apart are
                               separate flows (120)
   --flows FILE|-              write flow records as JSON lines ("-" = stdout)
+  --breaches FILE|-           learn each device's pattern of life and write
+                              model breaches as JSON lines ("-" = stdout)
+  --learning S                capture seconds of learning before models other
+                              than compliance ones alert (default 86400; 0 =
+                              off, for a short capture: scans, brute force and
+                              floods alert at once)
+  --models FILE               models (JSON) merged into the built-in catalogue
+                              by id; "enabled": false turns one off
   --summary FILE|-            where to write the run summary (default: stdout,
-                              or stderr when --flows is "-")
+                              or stderr when --flows or --breaches is "-")
   --local-nets CIDR,…         networks counted as local (local_orig/local_resp);
                               default RFC 1918, RFC 6598, link-local, ULA
   --max-flows N               flow table capacity (default 131072); when full,
@@ -41,11 +51,16 @@ Options:
 
 Examples:
   edge-sensor analyze trace.pcap --flows flows.jsonl
+  edge-sensor analyze week.pcap --breaches breaches.jsonl
+  edge-sensor analyze incident.pcap --learning 0 --breaches -
   tcpdump -i eth0 -U -w - | edge-sensor analyze - --flows -
 `;
 
 const OPTIONS = {
   format: { type: 'string' },
+  breaches: { type: 'string' },
+  learning: { type: 'string' },
+  models: { type: 'string' },
   ...FLOW_OPTIONS,
 } as const;
 
@@ -57,16 +72,32 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   if (!(INPUT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${INPUT_FORMATS.join(', ')} (got "${format}")`);
   const f = flowFlags(values);
   const log = logger();
-  const summary = await withFlowsTarget(f, () => analyze({
-    inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
-    awsFormat: f.awsFormat, events: f.events,
-  }));
-  writeSummary(summary, f);
+  const breachesTo = values.breaches as string | undefined;
+  if (breachesTo === '-' && f.flowsTo === '-') throw new UsageError('--flows and --breaches cannot both go to stdout');
+  const learningS = numberFlag(values.learning, 'learning', { min: 0 });
+  let models;
+  try { models = values.models !== undefined || breachesTo ? loadModels(values.models as string | undefined) : undefined; } catch (e) {
+    if (e instanceof ModelError) throw new UsageError(`--models: ${e.message}`);
+    throw e;
+  }
+  const summary = await withFlowsTarget(f, async () => {
+    try {
+      return await analyze({
+        inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
+        awsFormat: f.awsFormat, events: f.events, breachesTo, models, learningS,
+      });
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (breachesTo && err.syscall === 'open' && err.path === breachesTo) throw new UsageError(`--breaches ${breachesTo}: ${err.message}`);
+      throw e;
+    }
+  });
+  writeSummary(summary, breachesTo === '-' ? { ...f, flowsTo: '-' } : f);
 
   const failed = summary.inputs.filter((i) => !i.ok);
   for (const inp of failed) log.error({ input: inp.name, error: inp.error }, 'input could not be analysed');
   // Flow records that could not be written (a full disk; not a closed pipe,
   // which is the reader's choice) are lost output: that is a failed run.
-  const lostOutput = (summary.sink?.errors ?? 0) > 0;
+  const lostOutput = (summary.sink?.errors ?? 0) > 0 || (summary.detection?.sink?.errors ?? 0) > 0;
   return failed.length > 0 || lostOutput ? 1 : 0;
 }

@@ -3,6 +3,7 @@
 // capture bytes in through the input region, flow records out through the
 // output region. Views are re-created after init(), the only call that may
 // grow memory.
+import { OBS_SIZE } from '../learn/observation.ts';
 import { instantiateWasm } from './wasm-module.ts';
 import { COUNTERS, counterIndex } from './counters.ts';
 import { REC_SIZE, decodeRawFlow, type RawFlow } from './flow-record.ts';
@@ -128,9 +129,44 @@ interface CoreExports {
   nfPos(): number;
   nfPending(): number;
   nfTaken(): number;
+  learnInit(devices: number, endpoints: number, pairs: number, channels: number, ports: number, observations: number): number;
+  learnConfigure(retentionS: number, recountS: number, emitAll: number): void;
+  learnScratch(): number;
+  addLocalNet(): number;
+  clearLocalNets(): void;
+  gateModels(): number;
+  gateClauses(): number;
+  gateSets(): number;
+  learnProgram(nModels: number, nClauses: number): number;
+  learnOutput(): number;
+  observationsPtr(): number;
+  observationCount(): number;
+  observationCapacity(): number;
+  observationsClear(): void;
 }
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
+
+/** Capacities of the learning tables (entries). */
+export interface LearnCapacities { devices?: number; endpoints?: number; pairs?: number; channels?: number; ports?: number; observations?: number }
+export const DEFAULT_LEARN_CAPACITIES: Required<LearnCapacities> = {
+  devices: 1 << 14, endpoints: 1 << 17, pairs: 1 << 17, channels: 1 << 18, ports: 1 << 16, observations: 1 << 14,
+};
+export interface LearnSettings {
+  /** how long a device's contact keeps counting for an endpoint's rarity (s) */
+  retentionS: number;
+  /** how often rarity is recounted from what is still within the retention (s) */
+  recountS: number;
+  /** every observation to JS, not only those a model's filters pass (tests) */
+  emitAll: boolean;
+}
+/** The models' filters as the core runs them (asm/learn/gate.ts). */
+export interface GateProgram {
+  models: { kind: number; first: number; count: number }[];
+  clauses: { feature: number; op: number; value: number }[];
+  /** port sets: 8192-byte bitmaps */
+  sets: Uint8Array[];
+}
 export const STATUS = { needInput: 0, outputFull: 1, unusable: 2 } as const;
 
 export class WasmCore {
@@ -385,6 +421,78 @@ export class WasmCore {
     onBatch(this.u8.subarray(base, base + n * REC_SIZE), n);
     this.x.outputClear();
     return n;
+  }
+
+  // ---- pattern of life (asm/learn/; sensor/learn/ drives it) ----
+
+  private learning = false;
+
+  /**
+   * Set up the learning tables (once per core) for these local networks;
+   * the capacities bound its memory (README, Limits). Throws when memory
+   * cannot grow that far.
+   */
+  enableLearning(opts: LearnCapacities, nets: readonly { net: Uint8Array; mask: Uint8Array }[], settings: LearnSettings): void {
+    if (!this.learning) {
+      const c = { ...DEFAULT_LEARN_CAPACITIES, ...opts };
+      // room for every record of a full output batch (CONN + END each) and the starts of a batch of packets
+      const observations = Math.max(c.observations, 2 * this.x.outputCapacity() + 4096);
+      if (this.x.learnInit(c.devices, c.endpoints, c.pairs, c.channels, c.ports, observations) !== 0) {
+        throw new Error('Wasm core could not allocate its learning tables (lower the learning capacities)');
+      }
+      this.learning = true;
+      this.refreshViews();
+    }
+    this.x.clearLocalNets();
+    const at = this.x.learnScratch();
+    for (const { net, mask } of nets) {
+      this.u8.set(net, at);
+      this.u8.set(mask, at + 16);
+      if (this.x.addLocalNet() !== 0) throw new Error('too many local networks (at most 256)');
+    }
+    this.x.learnConfigure(settings.retentionS, settings.recountS, settings.emitAll ? 1 : 0);
+  }
+
+  get learningEnabled(): boolean { return this.learning; }
+
+  /** Load the models' compiled filters (sensor/models/compile.ts). */
+  setGateProgram(p: GateProgram): void {
+    this.ensureViews();
+    const dv = this.dv;
+    const m = this.x.gateModels(), c = this.x.gateClauses(), sets = this.x.gateSets();
+    p.models.forEach((mod, i) => {
+      dv.setUint32(m + i * 12, mod.kind, true);
+      dv.setUint32(m + i * 12 + 4, mod.first, true);
+      dv.setUint32(m + i * 12 + 8, mod.count, true);
+    });
+    p.clauses.forEach((cl, i) => {
+      dv.setUint32(c + i * 16, cl.feature, true);
+      dv.setUint32(c + i * 16 + 4, cl.op, true);
+      dv.setFloat64(c + i * 16 + 8, cl.value, true);
+    });
+    p.sets.forEach((bits, i) => this.u8.set(bits, sets + i * 8192));
+    if (this.x.learnProgram(p.models.length, p.clauses.length) !== 0) throw new Error('the core refused the models\' filter program');
+  }
+
+  /**
+   * Learn the flow records in the output region and hand every observation
+   * that passed a model's filters to onBatch (a view of the core's region,
+   * valid during the call). Call before draining the records.
+   */
+  drainObservations(onBatch: (obs: Uint8Array, count: number) => void): void {
+    if (!this.learning) return;
+    for (let rounds = 0; ; rounds++) {
+      const done = this.x.learnOutput() === 1;
+      const n = this.x.observationCount();
+      if (n > 0) {
+        this.ensureViews();
+        const base = this.x.observationsPtr();
+        onBatch(this.u8.subarray(base, base + n * OBS_SIZE), n);
+        this.x.observationsClear();
+      }
+      if (done) return;
+      if (rounds > 1_000_000) throw new Error('learner made no progress');
+    }
   }
 
   /** Decode and account one frame outside a capture file (tests, sFlow samples). 1 accounted, 0 not, 2 output full. */

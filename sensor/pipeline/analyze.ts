@@ -20,6 +20,10 @@ import type { EventOptions } from '../core/wasm-core.ts';
 import type { NetflowStats } from '../netflow/common.ts';
 import { InterfaceStats, type InterfaceSnapshot } from '../netflow/interface-stats.ts';
 import { Progress } from './progress.ts';
+import { Detector, type DetectSummary } from '../models/detector.ts';
+import type { Model } from '../models/model.ts';
+import type { Breach } from '../models/breach.ts';
+import { BreachWriter } from '../sinks/breach-writer.ts';
 
 export interface AnalyzeOptions {
   inputs: string[];
@@ -36,6 +40,14 @@ export interface AnalyzeOptions {
   flowsTo?: string;
   /** flow records in this thread (tests, the demo); slower than flowsTo */
   onRecord?: (rec: FlowRecord) => void;
+  /** model breaches as JSON lines to this file ("-" = stdout); turns detection on */
+  breachesTo?: string;
+  /** model breaches in this thread (tests); turns detection on */
+  onBreach?: (b: Breach) => void;
+  /** the model catalogue (default: built-in) */
+  models?: readonly Model[];
+  /** capture seconds of learning before non-compliance models alert (default one day; 0 = off) */
+  learningS?: number;
   log?: Log;
   progress?: boolean;
 }
@@ -68,6 +80,8 @@ export interface AnalyzeSummary {
   counters: Record<string, number>;
   errors: Record<string, number>;
   sink?: SinkCounters & { target: string; error?: string };
+  /** detection (when --breaches or onBreach): what the engine saw and raised */
+  detection?: DetectSummary & { sink?: SinkCounters & { target: string; error?: string } };
   /** sFlow interface counters: the latest per (agent, ifIndex) */
   interfaces?: InterfaceSnapshot[];
 }
@@ -106,9 +120,18 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters, lazy: smallInputs(opts.inputs) })
     : null;
 
-  // Records leave the core as raw bytes: counted here, shipped to the writer
-  // thread as one copy per batch, decoded in this thread only for onRecord.
-  const drain: Drain = (c) => c.drainRaw((bytes, n) => {
+  const breachSink = opts.breachesTo ? new BreachWriter(opts.breachesTo) : null;
+  const detector = breachSink || opts.onBreach
+    ? new Detector(core, {
+      models: opts.models, learningS: opts.learningS, localNets: opts.localNets,
+      onBreach: (b) => { breachSink?.write(b); opts.onBreach?.(b); },
+    })
+    : null;
+
+  // Records leave the core as raw bytes: learned from first (the detector),
+  // counted here, shipped to the writer thread as one copy per batch,
+  // decoded in this thread only for onRecord.
+  const drain: Drain = (c) => { detector?.pull(c); c.drainRaw((bytes, n) => {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let i = 0, off = 0; i < n; i++, off += REC_SIZE) {
       const ts = dv.getFloat64(off + R.TS, true);
@@ -120,7 +143,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     flowRecords += n;
     sink?.writeBatch(bytes, n);
     if (opts.onRecord) for (let i = 0; i < n; i++) opts.onRecord(toFlowRecord(decodeRawFlow(dv, bytes, i * REC_SIZE), ctx));
-  });
+  }); };
 
   const interfaces = new InterfaceStats();
   // The flow-event side is set up on the first flow-record input.
@@ -203,6 +226,8 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   const lastSeen = Math.max(packets > 0 ? core.lastTs() : -Infinity, lastRecordTs);
   const lastTs = Number.isFinite(lastSeen) ? lastSeen : null;
   const first = Number.isFinite(firstTs) ? firstTs : null;
+  const detection = detector ? { ...detector.summary(lastTs ?? 0), ...(breachSink ? { sink: breachSink.close() } : {}) } : undefined;
+  if (detection?.sink?.error) log.error({ target: detection.sink.target, error: detection.sink.error }, 'cannot write breaches');
   return {
     inputs,
     packets,
@@ -215,6 +240,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     counters: core.counters(),
     errors: reporter.totals(core),
     sink: sinkCounters,
+    ...(detection ? { detection } : {}),
     ...(interfaces.size ? { interfaces: interfaces.snapshot() } : {}),
   };
 }

@@ -1,0 +1,410 @@
+// Pattern of life: what every internal device does, learned from the
+// connections it makes and answers, and the features that say how unusual
+// each new connection and each finished flow is for it.
+//
+// Two kinds of events come in, both on the capture clock:
+//   CONN  a connection starts: from the packet path at its first packet
+//         (flows.ts calls learnStart), from flow-record sources when their
+//         record is written (the record is the first we hear of it).
+//   END   a flow record is written (final records only; interim records
+//         carry running totals that the final record repeats).
+// Each updates the tables and yields an observation (observation.ts) with
+// its features; the models' compiled filters (gate.ts) decide whether the
+// observation goes to JS at all.
+//
+// The device of a flow is its local end: the originator if it is local
+// (direction outbound or internal), else the responder (inbound). Flows
+// with no local end teach nothing about our devices and are only counted.
+//
+// Tables (table.ts, fixed capacity, least recently seen evicted):
+//   devices    address → activity rates, failure ratio, server share, bytes out per connection
+//   endpoints  address → how many devices contacted it within the retention (rarity)
+//   pairs      device, peer → connection rate (and when the pair was last seen)
+//   channels   device, peer, port, proto → first and last use (novelty, scans)
+//   ports      device, port, proto → first use as a client (new service)
+// Every RECOUNT_S of capture time the endpoint counts and the number of
+// active devices are recounted from the pairs and devices seen within the
+// retention, so what was forgotten stops counting.
+
+import { count, setCounter } from "../stats";
+import {
+  C_LEARN_CONNS, C_LEARN_ENDS, C_LEARN_NOT_LOCAL, C_LEARN_OBSERVATIONS, C_LEARN_OBS_DROPPED, C_LEARN_DEVICES,
+  C_LEARN_DEVICE_EVICTIONS, C_LEARN_ENDPOINT_EVICTIONS, C_LEARN_PAIR_EVICTIONS, C_LEARN_CHANNEL_EVICTIONS, C_LEARN_PORT_EVICTIONS,
+} from "../counters";
+import { reserve, zeroWords } from "../bytes";
+import { isLocal } from "../localnets";
+import {
+  CS_OTH, CS_REJ, CS_RSTOS0, CS_RSTRH, CS_S0, CS_SH, CS_SHR, R_CONN_STATE, R_FLAGS, R_LAST_TS, R_ORIG_H, R_ORIG_IP_BYTES, R_ORIG_P,
+  R_ORIG_PKTS, R_PROTO, R_RESP_H, R_RESP_IP_BYTES, R_RESP_P, R_RESP_PKTS, R_SERIAL, R_SOURCE, R_TS, RF_INTERIM, REC_SIZE,
+} from "../flowrecord";
+import { COUNTER_BYTES, MOMENTS_BYTES, counterAdd, counterValue, momentsAdd, momentsZ } from "./damped";
+import { gate, gateInit } from "./gate";
+import {
+  FT_BYTES_IN, FT_BYTES_OUT, FT_BYTES_OUT_Z, FT_CHANNEL_AGE_S, FT_CHANNEL_GAP_S, FT_CONN_STATE, FT_DEVICE_AGE_S, FT_DEVICE_CONN_RATE,
+  FT_DEVICE_FAIL_RATIO, FT_DEVICE_SERVER, FT_DIRECTION, FT_DURATION, FT_FAILED, FT_ORIGINATOR, FT_PAIR_CONNS, FT_PAIR_GAP_S, FT_PEER_AGE_S,
+  FT_PEER_DEVICES, FT_PEER_EXTERNAL, FT_PEER_RARITY, FT_PKTS_OUT, FT_PORT, FT_PORT_AGE_S, FT_PROTO, NEVER, O_DEVICE, FT_PAIR_FRESH, FT_PORT_FRESH,
+  O_DEVICE_PORT, O_FEATURES, O_FLOW_TS, O_KIND, O_PEER, O_PEER_PORT, O_PROTO, O_SERIAL, O_TS, OBS_CONN, OBS_END, OBS_SIZE,
+} from "./observation";
+import { T_FIRST, T_HEADER, T_LAST, Table, hashBytes, stamp, tableCreated } from "./table";
+
+// Half-lives of the decayed statistics (seconds of capture time).
+const MINUTE: f64 = 60;
+const HOUR: f64 = 3600;
+const DAY: f64 = 86400;
+
+// Device payload (after the table header).
+const D_RATE_1M: usize = 0;                               // counter: connections, 1 min
+const D_CONNS_1H: usize = D_RATE_1M + COUNTER_BYTES;      // counter: connections, 1 h
+const D_FAILED_1H: usize = D_CONNS_1H + COUNTER_BYTES;    // counter: failed connections, 1 h
+const D_SERVED_1D: usize = D_FAILED_1H + COUNTER_BYTES;   // counter: connections answered, 1 day
+const D_ALL_1D: usize = D_SERVED_1D + COUNTER_BYTES;      // counter: all connections, 1 day
+const D_BYTES_OUT: usize = D_ALL_1D + COUNTER_BYTES;      // moments: IP bytes sent per outbound connection, 1 day
+const DEVICE_PAYLOAD: usize = D_BYTES_OUT + MOMENTS_BYTES;
+
+// Endpoint payload.
+const EP_DEVICES: usize = 0; // f64 devices that contacted it within the retention
+const ENDPOINT_PAYLOAD: usize = 8;
+
+// Pair payload.
+const P_CONNS_1H: usize = 0;                         // counter: connections, 1 h
+const P_FRESH_1M: usize = COUNTER_BYTES;             // counter: fresh channels (ports newly tried), 1 min
+const PAIR_PAYLOAD: usize = 2 * COUNTER_BYTES;
+
+// Client port payload.
+const PT_FRESH_1M: usize = 0;                        // counter: fresh channels (hosts newly tried on the port), 1 min
+const PORT_PAYLOAD: usize = COUNTER_BYTES;
+
+/** A channel unused for this long counts as fresh again (scans, rarity of use). */
+const FRESH_AFTER: f64 = 3600;
+
+let devices = new Table();
+let endpoints = new Table();
+let pairs = new Table();
+let channels = new Table();
+let ports = new Table();
+
+let obsBase: usize = 0;
+let obsCap: i32 = 0;
+let obsCount: i32 = 0;
+let learnedRecords: i32 = 0; // output records already learned (learnRecords resumes here)
+let key: usize = 0;          // 48-byte scratch key
+let obsScratch: usize = 0;   // an observation built when the region is full (still learned, then dropped)
+
+let ready = false;
+let emitAll = false;
+let retention: f64 = 7 * DAY;
+let recountEvery: f64 = 6 * HOUR;
+let nextRecount: f64 = 0;
+let activeDevices: f64 = 0;
+
+/** Tables and the observation region. Returns false when memory cannot grow that far. */
+export function learnInit(deviceCap: i32, endpointCap: i32, pairCap: i32, channelCap: i32, portCap: i32, observations: i32): bool {
+  if (ready) return true;
+  if (!gateInit()) return false;
+  if (!devices.init(<u32>deviceCap, 16, DEVICE_PAYLOAD)) return false;
+  if (!endpoints.init(<u32>endpointCap, 16, ENDPOINT_PAYLOAD)) return false;
+  if (!pairs.init(<u32>pairCap, 32, PAIR_PAYLOAD)) return false;
+  if (!channels.init(<u32>channelCap, 40, 0)) return false;
+  if (!ports.init(<u32>portCap, 24, PORT_PAYLOAD)) return false;
+  obsBase = reserve(<usize>observations * OBS_SIZE);
+  key = reserve(64);
+  obsScratch = reserve(OBS_SIZE);
+  if (obsBase == 0 || key == 0 || obsScratch == 0) return false;
+  obsCap = observations;
+  obsCount = 0;
+  ready = true;
+  return true;
+}
+
+/** Retention of rarity (seconds), how often it is recounted, and whether every observation goes to JS (tests, --explain-all). */
+export function learnConfigure(retentionS: f64, recountS: f64, all: bool): void {
+  if (retentionS > 0) retention = retentionS;
+  if (recountS > 0) recountEvery = recountS;
+  emitAll = all;
+}
+
+export function learnReady(): bool { return ready; }
+export function observationsPtr(): usize { return obsBase; }
+export function observationCount(): i32 { return obsCount; }
+export function observationCapacity(): i32 { return obsCap; }
+export function observationsClear(): void { obsCount = 0; }
+/** 64 bytes JS writes arguments into (a local network: address then mask). */
+export function learnScratch(): usize { return key; }
+/** Room for at least n more observations (the packet path checks before each record). */
+export function observationRoom(n: i32): bool { return !ready || obsCap - obsCount >= n; }
+/** The output region was cleared: the next learnRecords starts at record 0. */
+export function learnOutputCleared(): void { learnedRecords = 0; }
+
+// ---------------------------------------------------------------- events
+
+/** A connection starts (packet path): orig/resp addresses at o/r. */
+export function learnStart(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, serial: f64): void {
+  if (!ready) return;
+  conn(ts, o, r, oPort, rPort, proto, serial, ts);
+}
+
+/**
+ * Learn the output records written since the last call (records at base,
+ * `n` of them). Returns true when done, false when the observation region
+ * filled first: JS drains it and calls again.
+ */
+export function learnRecords(base: usize, n: i32): bool {
+  if (!ready) return true;
+  while (learnedRecords < n) {
+    if (obsCap - obsCount < 2) return false;
+    const rec = base + <usize>learnedRecords * <usize>REC_SIZE;
+    learnedRecords++;
+    if ((load<u8>(rec + R_FLAGS) & RF_INTERIM) != 0) continue;
+    const serial = load<f64>(rec + R_SERIAL);
+    const ts = load<f64>(rec + R_TS);
+    const proto = <u32>load<u8>(rec + R_PROTO);
+    // flow-record sources: the record is the connection's first news
+    if (load<u8>(rec + R_SOURCE) != 0) conn(ts, rec + R_ORIG_H, rec + R_RESP_H, <u32>load<u16>(rec + R_ORIG_P), <u32>load<u16>(rec + R_RESP_P), proto, serial, ts);
+    end(rec, serial, ts);
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- internals
+
+/** Who is the device: 1 = the originator, 0 = the responder, -1 = neither is local. */
+@inline function deviceSide(o: usize, r: usize): i32 {
+  if (isLocal(o)) return 1;
+  if (isLocal(r)) return 0;
+  return -1;
+}
+
+function copy16(dst: usize, src: usize): void {
+  store<u64>(dst, load<u64>(src));
+  store<u64>(dst + 8, load<u64>(src + 8));
+}
+
+/** Next observation slot (or the scratch one when the region is full: learning goes on, the observation is dropped). */
+function takeObservation(kind: u32, ts: f64, serial: f64, flowTs: f64, dev: usize, peer: usize, devPort: u32, peerPort: u32, proto: u32): usize {
+  const o = obsCount < obsCap ? obsBase + <usize>obsCount * OBS_SIZE : obsScratch;
+  zeroWords(o, OBS_SIZE);
+  store<u32>(o + O_KIND, kind);
+  store<f64>(o + O_TS, ts);
+  store<f64>(o + O_SERIAL, serial);
+  store<f64>(o + O_FLOW_TS, flowTs);
+  copy16(o + O_DEVICE, dev);
+  copy16(o + O_PEER, peer);
+  store<u16>(o + O_DEVICE_PORT, <u16>devPort);
+  store<u16>(o + O_PEER_PORT, <u16>peerPort);
+  store<u8>(o + O_PROTO, <u8>proto);
+  return o;
+}
+
+/** Keep the observation if any model's filters passed (or every one is wanted). */
+function commit(o: usize): void {
+  if (!gate(o) && !emitAll) return;
+  if (o == obsScratch) { count(C_LEARN_OBS_DROPPED); return; }
+  obsCount++;
+  count(C_LEARN_OBSERVATIONS);
+}
+
+@inline function setF(o: usize, f: i32, v: f64): void { store<f64>(o + O_FEATURES + (<usize>f << 3), v); }
+
+function device(addr: usize, now: f64): usize {
+  copy16(key, addr);
+  const d = devices.upsert(key, hashBytes(key, 16), now);
+  if (tableCreated) { activeDevices += 1; setCounter(C_LEARN_DEVICES, <f64>devices.used); }
+  else if (load<f64>(d + 16 + T_LAST) < now - retention) activeDevices += 1; // back after the retention
+  setCounter(C_LEARN_DEVICE_EVICTIONS, devices.evictions);
+  return d;
+}
+
+@inline function touch(e: usize, kb: usize, now: f64): void {
+  if (now > load<f64>(e + kb + T_LAST)) store<f64>(e + kb + T_LAST, stamp(now));
+}
+
+function recount(now: f64): void {
+  nextRecount = now + recountEvery;
+  const horizon = now - retention;
+  let active: f64 = 0;
+  for (let i: u32 = 0; i <= devices.mask; i++) {
+    const d = devices.at(i);
+    if (load<f64>(d + 16 + T_FIRST) != 0 && load<f64>(d + 16 + T_LAST) >= horizon) active += 1;
+  }
+  activeDevices = active;
+  // (only occupied entries are written: untouched pages of the table stay unmapped)
+  for (let i: u32 = 0; i <= endpoints.mask; i++) {
+    const e = endpoints.at(i);
+    if (load<f64>(e + 16 + T_FIRST) != 0) store<f64>(e + 16 + T_HEADER + EP_DEVICES, 0);
+  }
+  for (let i: u32 = 0; i <= pairs.mask; i++) {
+    const p = pairs.at(i);
+    if (load<f64>(p + 32 + T_FIRST) == 0 || load<f64>(p + 32 + T_LAST) < horizon) continue;
+    const e = endpoints.find(p + 16, hashBytes(p + 16, 16));
+    if (e != 0) {
+      const c = e + 16 + T_HEADER + EP_DEVICES;
+      store<f64>(c, load<f64>(c) + 1);
+    }
+  }
+}
+
+function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, serial: f64, flowTs: f64): void {
+  const side = deviceSide(o, r);
+  if (side < 0) { count(C_LEARN_NOT_LOCAL); return; }
+  count(C_LEARN_CONNS);
+  if (ts >= nextRecount) recount(ts);
+  const dev = side == 1 ? o : r, peer = side == 1 ? r : o;
+  const devPort = side == 1 ? oPort : rPort, peerPort = side == 1 ? rPort : oPort;
+  const peerLocal = isLocal(peer);
+  const obs = takeObservation(OBS_CONN, ts, serial, flowTs, dev, peer, devPort, peerPort, proto);
+
+  // device
+  const d = device(dev, ts);
+  const dp = d + 16 + 16;
+  setF(obs, FT_DEVICE_AGE_S, ts - load<f64>(d + 16 + T_FIRST));
+  const rate = counterAdd(dp + D_RATE_1M, ts, MINUTE, 1);
+  const conns1h = counterAdd(dp + D_CONNS_1H, ts, HOUR, 1);
+  const served = counterAdd(dp + D_SERVED_1D, ts, DAY, side == 0 ? 1 : 0);
+  const all = counterAdd(dp + D_ALL_1D, ts, DAY, 1);
+  setF(obs, FT_DEVICE_CONN_RATE, rate);
+  setF(obs, FT_DEVICE_FAIL_RATIO, conns1h > 0 ? counterValue(dp + D_FAILED_1H, ts, HOUR) / conns1h : 0);
+  setF(obs, FT_DEVICE_SERVER, all > 0 ? served / all : 0);
+  touch(d, 16, ts);
+
+  // the peer as an endpoint of the network, and the pair
+  copy16(key, peer);
+  const ep = endpoints.upsert(key, hashBytes(key, 16), ts);
+  setCounter(C_LEARN_ENDPOINT_EVICTIONS, endpoints.evictions);
+  const epDevices = ep + 16 + T_HEADER + EP_DEVICES;
+  setF(obs, FT_PEER_AGE_S, ts - load<f64>(ep + 16 + T_FIRST));
+  touch(ep, 16, ts);
+
+  copy16(key, dev);
+  copy16(key + 16, peer);
+  const pr = pairs.upsert(key, hashBytes(key, 32), ts);
+  setCounter(C_LEARN_PAIR_EVICTIONS, pairs.evictions);
+  const pairNew = tableCreated;
+  const pairLast = load<f64>(pr + 32 + T_LAST);
+  const pairRecent = !pairNew && pairLast >= ts - retention;
+  setF(obs, FT_PAIR_GAP_S, pairNew ? NEVER : ts - pairLast);
+  setF(obs, FT_PAIR_CONNS, counterAdd(pr + 32 + 16 + P_CONNS_1H, ts, HOUR, 1));
+  // rarity: the other devices that contacted the peer, against the active devices other than this one
+  let others = load<f64>(epDevices) - (pairRecent ? 1 : 0);
+  if (others < 0) others = 0;
+  const population = activeDevices - 1;
+  let rarity = population > 0 ? 100.0 * (1.0 - others / population) : 100.0;
+  if (rarity < 0) rarity = 0;
+  setF(obs, FT_PEER_RARITY, rarity);
+  setF(obs, FT_PEER_DEVICES, others);
+  if (!pairRecent) store<f64>(epDevices, load<f64>(epDevices) + 1);
+  touch(pr, 32, ts);
+
+  // channel: (device, peer, responder port, proto, role)
+  const svcPort = side == 1 ? peerPort : devPort;
+  store<u32>(key + 32, svcPort | (proto << 16) | (<u32>side << 24));
+  store<u32>(key + 36, 0);
+  const ch = channels.upsert(key, hashBytes(key, 40), ts);
+  setCounter(C_LEARN_CHANNEL_EVICTIONS, channels.evictions);
+  const chNew = tableCreated;
+  const chGap = chNew ? NEVER : ts - load<f64>(ch + 40 + T_LAST);
+  const fresh: f64 = chGap > FRESH_AFTER ? 1 : 0;
+  setF(obs, FT_CHANNEL_AGE_S, ts - load<f64>(ch + 40 + T_FIRST));
+  setF(obs, FT_CHANNEL_GAP_S, chGap);
+  setF(obs, FT_PAIR_FRESH, counterAdd(pr + 32 + 16 + P_FRESH_1M, ts, MINUTE, fresh));
+  touch(ch, 40, ts);
+
+  // the service port, as a client: new for this device?
+  if (side == 1) {
+    copy16(key, dev);
+    store<u64>(key + 16, <u64>(svcPort | (proto << 16)));
+    const pt = ports.upsert(key, hashBytes(key, 24), ts);
+    setCounter(C_LEARN_PORT_EVICTIONS, ports.evictions);
+    setF(obs, FT_PORT_AGE_S, ts - load<f64>(pt + 24 + T_FIRST));
+    setF(obs, FT_PORT_FRESH, counterAdd(pt + 24 + 16 + PT_FRESH_1M, ts, MINUTE, fresh));
+    touch(pt, 24, ts);
+  } else {
+    setF(obs, FT_PORT_AGE_S, NEVER); // not a client connection: no novelty to judge
+  }
+
+  setF(obs, FT_DIRECTION, side == 0 ? 3 : peerLocal ? 2 : 1);
+  setF(obs, FT_PEER_EXTERNAL, peerLocal ? 0 : 1);
+  setF(obs, FT_PORT, <f64>svcPort);
+  setF(obs, FT_PROTO, <f64>proto);
+  setF(obs, FT_ORIGINATOR, side == 1 ? 1 : 0);
+  commit(obs);
+}
+
+/** Did the connection fail: no answer, rejected, or reset before any data? */
+@inline function failed(cs: u8, proto: u32, respPkts: f64): bool {
+  if (proto == 6) return cs == CS_S0 || cs == CS_REJ || cs == CS_RSTOS0 || cs == CS_RSTRH || cs == CS_SH || cs == CS_SHR;
+  if (proto == 17) return respPkts == 0 && cs != CS_OTH;
+  return false;
+}
+
+function end(rec: usize, serial: f64, flowTs: f64): void {
+  const o = rec + R_ORIG_H, r = rec + R_RESP_H;
+  const side = deviceSide(o, r);
+  if (side < 0) return; // counted at its start
+  count(C_LEARN_ENDS);
+  const ts = load<f64>(rec + R_LAST_TS);
+  const proto = <u32>load<u8>(rec + R_PROTO);
+  const oPort = <u32>load<u16>(rec + R_ORIG_P), rPort = <u32>load<u16>(rec + R_RESP_P);
+  const dev = side == 1 ? o : r, peer = side == 1 ? r : o;
+  const devPort = side == 1 ? oPort : rPort, peerPort = side == 1 ? rPort : oPort;
+  const peerLocal = isLocal(peer);
+  const obs = takeObservation(OBS_END, ts, serial, flowTs, dev, peer, devPort, peerPort, proto);
+
+  const oBytes = load<f64>(rec + R_ORIG_IP_BYTES), rBytes = load<f64>(rec + R_RESP_IP_BYTES);
+  const oPkts = load<f64>(rec + R_ORIG_PKTS), rPkts = load<f64>(rec + R_RESP_PKTS);
+  const out = side == 1 ? oBytes : rBytes, inn = side == 1 ? rBytes : oBytes;
+  const cs = load<u8>(rec + R_CONN_STATE);
+  const fail = failed(cs, proto, rPkts);
+
+  const d = device(dev, ts);
+  const dp = d + 16 + 16;
+  setF(obs, FT_DEVICE_AGE_S, ts - load<f64>(d + 16 + T_FIRST));
+  if (fail) counterAdd(dp + D_FAILED_1H, ts, HOUR, 1);
+  const conns1h = counterValue(dp + D_CONNS_1H, ts, HOUR);
+  setF(obs, FT_DEVICE_FAIL_RATIO, conns1h > 0 ? counterValue(dp + D_FAILED_1H, ts, HOUR) / conns1h : 0);
+  setF(obs, FT_DEVICE_CONN_RATE, counterValue(dp + D_RATE_1M, ts, MINUTE));
+  const all = counterValue(dp + D_ALL_1D, ts, DAY);
+  setF(obs, FT_DEVICE_SERVER, all > 0 ? counterValue(dp + D_SERVED_1D, ts, DAY) / all : 0);
+  if (side == 1 && !fail) {
+    // judged against what came before, then learned
+    setF(obs, FT_BYTES_OUT_Z, momentsZ(dp + D_BYTES_OUT, out, 20));
+    momentsAdd(dp + D_BYTES_OUT, ts, DAY, out);
+  }
+  touch(d, 16, ts);
+
+  // the pair's and the peer's standing, without counting this connection again
+  copy16(key, dev);
+  copy16(key + 16, peer);
+  const pr = pairs.find(key, hashBytes(key, 32));
+  if (pr != 0) setF(obs, FT_PAIR_CONNS, counterValue(pr + 32 + 16 + P_CONNS_1H, ts, HOUR));
+  copy16(key, peer);
+  const ep = endpoints.find(key, hashBytes(key, 16));
+  if (ep != 0) {
+    let others = load<f64>(ep + 16 + T_HEADER + EP_DEVICES) - 1;
+    if (others < 0) others = 0;
+    const population = activeDevices - 1;
+    let rarity = population > 0 ? 100.0 * (1.0 - others / population) : 100.0;
+    if (rarity < 0) rarity = 0;
+    setF(obs, FT_PEER_RARITY, rarity);
+    setF(obs, FT_PEER_DEVICES, others);
+    setF(obs, FT_PEER_AGE_S, ts - load<f64>(ep + 16 + T_FIRST));
+  } else {
+    setF(obs, FT_PEER_RARITY, 100);
+  }
+
+  const svcPort = side == 1 ? peerPort : devPort;
+  setF(obs, FT_DIRECTION, side == 0 ? 3 : peerLocal ? 2 : 1);
+  setF(obs, FT_PEER_EXTERNAL, peerLocal ? 0 : 1);
+  setF(obs, FT_PORT, <f64>svcPort);
+  setF(obs, FT_PROTO, <f64>proto);
+  setF(obs, FT_ORIGINATOR, side == 1 ? 1 : 0);
+  setF(obs, FT_FAILED, fail ? 1 : 0);
+  setF(obs, FT_BYTES_OUT, out);
+  setF(obs, FT_BYTES_IN, inn);
+  setF(obs, FT_DURATION, ts - load<f64>(rec + R_TS));
+  setF(obs, FT_PKTS_OUT, side == 1 ? oPkts : rPkts);
+  setF(obs, FT_CONN_STATE, <f64>cs);
+  setF(obs, FT_CHANNEL_GAP_S, 0);
+  setF(obs, FT_PAIR_GAP_S, 0);
+  setF(obs, FT_PORT_AGE_S, NEVER);
+  commit(obs);
+}

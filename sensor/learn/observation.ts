@@ -1,0 +1,114 @@
+// The learner's observations as JS reads them: the mirror of
+// asm/learn/observation.ts (test/learn.test.ts checks the two agree). One
+// observation per connection start (CONN) or finished flow (END) of a
+// local device, with the learned features the models filter on.
+import { formatAddress, isV4Mapped } from '../flows/ip-address.ts';
+
+export const OBS_SIZE = 288;
+const O = { KIND: 0, MODELS_LO: 4, MODELS_HI: 8, TS: 16, SERIAL: 24, FLOW_TS: 32, DEVICE: 40, PEER: 56, DEVICE_PORT: 72, PEER_PORT: 74, PROTO: 76, FEATURES: 80 } as const;
+
+export const OBS_KIND = { conn: 1, end: 2 } as const;
+export type ObservationKind = keyof typeof OBS_KIND;
+
+/**
+ * Feature names in their core order (asm/learn/observation.ts FT_*), with
+ * what each means: the model catalogue refers to them by name, breaches
+ * explain them in these words.
+ */
+export const FEATURES = [
+  ['direction', 'outbound 1, internal 2, inbound 3'],
+  ['peer_external', '1 when the peer is outside the local networks'],
+  ['peer_rarity', "0–100: share of the network's active devices that did not contact the peer recently"],
+  ['peer_age_s', 'seconds since the network first saw the peer'],
+  ['peer_devices', 'other devices that contacted the peer recently'],
+  ['channel_age_s', 'seconds since the device first used this peer, port and protocol'],
+  ['channel_gap_s', 'seconds since the device last used this peer, port and protocol'],
+  ['port_age_s', 'seconds since the device first used this port as a client'],
+  ['pair_gap_s', 'seconds since the device last contacted the peer'],
+  ['device_age_s', 'seconds since the device was first seen'],
+  ['port', "the responder's port"],
+  ['proto', 'IP protocol number'],
+  ['failed', '1 when the connection failed (no answer, rejected, reset before data)'],
+  ['bytes_out', 'IP bytes the device sent'],
+  ['bytes_in', 'IP bytes the device received'],
+  ['duration', 'seconds the connection lasted'],
+  ['bytes_out_z', "bytes sent against the device's own history, in standard deviations"],
+  ['pkts_out', 'packets the device sent'],
+  ['conn_state', 'Zeek conn_state code'],
+  ['device_conn_rate', 'connections of the device, decayed over a minute'],
+  ['device_fail_ratio', "failed share of the device's connections over the last hour"],
+  ['device_server', 'share of connections the device answered rather than made'],
+  ['pair_conns', 'connections between device and peer over the last hour'],
+  ['originator', '1 when the device made the connection'],
+  ['pair_fresh', 'ports of this peer the device newly tried in the last minute or so'],
+  ['port_fresh', 'hosts the device newly tried on this port in the last minute or so'],
+] as const;
+export type FeatureName = (typeof FEATURES)[number][0];
+export const FEATURE_INDEX: Readonly<Record<FeatureName, number>> = Object.fromEntries(FEATURES.map(([n], i) => [n, i])) as Record<FeatureName, number>;
+export const NEVER = 1e12;
+
+export interface Observation {
+  kind: ObservationKind;
+  ts: number;
+  serial: number;
+  flowTs: number;
+  device: string;
+  peer: string;
+  devicePort: number;
+  peerPort: number;
+  proto: number;
+  features: Float64Array;
+}
+
+/**
+ * One observation of a batch, read in place: the engine sees hundreds of
+ * thousands, so nothing is allocated per observation but the address
+ * strings (measured: decoding each into arrays of its own cost ~30 µs per
+ * observation in allocation and garbage collection). snapshot() makes the
+ * copy a breach keeps.
+ */
+export class ObservationView {
+  private dv: DataView = new DataView(new ArrayBuffer(OBS_SIZE));
+  private bytes: Uint8Array = new Uint8Array(OBS_SIZE);
+  private at = 0;
+
+  /** Point at observation i of a batch (the core's region: valid during the batch call). */
+  select(bytes: Uint8Array, dv: DataView, i: number): this {
+    this.bytes = bytes;
+    this.dv = dv;
+    this.at = i * OBS_SIZE;
+    return this;
+  }
+
+  get kind(): ObservationKind { return this.dv.getUint32(this.at + O.KIND, true) === OBS_KIND.conn ? 'conn' : 'end'; }
+  /** models 0–31 / 32–63 whose filters passed (bit i = model i) */
+  get modelsLo(): number { return this.dv.getUint32(this.at + O.MODELS_LO, true); }
+  get modelsHi(): number { return this.dv.getUint32(this.at + O.MODELS_HI, true); }
+  get ts(): number { return this.dv.getFloat64(this.at + O.TS, true); }
+  get serial(): number { return this.dv.getFloat64(this.at + O.SERIAL, true); }
+  get flowTs(): number { return this.dv.getFloat64(this.at + O.FLOW_TS, true); }
+  get devicePort(): number { return this.dv.getUint16(this.at + O.DEVICE_PORT, true); }
+  get peerPort(): number { return this.dv.getUint16(this.at + O.PEER_PORT, true); }
+  get proto(): number { return this.bytes[this.at + O.PROTO]!; }
+  device(): string { return address(this.bytes, this.at + O.DEVICE); }
+  peer(): string { return address(this.bytes, this.at + O.PEER); }
+  feature(i: number): number { return this.dv.getFloat64(this.at + O.FEATURES + i * 8, true); }
+
+  snapshot(): Observation {
+    const features = new Float64Array(FEATURES.length);
+    for (let f = 0; f < FEATURES.length; f++) features[f] = this.feature(f);
+    return {
+      kind: this.kind, ts: this.ts, serial: this.serial, flowTs: this.flowTs, device: this.device(), peer: this.peer(),
+      devicePort: this.devicePort, peerPort: this.peerPort, proto: this.proto, features,
+    };
+  }
+}
+
+function address(b: Uint8Array, at: number): string {
+  return formatAddress(b.subarray(at, at + 16), isV4Mapped(b, at) ? 4 : 6);
+}
+
+/** A feature of a snapshot by name. */
+export function feature(o: Observation, name: FeatureName): number {
+  return o.features[FEATURE_INDEX[name]]!;
+}

@@ -1,0 +1,133 @@
+// The built-in models: data in the same shape as a user's --models file
+// (model.ts says what every field means). Thresholds are starting points
+// a deployment tunes; each entry says why its filters are what they are.
+import { parseModels, type Model } from './model.ts';
+
+/** Ports of remote administration and authentication services. */
+const ADMIN_PORTS = [22, 23, 135, 445, 3389, 5900, 5985, 5986];
+const AUTH_PORTS = [21, 22, 23, 25, 110, 143, 389, 445, 587, 993, 995, 1433, 3306, 3389, 5432, 5900, 5985, 5986];
+/** Ports every client uses outbound: never "new external ports" worth a breach. */
+const COMMON_OUT = [53, 80, 123, 443];
+
+const RAW = [
+  {
+    // Many hosts on one port, none used in the past hour: a sweep of the
+    // local networks. Internal only: a browser meets dozens of new external
+    // hosts on 443 in a minute, a workstation does not meet 25 new internal
+    // hosts on one port. Judged at connection start, so unanswered probes
+    // count before their flows time out.
+    id: 'device-network-scan', title: 'Device / Network Scan', category: 'suspicious', mitre: ['T1046'], priority: 2,
+    // port_fresh (hosts newly tried on the port, decayed over a minute) keeps
+    // a workstation's occasional new internal peer in the core.
+    on: 'conn', filters: [
+      { feature: 'originator', op: '==', value: 1 },
+      { feature: 'direction', op: '==', value: 2 },
+      { feature: 'channel_gap_s', op: '>', value: 3600 },
+      { feature: 'port_fresh', op: '>=', value: 5 },
+    ],
+    metric: { kind: 'count' }, group: ['port'], window_s: 60, threshold: 25, throttle_s: 3600, baseline: false, window_seed: 'port_fresh',
+    metric_label: 'internal hosts contacted on one port, not used in the past hour',
+    summary: '{device} contacted {value} internal hosts on port {port} within {window}, none of which it had used on that port in the past hour: a network scan.',
+  },
+  {
+    // Many ports of one host: nothing but a scanner opens 20 fresh ports on
+    // one peer in a minute. pair_fresh (ports newly tried on this peer,
+    // decayed over a minute) keeps every ordinary new connection in the core.
+    id: 'device-port-scan', title: 'Device / Suspicious Port Scan', category: 'suspicious', mitre: ['T1046'], priority: 2,
+    on: 'conn', filters: [
+      { feature: 'originator', op: '==', value: 1 },
+      { feature: 'channel_gap_s', op: '>', value: 3600 },
+      { feature: 'pair_fresh', op: '>=', value: 5 },
+    ],
+    metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 20, throttle_s: 3600, baseline: false, window_seed: 'pair_fresh',
+    metric_label: 'ports of one host contacted, not used in the past hour',
+    summary: '{device} tried {value} different ports on {peer} within {window}, none of which it had used in the past hour: a port scan.',
+  },
+  {
+    // Repeated short connections to one authentication service: password
+    // guessing. Short = under 30 s (a real session lasts longer); pair_conns
+    // (connections between the two over the last hour) keeps the single
+    // LDAP query or SMB mount in the core.
+    id: 'device-brute-force', title: 'Device / Brute Force Attempt', category: 'suspicious', mitre: ['T1110'], priority: 2,
+    on: 'end', filters: [
+      { feature: 'originator', op: '==', value: 1 },
+      { feature: 'port', op: 'in', value: AUTH_PORTS },
+      { feature: 'duration', op: '<', value: 30 },
+      { feature: 'pair_conns', op: '>=', value: 10 },
+    ],
+    metric: { kind: 'count' }, group: ['peer', 'port'], window_s: 300, threshold: 20, throttle_s: 3600, baseline: false,
+    metric_label: 'short connections to one authentication service',
+    summary: '{device} made {value} short connections to {peer} on port {port} within {window}: repeated login attempts.',
+  },
+  {
+    // A port this device never used as a client, to an endpoint almost no
+    // device contacts: a new channel out (a tool speaking its own protocol).
+    id: 'anomalous-new-external-port', title: 'Anomalous Connection / New External Port', category: 'suspicious', mitre: ['T1571'], priority: 3,
+    on: 'conn', filters: [
+      { feature: 'direction', op: '==', value: 1 },
+      { feature: 'port_age_s', op: '==', value: 0 },
+      { feature: 'peer_rarity', op: '>=', value: 95 },
+      { feature: 'port', op: 'not in', value: COMMON_OUT },
+    ],
+    metric: { kind: 'count' }, group: ['port'], window_s: 3600, threshold: 1, throttle_s: 86400, baseline: true,
+    metric_label: 'connections on a port new to the device, to a rare endpoint',
+    summary: '{device} used port {port} as a client for the first time, to {peer}, an endpoint {peer_rarity}% of the network has not contacted.',
+  },
+  {
+    // Volume out to an endpoint (almost) nobody else talks to: exfiltration.
+    id: 'anomalous-data-to-rare-endpoint', title: 'Anomalous Connection / Data Sent to Rare Endpoint', category: 'critical', mitre: ['T1041', 'T1048'], priority: 1,
+    on: 'end', filters: [
+      { feature: 'direction', op: '==', value: 1 },
+      { feature: 'peer_rarity', op: '>=', value: 95 },
+      { feature: 'bytes_out', op: '>=', value: 100000 },
+    ],
+    metric: { kind: 'sum', feature: 'bytes_out' }, group: ['peer'], window_s: 3600, threshold: 50e6, throttle_s: 21600, baseline: true,
+    metric_label: 'bytes sent to a rare external endpoint',
+    summary: '{device} sent {value_bytes} to {peer} within {window}, an endpoint {peer_rarity}% of the network has not contacted.',
+  },
+  {
+    // A device that mostly answers connections starts making new external
+    // ones: a server used as a foothold, or a web shell calling out.
+    id: 'server-new-external-connections', title: 'Anomalous Connection / Server Making New External Connections', category: 'suspicious', mitre: ['T1071', 'T1571'], priority: 3,
+    on: 'conn', filters: [
+      { feature: 'direction', op: '==', value: 1 },
+      { feature: 'device_server', op: '>=', value: 0.8 },
+      { feature: 'pair_gap_s', op: '>', value: 86400 },
+      { feature: 'peer_rarity', op: '>=', value: 90 },
+    ],
+    metric: { kind: 'count' }, group: [], window_s: 3600, threshold: 3, throttle_s: 21600, baseline: true,
+    metric_label: 'new rare external endpoints contacted by a server',
+    summary: '{device}, which mostly answers connections, contacted {value} new external endpoints within {window} (the latest {peer} on port {port}).',
+  },
+  {
+    // Remote administration to internal hosts this device never administered.
+    id: 'lateral-movement-admin-connections', title: 'Anomalous Connection / Unusual Internal Admin Connections', category: 'suspicious', mitre: ['T1021'], priority: 2,
+    on: 'conn', filters: [
+      { feature: 'originator', op: '==', value: 1 },
+      { feature: 'direction', op: '==', value: 2 },
+      { feature: 'port', op: 'in', value: ADMIN_PORTS },
+      { feature: 'channel_age_s', op: '==', value: 0 },
+      { feature: 'pair_gap_s', op: '>', value: 86400 },
+    ],
+    metric: { kind: 'count' }, group: [], window_s: 3600, threshold: 3, throttle_s: 21600, baseline: true,
+    metric_label: 'internal hosts newly reached on an administration port',
+    summary: '{device} opened administration connections (SMB, RDP, SSH, WinRM …) to {value} internal hosts it had never administered within {window}, the latest {peer} on port {port}.',
+  },
+  {
+    // A flood of connections to one external host: the device takes part in
+    // a denial of service. pair_conns (decayed over an hour) keeps every
+    // ordinary outbound connection in the core: only a pair already busy
+    // reaches the engine's window.
+    id: 'device-outbound-dos', title: 'Device / Outbound Denial of Service', category: 'critical', mitre: ['T1498'], priority: 1,
+    on: 'conn', filters: [
+      { feature: 'originator', op: '==', value: 1 },
+      { feature: 'direction', op: '==', value: 1 },
+      { feature: 'pair_conns', op: '>=', value: 500 },
+    ],
+    metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 2000, throttle_s: 3600, baseline: false,
+    metric_label: 'connections to one external host',
+    summary: '{device} opened {value} connections to {peer} within {window}: a flood.',
+  },
+];
+
+export const BUILTIN_MODELS: readonly Model[] = parseModels(RAW, 'built-in catalogue');
