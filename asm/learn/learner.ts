@@ -243,6 +243,20 @@ function recount(now: f64): void {
   }
 }
 
+/**
+ * Rarity of the peer from the other devices that contacted it within the
+ * retention, against the active devices other than this one: 100 = no
+ * other device did.
+ */
+function setRarity(obs: usize, others: f64): void {
+  if (others < 0) others = 0;
+  const population = activeDevices - 1;
+  let rarity = population > 0 ? 100.0 * (1.0 - others / population) : 100.0;
+  if (rarity < 0) rarity = 0;
+  setF(obs, FT_PEER_RARITY, rarity);
+  setF(obs, FT_PEER_DEVICES, others);
+}
+
 function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, serial: f64, flowTs: f64): void {
   const side = deviceSide(o, r);
   if (side < 0) { count(C_LEARN_NOT_LOCAL); return; }
@@ -283,14 +297,7 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   const pairRecent = !pairNew && pairLast >= ts - retention;
   setF(obs, FT_PAIR_GAP_S, pairNew ? NEVER : ts - pairLast);
   setF(obs, FT_PAIR_CONNS, counterAdd(pr + 32 + 16 + P_CONNS_1H, ts, HOUR, 1));
-  // rarity: the other devices that contacted the peer, against the active devices other than this one
-  let others = load<f64>(epDevices) - (pairRecent ? 1 : 0);
-  if (others < 0) others = 0;
-  const population = activeDevices - 1;
-  let rarity = population > 0 ? 100.0 * (1.0 - others / population) : 100.0;
-  if (rarity < 0) rarity = 0;
-  setF(obs, FT_PEER_RARITY, rarity);
-  setF(obs, FT_PEER_DEVICES, others);
+  setRarity(obs, load<f64>(epDevices) - (pairRecent ? 1 : 0));
   if (!pairRecent) store<f64>(epDevices, load<f64>(epDevices) + 1);
   touch(pr, 32, ts);
 
@@ -379,13 +386,7 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
   copy16(key, peer);
   const ep = endpoints.find(key, hashBytes(key, 16));
   if (ep != 0) {
-    let others = load<f64>(ep + 16 + T_HEADER + EP_DEVICES) - 1;
-    if (others < 0) others = 0;
-    const population = activeDevices - 1;
-    let rarity = population > 0 ? 100.0 * (1.0 - others / population) : 100.0;
-    if (rarity < 0) rarity = 0;
-    setF(obs, FT_PEER_RARITY, rarity);
-    setF(obs, FT_PEER_DEVICES, others);
+    setRarity(obs, load<f64>(ep + 16 + T_HEADER + EP_DEVICES) - 1); // this device's own contact was counted at the start
     setF(obs, FT_PEER_AGE_S, ts - load<f64>(ep + 16 + T_FIRST));
   } else {
     setF(obs, FT_PEER_RARITY, 100);
