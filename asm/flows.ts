@@ -93,7 +93,7 @@ import {
   pkt_src, pkt_dst, pkt_src_mac, pkt_dst_mac,
 } from "./packet";
 import { count, setCounter } from "./stats";
-import { learnOutputCleared, learnStart, observationRoom } from "./learn/learner";
+import { learnOutputCleared, learnReady, learnStart, observationRoom } from "./learn/learner";
 import {
   C_FLOWS_CREATED, C_FLOWS_EXPIRED, C_FLOWS_CLOSED, C_FLOWS_EVICTED, C_FLOWS_FLUSHED, C_INTERIM_RECORDS,
   C_FLOW_RECORDS, C_FLOWS_ACTIVE, C_FLOWS_REUSED, C_FLOW_RECORDS_DROPPED, C_FLOWS_FLIPPED, C_FLOW_LONG_PROBES,
@@ -620,11 +620,10 @@ export function flowsReady(now: f64): bool {
 
 /** A connection began at e (a new entry): the learner hears of it now, not when it ends. */
 function started(e: usize, ts: f64): void {
-  const os = origSide(e);
-  const ports = load<u32>(e + E_PORTS);
-  const pA = ports & 0xFFFF, pB = ports >> 16;
-  const misc = load<u32>(e + E_MISC);
-  learnStart(ts, e + (os != 0 ? 16 : 0), e + (os != 0 ? 0 : 16), os != 0 ? pB : pA, os != 0 ? pA : pB, (misc >> 16) & 0xFF, load<f64>(coldOf(e) + C_SERIAL));
+  if (!learnReady()) return;
+  const ob = origSide(e) != 0;
+  const pA = <u32>load<u16>(e + E_PORT_A), pB = <u32>load<u16>(e + E_PORT_B);
+  learnStart(ts, e + (ob ? E_ADDR_B : E_ADDR_A), e + (ob ? E_ADDR_A : E_ADDR_B), ob ? pB : pA, ob ? pA : pB, <u32>load<u8>(e + E_PROTO), load<f64>(coldOf(e) + C_SERIAL));
 }
 
 /** Account the packet described by the packet.ts globals to its flow. */
@@ -704,7 +703,7 @@ export function accountPacket(): void {
         count(C_FLOWS_REUSED);
         listUnlink(e);
         initEntry(e, src, kind, ts, now);
-      started(e, ts);
+        started(e, ts);
       }
     }
   } else {

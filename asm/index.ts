@@ -12,8 +12,8 @@ import { awsInit, awsText as awsTextPtr, awsTextCapacity as awsTextCap, awsScrat
 import { nfInit, nfSetRegion as nfSetPtr, nfSetCapacity as nfSetCap, nfOpKinds as nfKindsPtr, nfOpOffs as nfOffsPtr, nfOpLens as nfLensPtr, nfSamplers as nfSamplersPtr, nfMaxOps as nfOpsMax, nfMaxSamplers as nfSamplersMax, nfSetProgram as nfProgram, nfSetContext as nfContext, nfDecode as nfDecodeSet, nfPos as nfStop, nfPending as nfPend, nfTaken as nfRecords } from "./nfdata";
 import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll, flowsReady } from "./flows";
 
-import { learnInit as lInit, learnConfigure as lConfigure, learnRecords as lRecords, observationsPtr as lObsPtr, observationCount as lObsCount, observationCapacity as lObsCap, observationsClear as lObsClear, learnScratch as lScratch } from "./learn/learner";
-import { modelsPtr as gModels, clausesPtr as gClauses, setsPtr as gSets, setProgram as gProgram } from "./learn/gate";
+import { learnInit as lInit, learnConfigure as lConfigure, learnRecords as lRecords, observationsPtr as lObsPtr, observationCount as lObsCount, observationCapacity as lObsCap, observationsClear as lObsClear, learnScratch as lScratch, learnFirstTs as lFirstTs } from "./learn/learner";
+import { modelsPtr as gModels, clausesPtr as gClauses, setsPtr as gSets, setProgram as gProgram, MAX_MODELS, MAX_CLAUSES, MAX_SETS } from "./learn/gate";
 import { addNet, clearNets, localNetsInit } from "./localnets";
 
 export const ABI_VERSION: i32 = 3;
@@ -176,6 +176,12 @@ export function gateModels(): usize { return gModels(); }
 export function gateClauses(): usize { return gClauses(); }
 export function gateSets(): usize { return gSets(); }
 export function learnProgram(nModels: i32, nClauses: i32): i32 { return gProgram(nModels, nClauses); }
+/** The gate's room: models, clauses, port sets (JS checks a program against these before writing it). */
+export function gateMaxModels(): i32 { return MAX_MODELS; }
+export function gateMaxClauses(): i32 { return MAX_CLAUSES; }
+export function gateMaxSets(): i32 { return MAX_SETS; }
+/** Capture time of the first connection learned (NaN before): where the learning period starts. */
+export function learnFirstTs(): f64 { return lFirstTs(); }
 /** Learn the flow records in the output region not learned yet: 1 when done, 0 when the observation region filled (drain it, call again). */
 export function learnOutput(): i32 { return lRecords(flowOutputPtr(), flowOutputCount()) ? 1 : 0; }
 export function observationsPtr(): usize { return lObsPtr(); }

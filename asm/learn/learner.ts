@@ -22,20 +22,23 @@
 //   pairs      device, peer → connection rate (and when the pair was last seen)
 //   channels   device, peer, port, proto → first and last use (novelty, scans)
 //   ports      device, port, proto → first use as a client (new service)
-// Every RECOUNT_S of capture time the endpoint counts and the number of
+// Every `recountEvery` of capture time the endpoint counts and the number of
 // active devices are recounted from the pairs and devices seen within the
-// retention, so what was forgotten stops counting.
+// retention, so what was forgotten stops counting; between recounts a pair
+// or device counts again once it was last seen before the horizon the
+// latest recount used. Evictions are not subtracted until the next recount.
 
 import { count, setCounter } from "../stats";
 import {
   C_LEARN_CONNS, C_LEARN_ENDS, C_LEARN_NOT_LOCAL, C_LEARN_OBSERVATIONS, C_LEARN_OBS_DROPPED, C_LEARN_DEVICES,
   C_LEARN_DEVICE_EVICTIONS, C_LEARN_ENDPOINT_EVICTIONS, C_LEARN_PAIR_EVICTIONS, C_LEARN_CHANNEL_EVICTIONS, C_LEARN_PORT_EVICTIONS,
 } from "../counters";
-import { reserve, zeroWords } from "../bytes";
+import { copyWords, reserve, zeroWords } from "../bytes";
 import { isLocal } from "../localnets";
 import {
   CS_OTH, CS_REJ, CS_RSTOS0, CS_RSTRH, CS_S0, CS_SH, CS_SHR, R_CONN_STATE, R_FLAGS, R_LAST_TS, R_ORIG_H, R_ORIG_IP_BYTES, R_ORIG_P,
   R_ORIG_PKTS, R_PROTO, R_RESP_H, R_RESP_IP_BYTES, R_RESP_P, R_RESP_PKTS, R_SERIAL, R_SOURCE, R_TS, RF_INTERIM, REC_SIZE,
+  SRC_PACKETS, SRC_SFLOW,
 } from "../flowrecord";
 import { COUNTER_BYTES, MOMENTS_BYTES, counterAdd, counterValue, momentsAdd, momentsZ } from "./damped";
 import { gate, gateInit } from "./gate";
@@ -45,14 +48,14 @@ import {
   FT_PEER_DEVICES, FT_PEER_EXTERNAL, FT_PEER_RARITY, FT_PKTS_OUT, FT_PORT, FT_PORT_AGE_S, FT_PROTO, NEVER, O_DEVICE, FT_PAIR_FRESH, FT_PORT_FRESH,
   O_DEVICE_PORT, O_FEATURES, O_FLOW_TS, O_KIND, O_PEER, O_PEER_PORT, O_PROTO, O_SERIAL, O_TS, OBS_CONN, OBS_END, OBS_SIZE,
 } from "./observation";
-import { T_FIRST, T_HEADER, T_LAST, Table, hashBytes, stamp, tableCreated } from "./table";
+import { Table, hashBytes, tableCreated } from "./table";
 
 // Half-lives of the decayed statistics (seconds of capture time).
 const MINUTE: f64 = 60;
 const HOUR: f64 = 3600;
 const DAY: f64 = 86400;
 
-// Device payload (after the table header).
+// Device payload (Table.payload).
 const D_RATE_1M: usize = 0;                               // counter: connections, 1 min
 const D_CONNS_1H: usize = D_RATE_1M + COUNTER_BYTES;      // counter: connections, 1 h
 const D_FAILED_1H: usize = D_CONNS_1H + COUNTER_BYTES;    // counter: failed connections, 1 h
@@ -87,25 +90,37 @@ let obsBase: usize = 0;
 let obsCap: i32 = 0;
 let obsCount: i32 = 0;
 let learnedRecords: i32 = 0; // output records already learned (learnRecords resumes here)
-let key: usize = 0;          // 48-byte scratch key
-let obsScratch: usize = 0;   // an observation built when the region is full (still learned, then dropped)
+let key: usize = 0;          // 64-byte scratch: table keys, JS's arguments
+// Where the region is full an observation is built here and dropped (counted):
+// learning goes on. flowsReady and learnRecords keep room, so this is a net.
+let obsScratch: usize = 0;
 
 let ready = false;
 let emitAll = false;
 let retention: f64 = 7 * DAY;
 let recountEvery: f64 = 6 * HOUR;
 let nextRecount: f64 = 0;
+/** The retention's horizon at the latest recount: what was last seen before it is not counted now. */
+let countedHorizon: f64 = -Infinity;
 let activeDevices: f64 = 0;
+/** Capture time of the first connection learned (JS starts the learning period there). */
+let firstTs: f64 = NaN;
+
+// The connection being learned, oriented (orient()).
+let side: i32 = -1;          // 1: the device is the originator, 0: the responder
+let dev: usize = 0, peer: usize = 0;
+let devPort: u32 = 0, peerPort: u32 = 0;
+let peerLocal = false;
 
 /** Tables and the observation region. Returns false when memory cannot grow that far. */
 export function learnInit(deviceCap: i32, endpointCap: i32, pairCap: i32, channelCap: i32, portCap: i32, observations: i32): bool {
   if (ready) return true;
   if (!gateInit()) return false;
-  if (!devices.init(<u32>deviceCap, 16, DEVICE_PAYLOAD)) return false;
-  if (!endpoints.init(<u32>endpointCap, 16, ENDPOINT_PAYLOAD)) return false;
-  if (!pairs.init(<u32>pairCap, 32, PAIR_PAYLOAD)) return false;
-  if (!channels.init(<u32>channelCap, 40, 0)) return false;
-  if (!ports.init(<u32>portCap, 24, PORT_PAYLOAD)) return false;
+  if (!devices.init(<u32>deviceCap, 16, DEVICE_PAYLOAD, C_LEARN_DEVICE_EVICTIONS)) return false;
+  if (!endpoints.init(<u32>endpointCap, 16, ENDPOINT_PAYLOAD, C_LEARN_ENDPOINT_EVICTIONS)) return false;
+  if (!pairs.init(<u32>pairCap, 32, PAIR_PAYLOAD, C_LEARN_PAIR_EVICTIONS)) return false;
+  if (!channels.init(<u32>channelCap, 40, 0, C_LEARN_CHANNEL_EVICTIONS)) return false;
+  if (!ports.init(<u32>portCap, 24, PORT_PAYLOAD, C_LEARN_PORT_EVICTIONS)) return false;
   obsBase = reserve(<usize>observations * OBS_SIZE);
   key = reserve(64);
   obsScratch = reserve(OBS_SIZE);
@@ -116,7 +131,7 @@ export function learnInit(deviceCap: i32, endpointCap: i32, pairCap: i32, channe
   return true;
 }
 
-/** Retention of rarity (seconds), how often it is recounted, and whether every observation goes to JS (tests, --explain-all). */
+/** Retention of rarity (seconds), how often it is recounted, and whether every observation goes to JS (tests). */
 export function learnConfigure(retentionS: f64, recountS: f64, all: bool): void {
   if (retentionS > 0) retention = retentionS;
   if (recountS > 0) recountEvery = recountS;
@@ -124,6 +139,7 @@ export function learnConfigure(retentionS: f64, recountS: f64, all: bool): void 
 }
 
 export function learnReady(): bool { return ready; }
+export function learnFirstTs(): f64 { return firstTs; }
 export function observationsPtr(): usize { return obsBase; }
 export function observationCount(): i32 { return obsCount; }
 export function observationCapacity(): i32 { return obsCap; }
@@ -157,9 +173,12 @@ export function learnRecords(base: usize, n: i32): bool {
     if ((load<u8>(rec + R_FLAGS) & RF_INTERIM) != 0) continue;
     const serial = load<f64>(rec + R_SERIAL);
     const ts = load<f64>(rec + R_TS);
-    const proto = <u32>load<u8>(rec + R_PROTO);
-    // flow-record sources: the record is the connection's first news
-    if (load<u8>(rec + R_SOURCE) != 0) conn(ts, rec + R_ORIG_H, rec + R_RESP_H, <u32>load<u16>(rec + R_ORIG_P), <u32>load<u16>(rec + R_RESP_P), proto, serial, ts);
+    const src = load<u8>(rec + R_SOURCE);
+    // Flows of the packet path (sFlow samples included) were learned at
+    // their first packet; for flow-record sources the record is the first news.
+    if (src != SRC_PACKETS && src != SRC_SFLOW) {
+      conn(ts, rec + R_ORIG_H, rec + R_RESP_H, <u32>load<u16>(rec + R_ORIG_P), <u32>load<u16>(rec + R_RESP_P), <u32>load<u8>(rec + R_PROTO), serial, ts);
+    }
     end(rec, serial, ts);
   }
   return true;
@@ -167,32 +186,50 @@ export function learnRecords(base: usize, n: i32): bool {
 
 // ---------------------------------------------------------------- internals
 
-/** Who is the device: 1 = the originator, 0 = the responder, -1 = neither is local. */
-@inline function deviceSide(o: usize, r: usize): i32 {
-  if (isLocal(o)) return 1;
-  if (isLocal(r)) return 0;
-  return -1;
+/**
+ * Orient a connection on its local end (the globals above): the originator
+ * if it is local, else the responder. False when neither end is local.
+ */
+function orient(o: usize, r: usize, oPort: u32, rPort: u32): bool {
+  if (isLocal(o)) {
+    side = 1; dev = o; peer = r; devPort = oPort; peerPort = rPort;
+    peerLocal = isLocal(r);
+    return true;
+  }
+  if (isLocal(r)) {
+    side = 0; dev = r; peer = o; devPort = rPort; peerPort = oPort;
+    peerLocal = false;
+    return true;
+  }
+  return false;
 }
 
-function copy16(dst: usize, src: usize): void {
-  store<u64>(dst, load<u64>(src));
-  store<u64>(dst + 8, load<u64>(src + 8));
-}
+/** Seconds from t to now, never negative (flow-record sources arrive up to the lateness window out of order). */
+@inline function since(now: f64, t: f64): f64 { return now > t ? now - t : 0; }
 
-/** Next observation slot (or the scratch one when the region is full: learning goes on, the observation is dropped). */
-function takeObservation(kind: u32, ts: f64, serial: f64, flowTs: f64, dev: usize, peer: usize, devPort: u32, peerPort: u32, proto: u32): usize {
+/** The next observation slot (or the scratch one when the region is full), headed for the oriented connection. */
+function takeObservation(kind: u32, ts: f64, serial: f64, flowTs: f64, proto: u32): usize {
   const o = obsCount < obsCap ? obsBase + <usize>obsCount * OBS_SIZE : obsScratch;
   zeroWords(o, OBS_SIZE);
   store<u32>(o + O_KIND, kind);
   store<f64>(o + O_TS, ts);
   store<f64>(o + O_SERIAL, serial);
   store<f64>(o + O_FLOW_TS, flowTs);
-  copy16(o + O_DEVICE, dev);
-  copy16(o + O_PEER, peer);
+  copyWords(o + O_DEVICE, dev, 16);
+  copyWords(o + O_PEER, peer, 16);
   store<u16>(o + O_DEVICE_PORT, <u16>devPort);
   store<u16>(o + O_PEER_PORT, <u16>peerPort);
   store<u8>(o + O_PROTO, <u8>proto);
   return o;
+}
+
+/** The features every observation carries: who is who, and which service. */
+function orientation(obs: usize, proto: u32): void {
+  setF(obs, FT_DIRECTION, side == 0 ? 3 : peerLocal ? 2 : 1);
+  setF(obs, FT_PEER_EXTERNAL, peerLocal ? 0 : 1);
+  setF(obs, FT_PORT, <f64>(side == 1 ? peerPort : devPort));
+  setF(obs, FT_PROTO, <f64>proto);
+  setF(obs, FT_ORIGINATOR, side == 1 ? 1 : 0);
 }
 
 /** Keep the observation if any model's filters passed (or every one is wanted). */
@@ -205,39 +242,34 @@ function commit(o: usize): void {
 
 @inline function setF(o: usize, f: i32, v: f64): void { store<f64>(o + O_FEATURES + (<usize>f << 3), v); }
 
-function device(addr: usize, now: f64): usize {
-  copy16(key, addr);
-  const d = devices.upsert(key, hashBytes(key, 16), now);
+/** The device entry for the address at a (created if new; counted as active if new or back after the horizon). */
+function device(a: usize, now: f64): usize {
+  const d = devices.upsert(a, hashBytes(a, 16), now);
   if (tableCreated) { activeDevices += 1; setCounter(C_LEARN_DEVICES, <f64>devices.used); }
-  else if (load<f64>(d + 16 + T_LAST) < now - retention) activeDevices += 1; // back after the retention
-  setCounter(C_LEARN_DEVICE_EVICTIONS, devices.evictions);
+  else if (devices.last(d) < countedHorizon) activeDevices += 1;
   return d;
-}
-
-@inline function touch(e: usize, kb: usize, now: f64): void {
-  if (now > load<f64>(e + kb + T_LAST)) store<f64>(e + kb + T_LAST, stamp(now));
 }
 
 function recount(now: f64): void {
   nextRecount = now + recountEvery;
-  const horizon = now - retention;
+  countedHorizon = now - retention;
   let active: f64 = 0;
   for (let i: u32 = 0; i <= devices.mask; i++) {
     const d = devices.at(i);
-    if (load<f64>(d + 16 + T_FIRST) != 0 && load<f64>(d + 16 + T_LAST) >= horizon) active += 1;
+    if (devices.first(d) != 0 && devices.last(d) >= countedHorizon) active += 1;
   }
   activeDevices = active;
   // (only occupied entries are written: untouched pages of the table stay unmapped)
   for (let i: u32 = 0; i <= endpoints.mask; i++) {
     const e = endpoints.at(i);
-    if (load<f64>(e + 16 + T_FIRST) != 0) store<f64>(e + 16 + T_HEADER + EP_DEVICES, 0);
+    if (endpoints.first(e) != 0) store<f64>(endpoints.payload(e) + EP_DEVICES, 0);
   }
   for (let i: u32 = 0; i <= pairs.mask; i++) {
     const p = pairs.at(i);
-    if (load<f64>(p + 32 + T_FIRST) == 0 || load<f64>(p + 32 + T_LAST) < horizon) continue;
+    if (pairs.first(p) == 0 || pairs.last(p) < countedHorizon) continue;
     const e = endpoints.find(p + 16, hashBytes(p + 16, 16));
     if (e != 0) {
-      const c = e + 16 + T_HEADER + EP_DEVICES;
+      const c = endpoints.payload(e) + EP_DEVICES;
       store<f64>(c, load<f64>(c) + 1);
     }
   }
@@ -258,19 +290,16 @@ function setRarity(obs: usize, others: f64): void {
 }
 
 function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, serial: f64, flowTs: f64): void {
-  const side = deviceSide(o, r);
-  if (side < 0) { count(C_LEARN_NOT_LOCAL); return; }
+  if (!orient(o, r, oPort, rPort)) { count(C_LEARN_NOT_LOCAL); return; }
   count(C_LEARN_CONNS);
+  if (isNaN(firstTs)) firstTs = ts;
   if (ts >= nextRecount) recount(ts);
-  const dev = side == 1 ? o : r, peer = side == 1 ? r : o;
-  const devPort = side == 1 ? oPort : rPort, peerPort = side == 1 ? rPort : oPort;
-  const peerLocal = isLocal(peer);
-  const obs = takeObservation(OBS_CONN, ts, serial, flowTs, dev, peer, devPort, peerPort, proto);
+  const obs = takeObservation(OBS_CONN, ts, serial, flowTs, proto);
 
   // device
   const d = device(dev, ts);
-  const dp = d + 16 + 16;
-  setF(obs, FT_DEVICE_AGE_S, ts - load<f64>(d + 16 + T_FIRST));
+  const dp = devices.payload(d);
+  setF(obs, FT_DEVICE_AGE_S, since(ts, devices.first(d)));
   const rate = counterAdd(dp + D_RATE_1M, ts, MINUTE, 1);
   const conns1h = counterAdd(dp + D_CONNS_1H, ts, HOUR, 1);
   const served = counterAdd(dp + D_SERVED_1D, ts, DAY, side == 0 ? 1 : 0);
@@ -278,61 +307,61 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   setF(obs, FT_DEVICE_CONN_RATE, rate);
   setF(obs, FT_DEVICE_FAIL_RATIO, conns1h > 0 ? counterValue(dp + D_FAILED_1H, ts, HOUR) / conns1h : 0);
   setF(obs, FT_DEVICE_SERVER, all > 0 ? served / all : 0);
-  touch(d, 16, ts);
+  devices.touch(d, ts);
+  if (side == 1 && peerLocal) {
+    // an internal server answers: its own share of connections answered
+    const s = device(peer, ts);
+    const sp = devices.payload(s);
+    counterAdd(sp + D_SERVED_1D, ts, DAY, 1);
+    counterAdd(sp + D_ALL_1D, ts, DAY, 1);
+    devices.touch(s, ts);
+  }
 
   // the peer as an endpoint of the network, and the pair
-  copy16(key, peer);
-  const ep = endpoints.upsert(key, hashBytes(key, 16), ts);
-  setCounter(C_LEARN_ENDPOINT_EVICTIONS, endpoints.evictions);
-  const epDevices = ep + 16 + T_HEADER + EP_DEVICES;
-  setF(obs, FT_PEER_AGE_S, ts - load<f64>(ep + 16 + T_FIRST));
-  touch(ep, 16, ts);
+  const ep = endpoints.upsert(peer, hashBytes(peer, 16), ts);
+  const epNew = tableCreated;
+  const epDevices = endpoints.payload(ep) + EP_DEVICES;
+  setF(obs, FT_PEER_AGE_S, since(ts, endpoints.first(ep)));
+  endpoints.touch(ep, ts);
 
-  copy16(key, dev);
-  copy16(key + 16, peer);
+  copyWords(key, dev, 16);
+  copyWords(key + 16, peer, 16);
   const pr = pairs.upsert(key, hashBytes(key, 32), ts);
-  setCounter(C_LEARN_PAIR_EVICTIONS, pairs.evictions);
   const pairNew = tableCreated;
-  const pairLast = load<f64>(pr + 32 + T_LAST);
-  const pairRecent = !pairNew && pairLast >= ts - retention;
-  setF(obs, FT_PAIR_GAP_S, pairNew ? NEVER : ts - pairLast);
-  setF(obs, FT_PAIR_CONNS, counterAdd(pr + 32 + 16 + P_CONNS_1H, ts, HOUR, 1));
-  setRarity(obs, load<f64>(epDevices) - (pairRecent ? 1 : 0));
-  if (!pairRecent) store<f64>(epDevices, load<f64>(epDevices) + 1);
-  touch(pr, 32, ts);
+  const pairLast = pairs.last(pr);
+  // this device already counts for the endpoint: the pair was seen since the
+  // counted horizon, and the endpoint was not forgotten (and re-created at 0) meanwhile
+  const counted = !pairNew && !epNew && pairLast >= countedHorizon;
+  setF(obs, FT_PAIR_GAP_S, pairNew ? NEVER : since(ts, pairLast));
+  setF(obs, FT_PAIR_CONNS, counterAdd(pairs.payload(pr) + P_CONNS_1H, ts, HOUR, 1));
+  setRarity(obs, load<f64>(epDevices) - (counted ? 1 : 0));
+  if (!counted) store<f64>(epDevices, load<f64>(epDevices) + 1);
+  pairs.touch(pr, ts);
 
   // channel: (device, peer, responder port, proto, role)
   const svcPort = side == 1 ? peerPort : devPort;
   store<u32>(key + 32, svcPort | (proto << 16) | (<u32>side << 24));
   store<u32>(key + 36, 0);
   const ch = channels.upsert(key, hashBytes(key, 40), ts);
-  setCounter(C_LEARN_CHANNEL_EVICTIONS, channels.evictions);
-  const chNew = tableCreated;
-  const chGap = chNew ? NEVER : ts - load<f64>(ch + 40 + T_LAST);
+  const chGap = tableCreated ? NEVER : since(ts, channels.last(ch));
   const fresh: f64 = chGap > FRESH_AFTER ? 1 : 0;
-  setF(obs, FT_CHANNEL_AGE_S, ts - load<f64>(ch + 40 + T_FIRST));
+  setF(obs, FT_CHANNEL_AGE_S, since(ts, channels.first(ch)));
   setF(obs, FT_CHANNEL_GAP_S, chGap);
-  setF(obs, FT_PAIR_FRESH, counterAdd(pr + 32 + 16 + P_FRESH_1M, ts, MINUTE, fresh));
-  touch(ch, 40, ts);
+  setF(obs, FT_PAIR_FRESH, counterAdd(pairs.payload(pr) + P_FRESH_1M, ts, MINUTE, fresh));
+  channels.touch(ch, ts);
 
   // the service port, as a client: new for this device?
   if (side == 1) {
-    copy16(key, dev);
-    store<u64>(key + 16, <u64>(svcPort | (proto << 16)));
+    store<u64>(key + 16, <u64>(svcPort | (proto << 16))); // key: device, port|proto
     const pt = ports.upsert(key, hashBytes(key, 24), ts);
-    setCounter(C_LEARN_PORT_EVICTIONS, ports.evictions);
-    setF(obs, FT_PORT_AGE_S, ts - load<f64>(pt + 24 + T_FIRST));
-    setF(obs, FT_PORT_FRESH, counterAdd(pt + 24 + 16 + PT_FRESH_1M, ts, MINUTE, fresh));
-    touch(pt, 24, ts);
+    setF(obs, FT_PORT_AGE_S, since(ts, ports.first(pt)));
+    setF(obs, FT_PORT_FRESH, counterAdd(ports.payload(pt) + PT_FRESH_1M, ts, MINUTE, fresh));
+    ports.touch(pt, ts);
   } else {
     setF(obs, FT_PORT_AGE_S, NEVER); // not a client connection: no novelty to judge
   }
 
-  setF(obs, FT_DIRECTION, side == 0 ? 3 : peerLocal ? 2 : 1);
-  setF(obs, FT_PEER_EXTERNAL, peerLocal ? 0 : 1);
-  setF(obs, FT_PORT, <f64>svcPort);
-  setF(obs, FT_PROTO, <f64>proto);
-  setF(obs, FT_ORIGINATOR, side == 1 ? 1 : 0);
+  orientation(obs, proto);
   commit(obs);
 }
 
@@ -344,27 +373,21 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
 }
 
 function end(rec: usize, serial: f64, flowTs: f64): void {
-  const o = rec + R_ORIG_H, r = rec + R_RESP_H;
-  const side = deviceSide(o, r);
-  if (side < 0) return; // counted at its start
+  const proto = <u32>load<u8>(rec + R_PROTO);
+  if (!orient(rec + R_ORIG_H, rec + R_RESP_H, <u32>load<u16>(rec + R_ORIG_P), <u32>load<u16>(rec + R_RESP_P))) return; // counted at its start
   count(C_LEARN_ENDS);
   const ts = load<f64>(rec + R_LAST_TS);
-  const proto = <u32>load<u8>(rec + R_PROTO);
-  const oPort = <u32>load<u16>(rec + R_ORIG_P), rPort = <u32>load<u16>(rec + R_RESP_P);
-  const dev = side == 1 ? o : r, peer = side == 1 ? r : o;
-  const devPort = side == 1 ? oPort : rPort, peerPort = side == 1 ? rPort : oPort;
-  const peerLocal = isLocal(peer);
-  const obs = takeObservation(OBS_END, ts, serial, flowTs, dev, peer, devPort, peerPort, proto);
+  const obs = takeObservation(OBS_END, ts, serial, flowTs, proto);
 
   const oBytes = load<f64>(rec + R_ORIG_IP_BYTES), rBytes = load<f64>(rec + R_RESP_IP_BYTES);
-  const oPkts = load<f64>(rec + R_ORIG_PKTS), rPkts = load<f64>(rec + R_RESP_PKTS);
+  const rPkts = load<f64>(rec + R_RESP_PKTS);
   const out = side == 1 ? oBytes : rBytes, inn = side == 1 ? rBytes : oBytes;
   const cs = load<u8>(rec + R_CONN_STATE);
   const fail = failed(cs, proto, rPkts);
 
   const d = device(dev, ts);
-  const dp = d + 16 + 16;
-  setF(obs, FT_DEVICE_AGE_S, ts - load<f64>(d + 16 + T_FIRST));
+  const dp = devices.payload(d);
+  setF(obs, FT_DEVICE_AGE_S, since(ts, devices.first(d)));
   if (fail) counterAdd(dp + D_FAILED_1H, ts, HOUR, 1);
   const conns1h = counterValue(dp + D_CONNS_1H, ts, HOUR);
   setF(obs, FT_DEVICE_FAIL_RATIO, conns1h > 0 ? counterValue(dp + D_FAILED_1H, ts, HOUR) / conns1h : 0);
@@ -376,33 +399,29 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
     setF(obs, FT_BYTES_OUT_Z, momentsZ(dp + D_BYTES_OUT, out, 20));
     momentsAdd(dp + D_BYTES_OUT, ts, DAY, out);
   }
-  touch(d, 16, ts);
+  devices.touch(d, ts);
 
   // the pair's and the peer's standing, without counting this connection again
-  copy16(key, dev);
-  copy16(key + 16, peer);
+  copyWords(key, dev, 16);
+  copyWords(key + 16, peer, 16);
   const pr = pairs.find(key, hashBytes(key, 32));
-  if (pr != 0) setF(obs, FT_PAIR_CONNS, counterValue(pr + 32 + 16 + P_CONNS_1H, ts, HOUR));
-  copy16(key, peer);
-  const ep = endpoints.find(key, hashBytes(key, 16));
+  if (pr != 0) setF(obs, FT_PAIR_CONNS, counterValue(pairs.payload(pr) + P_CONNS_1H, ts, HOUR));
+  const ep = endpoints.find(peer, hashBytes(peer, 16));
   if (ep != 0) {
-    setRarity(obs, load<f64>(ep + 16 + T_HEADER + EP_DEVICES) - 1); // this device's own contact was counted at the start
-    setF(obs, FT_PEER_AGE_S, ts - load<f64>(ep + 16 + T_FIRST));
+    // this device counts for the endpoint only while its pair is known and within the counted horizon
+    const self: f64 = pr != 0 && pairs.last(pr) >= countedHorizon ? 1 : 0;
+    setRarity(obs, load<f64>(endpoints.payload(ep) + EP_DEVICES) - self);
+    setF(obs, FT_PEER_AGE_S, since(ts, endpoints.first(ep)));
   } else {
     setF(obs, FT_PEER_RARITY, 100);
   }
 
-  const svcPort = side == 1 ? peerPort : devPort;
-  setF(obs, FT_DIRECTION, side == 0 ? 3 : peerLocal ? 2 : 1);
-  setF(obs, FT_PEER_EXTERNAL, peerLocal ? 0 : 1);
-  setF(obs, FT_PORT, <f64>svcPort);
-  setF(obs, FT_PROTO, <f64>proto);
-  setF(obs, FT_ORIGINATOR, side == 1 ? 1 : 0);
+  orientation(obs, proto);
   setF(obs, FT_FAILED, fail ? 1 : 0);
   setF(obs, FT_BYTES_OUT, out);
   setF(obs, FT_BYTES_IN, inn);
-  setF(obs, FT_DURATION, ts - load<f64>(rec + R_TS));
-  setF(obs, FT_PKTS_OUT, side == 1 ? oPkts : rPkts);
+  setF(obs, FT_DURATION, since(ts, load<f64>(rec + R_TS)));
+  setF(obs, FT_PKTS_OUT, side == 1 ? load<f64>(rec + R_ORIG_PKTS) : rPkts);
   setF(obs, FT_CONN_STATE, <f64>cs);
   setF(obs, FT_CHANNEL_GAP_S, 0);
   setF(obs, FT_PAIR_GAP_S, 0);

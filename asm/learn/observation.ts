@@ -1,7 +1,7 @@
 // The observation layout: what the learner hands JS for each connection it
 // judged (CONN, when the connection starts) or finished flow (END), with the
 // learned features the model engine filters on. JS mirrors this in
-// sensor/learn/observation.ts (test/learn-layout.test.ts compares them).
+// sensor/learn/observation.ts (test/detection.test.ts compares names, offsets and size).
 
 export const OBS_SIZE: usize = 288;
 

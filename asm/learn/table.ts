@@ -13,7 +13,8 @@
 // empty while its first-seen time is 0 (times are capture seconds since the
 // epoch; a record at time 0 is stored at 1e-9 instead, see stamp()).
 
-import { reserve, zeroWords } from "../bytes";
+import { copyWords, reserve, zeroWords } from "../bytes";
+import { count } from "../stats";
 
 const PROBE: u32 = 16;
 export const T_FIRST: usize = 0; // offsets after the key
@@ -30,10 +31,12 @@ export class Table {
   keyBytes: usize = 0;
   /** entries in use (saturates at capacity) */
   used: u32 = 0;
-  evictions: f64 = 0;
+  /** counters.ts index counted once per eviction */
+  evictionCounter: i32 = 0;
 
   /** capacity is rounded up to a power of two; false when memory cannot grow. */
-  init(capacity: u32, keyBytes: usize, payloadBytes: usize): bool {
+  init(capacity: u32, keyBytes: usize, payloadBytes: usize, evictionCounter: i32): bool {
+    this.evictionCounter = evictionCounter;
     let cap: u32 = 16;
     while (cap < capacity && cap < (1 << 28)) cap <<= 1;
     this.keyBytes = keyBytes;
@@ -44,12 +47,20 @@ export class Table {
     if (this.base == 0) return false;
     this.mask = cap - 1;
     this.used = 0;
-    this.evictions = 0;
     return true;
   }
 
   @inline capacity(): u32 { return this.mask + 1; }
   @inline at(i: u32): usize { return this.base + <usize>i * this.entryBytes; }
+  /** When entry e was first / last seen (first = 0: the slot is empty). */
+  @inline first(e: usize): f64 { return load<f64>(e + this.keyBytes + T_FIRST); }
+  @inline last(e: usize): f64 { return load<f64>(e + this.keyBytes + T_LAST); }
+  /** Seen at `now` (last seen never goes back: records arrive up to the lateness window out of order). */
+  @inline touch(e: usize, now: f64): void {
+    if (now > this.last(e)) store<f64>(e + this.keyBytes + T_LAST, stamp(now));
+  }
+  /** Where entry e's payload starts. */
+  @inline payload(e: usize): usize { return e + this.keyBytes + T_HEADER; }
 
   /** The entry for the key at k (hash h), or 0. */
   find(k: usize, h: u32): usize {
@@ -82,14 +93,14 @@ export class Table {
       if (last < oldestT) { oldestT = last; oldest = e; }
       i = (i + 1) & this.mask;
     }
-    this.evictions += 1;
+    count(this.evictionCounter);
     return this.claim(oldest, k, now);
   }
 
   private claim(e: usize, k: usize, now: f64): usize {
     const kb = this.keyBytes;
     zeroWords(e + kb, this.entryBytes - kb);
-    for (let o: usize = 0; o < kb; o += 8) store<u64>(e + o, load<u64>(k + o));
+    copyWords(e, k, kb);
     const t = stamp(now);
     store<f64>(e + kb + T_FIRST, t);
     store<f64>(e + kb + T_LAST, t);

@@ -138,6 +138,10 @@ interface CoreExports {
   gateClauses(): number;
   gateSets(): number;
   learnProgram(nModels: number, nClauses: number): number;
+  gateMaxModels(): number;
+  gateMaxClauses(): number;
+  gateMaxSets(): number;
+  learnFirstTs(): number;
   learnOutput(): number;
   observationsPtr(): number;
   observationCount(): number;
@@ -160,6 +164,11 @@ export interface LearnSettings {
   /** every observation to JS, not only those a model's filters pass (tests) */
   emitAll: boolean;
 }
+/** The gate's operators and room (asm/learn/gate.ts OP_*, MAX_*; test/detection.test.ts compares them). */
+export const GATE_OPS = { '>=': 0, '>': 1, '<=': 2, '<': 3, '==': 4, '!=': 5, in: 6, 'not in': 7 } as const;
+export const GATE_LIMITS = { models: 64, clauses: 1024, sets: 16 } as const;
+const SET_BYTES = 8192;
+
 /** The models' filters as the core runs them (asm/learn/gate.ts). */
 export interface GateProgram {
   models: { kind: number; first: number; count: number }[];
@@ -455,8 +464,21 @@ export class WasmCore {
 
   get learningEnabled(): boolean { return this.learning; }
 
+  /** Capture time of the first connection the core learned (NaN before any). */
+  learnFirstTs(): number { return this.learning ? this.x.learnFirstTs() : NaN; }
+
+  /** The gate's room as the core has it (GATE_LIMITS mirrors it). */
+  gateLimits(): { models: number; clauses: number; sets: number } {
+    return { models: this.x.gateMaxModels(), clauses: this.x.gateMaxClauses(), sets: this.x.gateMaxSets() };
+  }
+
   /** Load the models' compiled filters (sensor/models/compile.ts). */
   setGateProgram(p: GateProgram): void {
+    // checked before anything is written: the regions after these are the learning tables
+    if (p.models.length > this.x.gateMaxModels() || p.clauses.length > this.x.gateMaxClauses() || p.sets.length > this.x.gateMaxSets()) {
+      throw new Error(`the core's gate takes at most ${this.x.gateMaxModels()} models, ${this.x.gateMaxClauses()} filters and ${this.x.gateMaxSets()} port lists`);
+    }
+    if (p.sets.some((b) => b.length !== SET_BYTES)) throw new Error(`a port set is a ${SET_BYTES}-byte bitmap`);
     this.ensureViews();
     const dv = this.dv;
     const m = this.x.gateModels(), c = this.x.gateClauses(), sets = this.x.gateSets();
@@ -470,7 +492,7 @@ export class WasmCore {
       dv.setUint32(c + i * 16 + 4, cl.op, true);
       dv.setFloat64(c + i * 16 + 8, cl.value, true);
     });
-    p.sets.forEach((bits, i) => this.u8.set(bits, sets + i * 8192));
+    p.sets.forEach((bits, i) => this.u8.set(bits, sets + i * SET_BYTES));
     if (this.x.learnProgram(p.models.length, p.clauses.length) !== 0) throw new Error('the core refused the models\' filter program');
   }
 
@@ -491,6 +513,7 @@ export class WasmCore {
         this.x.observationsClear();
       }
       if (done) return;
+      // each round empties the region, and learnOutput takes at least one record into an empty one
       if (rounds > 1_000_000) throw new Error('learner made no progress');
     }
   }

@@ -1,11 +1,13 @@
 // The learner's observations as JS reads them: the mirror of
-// asm/learn/observation.ts (test/learn.test.ts checks the two agree). One
+// asm/learn/observation.ts (test/detection.test.ts checks the two agree). One
 // observation per connection start (CONN) or finished flow (END) of a
 // local device, with the learned features the models filter on.
 import { formatAddress, isV4Mapped } from '../flows/ip-address.ts';
 
 export const OBS_SIZE = 288;
-const O = { KIND: 0, MODELS_LO: 4, MODELS_HI: 8, TS: 16, SERIAL: 24, FLOW_TS: 32, DEVICE: 40, PEER: 56, DEVICE_PORT: 72, PEER_PORT: 74, PROTO: 76, FEATURES: 80 } as const;
+/** Byte offsets in an observation (asm/learn/observation.ts O_*). */
+export const OBS_LAYOUT = { KIND: 0, MODELS_LO: 4, MODELS_HI: 8, TS: 16, SERIAL: 24, FLOW_TS: 32, DEVICE: 40, PEER: 56, DEVICE_PORT: 72, PEER_PORT: 74, PROTO: 76, FEATURES: 80 } as const;
+const O = OBS_LAYOUT;
 
 export const OBS_KIND = { conn: 1, end: 2 } as const;
 export type ObservationKind = keyof typeof OBS_KIND;
@@ -92,6 +94,9 @@ export class ObservationView {
   get proto(): number { return this.bytes[this.at + O.PROTO]!; }
   device(): string { return address(this.bytes, this.at + O.DEVICE); }
   peer(): string { return address(this.bytes, this.at + O.PEER); }
+  /** The 16 address bytes (IPv4 v4-mapped), copied: for evidence kept past the batch. */
+  deviceBytes(): Uint8Array { return this.bytes.slice(this.at + O.DEVICE, this.at + O.DEVICE + 16); }
+  peerBytes(): Uint8Array { return this.bytes.slice(this.at + O.PEER, this.at + O.PEER + 16); }
   feature(i: number): number { return this.dv.getFloat64(this.at + O.FEATURES + i * 8, true); }
 
   snapshot(): Observation {
@@ -106,9 +111,4 @@ export class ObservationView {
 
 function address(b: Uint8Array, at: number): string {
   return formatAddress(b.subarray(at, at + 16), isV4Mapped(b, at) ? 4 : 6);
-}
-
-/** A feature of a snapshot by name. */
-export function feature(o: Observation, name: FeatureName): number {
-  return o.features[FEATURE_INDEX[name]]!;
 }

@@ -2,12 +2,11 @@
 // (asm/learn/gate.ts): one entry per model, its clauses, and the port sets
 // of `in` filters as 8 KiB bitmaps. Model i of the result is bit i of an
 // observation's pass mask.
-import type { GateProgram } from '../core/wasm-core.ts';
+import { GATE_LIMITS, GATE_OPS, type GateProgram } from '../core/wasm-core.ts';
 import { FEATURE_INDEX, OBS_KIND } from '../learn/observation.ts';
-import { portList, type Model, type Op } from './model.ts';
+import { portList, type Model } from './model.ts';
 
-const OP_CODES: Record<Op, number> = { '>=': 0, '>': 1, '<=': 2, '<': 3, '==': 4, '!=': 5, in: 6, 'not in': 7 };
-const MAX_MODELS = 64, MAX_CLAUSES = 1024, MAX_SETS = 16;
+const { models: MAX_MODELS, clauses: MAX_CLAUSES, sets: MAX_SETS } = GATE_LIMITS;
 
 export function compileModels(models: readonly Model[]): GateProgram {
   if (models.length > MAX_MODELS) throw new Error(`at most ${MAX_MODELS} enabled models (${models.length})`);
@@ -31,7 +30,7 @@ export function compileModels(models: readonly Model[]): GateProgram {
         }
         value = id;
       } else value = f.value as number;
-      program.clauses.push({ feature: FEATURE_INDEX[f.feature], op: OP_CODES[f.op], value });
+      program.clauses.push({ feature: FEATURE_INDEX[f.feature], op: GATE_OPS[f.op], value });
     }
     if (program.clauses.length > MAX_CLAUSES) throw new Error(`at most ${MAX_CLAUSES} filters across the models`);
     program.models.push({ kind: OBS_KIND[m.on], first, count: program.clauses.length - first });
