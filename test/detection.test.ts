@@ -12,10 +12,16 @@ import { analyze } from '../sensor/pipeline/analyze.ts';
 import type { Breach } from '../sensor/models/breach.ts';
 import { BUILTIN_MODELS } from '../sensor/models/catalogue.ts';
 import { compileModels } from '../sensor/models/compile.ts';
-import { parseModels, ModelError } from '../sensor/models/model.ts';
+import { parseModels, ModelError, type Model } from '../sensor/models/model.ts';
 import { loadModels } from '../sensor/models/detector.ts';
-import { FEATURES, OBS_SIZE } from '../sensor/learn/observation.ts';
-import { WasmCore } from '../sensor/core/wasm-core.ts';
+import { ModelEngine, scoreOf } from '../sensor/models/engine.ts';
+import { FEATURES, FEATURE_INDEX, NEVER, OBS_KIND, OBS_LAYOUT, OBS_SIZE, ObservationView, type FeatureName } from '../sensor/learn/observation.ts';
+import { GATE_LIMITS, GATE_OPS, WasmCore } from '../sensor/core/wasm-core.ts';
+import { BreachWriter } from '../sensor/sinks/breach-writer.ts';
+import type { FlowRecord } from '../sensor/flows/zeek-record.ts';
+import { communityId } from '../sensor/flows/community-id.ts';
+import { parseAddress } from '../sensor/flows/ip-address.ts';
+import { cli, jsonLines } from './helpers/cli.ts';
 import { writeSampleCapture } from '../sensor/sample/sample-capture.ts';
 import { pcapFile, type PcapRecord } from './helpers/capture-bytes.ts';
 import { MAC_A, MAC_B, eth, ipv4, tcp } from './helpers/packet-bytes.ts';
@@ -54,10 +60,14 @@ class Trace {
   }
 }
 
-async function breachesOf(path: string, opts: { learningS?: number; format?: 'aws-vpc' } = {}): Promise<{ breaches: Breach[]; detection: NonNullable<Awaited<ReturnType<typeof analyze>>['detection']> }> {
+async function breachesOf(path: string, opts: { learningS?: number; baselineS?: number; format?: 'aws-vpc' } = {}): Promise<{ breaches: Breach[]; flows: FlowRecord[]; detection: NonNullable<Awaited<ReturnType<typeof analyze>>['detection']> }> {
   const breaches: Breach[] = [];
-  const s = await analyze({ inputs: [path], format: opts.format, onBreach: (b) => breaches.push(b), learningS: opts.learningS ?? 0, progress: false });
-  return { breaches, detection: s.detection! };
+  const flows: FlowRecord[] = [];
+  const s = await analyze({
+    inputs: [path], format: opts.format, onBreach: (b) => breaches.push(b), onRecord: (r) => flows.push(r),
+    learningS: opts.learningS ?? 0, baselineS: opts.baselineS, progress: false,
+  });
+  return { breaches, flows, detection: s.detection! };
 }
 
 /** Some ordinary background: a few hosts using a web server and DNS-like services. */
@@ -77,22 +87,27 @@ test('a port scan (SYN → RST on 60 ports of one host) is one Device / Suspicio
     tr.add(t, frame('10.0.0.5', '10.0.0.9', 50000 + p, p, SYN));
     tr.add(t + 0.0005, frame('10.0.0.9', '10.0.0.5', p, 50000 + p, RST | ACK));
   }
-  const { breaches } = await breachesOf(tr.write('port-scan.pcap'));
+  const { breaches, flows } = await breachesOf(tr.write('port-scan.pcap'));
   assert.equal(breaches.map((b) => b.model), ['device-port-scan']);
   const b = breaches[0]!;
   assert.is(b.title, 'Device / Suspicious Port Scan');
   assert.equal(b.mitre, ['T1046']);
   assert.equal(b.device, { ip: '10.0.0.5' });
-  assert.is(b.peer?.ip, '10.0.0.9');
-  assert.ok(b.score >= 55 && b.score <= 100, `score ${b.score}`);
+  assert.equal(b.peer, { ip: '10.0.0.9', port: 21 });
+  assert.is(b.score, 55); // at the threshold: the category's base
+  assert.is(b.port, undefined);
   assert.is(b.category, 'suspicious');
-  // raised when the 20th fresh port was tried: at t0 + 100 + 20 × 0.5 s
-  assert.is(b.time, new Date((T0 + 110) * 1000).toISOString());
+  // the first port of the burst stays in the core (pair_fresh >= 1.5): raised
+  // when the 21st was tried, at t0 + 100 + 21 × 0.5 s
+  assert.is(b.time, new Date((T0 + 110.5) * 1000).toISOString());
   assert.match(b.summary, /^10\.0\.0\.5 tried 20 different ports on 10\.0\.0\.9 within 60 s/);
   const count = b.metrics.find((m) => m.name === 'count')!;
   assert.is(count.value, 20);
   assert.is(count.window_s, 60);
-  assert.ok(b.evidence.length > 0 && b.evidence.every((e) => /^C[0-9A-Za-z]{17}$/.test(e.uid) && e.community_id.startsWith('1:')), JSON.stringify(b.evidence));
+  // the evidence is the scan's last five probes, as the flow records name them
+  const probe = new Map(flows.filter((f) => f['id.orig_h'] === '10.0.0.5' && f['id.resp_h'] === '10.0.0.9').map((f) => [f['id.resp_p'], f]));
+  assert.equal(b.evidence, [17, 18, 19, 20, 21].map((p) => ({ uid: probe.get(p)!.uid, community_id: probe.get(p)!.community_id })));
+  assert.is(b.metrics.find((m) => m.name === 'channel_gap_s')!.value, null); // never used before
 });
 
 test('a network sweep of unanswered SYNs is detected while it runs, long before the flows time out', async () => {
@@ -102,9 +117,11 @@ test('a network sweep of unanswered SYNs is detected while it runs, long before 
   const { breaches } = await breachesOf(tr.write('sweep.pcap'));
   assert.equal(breaches.map((b) => b.model), ['device-network-scan']);
   const b = breaches[0]!;
-  // 25 hosts within the minute: at t0 + 75, while every probe is still open (S0 ends after 300 s)
-  assert.is(b.time, new Date((T0 + 75) * 1000).toISOString());
-  assert.is(b.peer?.port, 445);
+  // 25 hosts counted within the minute (the first stays in the core): at
+  // t0 + 76, while every probe is still open (S0 ends after 300 s)
+  assert.is(b.time, new Date((T0 + 76) * 1000).toISOString());
+  assert.is(b.port, 445);
+  assert.is(b.peer, undefined); // a sweep has no one peer
   assert.match(b.summary, /contacted 25 internal hosts on port 445 within 60 s/);
 });
 
@@ -114,11 +131,21 @@ test('the learning period holds breaches back (counted), and --learning 0 lets t
   const path = tr.write('scan-learning.pcap');
   const held = await breachesOf(path, { learningS: 86400 });
   assert.is(held.breaches.length, 0);
-  assert.ok(held.detection.suppressed_learning > 0);
+  assert.is(held.detection.suppressed_learning, 10); // probes 21 to 30, each past the threshold
   const open = await breachesOf(path, { learningS: 0 });
   assert.is(open.breaches.length, 1);
   // the throttle: the scan goes on past the threshold, one breach per hour
-  assert.ok(open.detection.suppressed_throttle > 0);
+  assert.is(open.detection.suppressed_throttle, 9);
+});
+
+test('the learning period runs from the capture\'s start, not from the first observation a model passes', async () => {
+  // a day and a bit of ordinary sessions (none of which passes a model's filters), then a scan
+  const tr = new Trace();
+  for (let t = T0; t < T0 + 90_000; t += 3600) tr.session(t, '10.0.0.21', '10.0.0.80', 40000 + (t - T0) / 3600, 443);
+  for (let p = 1; p <= 30; p++) tr.add(T0 + 90_000 + p, frame('10.0.0.5', '10.0.0.9', 50000 + p, p, SYN));
+  const { breaches, detection } = await breachesOf(tr.write('late-scan.pcap'), { learningS: 86400 });
+  assert.equal(breaches.map((b) => b.model), ['device-port-scan']);
+  assert.is(detection.suppressed_learning, 0);
 });
 
 test('brute force from flow logs: 30 short SSH connections to one server in two minutes', async () => {
@@ -142,7 +169,10 @@ test('benign generated enterprise traffic raises no breach with the learning per
   writeSampleCapture(path, { seed: 'detect-benign-1', packets: 60_000, format: 'pcap' });
   const { breaches, detection } = await breachesOf(path);
   assert.equal(breaches.map((b) => `${b.model} ${b.device.ip} ${b.summary}`), []);
-  assert.ok(detection.observations >= 0);
+  // what passed a filter: the baseline models' candidates, held back (every device is minutes old)
+  assert.ok(detection.observations > 0);
+  assert.ok(detection.suppressed_baseline > 0);
+  assert.is(detection.suppressed_learning + detection.suppressed_throttle, 0);
 });
 
 test('models are validated: unknown features and fields are refused with where they are', () => {
@@ -162,21 +192,200 @@ test('models are validated: unknown features and fields are refused with where t
 test('the compiled gate: port lists become shared bitmaps; the core refuses an out-of-range program', () => {
   const p = compileModels(BUILTIN_MODELS);
   assert.is(p.models.length, BUILTIN_MODELS.length);
-  assert.ok(p.sets.length >= 2 && p.sets.every((s) => s.length === 8192));
+  // three distinct port lists: authentication services, administration, common outbound
+  assert.is(p.sets.length, 3);
+  const bit = (set: Uint8Array, port: number) => (set[port >> 3]! >> (port & 7)) & 1;
+  const brute = BUILTIN_MODELS.findIndex((m) => m.id === 'device-brute-force');
+  const inClause = p.clauses[p.models[brute]!.first + 1]!;
+  assert.is(inClause.op, GATE_OPS.in);
+  assert.is(bit(p.sets[inClause.value]!, 22), 1);
+  assert.is(bit(p.sets[inClause.value]!, 443), 0);
   const core = new WasmCore({});
   core.enableLearning({ devices: 64, endpoints: 64, pairs: 64, channels: 64, ports: 64, observations: 64 }, [], { retentionS: 86400, recountS: 3600, emitAll: false });
+  assert.equal(core.gateLimits(), { ...GATE_LIMITS });
   core.setGateProgram(p);
   assert.throws(() => core.setGateProgram({ models: [{ kind: 1, first: 0, count: 5 }], clauses: [], sets: [] }), /refused/);
   assert.throws(() => core.setGateProgram({ models: [{ kind: 1, first: 0, count: 1 }], clauses: [{ feature: 99, op: 0, value: 0 }], sets: [] }), /refused/);
+  // too big for the core's room: refused before a byte is written
+  assert.throws(() => core.setGateProgram({ models: [], clauses: [], sets: new Array(GATE_LIMITS.sets + 1).fill(new Uint8Array(8192)) }), /at most/);
+  assert.throws(() => compileModels(new Array(GATE_LIMITS.models + 1).fill(BUILTIN_MODELS[0])), /at most 64/);
 });
 
-test('the observation layout of the core and of JS agree (names, order, size)', () => {
+test('the observation layout and the gate of the core and of JS agree (names, order, offsets, operators, room)', () => {
   const src = readFileSync(new URL('../asm/learn/observation.ts', import.meta.url), 'utf8');
   const names = [...src.matchAll(/export const FT_([A-Z0-9_]+): i32 = (\d+);/g)].map((m) => [Number(m[2]), m[1]!.toLowerCase()] as const).sort((a, b) => a[0] - b[0]).map((x) => x[1]);
   assert.equal(names, FEATURES.map(([n]) => n));
   assert.is(Number(/NUM_FEATURES: i32 = (\d+)/.exec(src)![1]), FEATURES.length);
   assert.is(Number(/OBS_SIZE: usize = (\d+)/.exec(src)![1]), OBS_SIZE);
-  assert.is(OBS_SIZE, 80 + 8 * FEATURES.length);
+  assert.is(OBS_SIZE, OBS_LAYOUT.FEATURES + 8 * FEATURES.length);
+  const offsets = Object.fromEntries([...src.matchAll(/export const O_([A-Z_]+): usize = (\d+);/g)].map((m) => [m[1]!, Number(m[2])]));
+  assert.equal(offsets, { ...OBS_LAYOUT });
+  assert.is(Number(/OBS_CONN: u32 = (\d+)/.exec(src)![1]), OBS_KIND.conn);
+  assert.is(Number(/OBS_END: u32 = (\d+)/.exec(src)![1]), OBS_KIND.end);
+  const gate = readFileSync(new URL('../asm/learn/gate.ts', import.meta.url), 'utf8');
+  const op = (name: string) => Number(new RegExp(`OP_${name}: u32 = (\\d+)`).exec(gate)![1]);
+  assert.equal({ ...GATE_OPS }, { '>=': op('GE'), '>': op('GT'), '<=': op('LE'), '<': op('LT'), '==': op('EQ'), '!=': op('NE'), in: op('IN_SET'), 'not in': op('NOT_IN_SET') });
+});
+
+test('the learner: rarity across devices, one CONN and one END per connection (sFlow samples included), features in place', () => {
+  const core = new WasmCore({});
+  core.enableLearning({ devices: 64, endpoints: 64, pairs: 64, channels: 64, ports: 64, observations: 256 }, [{ net: parseAddress('10.0.0.0')!.bytes, mask: parseAddress('255.255.0.0')!.bytes.map((b, i) => (i < 12 ? 0xff : b)) }], { retentionS: 86400, recountS: 3600, emitAll: true });
+  const seen: { kind: string; device: string; peer: string; f: Record<string, number> }[] = [];
+  const view = new ObservationView();
+  const pull = () => core.drainObservations((bytes, n) => {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < n; i++) {
+      const o = view.select(bytes, dv, i);
+      seen.push({ kind: o.kind, device: o.device(), peer: o.peer(), f: Object.fromEntries(FEATURES.map(([name], k) => [name, o.feature(k)])) });
+    }
+  });
+  const syn = (src: string, dst: string, sport: number) => new Uint8Array(frame(src, dst, sport, 443, SYN));
+  core.ingestFrame(syn('10.0.0.1', '198.51.100.9', 40001), 54, 1, T0);
+  core.ingestFrame(syn('10.0.0.2', '198.51.100.9', 40002), 54, 1, T0 + 1);
+  core.ingestSampledFrame(syn('10.0.0.3', '198.51.100.7', 40003), 54, 1, T0 + 2, 100, 8); // an sFlow sample
+  pull();
+  while (!core.flushAll()) { pull(); core.drainRaw(() => {}); }
+  pull();
+  core.drainRaw(() => {});
+  assert.equal(seen.map((o) => `${o.kind} ${o.device} ${o.peer}`), [
+    'conn 10.0.0.1 198.51.100.9', 'conn 10.0.0.2 198.51.100.9', 'conn 10.0.0.3 198.51.100.7',
+    'end 10.0.0.1 198.51.100.9', 'end 10.0.0.2 198.51.100.9', 'end 10.0.0.3 198.51.100.7',
+  ]);
+  const [a, b] = seen;
+  // the first device to meet the peer: nobody else did (100); the second: the one other active device did (0)
+  assert.equal([a!.f.peer_rarity, a!.f.peer_devices, a!.f.peer_age_s, a!.f.channel_gap_s, a!.f.direction, a!.f.port, a!.f.originator], [100, 0, 0, NEVER, 1, 443, 1]);
+  assert.equal([b!.f.peer_rarity, b!.f.peer_devices, b!.f.peer_age_s], [0, 1, 1]);
+  assert.is(seen[3]!.f.failed, 1); // an unanswered SYN
+  assert.is(core.counter('C_LEARN_CONNS'), 3);
+  assert.is(core.counter('C_LEARN_ENDS'), 3);
+});
+
+// ---- the engine alone, over observations written by hand
+
+const TEST_MODEL: Model = {
+  id: 'test-count', title: 'Test / Count', category: 'suspicious', mitre: ['T1046'], priority: 3, on: 'conn', filters: [],
+  metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 3, throttle_s: 3600, baseline: false,
+  summary: '{device} {peer} {port} {value} {value_bytes} {threshold} {window} {peer_rarity} {channel_gap_s} {device_age_s} {nope}', metric_label: 'count',
+  enabled: true,
+};
+
+interface ObsSpec { ts: number; device?: string; peer?: string; port?: number; serial?: number; features?: Partial<Record<FeatureName, number>> }
+
+/** Run the engine over observations (all passing model 0) and collect its breaches. */
+function runEngine(model: Model, obs: ObsSpec[], opts: { maxKeys?: number; learningS?: number; baselineS?: number } = {}) {
+  const breaches: Breach[] = [];
+  const engine = new ModelEngine([model], { learningS: opts.learningS ?? 0, baselineS: opts.baselineS ?? 0, maxKeys: opts.maxKeys, onBreach: (b) => breaches.push(b) });
+  const bytes = new Uint8Array(OBS_SIZE);
+  const dv = new DataView(bytes.buffer);
+  const view = new ObservationView();
+  const L = OBS_LAYOUT;
+  for (const [i, o] of obs.entries()) {
+    bytes.fill(0);
+    dv.setUint32(L.KIND, OBS_KIND[model.on], true);
+    dv.setUint32(L.MODELS_LO, 1, true);
+    dv.setFloat64(L.TS, o.ts, true);
+    dv.setFloat64(L.SERIAL, o.serial ?? i + 1, true);
+    dv.setFloat64(L.FLOW_TS, o.ts, true);
+    bytes.set(parseAddress(o.device ?? '10.0.0.1')!.bytes, L.DEVICE);
+    bytes.set(parseAddress(o.peer ?? '10.0.0.2')!.bytes, L.PEER);
+    dv.setUint16(L.DEVICE_PORT, 40000 + i, true);
+    dv.setUint16(L.PEER_PORT, o.port ?? 22, true);
+    bytes[L.PROTO] = 6;
+    const f = { originator: 1, port: o.port ?? 22, proto: 6, device_age_s: 1e6, ...o.features };
+    for (const [name, v] of Object.entries(f)) dv.setFloat64(L.FEATURES + 8 * FEATURE_INDEX[name as FeatureName], v, true);
+    engine.observe(view.select(bytes, dv, 0));
+  }
+  return { breaches, counters: engine.counters };
+}
+
+test('engine: the window counts within its span, a breach fills the summary, evidence and scores', () => {
+  const { breaches } = runEngine(TEST_MODEL, [{ ts: 1000 }, { ts: 1070 }, { ts: 1071 }, { ts: 1072, features: { peer_rarity: 97.5, channel_gap_s: NEVER } }]);
+  assert.is(breaches.length, 1); // the first one left the 60 s window before the third arrived
+  const b = breaches[0]!;
+  assert.is(b.summary, '10.0.0.1 10.0.0.2 22 3 3 bytes 3 60 s 97.5 never 11.57 days {nope}');
+  assert.is(b.evidence.length, 3); // only what is in the window
+  assert.is(b.evidence[0]!.community_id, communityId(new Uint8Array([10, 0, 0, 1]), new Uint8Array([10, 0, 0, 2]), 6, 40001, 22));
+  assert.is(scoreOf({ category: 'suspicious', threshold: 3 }, 3), 55);
+  assert.is(scoreOf({ category: 'suspicious', threshold: 3 }, 30), 80);
+  assert.is(scoreOf({ category: 'critical', threshold: 3 }, 3000), 100);
+  assert.is(scoreOf({ category: 'informational', threshold: 0 }, 0), 45);
+});
+
+test('engine: a throttle outlives its forgotten window; forgetting counted', () => {
+  const obs: ObsSpec[] = [];
+  // device A reaches the threshold, B pushes A's window out (maxKeys 1), A again within the hour
+  for (const [t, peer] of [[0, 'a'], [1, 'a'], [2, 'a'], [3, 'b'], [4, 'a'], [5, 'a'], [6, 'a']] as const) obs.push({ ts: 5000 + t, peer: peer === 'a' ? '10.0.0.2' : '10.0.0.3' });
+  const { breaches, counters } = runEngine(TEST_MODEL, obs, { maxKeys: 1 });
+  assert.is(breaches.length, 1);
+  assert.is(counters.windows_forgotten, 2);
+  assert.is(counters.suppressed_throttle, 1);
+  // throttles themselves are bounded: with room for one, a second key's breach forgets the first's
+  const two = runEngine(TEST_MODEL, [0, 1, 2, 3, 4, 5].map((t) => ({ ts: 100 + t, peer: t < 3 ? '10.0.0.2' : '10.0.0.3' })), { maxKeys: 1 });
+  assert.is(two.breaches.length, 2);
+  assert.is(two.counters.throttles_forgotten, 1);
+});
+
+test('engine: out-of-order observations: within the window they count, a window older are dropped', () => {
+  const { breaches, counters } = runEngine(TEST_MODEL, [{ ts: 2000 }, { ts: 1900 }, { ts: 1990 }, { ts: 1995 }]);
+  assert.is(counters.late, 1);
+  assert.is(breaches.length, 1);
+  assert.is(breaches[0]!.time, new Date(1995 * 1000).toISOString());
+});
+
+test('engine: baseline models hold a young device back; the learning period holds every non-compliance model', () => {
+  const base: Model = { ...TEST_MODEL, baseline: true, threshold: 1 };
+  const young = runEngine(base, [{ ts: 10, features: { device_age_s: 100 } }, { ts: 20, features: { device_age_s: 4000 } }], { baselineS: 3600 });
+  assert.is(young.counters.suppressed_baseline, 1);
+  assert.is(young.breaches.length, 1);
+  const learning = runEngine({ ...TEST_MODEL, threshold: 1 }, [{ ts: 10 }, { ts: 10 + 86400 }], { learningS: 86400 });
+  assert.is(learning.counters.suppressed_learning, 1);
+  assert.is(learning.breaches.length, 1);
+  const compliance = runEngine({ ...TEST_MODEL, threshold: 1, category: 'compliance' }, [{ ts: 10 }], { learningS: 86400 });
+  assert.is(compliance.breaches.length, 1);
+});
+
+test('the breach sink: a failed write is counted once and breaks it, later breaches are discarded', () => {
+  const w = new BreachWriter('/dev/full');
+  const { breaches } = runEngine({ ...TEST_MODEL, threshold: 1, throttle_s: 0 }, [{ ts: 1 }, { ts: 2 }, { ts: 3 }]);
+  for (const b of breaches) w.write(b);
+  const c = w.close();
+  assert.equal({ received: c.received, sent: c.sent, errors: c.errors, discarded: c.discarded }, { received: 3, sent: 0, errors: 1, discarded: 3 });
+  assert.match(c.error!, /ENOSPC|no space/i);
+});
+
+test('CLI: detection flags as a user meets them — usage errors name the flag, breaches to a file', () => {
+  const tr = new Trace();
+  for (let p = 1; p <= 30; p++) tr.add(T0 + p, frame('10.0.0.5', '10.0.0.9', 50000 + p, p, SYN));
+  const pcap = tr.write('cli-scan.pcap');
+  const bad = join(dir, 'bad-models.json');
+  writeFileSync(bad, JSON.stringify([{ id: 'x-bad', title: 'X / Bad' }]));
+  const notJson = join(dir, 'not-json.json');
+  writeFileSync(notJson, '{ models: ');
+  for (const [args, message] of [
+    [['--breaches', join(dir, 'no', 'such', 'dir', 'b.jsonl')], /--breaches .*no such file or directory/i],
+    [['--flows', '-', '--breaches', '-'], /cannot both go to stdout/],
+    [['--learning', '0'], /--learning is about detection: it needs --breaches/],
+    [['--breaches', '-', '--models', join(dir, 'missing.json')], /--models: .*missing\.json: ENOENT/],
+    [['--breaches', '-', '--models', notJson], /--models: .*not-json\.json: .*JSON/],
+    [['--breaches', '-', '--models', bad], /--models: .*model x-bad.*category/],
+  ] as const) {
+    const r = cli(['analyze', pcap, ...args]);
+    assert.is(r.code, 2, `${args.join(' ')}: exit ${r.code} ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  const out = join(dir, 'cli-breaches.jsonl');
+  const ok = cli(['analyze', pcap, '--learning', '0', '--breaches', out]);
+  assert.is(ok.code, 0, ok.stderr);
+  assert.equal(jsonLines<Breach>(readFileSync(out, 'utf8')).map((b) => b.model), ['device-port-scan']);
+  const summary = JSON.parse(ok.stdout) as { detection: { breaches: number; sink: { sent: number } } };
+  assert.is(summary.detection.breaches, 1);
+  assert.is(summary.detection.sink.sent, 1);
+  // breaches to stdout: the summary moves to stderr
+  const toStdout = cli(['analyze', pcap, '--learning', '0', '--breaches', '-']);
+  assert.equal(jsonLines<Breach>(toStdout.stdout).map((b) => b.model), ['device-port-scan']);
+  assert.match(toStdout.stderr, /"detection"/);
+  const full = cli(['analyze', pcap, '--learning', '0', '--breaches', '/dev/full']);
+  assert.is(full.code, 1);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

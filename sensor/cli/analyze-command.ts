@@ -5,7 +5,7 @@ import { analyze } from '../pipeline/analyze.ts';
 import { numberFlag, parse, UsageError } from './args.ts';
 import { loadModels } from '../models/detector.ts';
 import { ModelError } from '../models/model.ts';
-import { FLOW_OPTIONS, flowFlags, withFlowsTarget, writeSummary } from './flow-flags.ts';
+import { FLOW_OPTIONS, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
 
 export const ANALYZE_HELP = `Usage: edge-sensor analyze <input…> [options]
 
@@ -74,25 +74,20 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const log = logger();
   const breachesTo = values.breaches as string | undefined;
   if (breachesTo === '-' && f.flowsTo === '-') throw new UsageError('--flows and --breaches cannot both go to stdout');
+  for (const flag of ['learning', 'models'] as const) {
+    if (values[flag] !== undefined && !breachesTo) throw new UsageError(`--${flag} is about detection: it needs --breaches`);
+  }
   const learningS = numberFlag(values.learning, 'learning', { min: 0 });
   let models;
-  try { models = values.models !== undefined || breachesTo ? loadModels(values.models as string | undefined) : undefined; } catch (e) {
+  try { models = breachesTo ? loadModels(values.models as string | undefined) : undefined; } catch (e) {
     if (e instanceof ModelError) throw new UsageError(`--models: ${e.message}`);
     throw e;
   }
-  const summary = await withFlowsTarget(f, async () => {
-    try {
-      return await analyze({
-        inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
-        awsFormat: f.awsFormat, events: f.events, breachesTo, models, learningS,
-      });
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (breachesTo && err.syscall === 'open' && err.path === breachesTo) throw new UsageError(`--breaches ${breachesTo}: ${err.message}`);
-      throw e;
-    }
-  });
-  writeSummary(summary, breachesTo === '-' ? { ...f, flowsTo: '-' } : f);
+  const summary = await withOutputTargets({ flows: f.flowsTo, breaches: breachesTo }, () => analyze({
+    inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
+    awsFormat: f.awsFormat, events: f.events, breachesTo, models, learningS,
+  }));
+  writeSummary(summary, f, f.flowsTo === '-' || breachesTo === '-');
 
   const failed = summary.inputs.filter((i) => !i.ok);
   for (const inp of failed) log.error({ input: inp.name, error: inp.error }, 'input could not be analysed');

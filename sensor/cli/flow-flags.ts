@@ -63,24 +63,30 @@ export function flowFlags(values: Values): FlowFlags {
 }
 
 /**
- * Run the job that opens --flows (analyze, run): a --flows path that cannot be
- * opened (a missing folder, no permission) is the user's mistake — a usage
- * error, not a crash. Other errors pass through.
+ * Run the job that opens its output files (analyze, run): an output path that
+ * cannot be opened (a missing folder, no permission) is the user's mistake —
+ * a usage error naming the flag, not a crash. Other errors pass through.
+ * `outputs`: flag name → path, e.g. { flows: f.flowsTo }.
  */
-export async function withFlowsTarget<T>(f: FlowFlags, job: () => Promise<T>): Promise<T> {
+export async function withOutputTargets<T>(outputs: Record<string, string | undefined>, job: () => Promise<T>): Promise<T> {
   try {
     return await job();
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    if (f.flowsTo && err.syscall === 'open' && err.path === f.flowsTo) throw new UsageError(`--flows ${f.flowsTo}: ${err.message}`);
+    if (err.syscall === 'open') {
+      for (const [flag, path] of Object.entries(outputs)) if (path && err.path === path) throw new UsageError(`--${flag} ${path}: ${err.message}`);
+    }
     throw e;
   }
 }
 
-/** The run summary as JSON: to --summary, else stdout — or stderr when the flow records go to stdout. */
-export function writeSummary(summary: unknown, f: FlowFlags): void {
+/**
+ * The run summary as JSON: to --summary, else stdout — or stderr when
+ * stdout carries results (flow records or breaches to "-").
+ */
+export function writeSummary(summary: unknown, f: FlowFlags, stdoutBusy = f.flowsTo === '-'): void {
   const text = JSON.stringify(summary, null, 2) + '\n';
-  const target = f.summaryTo ?? (f.flowsTo === '-' ? 'stderr' : '-');
+  const target = f.summaryTo ?? (stdoutBusy ? 'stderr' : '-');
   if (target === '-') writeFully(1, Buffer.from(text));
   else if (target === 'stderr') writeFully(2, Buffer.from(text));
   else writeFileSync(target, text);

@@ -6,7 +6,7 @@ import { FLOW_FORMATS } from '../pipeline/flow-inputs.ts';
 import { run, type WatchSpec } from '../pipeline/run.ts';
 import type { FlowLogFormat } from '../flowlogs/sniff.ts';
 import { numberFlag, parse, UsageError } from './args.ts';
-import { FLOW_OPTIONS, flowFlags, withFlowsTarget, writeSummary } from './flow-flags.ts';
+import { FLOW_OPTIONS, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
 
 export const RUN_HELP = `Usage: edge-sensor run [options]
 
@@ -79,7 +79,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => onSignal('SIGTERM'));
 
   const pollSeconds = numberFlag(values.poll, 'poll', { min: 0.2 });
-  const summary = await withFlowsTarget(f, () => run({
+  const summary = await withOutputTargets({ flows: f.flowsTo }, () => run({
     packets, netflow, watch, stop, pollSeconds,
     flowsTo: f.flowsTo, localNets: f.localNets, awsFormat: f.awsFormat, core: f.core, events: f.events,
     log,

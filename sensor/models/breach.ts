@@ -2,7 +2,7 @@
 // strongly, on which device, with the metrics that made it and one plain
 // sentence an analyst can act on, plus the flows that are the evidence.
 import { FEATURES, FEATURE_INDEX, NEVER, type FeatureName, type Observation } from '../learn/observation.ts';
-import type { GroupField, Model } from './model.ts';
+import type { Model } from './model.ts';
 
 export interface BreachMetric {
   name: string;
@@ -24,7 +24,10 @@ export interface Breach {
   score: number;
   mitre: string[];
   device: { ip: string };
-  peer?: { ip: string; port?: number };
+  /** the peer, when the model's window is per peer or its summary names one */
+  peer?: { ip: string; port: number };
+  /** the service port, when the model's window is per port (a sweep of many hosts on it) */
+  port?: number;
   metrics: BreachMetric[];
   summary: string;
   evidence: { uid: string; community_id: string }[];
@@ -33,7 +36,7 @@ export interface Breach {
 export function buildBreach(
   m: Model,
   o: Observation,
-  x: { id: string; total: number; score: number; evidence: Breach['evidence']; group: readonly GroupField[] },
+  x: { id: string; total: number; score: number; evidence: Breach['evidence'] },
 ): Breach {
   const port = o.features[FEATURE_INDEX.port]!;
   const metrics: BreachMetric[] = [
@@ -66,7 +69,8 @@ export function buildBreach(
     score: x.score,
     mitre: [...m.mitre],
     device: { ip: o.device },
-    ...(x.group.length || m.summary.includes('{peer}') ? { peer: { ip: o.peer, ...(port >= 0 ? { port } : {}) } } : {}),
+    ...(m.group.includes('peer') || m.summary.includes('{peer}') ? { peer: { ip: o.peer, port } } : {}),
+    ...(m.group.includes('port') ? { port } : {}),
     metrics,
     summary: fill(m.summary, m, o, x.total),
     evidence: x.evidence,

@@ -17,29 +17,32 @@ const RAW = [
     // hosts on one port. Judged at connection start, so unanswered probes
     // count before their flows time out.
     id: 'device-network-scan', title: 'Device / Network Scan', category: 'suspicious', mitre: ['T1046'], priority: 2,
-    // port_fresh (hosts newly tried on the port, decayed over a minute) keeps
-    // a workstation's occasional new internal peer in the core.
+    // port_fresh (hosts newly tried on the port, decayed over a minute)
+    // keeps a workstation's lone new internal peer in the core: from the
+    // second fresh host in a burst on, observations reach the window (the
+    // first is not counted, so a breach means at least threshold + 1).
     on: 'conn', filters: [
       { feature: 'originator', op: '==', value: 1 },
       { feature: 'direction', op: '==', value: 2 },
       { feature: 'channel_gap_s', op: '>', value: 3600 },
-      { feature: 'port_fresh', op: '>=', value: 5 },
+      { feature: 'port_fresh', op: '>=', value: 1.5 },
     ],
-    metric: { kind: 'count' }, group: ['port'], window_s: 60, threshold: 25, throttle_s: 3600, baseline: false, window_seed: 'port_fresh',
+    metric: { kind: 'count' }, group: ['port'], window_s: 60, threshold: 25, throttle_s: 3600, baseline: false,
     metric_label: 'internal hosts contacted on one port, not used in the past hour',
     summary: '{device} contacted {value} internal hosts on port {port} within {window}, none of which it had used on that port in the past hour: a network scan.',
   },
   {
     // Many ports of one host: nothing but a scanner opens 20 fresh ports on
     // one peer in a minute. pair_fresh (ports newly tried on this peer,
-    // decayed over a minute) keeps every ordinary new connection in the core.
+    // decayed over a minute) keeps every lone new connection in the core
+    // (the first port of a burst is not counted, as for the network scan).
     id: 'device-port-scan', title: 'Device / Suspicious Port Scan', category: 'suspicious', mitre: ['T1046'], priority: 2,
     on: 'conn', filters: [
       { feature: 'originator', op: '==', value: 1 },
       { feature: 'channel_gap_s', op: '>', value: 3600 },
-      { feature: 'pair_fresh', op: '>=', value: 5 },
+      { feature: 'pair_fresh', op: '>=', value: 1.5 },
     ],
-    metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 20, throttle_s: 3600, baseline: false, window_seed: 'pair_fresh',
+    metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 20, throttle_s: 3600, baseline: false,
     metric_label: 'ports of one host contacted, not used in the past hour',
     summary: '{device} tried {value} different ports on {peer} within {window}, none of which it had used in the past hour: a port scan.',
   },

@@ -22,9 +22,8 @@ export interface DetectOptions {
   retentionS?: number;
   capacities?: LearnCapacities;
   localNets?: readonly string[];
+  communityIdSeed?: number;
   onBreach: (b: Breach) => void;
-  /** hand every observation to the engine, not only those a model's filters pass (tests) */
-  emitAll?: boolean;
 }
 
 export interface DetectSummary extends EngineCounters {
@@ -50,11 +49,11 @@ export class Detector {
     const models = (opts.models ?? BUILTIN_MODELS).filter((m) => m.enabled);
     const nets = new LocalNets(opts.localNets);
     core.enableLearning({ ...DEFAULT_LEARN_CAPACITIES, ...opts.capacities }, nets.networks, {
-      retentionS: opts.retentionS ?? 7 * 86400, recountS: 6 * 3600, emitAll: opts.emitAll ?? false,
+      retentionS: opts.retentionS ?? 7 * 86400, recountS: 6 * 3600, emitAll: false,
     });
     core.setGateProgram(compileModels(models));
     this.engine = new ModelEngine(models, {
-      learningS: opts.learningS, baselineS: opts.baselineS,
+      learningS: opts.learningS, baselineS: opts.baselineS, communityIdSeed: opts.communityIdSeed,
       onBreach: (b) => { this.byModel.set(b.model, (this.byModel.get(b.model) ?? 0) + 1); opts.onBreach(b); },
     });
   }
@@ -64,6 +63,7 @@ export class Detector {
 
   pull(core: WasmCore): void {
     core.drainObservations((bytes, n) => {
+      this.engine.startAt(core.learnFirstTs());
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = 0; i < n; i++) this.engine.observe(this.view.select(bytes, dv, i));
     });

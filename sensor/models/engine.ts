@@ -5,14 +5,17 @@
 // device's baseline or the model's throttle says not yet.
 //
 // Windows are 12 buckets wide, so a window's total is exact to within one
-// bucket at its old edge; each model keeps at most `maxKeys` windows (the
-// least recently touched are forgotten and counted), so memory is bounded
-// however many devices and peers a flood brings.
+// bucket at its old edge; an observation older than the window's newest
+// bucket by a whole window is dropped (counted). Each model keeps at most
+// `maxKeys` windows and as many throttles (the least recently touched are
+// forgotten, counted), so memory is bounded however many devices and peers
+// a flood brings. Throttles live apart from windows: forgetting a window
+// does not let its device alert again.
 import { createHash } from 'node:crypto';
 import { communityId } from '../flows/community-id.ts';
+import { isV4Mapped } from '../flows/ip-address.ts';
 import { flowUid } from '../flows/uid.ts';
 import { FEATURE_INDEX, type ObservationView } from '../learn/observation.ts';
-import { parseAddress } from '../flows/ip-address.ts';
 import type { Category, Model } from './model.ts';
 import { buildBreach, type Breach } from './breach.ts';
 
@@ -20,40 +23,53 @@ const BUCKETS = 12;
 const EVIDENCE = 5;
 
 export interface EngineOptions {
-  /** capture seconds from the first observation during which only compliance models alert (default one day; 0 = off) */
+  /** capture seconds from the capture's start during which only compliance models alert (default one day; 0 = off) */
   learningS?: number;
   /** history a device needs before baseline models judge it (default: the learning period, at least an hour) */
   baselineS?: number;
-  /** windows kept per model */
+  /** windows (and throttles) kept per model */
   maxKeys?: number;
+  communityIdSeed?: number;
   onBreach: (b: Breach) => void;
 }
 
+/**
+ * What the engine saw. The suppressed_* counters count observations that
+ * took a window to its threshold but were held back (a long scan during the
+ * learning period counts once per probe past the threshold).
+ */
 export interface EngineCounters {
   observations: number;
   breaches: number;
-  /** breaches not raised: learning period, young device, throttle */
   suppressed_learning: number;
   suppressed_baseline: number;
   suppressed_throttle: number;
+  /** observations older than their window by more than the window: dropped */
+  late: number;
   windows_forgotten: number;
+  /** throttles forgotten before they expired (a flood over more keys than maxKeys) */
+  throttles_forgotten: number;
 }
 
-interface Evidence { serial: number; flowTs: number; dev: string; peer: string; devPort: number; peerPort: number; proto: number; originator: boolean }
+interface Evidence { bucket: number; serial: number; flowTs: number; dev: Uint8Array; peer: Uint8Array; devPort: number; peerPort: number; proto: number; originator: boolean }
 
 interface Window {
   sums: Float64Array;
   buckets: Float64Array;
+  newest: number;
   evidence: Evidence[];
-  throttledUntil: number;
 }
 
 const BASE_SCORE: Record<Category, number> = { critical: 75, suspicious: 55, compliance: 40, informational: 20 };
 
 export class ModelEngine {
-  readonly counters: EngineCounters = { observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, windows_forgotten: 0 };
+  readonly counters: EngineCounters = {
+    observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, late: 0, windows_forgotten: 0, throttles_forgotten: 0,
+  };
   private readonly windows: Map<string, Window>[];
-  private firstTs = NaN;
+  /** per model: key → capture time until which it may not breach again (insertion order = expiry order) */
+  private readonly throttles: Map<string, number>[];
+  private startTs = NaN;
   private readonly learningS: number;
   private readonly baselineS: number;
   private readonly maxKeys: number;
@@ -62,20 +78,31 @@ export class ModelEngine {
   /** models in the order of the compiled program: bit i of an observation = models[i] */
   constructor(readonly models: readonly Model[], private readonly opts: EngineOptions) {
     this.windows = models.map(() => new Map());
+    this.throttles = models.map(() => new Map());
     this.learningS = opts.learningS ?? 86400;
     this.baselineS = opts.baselineS ?? Math.max(this.learningS, 3600);
     this.maxKeys = opts.maxKeys ?? 50_000;
   }
 
+  /**
+   * Where the capture starts (the learning period is counted from here):
+   * the earliest of the first connection the core learned (which the gate
+   * may never pass on) and every observation seen (records arrive up to the
+   * lateness window out of order).
+   */
+  startAt(ts: number): void {
+    if (Number.isFinite(ts) && !(ts >= this.startTs)) this.startTs = ts;
+  }
+
   observe(o: ObservationView): void {
     this.counters.observations++;
     const ts = o.ts;
-    if (Number.isNaN(this.firstTs)) this.firstTs = ts;
+    this.startAt(ts);
     const lo = o.modelsLo, hi = o.modelsHi;
     if (lo === 0 && hi === 0) return;
     const device = o.device();
     let peer: string | null = null;
-    for (let i = 0; i < 64; i++) {
+    for (let i = 0; i < this.models.length; i++) {
       if (((i < 32 ? lo >>> i : hi >>> (i - 32)) & 1) === 0) continue;
       peer ??= o.peer();
       this.account(i, o, ts, device, peer);
@@ -83,47 +110,55 @@ export class ModelEngine {
   }
 
   private account(i: number, o: ObservationView, ts: number, device: string, peer: string): void {
-    const m = this.models[i];
-    if (!m) return;
+    const m = this.models[i]!;
     const map = this.windows[i]!;
     let key = device;
     if (m.group.includes('peer')) key += `|${peer}`;
     if (m.group.includes('port')) key += `|${o.feature(FEATURE_INDEX.port)}`;
-    let w = map.get(key);
-    const fresh = w === undefined;
-    if (w) map.delete(key); // re-inserted below: the map's order is least recently touched first
-    else {
-      w = { sums: new Float64Array(BUCKETS), buckets: new Float64Array(BUCKETS).fill(-1), evidence: [], throttledUntil: -Infinity };
-      if (map.size >= this.maxKeys) {
-        map.delete(map.keys().next().value!);
-        this.counters.windows_forgotten++;
-      }
-    }
-    map.set(key, w);
     const width = m.window_s / BUCKETS;
     const b = Math.floor(ts / width);
+    let w = map.get(key);
+    if (w) {
+      if (b <= w.newest - BUCKETS) { this.counters.late++; return; }
+      map.delete(key); // re-inserted below: the map's order is least recently touched first
+    } else {
+      w = { sums: new Float64Array(BUCKETS), buckets: new Float64Array(BUCKETS).fill(-Infinity), newest: b, evidence: [] };
+      if (map.size >= this.maxKeys) { map.delete(map.keys().next().value!); this.counters.windows_forgotten++; }
+    }
+    map.set(key, w);
+    if (b > w.newest) w.newest = b;
     const slot = ((b % BUCKETS) + BUCKETS) % BUCKETS;
     if (w.buckets[slot] !== b) { w.buckets[slot] = b; w.sums[slot] = 0; }
-    if (fresh && m.window_seed && m.metric.kind === 'count') w.sums[slot]! += Math.max(0, Math.round(o.feature(FEATURE_INDEX[m.window_seed])) - 1);
     w.sums[slot]! += m.metric.kind === 'count' ? 1 : o.feature(FEATURE_INDEX[m.metric.feature]);
-    w.evidence.push({ serial: o.serial, flowTs: o.flowTs, dev: device, peer, devPort: o.devicePort, peerPort: o.peerPort, proto: o.proto, originator: o.feature(FEATURE_INDEX.originator) === 1 });
+    w.evidence.push({
+      bucket: b, serial: o.serial, flowTs: o.flowTs, dev: o.deviceBytes(), peer: o.peerBytes(),
+      devPort: o.devicePort, peerPort: o.peerPort, proto: o.proto, originator: o.feature(FEATURE_INDEX.originator) === 1,
+    });
     if (w.evidence.length > EVIDENCE) w.evidence.shift();
-    let total = 0;
-    for (let s = 0; s < BUCKETS; s++) if (w.buckets[s]! > b - BUCKETS) total += w.sums[s]!;
+    const total = windowTotal(w);
     if (total < m.threshold) return;
-    if (m.category !== 'compliance' && ts < this.firstTs + this.learningS) { this.counters.suppressed_learning++; return; }
+    if (m.category !== 'compliance' && this.learningS > 0 && ts < this.startTs + this.learningS) { this.counters.suppressed_learning++; return; }
     if (m.baseline && o.feature(FEATURE_INDEX.device_age_s) < this.baselineS) { this.counters.suppressed_baseline++; return; }
-    if (ts < w.throttledUntil) { this.counters.suppressed_throttle++; return; }
-    w.throttledUntil = ts + m.throttle_s;
+    const throttles = this.throttles[i]!;
+    const until = throttles.get(key);
+    if (until !== undefined && ts < until) { this.counters.suppressed_throttle++; return; }
+    throttles.delete(key);
+    if (throttles.size >= this.maxKeys) {
+      const [oldKey, oldUntil] = throttles.entries().next().value!;
+      throttles.delete(oldKey);
+      if (oldUntil > ts) this.counters.throttles_forgotten++;
+    }
+    throttles.set(key, ts + m.throttle_s);
     const score = scoreOf(m, total);
-    const evidence = w.evidence.map((e) => ({
+    const seed = this.opts.communityIdSeed ?? 0;
+    const evidence = w.evidence.filter((e) => e.bucket > w!.newest - BUCKETS).map((e) => ({
       uid: flowUid(e.serial, e.flowTs),
       community_id: e.originator
-        ? communityId(addr(e.dev), addr(e.peer), e.proto, e.devPort, e.peerPort)
-        : communityId(addr(e.peer), addr(e.dev), e.proto, e.peerPort, e.devPort),
+        ? communityId(hashed(e.dev), hashed(e.peer), e.proto, e.devPort, e.peerPort, seed)
+        : communityId(hashed(e.peer), hashed(e.dev), e.proto, e.peerPort, e.devPort, seed),
     }));
     const id = createHash('sha1').update(`${m.id}|${key}|${ts}`).digest('hex').slice(0, 16);
-    const breach = buildBreach(m, o.snapshot(), { id, total, score, evidence, group: m.group });
+    const breach = buildBreach(m, o.snapshot(), { id, total, score, evidence });
     this.counters.breaches++;
     this.addRisk(device, score, ts);
     this.opts.onBreach(breach);
@@ -149,17 +184,21 @@ export class ModelEngine {
   }
 }
 
+/** The window's total over its live buckets: (newest − 12, newest]. */
+function windowTotal(w: Window): number {
+  let total = 0;
+  for (let s = 0; s < BUCKETS; s++) if (w.buckets[s]! > w.newest - BUCKETS) total += w.sums[s]!;
+  return total;
+}
+
 /** The category's base score, raised with how far past the threshold the metric went (10× = +25). */
-export function scoreOf(m: Model, total: number): number {
+export function scoreOf(m: Pick<Model, 'category' | 'threshold'>, total: number): number {
   const base = BASE_SCORE[m.category];
   const excess = m.threshold > 0 ? Math.min(1, Math.max(0, Math.log10(total / m.threshold))) : 1;
   return Math.min(100, Math.round(base + 25 * excess));
 }
 
-/** The address bytes Community ID hashes: 4 for IPv4, 16 for IPv6. */
-function addr(text: string): Uint8Array {
-  const a = parseAddress(text);
-  if (!a) return new Uint8Array(16);
-  return a.version === 4 ? a.bytes.subarray(12, 16) : a.bytes;
+/** The address bytes Community ID hashes: 4 for IPv4 (v4-mapped in the core), 16 for IPv6. */
+function hashed(a: Uint8Array): Uint8Array {
+  return isV4Mapped(a) ? a.subarray(12, 16) : a;
 }
-

@@ -4,12 +4,13 @@
 // scored and explained. The built-in catalogue (catalogue.ts) and a user's
 // models file (--models FILE, JSON) are read by parseModels, which says
 // exactly what is wrong with a bad entry instead of running it.
+import { GATE_OPS } from '../core/wasm-core.ts';
 import { FEATURE_INDEX, type FeatureName } from '../learn/observation.ts';
 
 export const CATEGORIES = ['critical', 'suspicious', 'compliance', 'informational'] as const;
 export type Category = (typeof CATEGORIES)[number];
-export const OPS = ['>=', '>', '<=', '<', '==', '!=', 'in', 'not in'] as const;
-export type Op = (typeof OPS)[number];
+export type Op = keyof typeof GATE_OPS;
+export const OPS = Object.keys(GATE_OPS) as Op[];
 export type GroupField = 'peer' | 'port';
 
 export interface Filter {
@@ -39,13 +40,6 @@ export interface Model {
   window_s: number;
   /** breach when the window's metric reaches this */
   threshold: number;
-  /**
-   * A count the core keeps of what came before this observation (a filter
-   * like pair_fresh >= 5 keeps the first few from the engine): when a window
-   * opens, it starts from this feature's value (rounded) minus one instead
-   * of from zero, so nothing the gate held back is lost from the count.
-   */
-  window_seed?: FeatureName;
   /** no new breach of this model for the same device (and group) for this long */
   throttle_s: number;
   /** judged against a learned baseline: not for devices seen for less than the baseline period */
@@ -103,7 +97,7 @@ export function portList(v: unknown, where: string): number[] {
 export function parseModel(raw: unknown, where: string): Model {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, 'a model must be an object');
   const r = raw as Record<string, unknown>;
-  const known = new Set(['id', 'title', 'category', 'mitre', 'priority', 'on', 'filters', 'metric', 'group', 'window_s', 'threshold', 'throttle_s', 'baseline', 'summary', 'metric_label', 'enabled', 'window_seed']);
+  const known = new Set(['id', 'title', 'category', 'mitre', 'priority', 'on', 'filters', 'metric', 'group', 'window_s', 'threshold', 'throttle_s', 'baseline', 'summary', 'metric_label', 'enabled']);
   for (const k of Object.keys(r)) if (!known.has(k)) fail(where, `unknown field ${k}`);
   const id = str(r.id, `${where}.id`);
   if (!ID.test(id)) fail(`${where}.id`, 'lowercase letters, digits and dashes, 2–63 characters');
@@ -142,7 +136,6 @@ export function parseModel(raw: unknown, where: string): Model {
     throttle_s: num(r.throttle_s ?? 3600, `${where}.throttle_s`, 0),
     baseline: r.baseline === undefined ? false : r.baseline === true,
     summary: str(r.summary, `${where}.summary`),
-    ...(r.window_seed !== undefined ? { window_seed: featureName(r.window_seed, `${where}.window_seed`) } : {}),
     metric_label: str(r.metric_label, `${where}.metric_label`),
     enabled: r.enabled === undefined ? true : r.enabled === true,
   };

@@ -48,6 +48,8 @@ export interface AnalyzeOptions {
   models?: readonly Model[];
   /** capture seconds of learning before non-compliance models alert (default one day; 0 = off) */
   learningS?: number;
+  /** history a device needs before baseline models judge it (default: the learning period, at least an hour) */
+  baselineS?: number;
   log?: Log;
   progress?: boolean;
 }
@@ -116,14 +118,16 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   let flowRecords = 0, interim = 0, firstTs = Infinity, lastRecordTs = -Infinity;
   const reporters = new ReporterIds();
   const ctx = { localNets: new LocalNets(opts.localNets), communityIdSeed: opts.communityIdSeed, reporterName: (id: number) => reporters.name(id) };
+  // Opened before the flow sink, whose writer thread would keep the process
+  // alive if this open failed after it started.
+  const breachSink = opts.breachesTo ? new BreachWriter(opts.breachesTo) : null;
   const sink = opts.flowsTo
     ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters, lazy: smallInputs(opts.inputs) })
     : null;
 
-  const breachSink = opts.breachesTo ? new BreachWriter(opts.breachesTo) : null;
   const detector = breachSink || opts.onBreach
     ? new Detector(core, {
-      models: opts.models, learningS: opts.learningS, localNets: opts.localNets,
+      models: opts.models, learningS: opts.learningS, baselineS: opts.baselineS, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
       onBreach: (b) => { breachSink?.write(b); opts.onBreach?.(b); },
     })
     : null;

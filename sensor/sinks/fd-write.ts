@@ -1,6 +1,6 @@
 // Writing to a file descriptor the way every sink here needs it, and the
 // counters every sink reports (Vector's received / sent / errors / discarded).
-import { writeSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 
 export interface SinkCounters { received: number; sent: number; errors: number; discarded: number }
 
@@ -20,6 +20,37 @@ export function writeFully(fd: number, buf: Uint8Array): void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
       Atomics.wait(sleeper, 0, 0, 2);
+    }
+  }
+}
+
+/** An output target: "-" is standard output (not ours to close), anything else a file opened for writing now, so a bad path fails in the caller. */
+export function openTarget(target: string): { fd: number; owned: boolean } {
+  return target === '-' ? { fd: 1, owned: false } : { fd: openSync(target, 'w'), owned: true };
+}
+
+/**
+ * The counters of a sink and the one policy every sink here follows: the
+ * first failed write breaks the output (later items are discarded, counted);
+ * a reader that closed the pipe (EPIPE) is its choice, not an error.
+ */
+export class SinkHealth {
+  readonly counters: SinkCounters & { error?: string } = { received: 0, sent: 0, errors: 0, discarded: 0 };
+  private broken = false;
+
+  /** Write `items` items with `write` (which throws on failure), counted. */
+  run(items: number, write: () => void): void {
+    const c = this.counters;
+    c.received += items;
+    if (this.broken) { c.discarded += items; return; }
+    try {
+      write();
+      c.sent += items;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      this.broken = true;
+      c.discarded += items;
+      if (err.code !== 'EPIPE') { c.errors++; c.error = err.message; }
     }
   }
 }

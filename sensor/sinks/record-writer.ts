@@ -5,16 +5,14 @@
 import { REC_SIZE } from '../core/flow-record.ts';
 import { WasmFlowJson } from '../flows/flow-json-wasm.ts';
 import { LocalNets } from '../flows/local-nets.ts';
-import { writeFully, type SinkCounters } from './fd-write.ts';
+import { SinkHealth, writeFully, type SinkCounters } from './fd-write.ts';
 import { BATCH_RECORDS } from './flow-batch.ts';
 
 export interface RecordWriterOptions { fd: number; localNets?: string[]; communityIdSeed?: number }
 
 export class RecordWriter {
-  readonly counters: SinkCounters & { error?: string } = { received: 0, sent: 0, errors: 0, discarded: 0 };
+  private readonly health = new SinkHealth();
   private readonly json: WasmFlowJson;
-  /** the output failed once: later records are discarded (a closed pipe stays closed) */
-  private broken = false;
   private readonly write: (text: Uint8Array) => void;
 
   constructor(opts: RecordWriterOptions) {
@@ -27,19 +25,10 @@ export class RecordWriter {
     for (const [id, name] of names) this.json.setReporter(id, name);
   }
 
-  /** Format and write `count` records of `recs`. A reader that closed the pipe (EPIPE) is not an error; anything else is counted once. */
+  get counters(): SinkCounters & { error?: string } { return this.health.counters; }
+
+  /** Format and write `count` records of `recs` (SinkHealth: the first failure breaks the output, EPIPE is not an error). */
   writeRecords(recs: Uint8Array, count: number): void {
-    const c = this.counters;
-    c.received += count;
-    if (this.broken) { c.discarded += count; return; }
-    try {
-      this.json.format(recs.subarray(0, count * REC_SIZE), count, this.write);
-      c.sent += count;
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      this.broken = true;
-      c.discarded += count;
-      if (err.code !== 'EPIPE') { c.errors++; c.error = err.message; }
-    }
+    this.health.run(count, () => this.json.format(recs.subarray(0, count * REC_SIZE), count, this.write));
   }
 }

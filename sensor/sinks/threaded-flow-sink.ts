@@ -8,12 +8,12 @@
 // it: close() formats them right here. Starting a worker costs ~50 ms, a
 // third of such a run. Otherwise it starts at once, so that its start
 // overlaps the reading.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { BUNDLED, PACKAGE_ROOT } from '../core/package-root.ts';
 import type { ReporterNames, WriterDone, WriterInit } from './flow-writer-thread.ts';
-import type { SinkCounters } from './fd-write.ts';
+import { openTarget, type SinkCounters } from './fd-write.ts';
 import { RecordWriter } from './record-writer.ts';
 
 import { REC_SIZE } from '../core/flow-record.ts';
@@ -69,8 +69,7 @@ export class ThreadedFlowSink {
     this.stallMs = opts.stallMs ?? 120_000;
     this.reporters = opts.reporters;
     // Opened here so a bad path fails at once, in the caller's thread.
-    if (target === '-') { this.fd = 1; this.ownsFd = false; }
-    else { this.fd = openSync(target, 'w'); this.ownsFd = true; }
+    ({ fd: this.fd, owned: this.ownsFd } = openTarget(target));
     this.opts = { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed };
     if (!opts.lazy) this.start();
   }
