@@ -3,28 +3,28 @@
 // (process start, reading, parsing, the core's merger, JSON to /dev/null):
 //
 //   * AWS VPC flow logs, default text format (2 M records, generated, seeded)
-//   * Azure VNet flow logs v4, one PT1H.json blob (1 M flow tuples)
+//   * Azure VNet flow logs v4, one PT1H.json blob (2 M flow tuples)
 //   * IPFIX export packets in a capture (2 M records, 30 per message)
 //   * the same messages over loopback into `edge-sensor run --netflow`,
 //     unpaced and paced at 2 M records/s (bench/tools/udp-blast.c sends)
 //   * nfdump -r over the same IPFIX flows, collected by nfcapd from a
 //     loopback replay — the established tool, as the reference row
 //
-// Each of ours also runs on a 4× shorter input: peak memory must not grow
-// with the input. Appends its table to bench/RESULTS.md (run.ts writes the
+// Each file input also runs 4× shorter: the difference gives the rate after
+// start-up, and peak memory must not grow with the input. Appends its table to bench/RESULTS.md (run.ts writes the
 // file first) and prints it.
 //
 //   npx tsx bench/flow-sources.ts [--records N] [--runs R] [--no-write]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ipfixMessage, ipfixTemplateSet, record, set, type FieldSpec } from '../sensor/netflow/export-writer.ts';
 import { Rng } from '../sensor/sample/rng.ts';
 import { generateAwsLines } from './flowlogs-aws-parse.ts';
-import { measure, which, type Measurement } from './measure.ts';
+import { compileC, measure, rateAfterStartup, warm, which, type Measurement } from './measure.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string) => { const i = args.indexOf(name); return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt; };
@@ -206,22 +206,16 @@ interface FlowRow {
   short?: { records: number; best: Measurement | null };
 }
 
-/**
- * Records per second once running: the full input's extra records over its
- * extra time against the 4× shorter input, so that process start-up (paid
- * on both) cancels. null without both runs.
- */
+/** Records per second once running, against the 4× shorter input (measure.ts rateAfterStartup). */
 function steadyRate(r: FlowRow): number | null {
   if (!r.best || !r.short?.best) return null;
-  const dt = (r.best.wallMs - r.short.best.wallMs) / 1000;
-  return dt > 0 ? (r.records - r.short.records) / dt : null;
+  return rateAfterStartup(r.records, r.best.wallMs, r.short.records, r.short.best.wallMs);
 }
 
 async function best(cmd: string, argv: string[], check?: (m: Measurement) => string | null, input?: string): Promise<{ m: Measurement | null; note: string }> {
   let top: Measurement | null = null;
   for (let i = 0; i < RUNS; i++) {
-    // the page cache here drops pages in the background: read the input again before every run
-    if (input) await measure('cat', [input]);
+    if (input) await warm(input);
     const m = await measure(cmd, argv, { captureStdout: check !== undefined, cwd: root });
     if (!m.ok) return { m: null, note: `failed: ${m.stderrTail.split('\n').slice(-2).join(' ')}` };
     const why = check?.(m);
@@ -310,28 +304,46 @@ async function main(): Promise<void> {
   }
 }
 
-/** The messages as a file of [u32 LE length][bytes] for bench/tools/udp-blast. */
+/**
+ * The messages as a file of [u32 LE length][bytes] for bench/tools/udp-blast.
+ * Rewritten unless the cached file holds exactly these bytes (the generator
+ * may have changed); written aside and renamed, so an interrupted run never
+ * leaves a short file behind.
+ */
 function datagramFile(n: number, msgs: Uint8Array[]): string {
   const path = join(benchDir, `ipfix-${n}.dgrams`);
-  if (existsSync(path)) return path;
-  const fd = openSync(path, 'w');
-  for (const m of msgs) {
+  const body = Buffer.concat(msgs.flatMap((m) => {
     const len = Buffer.alloc(4);
     len.writeUInt32LE(m.length, 0);
-    writeSync(fd, len);
-    writeSync(fd, m);
-  }
-  closeSync(fd);
+    return [len, m];
+  }));
+  if (existsSync(path) && readFileSync(path).equals(body)) return path;
+  writeFileSync(`${path}.tmp`, body);
+  renameSync(`${path}.tmp`, path);
   return path;
 }
 
 /** bench/tools/udp-blast compiled into .bench/, or null (no C compiler: the JS sender is used). */
 function udpBlast(): string | null {
   if (!which('cc')) return null;
-  const out = join(benchDir, 'udp-blast');
-  const r = spawnSync('cc', ['-O2', '-o', out, join(root, 'bench/tools/udp-blast.c')], { encoding: 'utf8' });
-  if (r.status !== 0) { log(`udp-blast did not compile (${(r.stderr || String(r.error)).split('\n')[0]}): sending from Node`); return null; }
-  return out;
+  try {
+    return compileC({ root, benchDir }, 'bench/tools/udp-blast.c', 'udp-blast');
+  } catch (e) {
+    log(`udp-blast did not compile (${(e as Error).message}): sending from Node`);
+    return null;
+  }
+}
+
+/** Run a command to its end without blocking the event loop (the sensor's stderr must keep being read). */
+function runToEnd(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    c.stdout.on('data', (b) => { stdout += b; });
+    c.stderr.on('data', (b) => { stderr += b; });
+    c.on('error', (error) => resolve({ code: null, stdout, stderr, error }));
+    c.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /**
@@ -348,24 +360,34 @@ async function loopbackRow(n: number, recordsPerSecond = 0): Promise<FlowRow> {
     : 'IPFIX over loopback, unpaced (edge-sensor run)';
   const msgs = ipfixMessages(n);
   const bytes = msgs.reduce((a, m) => a + m.length, 0);
-  const summaryFile = join(mkdtempSync(join(tmpdir(), 'bench-run-')), 'summary.json');
+  const tmp = mkdtempSync(join(tmpdir(), 'bench-run-'));
+  const summaryFile = join(tmp, 'summary.json');
   const child = spawn(process.execPath, [join(root, 'sensor/cli/bin.cjs'), 'run', '--netflow', 'udp://127.0.0.1:0', '--flows', '/dev/null', '--summary', summaryFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise((r) => child.once('exit', r));
   let err = '';
   child.stderr.on('data', (b) => { err += b; });
+  /** A row that says why there is no measurement (no records, no bytes), once the sensor is gone. */
+  const failed = async (note: string): Promise<FlowRow> => {
+    child.kill();
+    await exited;
+    rmSync(tmp, { recursive: true, force: true });
+    return { label, input: '', records: 0, bytes: 0, best: null, note };
+  };
   const t0 = Date.now();
   while (!/"port":(\d+)[^\n]*listening/.test(err)) {
-    if (Date.now() - t0 > 10_000) { child.kill(); return { label, input: '', records: n, bytes, best: null, note: 'run did not start' }; }
+    if (Date.now() - t0 > 10_000) return failed('run did not start');
     await new Promise((r) => setTimeout(r, 20));
   }
   const port = Number(/"port":(\d+)[^\n]*listening/.exec(err)![1]);
   const blast = udpBlast();
-  if (!blast && recordsPerSecond > 0) { child.kill(); return { label, input: '', records: n, bytes, best: null, note: 'needs a C compiler for the paced sender' }; }
+  if (!blast && recordsPerSecond > 0) return failed('needs a C compiler for the paced sender');
   let sent: number;
   let sender: string;
   if (blast) {
-    const r = spawnSync(blast, [datagramFile(n, msgs), String(port), String(recordsPerSecond / PER_MESSAGE)], { encoding: 'utf8' });
-    const m = /^(\d+) ([\d.]+)/.exec(r.stdout ?? '');
-    if (r.status !== 0 || !m) { child.kill(); return { label, input: '', records: n, bytes, best: null, note: `udp-blast failed: ${r.stderr}` }; }
+    const r = await runToEnd(blast, [datagramFile(n, msgs), String(port), String(recordsPerSecond / PER_MESSAGE)]);
+    const m = /^(\d+) ([\d.]+)/.exec(r.stdout);
+    if (r.code !== 0 || !m) return failed(`udp-blast failed: ${(r.stderr.split('\n')[0] || r.error?.message) ?? `exit ${r.code}`}`);
+    if (Number(m[1]) !== msgs.length) return failed(`udp-blast sent ${m[1]} datagrams, expected ${msgs.length}`);
     sent = Number(m[2]);
     sender = 'udp-blast (C, sendmmsg)';
   } else {
@@ -378,9 +400,10 @@ async function loopbackRow(n: number, recordsPerSecond = 0): Promise<FlowRow> {
   }
   await new Promise((r) => setTimeout(r, 1000)); // let it empty its socket buffer
   child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  await exited;
   let summary: { flow_events?: number; datagrams?: number; netflow_busy_s?: number } = {};
   try { summary = JSON.parse(readFileSync(summaryFile, 'utf8')); } catch { /* reported below */ }
+  rmSync(tmp, { recursive: true, force: true });
   const got = summary.flow_events ?? 0;
   // the sensor's own busy time: first to last record it took in
   const m: Measurement = { ok: true, exitCode: 0, signal: null, timedOut: false, wallMs: (summary.netflow_busy_s ?? 0) * 1000, peakRssKiB: null, stdout: '', stderrTail: '' };

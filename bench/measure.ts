@@ -10,8 +10,8 @@
 // Wall time is measured here (monotonic clock, spawn to exit), so it includes
 // process start-up, as a user would see it.
 
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -184,4 +184,35 @@ export function probeOutput(cmd: string, args: string[]): Promise<string | null>
     child.on("error", () => resolve(null));
     child.on("close", () => resolve(out));
   });
+}
+
+// ------------------------------------------------------------------ shared by the harness scripts
+
+/**
+ * Read a file so its pages are in the page cache. Done before every timed
+ * run: this VM keeps ~2 GB of cache and drops pages in the background.
+ */
+export async function warm(file: string): Promise<void> {
+  if (which("cat")) await measure("cat", [file]);
+  else readFileSync(file);
+}
+
+/**
+ * Items per second once running: the full input's extra items over the extra
+ * time it took against a shorter input. Process start-up (Node's ~0.1 s, a C
+ * program's ~1 ms) is paid on both and cancels. null when it cannot be told.
+ */
+export function rateAfterStartup(items: number, wallMs: number, shortItems: number, shortWallMs: number): number | null {
+  const dt = (wallMs - shortWallMs) / 1000;
+  return dt > 0 && items > shortItems ? (items - shortItems) / dt : null;
+}
+
+/** Compile a C tool of the harness into .bench/ with `cc -O2` (once per change of its source); its path. Throws with cc's message. */
+export function compileC(ctx: BenchContext, source: string, name: string): string {
+  const out = join(ctx.benchDir, name);
+  const src = join(ctx.root, source);
+  if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
+  const r = spawnSync("cc", ["-O2", "-o", out, src], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`cc failed: ${(r.stderr || String(r.error)).split("\n")[0]}`);
+  return out;
 }

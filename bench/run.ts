@@ -2,11 +2,12 @@
 //
 //   1. generates (once; cached in .bench/) a seeded capture of mixed
 //      enterprise traffic with sensor/sample/, plus a 4× shorter one;
-//   2. warms the page cache, then times each tool on the file, best of N runs,
-//      with its peak RSS;
+//   2. times each tool on the file, best of N runs, with its peak RSS (the
+//      file read into the page cache again before every run);
 //   3. prints the table on stdout (progress goes to stderr) and writes
 //      bench/RESULTS.md with the machine and tool versions;
-//   4. runs edge-sensor on the 4× shorter capture too: its peak memory should
+//   4. runs every tool on the 4× shorter capture too: the difference gives
+//      each tool's rate after start-up, and edge-sensor's peak memory should
 //      not depend on the capture's length.
 //
 // Flags: --packets N (2000000)  --runs N (3)  --only a,b,…  --seed S  --hosts N (250)
@@ -20,7 +21,7 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeSampleCapture } from "../sensor/sample/sample-capture.ts";
-import { measure, rssMethod, which, type BenchContext, type Measurement, type Peer } from "./measure.ts";
+import { measure, rateAfterStartup, rssMethod, warm, type BenchContext, type Measurement, type Peer } from "./measure.ts";
 import { peer as argus } from "./peers/argus.ts";
 import { peer as cat } from "./peers/cat.ts";
 import { peer as edgeSensor } from "./peers/edge-sensor.ts";
@@ -170,11 +171,6 @@ function pruneStale(ctx: BenchContext, hash: string): void {
   }
 }
 
-async function warm(file: string): Promise<void> {
-  if (which("cat")) await measure("cat", [file]);
-  else readFileSync(file);
-}
-
 // ------------------------------------------------------------------ running
 
 /** The gist of a failing tool's stderr: its last line, or the message of a JSON (pino) log line. */
@@ -197,7 +193,7 @@ interface Row {
   note: string;
 }
 
-async function runPeer(ctx: BenchContext, peer: Peer, file: string, packets: number, flags: Flags, label = peer.name): Promise<Row> {
+async function runPeer(ctx: BenchContext, peer: Peer, file: string, packets: number, flags: Flags, label = peer.name, prepared = false): Promise<Row> {
   const row: Row = { peer, status: "ok", version: null, best: null, peakKiB: null, note: "" };
   row.version = await peer.probe(ctx);
   if (row.version === null) {
@@ -205,7 +201,7 @@ async function runPeer(ctx: BenchContext, peer: Peer, file: string, packets: num
     log(`${label}: not installed`);
     return row;
   }
-  if (peer.prepare) {
+  if (peer.prepare && !prepared) {
     try {
       await peer.prepare(ctx);
     } catch (e) {
@@ -266,13 +262,12 @@ function ratioText(row: Row, es: Row | undefined): string {
  * (Node's ~0.1 s against a C program's ~1 ms) is paid on both and cancels,
  * so this is the rate a long capture sees. null when either run is missing.
  */
-function steadyRate(full: Row, short: Row | undefined, cap: CaptureInfo, shortCap: CaptureInfo | null): number | null {
-  if (!short || !shortCap || full.status !== "ok" || short.status !== "ok" || !full.best || !short.best) return null;
-  const dt = (full.best.wallMs - short.best.wallMs) / 1000;
-  return dt > 0 ? (cap.packets - shortCap.packets) / dt : null;
+function steadyRate(full: Row, short: Row | undefined, cap: CaptureInfo, shortCap: CaptureInfo): number | null {
+  if (!short || full.status !== "ok" || short.status !== "ok" || !full.best || !short.best) return null;
+  return rateAfterStartup(cap.packets, full.best.wallMs, shortCap.packets, short.best.wallMs);
 }
 
-function table(rows: Row[], shortRows: Row[], cap: CaptureInfo, shortCap: CaptureInfo | null): string[] {
+function table(rows: Row[], shortRows: Row[], cap: CaptureInfo, shortCap: CaptureInfo): string[] {
   const es = rows.find((r) => r.peer === edgeSensor);
   const rate = (r: Row): number | null => steadyRate(r, shortRows.find((s) => s.peer === r.peer), cap, shortCap);
   const esRate = es ? rate(es) : null;
@@ -281,8 +276,10 @@ function table(rows: Row[], shortRows: Row[], cap: CaptureInfo, shortCap: Captur
     if (r.status !== "ok" || !r.best) return [r.peer.label, "—", "—", "—", "", "—", "", r.status === "failed" ? `FAILED: ${r.note}` : r.status];
     const s = r.best.wallMs / 1000;
     const rr = rate(r);
+    const short = shortRows.find((x) => x.peer === r.peer);
+    const note = [r.note, short && short.status !== "ok" ? `short capture: ${short.status}${short.note ? ` (${short.note})` : ""}` : ""].filter(Boolean).join("; ");
     const rel = rr === null || esRate === null ? "" : r.peer === edgeSensor ? "1×" : ratioWords(1 / rr, 1 / esRate);
-    return [r.peer.label, fmtInt(cap.packets / s), (cap.bytes / 1e6 / s).toFixed(1), mib(r.peakKiB), ratioText(r, es), rr === null ? "—" : fmtInt(rr), rel, r.note];
+    return [r.peer.label, fmtInt(cap.packets / s), (cap.bytes / 1e6 / s).toFixed(1), mib(r.peakKiB), ratioText(r, es), rr === null ? "—" : fmtInt(rr), rel, note];
   });
   const numeric = (i: number): boolean => (i >= 1 && i <= 3) || i === 5;
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
@@ -333,19 +330,15 @@ async function main(): Promise<void> {
   // tool's rate with its start-up cost taken out.
   const shortCap = ensureCapture(ctx, flags, Math.floor(flags.packets / 4), hash);
 
-  log(`warming the page cache with ${relative(root, cap.path)}`);
-  await warm(cap.path);
-
   const rows: Row[] = [];
   for (const p of selected) {
     rows.push(await runPeer(ctx, p, cap.path, cap.packets, flags));
   }
 
   log(`every tool again on the 4× shorter capture (${fmtInt(shortCap.packets)} packets)`);
-  await warm(shortCap.path);
   const shortRows: Row[] = [];
   for (const r of rows) {
-    if (r.status === "ok") shortRows.push(await runPeer(ctx, r.peer, shortCap.path, shortCap.packets, flags, `${r.peer.name} (short)`));
+    if (r.status === "ok") shortRows.push(await runPeer(ctx, r.peer, shortCap.path, shortCap.packets, flags, `${r.peer.name} (short)`, true));
   }
   const esFull = rows.find((r) => r.peer === edgeSensor);
   const esShort = shortRows.find((r) => r.peer === edgeSensor);

@@ -1,8 +1,7 @@
-// The C baseline (bench/peers/pcap-walk.c): mmap, walk records, parse
+// The C baseline (bench/peers/pcap-walk.c): read(2) in chunks, walk records, parse
 // L2/L3/L4, count distinct 5-tuples. Compiled by the harness with cc -O2.
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { probeOutput, which, type Peer } from "../measure.ts";
+import { compileC, probeOutput, which, type Peer } from "../measure.ts";
 
 export const peer: Peer = {
   name: "pcap-walk",
@@ -14,8 +13,7 @@ export const peer: Peer = {
     return v?.split("\n")[0]?.trim() ?? "cc";
   },
   async prepare(ctx) {
-    const r = spawnSync("cc", ["-O2", "-o", join(ctx.benchDir, "pcap-walk"), join(ctx.root, "bench/peers/pcap-walk.c")], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`cc failed: ${r.stderr || r.error}`);
+    compileC(ctx, "bench/peers/pcap-walk.c", "pcap-walk");
   },
   command: (ctx, file) => ({ cmd: join(ctx.benchDir, "pcap-walk"), args: [file], captureStdout: true }),
   check(stdout, expected) {

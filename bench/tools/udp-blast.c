@@ -1,6 +1,7 @@
 // Sends a file of datagrams to 127.0.0.1:PORT as fast as the socket takes
-// them (sendmmsg, 64 at a time), or at RATE datagrams per second: the
-// replayer of the IPFIX loopback rows.
+// them (sendmmsg, 64 at a time), or at RATE datagrams per second in batches
+// of about 0.1 ms (so pacing does not become bursts the size of a socket
+// buffer): the replayer of the IPFIX loopback rows.
 // A C sender costs the 2-core machine ~1 µs per datagram, where Node's
 // dgram.send costs ~5: with Node the sender took a core's worth of the CPU
 // the sensor needed, and the row measured the sender as much as the sensor.
@@ -50,6 +51,13 @@ int main(int argc, char **argv) {
   inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
   if (connect(s, (struct sockaddr *)&to, sizeof to) != 0) { perror("connect"); return 1; }
 
+  // paced: batches of ~0.1 ms of traffic (at least 1, at most BATCH)
+  int batch = BATCH;
+  if (rate > 0) {
+    batch = (int)(rate / 10000);
+    if (batch < 1) batch = 1;
+    if (batch > BATCH) batch = BATCH;
+  }
   struct mmsghdr msgs[BATCH];
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -63,7 +71,7 @@ int main(int argc, char **argv) {
       if (at.tv_nsec >= 1000000000L) { at.tv_sec++; at.tv_nsec -= 1000000000L; }
       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL);
     }
-    int k = n - i < BATCH ? (int)(n - i) : BATCH;
+    int k = n - i < (size_t)batch ? (int)(n - i) : batch;
     memset(msgs, 0, sizeof msgs);
     for (int j = 0; j < k; j++) { msgs[j].msg_hdr.msg_iov = &iov[i + j]; msgs[j].msg_hdr.msg_iovlen = 1; }
     int r = sendmmsg(s, msgs, k, 0);
