@@ -10,12 +10,11 @@
 // reporter id it has not been told — stops it, and JavaScript handles that
 // line with the full parser (its errors, its counters) before resuming here.
 // test/aws-vpc-core.test.ts checks that both give identical events.
-import { reserve, zeroWords } from "./bytes";
-import { eventSlot, eventsCapacity } from "./flowevents";
+import { reserve } from "./bytes";
+import { beginEvent, eventSlot, eventsCapacity } from "./flowevents";
 import {
-  REC_SIZE, R_ACTION, R_CONN_STATE, R_DIRECTION, R_INNER_VLAN, R_IP_VERSION, R_LAST_TS, R_ORIG_BYTES, R_ORIG_H, R_ORIG_IP_BYTES,
-  R_ORIG_P, R_ORIG_PKTS, R_ORIG_TCP_FLAGS, R_PROTO, R_RECORDS, R_REPORTER, R_RESP_BYTES, R_RESP_H, R_RESP_P, R_SAMPLING, R_SOURCE,
-  R_TS, R_VLAN, CS_OTH, SRC_AWS_VPC, R_SOURCE_FLAGS, SF_NO_ICMP_TYPE,
+  R_ACTION, R_DIRECTION, R_IP_VERSION, R_ORIG_H, R_ORIG_IP_BYTES, R_ORIG_P, R_ORIG_PKTS, R_ORIG_TCP_FLAGS,
+  R_PROTO, R_RESP_H, R_RESP_P, R_SAMPLING, SRC_AWS_VPC, R_SOURCE_FLAGS, SF_NO_ICMP_TYPE,
 } from "./flowrecord";
 
 // Column kinds: the numbering of sensor/flowlogs/aws-vpc.ts (K_*).
@@ -303,11 +302,7 @@ function parseLine(s0: usize, end: usize, r: usize): usize {
     break;
   }
   // the event, as encodeFlowEvent writes an AWS record (sensor/flowlogs/flow-event.ts)
-  zeroWords(r, <usize>REC_SIZE);
-  store<f64>(r + R_TS, tStart);
-  store<f64>(r + R_LAST_TS, tEnd);
-  store<f64>(r + R_ORIG_BYTES, -1);
-  store<f64>(r + R_RESP_BYTES, -1);
+  beginEvent(r, tStart, tEnd, SRC_AWS_VPC, <u32>rep);
   store<f64>(r + R_ORIG_IP_BYTES, bytes);
   store<f64>(r + R_ORIG_PKTS, pkts);
   store<u64>(r + R_ORIG_H, load<u64>(src)); store<u64>(r + R_ORIG_H + 8, load<u64>(src + 8));
@@ -316,16 +311,10 @@ function parseLine(s0: usize, end: usize, r: usize): usize {
   store<u16>(r + R_RESP_P, <u16>dstPort);
   store<u8>(r + R_PROTO, <u8>proto);
   store<u8>(r + R_IP_VERSION, <u8>srcVer);
-  store<u8>(r + R_CONN_STATE, CS_OTH);
-  store<u16>(r + R_VLAN, 0xffff);
-  store<u16>(r + R_INNER_VLAN, 0xffff);
-  store<u8>(r + R_SOURCE, SRC_AWS_VPC);
   store<u8>(r + R_ACTION, <u8>action);
   store<u8>(r + R_DIRECTION, <u8>direction);
-  store<u32>(r + R_REPORTER, <u32>rep);
   store<u32>(r + R_SAMPLING, 1);
   store<u8>(r + R_ORIG_TCP_FLAGS, <u8>tcpFlags);
-  store<u32>(r + R_RECORDS, 1);
   if (proto == 1 || proto == 58) store<u8>(r + R_SOURCE_FLAGS, SF_NO_ICMP_TYPE); // AWS logs ICMP without type/code
   return next;
 }

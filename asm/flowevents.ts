@@ -23,7 +23,7 @@ import {
   REC_SIZE, R_TS, R_LAST_TS, R_ORIG_BYTES, R_RESP_BYTES, R_ORIG_IP_BYTES, R_RESP_IP_BYTES, R_ORIG_PKTS, R_RESP_PKTS,
   R_SERIAL, R_ORIG_H, R_RESP_H, R_ORIG_P, R_RESP_P, R_PROTO, R_IP_VERSION, R_CONN_STATE, R_FLAGS, R_VLAN,
   R_END_REASON, R_ACTION, R_DIRECTION, R_REPORTER, R_SAMPLING, R_ORIG_TCP_FLAGS, R_RESP_TCP_FLAGS, R_SOURCE_FLAGS,
-  R_RECORDS, R_REPORTER_2, R_ORIG_WIRE_BYTES, R_RESP_WIRE_BYTES, R_MISSED_BYTES, R_ORIG_MAC, R_TUNNEL_TYPE, MAX_COUNT,
+  R_RECORDS, R_REPORTER_2, R_INNER_VLAN, R_SOURCE, R_ORIG_WIRE_BYTES, R_RESP_WIRE_BYTES, R_MISSED_BYTES, R_ORIG_MAC, R_TUNNEL_TYPE, MAX_COUNT,
   CS_S0, CS_S1, CS_SF, CS_REJ, CS_S2, CS_S3, CS_RSTO, CS_RSTR, CS_SHR, CS_OTH,
   RF_INTERIM, RF_FLIPPED, SF_BIDIR, SF_PAIRED, SF_DEDUPED, SF_LATE, SF_STATED, SF_NO_ICMP_TYPE,
   END_INACTIVE, END_EVICTED, END_FLUSHED, END_ACTIVE_TIMEOUT,
@@ -33,7 +33,7 @@ import {
   E_BAD_EVENT, C_EVENT_FLOWS_PAIRED, C_EVENT_FLOWS,
 } from "./counters";
 import { count, inputError, setCounter, setRecordOffset } from "./stats";
-import { copyWords, reserve } from "./bytes";
+import { copyWords, reserve, zeroWords } from "./bytes";
 import { takeOutputSlot, outputRoom, takeSerial } from "./flows";
 import { hashKey, likelyTcpServerPort, likelyUdpServerPort, icmpCounterpart, icmpIsReply } from "./flowkey";
 import { interimDue, periodsElapsed } from "./interims";
@@ -98,8 +98,28 @@ export function configureEvents(late: f64, idleGap: f64, active_: f64): void {
 
 export function eventsPtr(): usize { return evIn; }
 export function eventsCapacity(): i32 { return evInCap; }
-/** Address of event slot k of the input region (the AWS line parser writes there). */
+/** Address of event slot k of the input region (the AWS line parser and the NetFlow decoder write there). */
 @inline export function eventSlot(k: i32): usize { return evIn + <usize>k * <usize>REC_SIZE; }
+
+/**
+ * Start the event at r as encodeFlowEvent (sensor/flowlogs/flow-event.ts)
+ * starts every source record: zeroed, its times, payload bytes unknown (-1),
+ * conn_state OTH, no VLANs, one source record of `source` from `reporter`.
+ * The decoders in the core then store what their record says.
+ */
+@inline export function beginEvent(r: usize, start: f64, end: f64, source: u8, reporter: u32): void {
+  zeroWords(r, <usize>REC_SIZE);
+  store<f64>(r + R_TS, start);
+  store<f64>(r + R_LAST_TS, end);
+  store<f64>(r + R_ORIG_BYTES, -1);
+  store<f64>(r + R_RESP_BYTES, -1);
+  store<u8>(r + R_CONN_STATE, CS_OTH);
+  store<u16>(r + R_VLAN, 0xffff);
+  store<u16>(r + R_INNER_VLAN, 0xffff);
+  store<u8>(r + R_SOURCE, source);
+  store<u32>(r + R_REPORTER, reporter);
+  store<u32>(r + R_RECORDS, 1);
+}
 
 // @ts-ignore: decorator
 @inline function ent(i: u32): usize { return slab + (<usize>i) * ENTRY; }

@@ -17,13 +17,13 @@
 // Arithmetic follows the JavaScript decoder step by step — counters as f64
 // (hi·2^32 + lo), masks applied as JavaScript's ToInt32 does, the same order
 // of operations in the time derivations — so the events are bit-identical.
-import { be16, be32, reserve, zeroWords } from "./bytes";
+import { be16, be32, reserve } from "./bytes";
 import { jsRound, toU32 } from "./jsnum";
-import { eventSlot, eventsCapacity } from "./flowevents";
+import { beginEvent, eventSlot, eventsCapacity } from "./flowevents";
 import {
-  REC_SIZE, R_ACTION, R_CONN_STATE, R_DIRECTION, R_INNER_VLAN, R_IP_VERSION, R_LAST_TS, R_ORIG_BYTES, R_ORIG_H, R_ORIG_IP_BYTES,
-  R_ORIG_P, R_ORIG_PKTS, R_ORIG_TCP_FLAGS, R_PROTO, R_RECORDS, R_REPORTER, R_RESP_BYTES, R_RESP_H, R_RESP_IP_BYTES, R_RESP_P,
-  R_RESP_PKTS, R_RESP_TCP_FLAGS, R_SAMPLING, R_SOURCE, R_SOURCE_FLAGS, R_TS, R_VLAN, CS_OTH, SF_BIDIR, MAX_COUNT,
+  R_ACTION, R_DIRECTION, R_IP_VERSION, R_ORIG_H, R_ORIG_IP_BYTES, R_ORIG_P, R_ORIG_PKTS, R_ORIG_TCP_FLAGS,
+  R_PROTO, R_RESP_H, R_RESP_IP_BYTES, R_RESP_P, R_RESP_PKTS, R_RESP_TCP_FLAGS, R_SAMPLING, R_SOURCE_FLAGS,
+  R_VLAN, SF_BIDIR, MAX_COUNT,
 } from "./flowrecord";
 
 // Field actions: the numbering of sensor/netflow/templates.ts (K).
@@ -349,11 +349,7 @@ function decodeRecord(q: usize, r: usize): bool {
   if (!(opk <= MAX_COUNT && oby <= MAX_COUNT && rp <= MAX_COUNT && rb <= MAX_COUNT)) return false; // likewise
 
   // ---- the event (encodeFlowEvent) ----
-  zeroWords(r, <usize>REC_SIZE);
-  store<f64>(r + R_TS, start);
-  store<f64>(r + R_LAST_TS, end);
-  store<f64>(r + R_ORIG_BYTES, -1);
-  store<f64>(r + R_RESP_BYTES, -1);
+  beginEvent(r, start, end, source, reporter);
   store<f64>(r + R_ORIG_IP_BYTES, oby);
   store<f64>(r + R_RESP_IP_BYTES, rb);
   store<f64>(r + R_ORIG_PKTS, opk);
@@ -372,17 +368,12 @@ function decodeRecord(q: usize, r: usize): bool {
   store<u16>(r + R_ORIG_P, <u16>srcPort);
   store<u16>(r + R_RESP_P, <u16>dstPort);
   store<u8>(r + R_PROTO, <u8>proto);
-  store<u8>(r + R_CONN_STATE, CS_OTH);
   store<u16>(r + R_VLAN, <u16>vlan);
-  store<u16>(r + R_INNER_VLAN, 0xffff);
-  store<u8>(r + R_SOURCE, source);
   store<u8>(r + R_ACTION, action);
   store<u8>(r + R_DIRECTION, direction);
-  store<u32>(r + R_REPORTER, reporter);
   store<u32>(r + R_SAMPLING, <u32>rate);
   store<u8>(r + R_ORIG_TCP_FLAGS, <u8>tcpFlags);
   store<u8>(r + R_RESP_TCP_FLAGS, <u8>revTcpFlags);
   store<u8>(r + R_SOURCE_FLAGS, rev ? SF_BIDIR : 0);
-  store<u32>(r + R_RECORDS, 1);
   return true;
 }

@@ -6,7 +6,8 @@
 import { REC_SIZE } from "../flowrecord";
 import { reserve } from "../bytes";
 import { MAX_LINE_BASE, writeRecord } from "./writer";
-import { addNet, loadTextBlob, reporterLen, setReporterName, tablesInit } from "./tables";
+import { loadTextBlob, reporterLen, setReporterName, tablesInit } from "./tables";
+import { addNet, localNetsInit } from "../localnets";
 import { R_REPORTER } from "../flowrecord";
 
 /** What the JavaScript face expects (sensor/flows/flow-json-wasm.ts FORMATTER_ABI): bump both when the exports or the record layout change. */
@@ -31,7 +32,7 @@ export function init(recordCapacity: i32, outBytes: i32): i32 {
   numScratch = reserve(64);
   records = reserve(<usize>recordCapacity * <usize>REC_SIZE);
   out = reserve(<usize>outBytes);
-  if (scratch == 0 || numScratch == 0 || records == 0 || out == 0 || !tablesInit()) return -1;
+  if (scratch == 0 || numScratch == 0 || records == 0 || out == 0 || !tablesInit() || !localNetsInit()) return -1;
   recordCap = recordCapacity;
   outCap = <usize>outBytes;
   return 0;

@@ -1,12 +1,10 @@
 // What the formatter is told once by JS, before any record: the names of
-// enumerations (conn_state, end_reason, source … and service by port), the
-// local networks, and the reporter names of flow-record sources as they
-// appear. JS owns these lists (sensor/core/flow-record.ts,
-// sensor/flowlogs/flow-event.ts, sensor/flows/services.ts,
-// sensor/flows/local-nets.ts); the Wasm side only stores bytes.
+// enumerations (conn_state, end_reason, source … and service by port) and
+// the reporter names of flow-record sources as they appear. JS owns these
+// lists (sensor/core/flow-record.ts, sensor/flowlogs/flow-event.ts,
+// sensor/flows/services.ts); the Wasm side only stores bytes. The local
+// networks are ../localnets.ts, shared with the core.
 import { reserve } from "../bytes";
-import { localNetsInit } from "../localnets";
-export { addNet, isLocal } from "../localnets";
 
 // Text families (loadTexts blob: u8 family, u16 code, u8 length, bytes).
 export const F_CONN_STATE: u32 = 1;
@@ -41,10 +39,9 @@ export function tablesInit(): bool {
   texts = reserve(<usize>(FAMILIES * CODES) * SLOT);
   tcpServices = reserve(65536);
   udpServices = reserve(65536);
-  const netsOk = localNetsInit();
   repOff = reserve(<usize>MAX_REPORTERS * 4);
   repLen = reserve(<usize>MAX_REPORTERS * 2);
-  return texts != 0 && tcpServices != 0 && udpServices != 0 && netsOk && repOff != 0 && repLen != 0;
+  return texts != 0 && tcpServices != 0 && udpServices != 0 && repOff != 0 && repLen != 0;
 }
 
 @inline function slotAt(family: u32, code: u32): usize { return texts + <usize>(family * CODES + code) * SLOT; }

@@ -10,11 +10,12 @@ import {
   R_TUNNEL_ID, R_TUNNEL_TYPE, R_VLAN, RF_FLIPPED, RF_HAS_MAC, RF_INTERIM, SF_DEDUPED, SF_LATE, SF_PAIRED,
 } from "../flowrecord";
 import { putCommunityId, putUid } from "./ids";
+import { isLocal } from "../localnets";
 import { lit, putLit } from "./literals";
 import { putBytes, putCount, putIPv4, putIPv6, putMac, putTime, putU32 } from "./out";
 import { jsRound } from "../jsnum";
 import {
-  F_ACTION, F_CONN_STATE, F_DIRECTION, F_END_REASON, F_PROTO, F_SOURCE, F_TUNNEL, isLocal, reporterLen, reporterPtr, service, text, textLen,
+  F_ACTION, F_CONN_STATE, F_DIRECTION, F_END_REASON, F_PROTO, F_SOURCE, F_TUNNEL, reporterLen, reporterPtr, service, text, textLen,
 } from "./tables";
 
 /** Longest line without the reporter name; callers keep this plus the name's length free. */
