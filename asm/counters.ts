@@ -100,5 +100,6 @@ export const C_LEARN_ENDPOINT_EVICTIONS: i32 = 187; // endpoints forgotten to ma
 export const C_LEARN_PAIR_EVICTIONS: i32 = 188; // device-peer pairs forgotten to make room
 export const C_LEARN_CHANNEL_EVICTIONS: i32 = 189; // device-peer-port channels forgotten to make room
 export const C_LEARN_PORT_EVICTIONS: i32 = 190; // device client ports forgotten to make room
+export const C_LEARN_BEACON_EVICTIONS: i32 = 191; // device-peer periodicity rings forgotten to make room
 
 export const NUM_COUNTERS: i32 = 200;

@@ -16,7 +16,7 @@ import { learnInit as lInit, learnConfigure as lConfigure, learnRecords as lReco
 import { modelsPtr as gModels, clausesPtr as gClauses, setsPtr as gSets, setProgram as gProgram, MAX_MODELS, MAX_CLAUSES, MAX_SETS } from "./learn/gate";
 import { addNet, clearNets, localNetsInit } from "./localnets";
 
-export const ABI_VERSION: i32 = 3;
+export const ABI_VERSION: i32 = 4;
 
 /**
  * Allocate every table once. Returns 0, or -1 when memory cannot grow that far.
@@ -164,8 +164,8 @@ export function ingestSampledFrame(capLen: i32, wireLen: i32, linktype: i32, ts:
 // draining the observation region in between.
 
 /** Learning tables and observation region. Returns 0, or -1 when memory cannot grow that far. */
-export function learnInit(devices: i32, endpoints: i32, pairs: i32, channels: i32, ports: i32, observations: i32): i32 {
-  return localNetsInit() && lInit(devices, endpoints, pairs, channels, ports, observations) ? 0 : -1;
+export function learnInit(devices: i32, endpoints: i32, pairs: i32, channels: i32, ports: i32, beacons: i32, observations: i32): i32 {
+  return localNetsInit() && lInit(devices, endpoints, pairs, channels, ports, beacons, observations) ? 0 : -1;
 }
 export function learnConfigure(retentionS: f64, recountS: f64, emitAll: i32): void { lConfigure(retentionS, recountS, emitAll != 0); }
 /** 64 bytes for arguments: a local network (16-byte network, 16-byte mask) before addLocalNet. */

@@ -13,7 +13,7 @@ import type { Breach } from '../sensor/models/breach.ts';
 import { BUILTIN_MODELS } from '../sensor/models/catalogue.ts';
 import { compileModels } from '../sensor/models/compile.ts';
 import { parseModels, ModelError, type Model } from '../sensor/models/model.ts';
-import { loadModels } from '../sensor/models/detector.ts';
+import { loadDetectionConfig } from '../sensor/models/detector.ts';
 import { ModelEngine, scoreOf } from '../sensor/models/engine.ts';
 import { FEATURES, FEATURE_INDEX, NEVER, OBS_KIND, OBS_LAYOUT, OBS_SIZE, ObservationView, type FeatureName } from '../sensor/learn/observation.ts';
 import { GATE_LIMITS, GATE_OPS, WasmCore } from '../sensor/core/wasm-core.ts';
@@ -70,12 +70,19 @@ async function breachesOf(path: string, opts: { learningS?: number; baselineS?: 
   return { breaches, flows, detection: s.detection! };
 }
 
-/** Some ordinary background: a few hosts using a web server and DNS-like services. */
+/**
+ * Some ordinary background: a few hosts using a web server and an outside
+ * site, at irregular times with varied sizes (a steady period to one rare
+ * outside host is a beacon, and the beaconing model says so).
+ */
 function background(tr: Trace, from: number, to: number): void {
   let port = 40000;
+  let k = 0;
   for (let t = from; t < to; t += 7) {
+    k++;
     tr.session(t, '10.0.0.21', '10.0.0.80', port++, 443);
-    tr.session(t + 3, '10.0.0.22', '198.51.100.7', port++, 443, 500);
+    const h = Math.imul(k, 0x9e3779b1) >>> 0;
+    tr.session(t + 1 + (h % 11) / 2, '10.0.0.22', '198.51.100.7', port++, 443, 200 + ((h >>> 8) % 1400));
   }
 }
 
@@ -184,7 +191,7 @@ test('models are validated: unknown features and fields are refused with where t
   assert.throws(() => parseModels([{ ...base, filters: [{ feature: 'port', op: 'in', value: ['9-3'] }] }], 'f.json'), /bad port range/);
   const file = join(dir, 'models.json');
   writeFileSync(file, JSON.stringify({ models: [{ ...BUILTIN_MODELS[0], enabled: false }, { ...base, filters: [] }] }));
-  const merged = loadModels(file);
+  const merged = loadDetectionConfig(file).models;
   assert.is(merged.length, BUILTIN_MODELS.length + 1);
   assert.is(merged.find((m) => m.id === BUILTIN_MODELS[0]!.id)!.enabled, false);
 });
@@ -192,8 +199,8 @@ test('models are validated: unknown features and fields are refused with where t
 test('the compiled gate: port lists become shared bitmaps; the core refuses an out-of-range program', () => {
   const p = compileModels(BUILTIN_MODELS);
   assert.is(p.models.length, BUILTIN_MODELS.length);
-  // three distinct port lists: authentication services, administration, common outbound
-  assert.is(p.sets.length, 3);
+  // four distinct port lists: authentication services, administration, common outbound, polling protocols (DNS, NTP)
+  assert.is(p.sets.length, 4);
   const bit = (set: Uint8Array, port: number) => (set[port >> 3]! >> (port & 7)) & 1;
   const brute = BUILTIN_MODELS.findIndex((m) => m.id === 'device-brute-force');
   const inClause = p.clauses[p.models[brute]!.first + 1]!;
@@ -266,7 +273,7 @@ const TEST_MODEL: Model = {
   id: 'test-count', title: 'Test / Count', category: 'suspicious', mitre: ['T1046'], priority: 3, on: 'conn', filters: [],
   metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 3, throttle_s: 3600, baseline: false,
   summary: '{device} {peer} {port} {value} {value_bytes} {threshold} {window} {peer_rarity} {channel_gap_s} {device_age_s} {nope}', metric_label: 'count',
-  enabled: true,
+  exclude_tags: [], enabled: true,
 };
 
 interface ObsSpec { ts: number; device?: string; peer?: string; port?: number; serial?: number; features?: Partial<Record<FeatureName, number>> }

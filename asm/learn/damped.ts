@@ -79,3 +79,44 @@ export function momentsMean(p: usize): f64 {
   const w = load<f64>(p);
   return w > 0 ? load<f64>(p + 8) / w : 0;
 }
+
+/**
+ * volume  [rolling, t, hour, hourSum, peak, peakT]   bytes moved lately
+ * against the device's own busiest hours.
+ *
+ * `rolling` is a counter (1 h half-life) of bytes; each completed clock hour's
+ * total is folded into `peak`, a maximum that decays with a 7-day half-life
+ * (a device's habits from last week still count, from last month fade). The
+ * hour in progress is not in the peak yet, so a burst is judged against the
+ * past, not against itself.
+ */
+export const VOLUME_BYTES: usize = 48;
+const PEAK_HALF: f64 = 7 * 86400;
+
+/** Add x bytes at now; returns the rolling volume. */
+export function volumeAdd(p: usize, now: f64, x: f64): f64 {
+  const hour = Math.floor(now / 3600);
+  const cur = load<f64>(p + 16);
+  if (hour > cur) {
+    if (cur > 0) {
+      // fold the finished hour into the decayed peak
+      const sum = load<f64>(p + 24);
+      const peakT = load<f64>(p + 40);
+      const peak = load<f64>(p + 32) * decay(now - peakT, PEAK_HALF);
+      store<f64>(p + 32, sum > peak ? sum : peak);
+      store<f64>(p + 40, now);
+    }
+    store<f64>(p + 16, hour);
+    store<f64>(p + 24, 0);
+  }
+  // (records up to the lateness window late land in the current hour)
+  store<f64>(p + 24, load<f64>(p + 24) + x);
+  return counterAdd(p, now, 3600, x);
+}
+
+/** The rolling volume against the decayed peak of past hours (at least `floor`). */
+export function volumeRatio(p: usize, now: f64, rolling: f64, floor: f64): f64 {
+  let peak = load<f64>(p + 32) * decay(now - load<f64>(p + 40), PEAK_HALF);
+  if (peak < floor) peak = floor;
+  return rolling / peak;
+}

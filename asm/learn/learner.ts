@@ -32,6 +32,7 @@ import { count, setCounter } from "../stats";
 import {
   C_LEARN_CONNS, C_LEARN_ENDS, C_LEARN_NOT_LOCAL, C_LEARN_OBSERVATIONS, C_LEARN_OBS_DROPPED, C_LEARN_DEVICES,
   C_LEARN_DEVICE_EVICTIONS, C_LEARN_ENDPOINT_EVICTIONS, C_LEARN_PAIR_EVICTIONS, C_LEARN_CHANNEL_EVICTIONS, C_LEARN_PORT_EVICTIONS,
+  C_LEARN_BEACON_EVICTIONS,
 } from "../counters";
 import { copyWords, reserve, zeroWords } from "../bytes";
 import { isLocal } from "../localnets";
@@ -40,12 +41,14 @@ import {
   R_ORIG_PKTS, R_PROTO, R_RESP_H, R_RESP_IP_BYTES, R_RESP_P, R_RESP_PKTS, R_SERIAL, R_SOURCE, R_TS, RF_INTERIM, REC_SIZE,
   SRC_PACKETS, SRC_SFLOW,
 } from "../flowrecord";
-import { COUNTER_BYTES, MOMENTS_BYTES, counterAdd, counterValue, momentsAdd, momentsZ } from "./damped";
+import { COUNTER_BYTES, MOMENTS_BYTES, VOLUME_BYTES, counterAdd, counterValue, momentsAdd, momentsZ, volumeAdd, volumeRatio } from "./damped";
+import { BEACON_PAYLOAD, beaconEvents, beaconObserve, beaconPeriod, beaconScore } from "./beacon";
 import { gate, gateInit } from "./gate";
 import {
   FT_BYTES_IN, FT_BYTES_OUT, FT_BYTES_OUT_Z, FT_CHANNEL_AGE_S, FT_CHANNEL_GAP_S, FT_CONN_STATE, FT_DEVICE_AGE_S, FT_DEVICE_CONN_RATE,
   FT_DEVICE_FAIL_RATIO, FT_DEVICE_SERVER, FT_DIRECTION, FT_DURATION, FT_FAILED, FT_ORIGINATOR, FT_PAIR_CONNS, FT_PAIR_GAP_S, FT_PEER_AGE_S,
   FT_PEER_DEVICES, FT_PEER_EXTERNAL, FT_PEER_RARITY, FT_PKTS_OUT, FT_PORT, FT_PORT_AGE_S, FT_PROTO, NEVER, O_DEVICE, FT_PAIR_FRESH, FT_PORT_FRESH,
+  FT_BEACON_SCORE, FT_BEACON_PERIOD_S, FT_BEACON_EVENTS, FT_INTERNAL_VOLUME, FT_INTERNAL_VOLUME_RATIO, FT_EXTERNAL_OUT_VOLUME, FT_EXTERNAL_OUT_RATIO,
   O_DEVICE_PORT, O_FEATURES, O_FLOW_TS, O_KIND, O_PEER, O_PEER_PORT, O_PROTO, O_SERIAL, O_TS, OBS_CONN, OBS_END, OBS_SIZE,
 } from "./observation";
 import { Table, hashBytes, tableCreated } from "./table";
@@ -62,7 +65,14 @@ const D_FAILED_1H: usize = D_CONNS_1H + COUNTER_BYTES;    // counter: failed con
 const D_SERVED_1D: usize = D_FAILED_1H + COUNTER_BYTES;   // counter: connections answered, 1 day
 const D_ALL_1D: usize = D_SERVED_1D + COUNTER_BYTES;      // counter: all connections, 1 day
 const D_BYTES_OUT: usize = D_ALL_1D + COUNTER_BYTES;      // moments: IP bytes sent per outbound connection, 1 day
-const DEVICE_PAYLOAD: usize = D_BYTES_OUT + MOMENTS_BYTES;
+const D_INTERNAL_VOL: usize = D_BYTES_OUT + MOMENTS_BYTES; // volume: bytes moved with internal peers (as the originator)
+const D_EXTERNAL_OUT: usize = D_INTERNAL_VOL + VOLUME_BYTES; // volume: bytes sent to external peers
+const D_LAST_CLIENT: usize = D_EXTERNAL_OUT + VOLUME_BYTES; // f64: when the device last made a connection
+const DEVICE_PAYLOAD: usize = D_LAST_CLIENT + 8;
+
+/** Volumes below these are never unusual (a quiet device's first big file is not staging). */
+const INTERNAL_VOLUME_FLOOR: f64 = 100e6;
+const EXTERNAL_OUT_FLOOR: f64 = 20e6;
 
 // Endpoint payload.
 const EP_DEVICES: usize = 0; // f64 devices that contacted it within the retention
@@ -85,6 +95,7 @@ let endpoints = new Table();
 let pairs = new Table();
 let channels = new Table();
 let ports = new Table();
+let beacons = new Table();
 
 let obsBase: usize = 0;
 let obsCap: i32 = 0;
@@ -113,7 +124,7 @@ let devPort: u32 = 0, peerPort: u32 = 0;
 let peerLocal = false;
 
 /** Tables and the observation region. Returns false when memory cannot grow that far. */
-export function learnInit(deviceCap: i32, endpointCap: i32, pairCap: i32, channelCap: i32, portCap: i32, observations: i32): bool {
+export function learnInit(deviceCap: i32, endpointCap: i32, pairCap: i32, channelCap: i32, portCap: i32, beaconCap: i32, observations: i32): bool {
   if (ready) return true;
   if (!gateInit()) return false;
   if (!devices.init(<u32>deviceCap, 16, DEVICE_PAYLOAD, C_LEARN_DEVICE_EVICTIONS)) return false;
@@ -121,6 +132,7 @@ export function learnInit(deviceCap: i32, endpointCap: i32, pairCap: i32, channe
   if (!pairs.init(<u32>pairCap, 32, PAIR_PAYLOAD, C_LEARN_PAIR_EVICTIONS)) return false;
   if (!channels.init(<u32>channelCap, 40, 0, C_LEARN_CHANNEL_EVICTIONS)) return false;
   if (!ports.init(<u32>portCap, 24, PORT_PAYLOAD, C_LEARN_PORT_EVICTIONS)) return false;
+  if (!beacons.init(<u32>beaconCap, 32, BEACON_PAYLOAD, C_LEARN_BEACON_EVICTIONS)) return false;
   obsBase = reserve(<usize>observations * OBS_SIZE);
   key = reserve(64);
   obsScratch = reserve(OBS_SIZE);
@@ -242,12 +254,23 @@ function commit(o: usize): void {
 
 @inline function setF(o: usize, f: i32, v: f64): void { store<f64>(o + O_FEATURES + (<usize>f << 3), v); }
 
-/** The device entry for the address at a (created if new; counted as active if new or back after the horizon). */
+/** The device entry for the address at a (created if new). */
 function device(a: usize, now: f64): usize {
   const d = devices.upsert(a, hashBytes(a, 16), now);
-  if (tableCreated) { activeDevices += 1; setCounter(C_LEARN_DEVICES, <f64>devices.used); }
-  else if (devices.last(d) < countedHorizon) activeDevices += 1;
+  if (tableCreated) setCounter(C_LEARN_DEVICES, <f64>devices.used);
   return d;
+}
+
+/**
+ * The device made a connection: it counts in the population rarity is
+ * measured against (devices that could have contacted an endpoint) if it
+ * had not since the counted horizon. Only clients count: the hosts a scan
+ * probes, or a server that only answers, would make every endpoint look rare.
+ */
+function client(dp: usize, now: f64): void {
+  const last = load<f64>(dp + D_LAST_CLIENT);
+  if (last == 0 || last < countedHorizon) activeDevices += 1;
+  if (now > last) store<f64>(dp + D_LAST_CLIENT, now);
 }
 
 function recount(now: f64): void {
@@ -256,7 +279,9 @@ function recount(now: f64): void {
   let active: f64 = 0;
   for (let i: u32 = 0; i <= devices.mask; i++) {
     const d = devices.at(i);
-    if (devices.first(d) != 0 && devices.last(d) >= countedHorizon) active += 1;
+    if (devices.first(d) == 0) continue;
+    const last = load<f64>(devices.payload(d) + D_LAST_CLIENT);
+    if (last != 0 && last >= countedHorizon) active += 1;
   }
   activeDevices = active;
   // (only occupied entries are written: untouched pages of the table stay unmapped)
@@ -282,7 +307,7 @@ function recount(now: f64): void {
  */
 function setRarity(obs: usize, others: f64): void {
   if (others < 0) others = 0;
-  const population = activeDevices - 1;
+  const population = activeDevices - (side == 1 ? 1 : 0); // other clients
   let rarity = population > 0 ? 100.0 * (1.0 - others / population) : 100.0;
   if (rarity < 0) rarity = 0;
   setF(obs, FT_PEER_RARITY, rarity);
@@ -307,6 +332,7 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   setF(obs, FT_DEVICE_CONN_RATE, rate);
   setF(obs, FT_DEVICE_FAIL_RATIO, conns1h > 0 ? counterValue(dp + D_FAILED_1H, ts, HOUR) / conns1h : 0);
   setF(obs, FT_DEVICE_SERVER, all > 0 ? served / all : 0);
+  if (side == 1) client(dp, ts);
   devices.touch(d, ts);
   if (side == 1 && peerLocal) {
     // an internal server answers: its own share of connections answered
@@ -399,11 +425,29 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
     setF(obs, FT_BYTES_OUT_Z, momentsZ(dp + D_BYTES_OUT, out, 20));
     momentsAdd(dp + D_BYTES_OUT, ts, DAY, out);
   }
+  if (side == 1) {
+    if (peerLocal) {
+      const v = volumeAdd(dp + D_INTERNAL_VOL, ts, out + inn);
+      setF(obs, FT_INTERNAL_VOLUME, v);
+      setF(obs, FT_INTERNAL_VOLUME_RATIO, volumeRatio(dp + D_INTERNAL_VOL, ts, v, INTERNAL_VOLUME_FLOOR));
+    } else {
+      const v = volumeAdd(dp + D_EXTERNAL_OUT, ts, out);
+      setF(obs, FT_EXTERNAL_OUT_VOLUME, v);
+      setF(obs, FT_EXTERNAL_OUT_RATIO, volumeRatio(dp + D_EXTERNAL_OUT, ts, v, EXTERNAL_OUT_FLOOR));
+    }
+  }
   devices.touch(d, ts);
 
   // the pair's and the peer's standing, without counting this connection again
   copyWords(key, dev, 16);
   copyWords(key + 16, peer, 16);
+  if (side == 1 && !peerLocal) {
+    // periodicity of the device's connections to this outside peer (key: device, peer)
+    beaconObserve(beacons, key, load<f64>(rec + R_TS), out, ts);
+    setF(obs, FT_BEACON_SCORE, beaconScore);
+    setF(obs, FT_BEACON_PERIOD_S, beaconPeriod);
+    setF(obs, FT_BEACON_EVENTS, beaconEvents);
+  }
   const pr = pairs.find(key, hashBytes(key, 32));
   if (pr != 0) setF(obs, FT_PAIR_CONNS, counterValue(pairs.payload(pr) + P_CONNS_1H, ts, HOUR));
   const ep = endpoints.find(peer, hashBytes(peer, 16));
@@ -415,6 +459,12 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
   } else {
     setF(obs, FT_PEER_RARITY, 100);
   }
+
+  // how long the device has used this service of the peer (the channel, as at its start)
+  store<u32>(key + 32, (side == 1 ? peerPort : devPort) | (proto << 16) | (<u32>side << 24));
+  store<u32>(key + 36, 0);
+  const ch = channels.find(key, hashBytes(key, 40));
+  setF(obs, FT_CHANNEL_AGE_S, ch != 0 ? since(ts, channels.first(ch)) : 0);
 
   orientation(obs, proto);
   setF(obs, FT_FAILED, fail ? 1 : 0);

@@ -3,7 +3,7 @@
 // learned features the model engine filters on. JS mirrors this in
 // sensor/learn/observation.ts (test/detection.test.ts compares names, offsets and size).
 
-export const OBS_SIZE: usize = 288;
+export const OBS_SIZE: usize = 344; // O_FEATURES + 8 × NUM_FEATURES
 
 export const O_KIND: usize = 0;       // u32 OBS_CONN / OBS_END
 export const O_MODELS_LO: usize = 4;  // u32 models 0–31 whose filters this observation passed
@@ -28,7 +28,7 @@ export const FT_PEER_EXTERNAL: i32 = 1;    // 1 when the peer is outside the loc
 export const FT_PEER_RARITY: i32 = 2;      // 0–100: share of the network's active devices that did not contact the peer within the retention (100: none did)
 export const FT_PEER_AGE_S: i32 = 3;       // since the network first saw the peer (0: now)
 export const FT_PEER_DEVICES: i32 = 4;     // other devices that contacted the peer within the retention
-export const FT_CHANNEL_AGE_S: i32 = 5;    // since this device first used (peer, port, proto)
+export const FT_CHANNEL_AGE_S: i32 = 5;    // since this device first used (peer, port, proto) (END: 0 when forgotten)
 export const FT_CHANNEL_GAP_S: i32 = 6;    // since this device last used (peer, port, proto); NEVER if first
 export const FT_PORT_AGE_S: i32 = 7;       // since this device first used this (port, proto) as a client
 export const FT_PAIR_GAP_S: i32 = 8;       // since this device last contacted the peer at all; NEVER if first
@@ -49,6 +49,13 @@ export const FT_PAIR_CONNS: i32 = 22;      // connections between device and pee
 export const FT_ORIGINATOR: i32 = 23;      // 1 when the device made the connection, 0 when it answered
 export const FT_PAIR_FRESH: i32 = 24;      // channels to this peer not used in the past hour, opened lately (60 s half-life): ports being tried
 export const FT_PORT_FRESH: i32 = 25;      // channels on this port (as a client) not used in the past hour, opened lately (60 s half-life): hosts being tried
-export const NUM_FEATURES: i32 = 26;
+export const FT_BEACON_SCORE: i32 = 26;   // END, outbound: 0–100 periodicity of the device's connections to the peer (beacon.ts)
+export const FT_BEACON_PERIOD_S: i32 = 27; // END, outbound: median gap between those connections
+export const FT_BEACON_EVENTS: i32 = 28;  // END, outbound: connections (events) to the peer the score rests on
+export const FT_INTERNAL_VOLUME: i32 = 29; // END, internal: bytes the device moved with internal peers lately (1 h half-life)
+export const FT_INTERNAL_VOLUME_RATIO: i32 = 30; // END, internal: that against the device's busiest past hours (damped.ts volume)
+export const FT_EXTERNAL_OUT_VOLUME: i32 = 31;  // END, outbound: bytes the device sent outside lately (1 h half-life)
+export const FT_EXTERNAL_OUT_RATIO: i32 = 32;   // END, outbound: that against the device's busiest past hours
+export const NUM_FEATURES: i32 = 33;
 
 export const NEVER: f64 = 1e12;

@@ -3,7 +3,7 @@ import { INPUT_FORMATS, type InputFormat } from '../pipeline/flow-inputs.ts';
 import { logger } from '../log/logger.ts';
 import { analyze } from '../pipeline/analyze.ts';
 import { numberFlag, parse, UsageError } from './args.ts';
-import { loadModels } from '../models/detector.ts';
+import { loadDetectionConfig } from '../models/detector.ts';
 import { ModelError } from '../models/model.ts';
 import { FLOW_OPTIONS, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
 
@@ -78,14 +78,14 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     if (values[flag] !== undefined && !breachesTo) throw new UsageError(`--${flag} is about detection: it needs --breaches`);
   }
   const learningS = numberFlag(values.learning, 'learning', { min: 0 });
-  let models;
-  try { models = breachesTo ? loadModels(values.models as string | undefined) : undefined; } catch (e) {
+  let detection;
+  try { detection = breachesTo ? loadDetectionConfig(values.models as string | undefined) : undefined; } catch (e) {
     if (e instanceof ModelError) throw new UsageError(`--models: ${e.message}`);
     throw e;
   }
   const summary = await withOutputTargets({ flows: f.flowsTo, breaches: breachesTo }, () => analyze({
     inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
-    awsFormat: f.awsFormat, events: f.events, breachesTo, models, learningS,
+    awsFormat: f.awsFormat, events: f.events, breachesTo, models: detection?.models, metas: detection?.metas, tags: detection?.tags, learningS,
   }));
   writeSummary(summary, f, f.flowsTo === '-' || breachesTo === '-');
 

@@ -129,7 +129,7 @@ interface CoreExports {
   nfPos(): number;
   nfPending(): number;
   nfTaken(): number;
-  learnInit(devices: number, endpoints: number, pairs: number, channels: number, ports: number, observations: number): number;
+  learnInit(devices: number, endpoints: number, pairs: number, channels: number, ports: number, beacons: number, observations: number): number;
   learnConfigure(retentionS: number, recountS: number, emitAll: number): void;
   learnScratch(): number;
   addLocalNet(): number;
@@ -149,12 +149,12 @@ interface CoreExports {
   observationsClear(): void;
 }
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** Capacities of the learning tables (entries). */
-export interface LearnCapacities { devices?: number; endpoints?: number; pairs?: number; channels?: number; ports?: number; observations?: number }
+export interface LearnCapacities { devices?: number; endpoints?: number; pairs?: number; channels?: number; ports?: number; beacons?: number; observations?: number }
 export const DEFAULT_LEARN_CAPACITIES: Required<LearnCapacities> = {
-  devices: 1 << 14, endpoints: 1 << 17, pairs: 1 << 17, channels: 1 << 18, ports: 1 << 16, observations: 1 << 14,
+  devices: 1 << 14, endpoints: 1 << 17, pairs: 1 << 17, channels: 1 << 18, ports: 1 << 16, beacons: 1 << 15, observations: 1 << 14,
 };
 export interface LearnSettings {
   /** how long a device's contact keeps counting for an endpoint's rarity (s) */
@@ -446,7 +446,7 @@ export class WasmCore {
       const c = { ...DEFAULT_LEARN_CAPACITIES, ...opts };
       // room for every record of a full output batch (CONN + END each) and the starts of a batch of packets
       const observations = Math.max(c.observations, 2 * this.x.outputCapacity() + 4096);
-      if (this.x.learnInit(c.devices, c.endpoints, c.pairs, c.channels, c.ports, observations) !== 0) {
+      if (this.x.learnInit(c.devices, c.endpoints, c.pairs, c.channels, c.ports, c.beacons, observations) !== 0) {
         throw new Error('Wasm core could not allocate its learning tables (lower the learning capacities)');
       }
       this.learning = true;

@@ -4,7 +4,7 @@
 // local device, with the learned features the models filter on.
 import { formatAddress, isV4Mapped } from '../flows/ip-address.ts';
 
-export const OBS_SIZE = 288;
+export const OBS_SIZE = 344;
 /** Byte offsets in an observation (asm/learn/observation.ts O_*). */
 export const OBS_LAYOUT = { KIND: 0, MODELS_LO: 4, MODELS_HI: 8, TS: 16, SERIAL: 24, FLOW_TS: 32, DEVICE: 40, PEER: 56, DEVICE_PORT: 72, PEER_PORT: 74, PROTO: 76, FEATURES: 80 } as const;
 const O = OBS_LAYOUT;
@@ -44,6 +44,13 @@ export const FEATURES = [
   ['originator', '1 when the device made the connection'],
   ['pair_fresh', 'ports of this peer the device newly tried in the last minute or so'],
   ['port_fresh', 'hosts the device newly tried on this port in the last minute or so'],
+  ['beacon_score', '0–100: how regular (periodic, same-sized, sustained) the device\'s connections to the peer are'],
+  ['beacon_period_s', 'median seconds between the device\'s connections to the peer'],
+  ['beacon_events', 'connections to the peer the periodicity rests on'],
+  ['internal_volume', 'bytes the device moved with internal hosts lately (1 h half-life)'],
+  ['internal_volume_ratio', "that volume against the device's busiest past hours"],
+  ['external_out_volume', 'bytes the device sent outside lately (1 h half-life)'],
+  ['external_out_ratio', "that volume against the device's busiest past hours"],
 ] as const;
 export type FeatureName = (typeof FEATURES)[number][0];
 export const FEATURE_INDEX: Readonly<Record<FeatureName, number>> = Object.fromEntries(FEATURES.map(([n], i) => [n, i])) as Record<FeatureName, number>;

@@ -31,6 +31,8 @@ export interface Breach {
   metrics: BreachMetric[];
   summary: string;
   evidence: { uid: string; community_id: string }[];
+  /** meta models: the ids of the breaches this one sums up */
+  related?: string[];
 }
 
 export function buildBreach(
@@ -117,8 +119,11 @@ function fill(template: string, m: Model, o: Observation, total: number): string
       case 'threshold': return String(m.threshold);
       case 'window': return duration(m.window_s);
       default: {
-        const i = (FEATURE_INDEX as Record<string, number>)[name];
+        // {feature_bytes}: a feature that is a byte count, as "1.2 GB"
+        const asBytes = name.endsWith('_bytes') && (FEATURE_INDEX as Record<string, number>)[name.slice(0, -6)] !== undefined;
+        const i = (FEATURE_INDEX as Record<string, number>)[asBytes ? name.slice(0, -6) : name];
         if (i === undefined) return all;
+        if (asBytes) return bytesText(o.features[i]!);
         const v = o.features[i]!;
         return name.endsWith('_s') ? (v >= NEVER ? 'never' : duration(v)) : String(Math.round(v * 10) / 10);
       }

@@ -30,6 +30,7 @@ const RAW = [
     metric: { kind: 'count' }, group: ['port'], window_s: 60, threshold: 25, throttle_s: 3600, baseline: false,
     metric_label: 'internal hosts contacted on one port, not used in the past hour',
     summary: '{device} contacted {value} internal hosts on port {port} within {window}, none of which it had used on that port in the past hour: a network scan.',
+    exclude_tags: ['security-scanner'],
   },
   {
     // Many ports of one host: nothing but a scanner opens 20 fresh ports on
@@ -45,6 +46,7 @@ const RAW = [
     metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 20, throttle_s: 3600, baseline: false,
     metric_label: 'ports of one host contacted, not used in the past hour',
     summary: '{device} tried {value} different ports on {peer} within {window}, none of which it had used in the past hour: a port scan.',
+    exclude_tags: ['security-scanner'],
   },
   {
     // Repeated short connections to one authentication service: password
@@ -57,10 +59,14 @@ const RAW = [
       { feature: 'port', op: 'in', value: AUTH_PORTS },
       { feature: 'duration', op: '<', value: 30 },
       { feature: 'pair_conns', op: '>=', value: 10 },
+      // a client that has used the service for days at its own pace (a web
+      // server's database connections) is not guessing passwords on it
+      { feature: 'channel_age_s', op: '<', value: 86400 },
     ],
     metric: { kind: 'count' }, group: ['peer', 'port'], window_s: 300, threshold: 20, throttle_s: 3600, baseline: false,
     metric_label: 'short connections to one authentication service',
     summary: '{device} made {value} short connections to {peer} on port {port} within {window}: repeated login attempts.',
+    exclude_tags: ['security-scanner'],
   },
   {
     // A port this device never used as a client, to an endpoint almost no
@@ -115,6 +121,53 @@ const RAW = [
     metric: { kind: 'count' }, group: [], window_s: 3600, threshold: 3, throttle_s: 21600, baseline: true,
     metric_label: 'internal hosts newly reached on an administration port',
     summary: '{device} opened administration connections (SMB, RDP, SSH, WinRM …) to {value} internal hosts it had never administered within {window}, the latest {peer} on port {port}.',
+    exclude_tags: ['security-scanner'],
+  },
+  {
+    // Malware calling home: connections to one outside endpoint at a steady
+    // period with steady sizes, hour after hour (beacon.ts scores it), to an
+    // endpoint almost nobody else talks to and the network met recently.
+    // NTP and DNS poll by design and have their own models (tunnelling).
+    id: 'compromise-beaconing-rare-endpoint', title: 'Compromise / Beaconing Activity To Rare Endpoint', category: 'critical', mitre: ['T1071', 'T1573'], priority: 1,
+    on: 'end', filters: [
+      { feature: 'direction', op: '==', value: 1 },
+      { feature: 'beacon_events', op: '>=', value: 12 },
+      { feature: 'beacon_score', op: '>=', value: 85 },
+      { feature: 'peer_rarity', op: '>=', value: 90 },
+      { feature: 'peer_age_s', op: '<', value: 14 * 86400 },
+      { feature: 'port', op: 'not in', value: [53, 123] },
+    ],
+    metric: { kind: 'count' }, group: ['peer'], window_s: 3600, threshold: 1, throttle_s: 86400, baseline: false,
+    metric_label: 'connections at a regular period to a rare endpoint',
+    summary: '{device} connected to {peer} on port {port} every {beacon_period_s} or so ({beacon_events} times, regularity {beacon_score}/100), an endpoint {peer_rarity}% of the network has not contacted and first seen {peer_age_s} ago: beaconing.',
+  },
+  {
+    // Gigabytes pulled from (or pushed to) internal hosts, far beyond the
+    // device's own busiest hours: data gathered before it leaves. A backup
+    // server moving as much every night has learned that as its normal.
+    id: 'unusual-internal-data-volume', title: 'Unusual Activity / Unusual Internal Data Volume', category: 'suspicious', mitre: ['T1039', 'T1074'], priority: 2,
+    on: 'end', filters: [
+      { feature: 'direction', op: '==', value: 2 },
+      { feature: 'originator', op: '==', value: 1 },
+      { feature: 'internal_volume', op: '>=', value: 1e9 },
+      { feature: 'internal_volume_ratio', op: '>=', value: 4 },
+    ],
+    metric: { kind: 'count' }, group: [], window_s: 3600, threshold: 1, throttle_s: 21600, baseline: true,
+    metric_label: 'connections while internal volume ran far above the device’s busiest past hours',
+    summary: '{device} moved {internal_volume_bytes} with internal hosts lately (the latest with {peer}), {internal_volume_ratio} times its busiest hours before: possible data staging.',
+    exclude_tags: ['backup-server'],
+  },
+  {
+    // Far more sent outside than the device ever sent in an hour.
+    id: 'unusual-external-upload', title: 'Anomalous Connection / Unusual External Upload Volume', category: 'suspicious', mitre: ['T1048'], priority: 2,
+    on: 'end', filters: [
+      { feature: 'direction', op: '==', value: 1 },
+      { feature: 'external_out_volume', op: '>=', value: 200e6 },
+      { feature: 'external_out_ratio', op: '>=', value: 5 },
+    ],
+    metric: { kind: 'count' }, group: [], window_s: 3600, threshold: 1, throttle_s: 21600, baseline: true,
+    metric_label: 'connections while the upload volume ran far above the device’s busiest past hours',
+    summary: '{device} sent {external_out_volume_bytes} outside lately (the latest to {peer}), {external_out_ratio} times its busiest hours before.',
   },
   {
     // A flood of connections to one external host: the device takes part in

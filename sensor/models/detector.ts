@@ -10,11 +10,17 @@ import { BUILTIN_MODELS } from './catalogue.ts';
 import { compileModels } from './compile.ts';
 import { ModelEngine, type EngineCounters } from './engine.ts';
 import { parseModels, ModelError, type Model } from './model.ts';
+import { BUILTIN_META_MODELS, parseMetaModels, type MetaModel } from './meta.ts';
+import { DeviceTags, type TagConfig } from './tags.ts';
 import type { Breach } from './breach.ts';
 
 export interface DetectOptions {
   /** the catalogue (default: the built-in models) */
   models?: readonly Model[];
+  /** meta models (default: the built-in ones) */
+  metas?: readonly MetaModel[];
+  /** device tags: tag → addresses or networks */
+  tags?: TagConfig;
   /** capture seconds of learning before non-compliance models alert (default 86400; 0 = off) */
   learningS?: number;
   baselineS?: number;
@@ -33,12 +39,38 @@ export interface DetectSummary extends EngineCounters {
   top_devices: { device: string; risk: number }[];
 }
 
-/** Read a --models file: JSON, merged into the built-in catalogue by id. */
-export function loadModels(path: string | undefined): Model[] {
-  if (!path) return [...BUILTIN_MODELS];
+export interface DetectionConfig {
+  models: Model[];
+  metas: MetaModel[];
+  tags: TagConfig;
+}
+
+/**
+ * Read a detection config (--models FILE): JSON, either a list of models or
+ * {"models": [...], "meta_models": [...], "tags": {"security-scanner":
+ * ["10.10.0.18"], …}}. Models and meta models are merged into the built-in
+ * ones by id; tags are checked here, so a typo stops the run with its place.
+ */
+export function loadDetectionConfig(path: string | undefined): DetectionConfig {
+  if (!path) return { models: [...BUILTIN_MODELS], metas: [...BUILTIN_META_MODELS], tags: {} };
   let raw: unknown;
   try { raw = JSON.parse(readFileSync(path, 'utf8')); } catch (e) { throw new ModelError(`${path}: ${(e as Error).message}`); }
-  return parseModels(raw, path, BUILTIN_MODELS);
+  return parseDetectionConfig(raw, path);
+}
+
+export function parseDetectionConfig(raw: unknown, where: string): DetectionConfig {
+  if (Array.isArray(raw)) return { models: parseModels(raw, where, BUILTIN_MODELS), metas: [...BUILTIN_META_MODELS], tags: {} };
+  if (typeof raw !== 'object' || raw === null) throw new ModelError(`${where}: expected a list of models or {"models", "meta_models", "tags"}`);
+  const r = raw as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (!['models', 'meta_models', 'tags'].includes(k)) throw new ModelError(`${where}: unknown field ${k} (known: models, meta_models, tags)`);
+  const tags = (r.tags ?? {}) as TagConfig;
+  if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) throw new ModelError(`${where}.tags: expected {"tag": ["address or network", …]}`);
+  try { new DeviceTags(tags); } catch (e) { throw new ModelError(`${where}.tags: ${(e as Error).message}`); }
+  return {
+    models: r.models === undefined ? [...BUILTIN_MODELS] : parseModels(r.models, `${where}.models`, BUILTIN_MODELS),
+    metas: parseMetaModels(r.meta_models, `${where}.meta_models`),
+    tags,
+  };
 }
 
 export class Detector {
@@ -54,6 +86,7 @@ export class Detector {
     core.setGateProgram(compileModels(models));
     this.engine = new ModelEngine(models, {
       learningS: opts.learningS, baselineS: opts.baselineS, communityIdSeed: opts.communityIdSeed,
+      tags: new DeviceTags(opts.tags), metas: opts.metas ?? BUILTIN_META_MODELS,
       onBreach: (b) => { this.byModel.set(b.model, (this.byModel.get(b.model) ?? 0) + 1); opts.onBreach(b); },
     });
   }

@@ -18,6 +18,8 @@ import { flowUid } from '../flows/uid.ts';
 import { FEATURE_INDEX, type ObservationView } from '../learn/observation.ts';
 import type { Category, Model } from './model.ts';
 import { buildBreach, type Breach } from './breach.ts';
+import { MetaEngine, type MetaModel } from './meta.ts';
+import { DeviceTags } from './tags.ts';
 
 const BUCKETS = 12;
 const EVIDENCE = 5;
@@ -30,6 +32,10 @@ export interface EngineOptions {
   /** windows (and throttles) kept per model */
   maxKeys?: number;
   communityIdSeed?: number;
+  /** device tags (models' exclude_tags) */
+  tags?: DeviceTags;
+  /** meta models judged on every breach (default none) */
+  metas?: readonly MetaModel[];
   onBreach: (b: Breach) => void;
 }
 
@@ -44,6 +50,10 @@ export interface EngineCounters {
   suppressed_learning: number;
   suppressed_baseline: number;
   suppressed_throttle: number;
+  /** observations of a device whose tags the model excludes */
+  suppressed_tagged: number;
+  /** breaches of meta models (included in breaches) */
+  meta_breaches: number;
   /** observations older than their window by more than the window: dropped */
   late: number;
   windows_forgotten: number;
@@ -64,7 +74,7 @@ const BASE_SCORE: Record<Category, number> = { critical: 75, suspicious: 55, com
 
 export class ModelEngine {
   readonly counters: EngineCounters = {
-    observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, late: 0, windows_forgotten: 0, throttles_forgotten: 0,
+    observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, suppressed_tagged: 0, meta_breaches: 0, late: 0, windows_forgotten: 0, throttles_forgotten: 0,
   };
   private readonly windows: Map<string, Window>[];
   /** per model: key → capture time until which it may not breach again (insertion order = expiry order) */
@@ -74,6 +84,8 @@ export class ModelEngine {
   private readonly baselineS: number;
   private readonly maxKeys: number;
   private readonly risk = new Map<string, { score: number; t: number }>();
+  private readonly tags: DeviceTags;
+  private readonly meta: MetaEngine | null;
 
   /** models in the order of the compiled program: bit i of an observation = models[i] */
   constructor(readonly models: readonly Model[], private readonly opts: EngineOptions) {
@@ -82,6 +94,9 @@ export class ModelEngine {
     this.learningS = opts.learningS ?? 86400;
     this.baselineS = opts.baselineS ?? Math.max(this.learningS, 3600);
     this.maxKeys = opts.maxKeys ?? 50_000;
+    this.tags = opts.tags ?? new DeviceTags();
+    const metas = (opts.metas ?? []).filter((m) => m.enabled);
+    this.meta = metas.length ? new MetaEngine(metas, this.maxKeys) : null;
   }
 
   /**
@@ -111,6 +126,7 @@ export class ModelEngine {
 
   private account(i: number, o: ObservationView, ts: number, device: string, peer: string): void {
     const m = this.models[i]!;
+    if (m.exclude_tags.length && this.tags.any(device, m.exclude_tags)) { this.counters.suppressed_tagged++; return; }
     const map = this.windows[i]!;
     let key = device;
     if (m.group.includes('peer')) key += `|${peer}`;
@@ -159,9 +175,21 @@ export class ModelEngine {
     }));
     const id = createHash('sha1').update(`${m.id}|${key}|${ts}`).digest('hex').slice(0, 16);
     const breach = buildBreach(m, o.snapshot(), { id, total, score, evidence });
+    this.raise(breach, ts);
+  }
+
+  /** Emit a breach, add it to the device's risk, and let the meta models judge it. */
+  private raise(breach: Breach, ts: number): void {
     this.counters.breaches++;
-    this.addRisk(device, score, ts);
+    this.addRisk(breach.device.ip, breach.score, ts);
     this.opts.onBreach(breach);
+    if (!this.meta) return;
+    for (const mb of this.meta.judge(breach, (d, tags) => this.tags.any(d, tags))) {
+      this.counters.meta_breaches++;
+      this.counters.breaches++;
+      this.addRisk(mb.device.ip, mb.score, ts);
+      this.opts.onBreach(mb);
+    }
   }
 
   /**

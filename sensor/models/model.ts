@@ -51,6 +51,8 @@ export interface Model {
   summary: string;
   /** what the metric is, for the breach's metrics list ("hosts contacted on one port") */
   metric_label: string;
+  /** devices carrying any of these tags (the config's `tags`) are not judged by this model */
+  exclude_tags: string[];
   enabled: boolean;
 }
 
@@ -78,6 +80,13 @@ function featureName(v: unknown, where: string): FeatureName {
   return v as FeatureName;
 }
 
+/** A list of tag names (absent: none). */
+export function tagList(v: unknown, where: string): string[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v) || v.some((t) => typeof t !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(t))) fail(where, 'a list of tag names (lowercase letters, digits, dashes)');
+  return [...new Set(v as string[])];
+}
+
 /** Ports of an `in` list: numbers and "a-b" ranges, each 0–65535. */
 export function portList(v: unknown, where: string): number[] {
   if (!Array.isArray(v) || v.length === 0) fail(where, 'must be a non-empty list of ports or "a-b" ranges');
@@ -97,7 +106,7 @@ export function portList(v: unknown, where: string): number[] {
 export function parseModel(raw: unknown, where: string): Model {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, 'a model must be an object');
   const r = raw as Record<string, unknown>;
-  const known = new Set(['id', 'title', 'category', 'mitre', 'priority', 'on', 'filters', 'metric', 'group', 'window_s', 'threshold', 'throttle_s', 'baseline', 'summary', 'metric_label', 'enabled']);
+  const known = new Set(['id', 'title', 'category', 'mitre', 'priority', 'on', 'filters', 'metric', 'group', 'window_s', 'threshold', 'throttle_s', 'baseline', 'summary', 'metric_label', 'exclude_tags', 'enabled']);
   for (const k of Object.keys(r)) if (!known.has(k)) fail(where, `unknown field ${k}`);
   const id = str(r.id, `${where}.id`);
   if (!ID.test(id)) fail(`${where}.id`, 'lowercase letters, digits and dashes, 2–63 characters');
@@ -137,6 +146,7 @@ export function parseModel(raw: unknown, where: string): Model {
     baseline: r.baseline === undefined ? false : r.baseline === true,
     summary: str(r.summary, `${where}.summary`),
     metric_label: str(r.metric_label, `${where}.metric_label`),
+    exclude_tags: tagList(r.exclude_tags, `${where}.exclude_tags`),
     enabled: r.enabled === undefined ? true : r.enabled === true,
   };
 }

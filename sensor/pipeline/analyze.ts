@@ -22,6 +22,8 @@ import { InterfaceStats, type InterfaceSnapshot } from '../netflow/interface-sta
 import { Progress } from './progress.ts';
 import { Detector, type DetectSummary } from '../models/detector.ts';
 import type { Model } from '../models/model.ts';
+import type { MetaModel } from '../models/meta.ts';
+import type { TagConfig } from '../models/tags.ts';
 import type { Breach } from '../models/breach.ts';
 import { BreachWriter } from '../sinks/breach-writer.ts';
 
@@ -46,6 +48,10 @@ export interface AnalyzeOptions {
   onBreach?: (b: Breach) => void;
   /** the model catalogue (default: built-in) */
   models?: readonly Model[];
+  /** meta models (default: built-in) */
+  metas?: readonly MetaModel[];
+  /** device tags: tag → addresses or networks (models' exclude_tags) */
+  tags?: TagConfig;
   /** capture seconds of learning before non-compliance models alert (default one day; 0 = off) */
   learningS?: number;
   /** history a device needs before baseline models judge it (default: the learning period, at least an hour) */
@@ -127,7 +133,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
 
   const detector = breachSink || opts.onBreach
     ? new Detector(core, {
-      models: opts.models, learningS: opts.learningS, baselineS: opts.baselineS, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
+      models: opts.models, metas: opts.metas, tags: opts.tags, learningS: opts.learningS, baselineS: opts.baselineS, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
       onBreach: (b) => { breachSink?.write(b); opts.onBreach?.(b); },
     })
     : null;
