@@ -74,3 +74,28 @@ export function testBench(n: i32, flows: i32, tcp: bool, t0: f64, dt: f64): f64 
 import { outputCount as outputCountT, outputClear as outputClearT, outputCapacity as outputCapacityT } from "./flows";
 
 export function testFlipSynAck(v: bool): void { setFlipSynAck(v); }
+
+// ---- DNS message parser (dns.ts) ----
+import { dnsParse, dnsResult } from "./dns";
+import { reserve } from "./bytes";
+/** Room for test messages: `size` bytes once (memory may grow: re-create views). */
+export function testDnsReserve(size: u32): usize { return reserve(<usize>size); }
+/** dnsParse on bytes JS wrote at ptr. */
+export function testDnsParse(ptr: usize, len: u32, tcp: bool): i32 { return dnsParse(ptr, len, tcp); }
+/** The result record (layout R_* in dns.ts). */
+export function testDnsResult(): usize { return dnsResult(); }
+/**
+ * Timing loop: `rounds` passes over n messages described at `table` as
+ * (u32 ptr, u32 len) pairs. Returns the sum of the statuses (so nothing is
+ * optimised away).
+ */
+export function testDnsBench(table: usize, n: u32, rounds: u32, tcp: bool): i32 {
+  let sum: i32 = 0;
+  for (let k: u32 = 0; k < rounds; k++) {
+    for (let i: u32 = 0; i < n; i++) {
+      const e = table + (<usize>i << 3);
+      sum += dnsParse(<usize>load<u32>(e), load<u32>(e, 4), tcp);
+    }
+  }
+  return sum;
+}
