@@ -334,14 +334,6 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   setF(obs, FT_DEVICE_SERVER, all > 0 ? served / all : 0);
   if (side == 1) client(dp, ts);
   devices.touch(d, ts);
-  if (side == 1 && peerLocal) {
-    // an internal server answers: its own share of connections answered
-    const s = device(peer, ts);
-    const sp = devices.payload(s);
-    counterAdd(sp + D_SERVED_1D, ts, DAY, 1);
-    counterAdd(sp + D_ALL_1D, ts, DAY, 1);
-    devices.touch(s, ts);
-  }
 
   // the peer as an endpoint of the network, and the pair
   const ep = endpoints.upsert(peer, hashBytes(peer, 16), ts);
@@ -424,6 +416,16 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
     // judged against what came before, then learned
     setF(obs, FT_BYTES_OUT_Z, momentsZ(dp + D_BYTES_OUT, out, 20));
     momentsAdd(dp + D_BYTES_OUT, ts, DAY, out);
+  }
+  if (side == 1 && peerLocal && !fail) {
+    // an internal server answered: its own share of connections answered. At
+    // the flow's end, not its start: the hosts a scan probes and that never
+    // answer do not become devices (their age would count from the probe).
+    const sv = device(peer, ts);
+    const sp = devices.payload(sv);
+    counterAdd(sp + D_SERVED_1D, ts, DAY, 1);
+    counterAdd(sp + D_ALL_1D, ts, DAY, 1);
+    devices.touch(sv, ts);
   }
   if (side == 1) {
     if (peerLocal) {

@@ -50,14 +50,15 @@ const RAW = [
   },
   {
     // Repeated short connections to one authentication service: password
-    // guessing. Short = under 30 s (a real session lasts longer); pair_conns
+    // guessing. Short = under 90 s (a real session lasts longer; a
+    // cloud flow log times a record by its 60 s window, so a 2 s attempt reads as 60 s); pair_conns
     // (connections between the two over the last hour) keeps the single
     // LDAP query or SMB mount in the core.
     id: 'device-brute-force', title: 'Device / Brute Force Attempt', category: 'suspicious', mitre: ['T1110'], priority: 2,
     on: 'end', filters: [
       { feature: 'originator', op: '==', value: 1 },
       { feature: 'port', op: 'in', value: AUTH_PORTS },
-      { feature: 'duration', op: '<', value: 30 },
+      { feature: 'duration', op: '<', value: 90 },
       { feature: 'pair_conns', op: '>=', value: 10 },
       // a client that has used the service for days at its own pace (a web
       // server's database connections) is not guessing passwords on it

@@ -179,10 +179,37 @@ function serverDay(em: Emitter, day0: number, weekday: boolean, rng: Rng, device
   }
 }
 
+/**
+ * The vulnerability scanner's nightly run (02:00, weekdays): every device of
+ * the server and office subnets on a dozen ports. It is a scan, by a device
+ * whose job is scanning: the config tags it `security-scanner`, and the scan
+ * models leave it alone.
+ */
+function scannerNight(em: Emitter, day0: number, rng: Rng, devices: Host[]): void {
+  const scanner = em.topo.byJob.get('scanner');
+  if (!scanner) return;
+  const live = new Map(devices.map((d) => [d.ipv4, d] as const));
+  let t = day0 + 2 * H + rng.range(0, 120);
+  for (const net of ['10.10.0', '10.1.0']) {
+    for (let host = 1; host < 255; host++) {
+      const ip = `${net}.${host}`;
+      const d = live.get(ip);
+      if (d === scanner) continue;
+      const target: Host = d ?? { ...scanner, name: ip, ipv4: ip, v6: false, ipv6: undefined, subnet: net };
+      for (const port of [22, 80, 135, 443, 445, 3389, 5432, 8443]) {
+        const open = d && ((port === 445 && (d.job === 'file' || d.job === 'dc')) || (port === 22 && d.role === 'server') || (port === 443 && d.job === 'web'));
+        em.internal(t, scanner, target, 'tcp', port, 0, 0, d ? 0.001 : 2, d ? (open ? 'RSTO' : 'REJ') : 'S0', 'vuln-scan');
+        t += rng.exp(1 / 40);
+      }
+    }
+  }
+}
+
 /** A whole day of benign traffic for the given devices. */
 export function benignDay(em: Emitter, day0: number, weekday: boolean, rng: Rng, workstations: Host[]): void {
   for (const w of workstations) workstationDay(em, w, day0, weekday, rng);
   serverDay(em, day0, weekday, rng, [...em.topo.servers, ...workstations]);
+  if (weekday) scannerNight(em, day0, rng, [...em.topo.servers, ...workstations]);
 }
 
 export { present };

@@ -36,6 +36,9 @@ export interface ScenarioHost {
   joined?: number;
 }
 
+/** The detection config an operator of this network writes: its scanner and backup server tagged. */
+export const SCENARIO_TAGS = { 'security-scanner': ['10.10.0.18'], 'backup-server': ['10.10.0.16'] };
+
 export interface Scenario {
   seed: Seed;
   startTs: number;

@@ -12,6 +12,12 @@ import { DETECT_WITHIN, type AttackTruth, type Source } from './attacks.ts';
 import type { Scenario } from './generate.ts';
 
 const SLACK_S = 3600;
+/**
+ * Flow logs time a record by its aggregation window, so a breach can carry a
+ * time up to a window before the attack's first packet (AWS's default window
+ * is 60 s; a little more for clock rounding).
+ */
+const EARLY_S: Record<Source, number> = { pcap: 1, flows: 75 };
 
 export interface AttackResult {
   attack: AttackTruth;
@@ -46,7 +52,7 @@ export function score(scn: Pick<Scenario, 'attacks' | 'hosts' | 'testDayStart'>,
   const testDay = breaches.filter((b) => ts(b) >= scn.testDayStart);
   const claimed = new Set<Breach>();
   const attacks: AttackResult[] = scn.attacks.map((a) => {
-    const onDevice = testDay.filter((b) => a.device.includes(b.device.ip) && ts(b) >= a.start - 1 && ts(b) <= a.end + SLACK_S);
+    const onDevice = testDay.filter((b) => a.device.includes(b.device.ip) && ts(b) >= a.start - EARLY_S[source] && ts(b) <= a.end + SLACK_S);
     for (const b of onDevice) claimed.add(b);
     const hits = onDevice.filter((b) => a.expect.includes(b.model)).sort((x, y) => ts(x) - ts(y));
     const first = hits[0];
