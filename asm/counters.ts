@@ -101,5 +101,9 @@ export const C_LEARN_PAIR_EVICTIONS: i32 = 188; // device-peer pairs forgotten t
 export const C_LEARN_CHANNEL_EVICTIONS: i32 = 189; // device-peer-port channels forgotten to make room
 export const C_LEARN_PORT_EVICTIONS: i32 = 190; // device client ports forgotten to make room
 export const C_LEARN_BEACON_EVICTIONS: i32 = 191; // device-peer periodicity rings forgotten to make room
+export const C_DNS_ANSWERS: i32 = 192; // DNS answers parsed on port 53 (learned when the asker is local)
+export const C_DNS_QUERIES: i32 = 193; // DNS questions seen on port 53 (not learned: their answer carries them)
+export const C_DNS_MALFORMED: i32 = 194; // port-53 payloads that are not a sound DNS message (or whose answers are not)
+export const C_LEARN_DNS_EVICTIONS: i32 = 195; // DNS names, domains and askers forgotten to make room
 
 export const NUM_COUNTERS: i32 = 200;

@@ -20,7 +20,7 @@
 //    always the OUTERMOST Ethernet header's (packet.ts contract).
 import {
   pkt_src, pkt_dst, pkt_src_mac, pkt_dst_mac, pkt_vlan,
-  setIp, setPorts, setPayloadLen, setTcp, setVlan, setHasMac, setLaterFragment,
+  setIp, setPorts, setPayloadLen, setPayloadAt, setTcp, setVlan, setHasMac, setLaterFragment,
 } from "./packet";
 import {
   C_IPV4, C_IPV6, C_TCP, C_UDP, C_ICMP, C_OTHER_TRANSPORT, C_NON_IP, C_VLAN_TAGGED, C_MPLS, C_PPPOE,
@@ -396,6 +396,7 @@ function transport(proto: u32, p: usize, end: usize, ipPayload: u32, v6: bool, f
       const doff = <u32>(u8at(p + 12) >> 4) << 2;
       if (doff >= 20 && doff <= ipPayload) {
         setPorts(<u16>be16(p), <u16>be16(p + 2), ipPayload - doff);
+        setPayloadAt(p + doff, end, ipPayload - doff);
         setTcp(<u8>u8at(p + 13), be32(p + 4), be32(p + 8), <u16>be16(p + 14));
         count(C_TCP);
         countIp(v6);
@@ -424,6 +425,7 @@ function transport(proto: u32, p: usize, end: usize, ipPayload: u32, v6: bool, f
       if (r != NOT_TUNNEL) return r == DECAP_OK;
     }
     setPorts(<u16>sp, <u16>dp, ipPayload - 8);
+    setPayloadAt(p + 8, end, ipPayload - 8);
     count(C_UDP);
     countIp(v6);
     return true;

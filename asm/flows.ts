@@ -89,11 +89,12 @@ import {
   pkt_ts, pkt_wire_len, pkt_interface, pkt_ip_version, pkt_proto, pkt_sport, pkt_dport, pkt_has_ports,
   pkt_ip_len, pkt_payload_len, pkt_tcp_flags, pkt_tcp_seq, pkt_tcp_ack, pkt_tcp_window,
   pkt_vlan, pkt_inner_vlan, pkt_tunnel_type, pkt_tunnel_id, pkt_has_mac, pkt_is_later_fragment, pkt_source, pkt_sampling,
-  pkt_extra_pkts, pkt_extra_ip_bytes, pkt_extra_wire_bytes, pkt_extra_payload,
+  pkt_extra_pkts, pkt_extra_ip_bytes, pkt_extra_wire_bytes, pkt_extra_payload, pkt_payload_at, pkt_payload_cap,
   pkt_src, pkt_dst, pkt_src_mac, pkt_dst_mac,
 } from "./packet";
 import { count, setCounter } from "./stats";
 import { learnOutputCleared, learnReady, learnStart, observationRoom } from "./learn/learner";
+import { learnDnsPacket } from "./learn/dns-learner";
 import {
   C_FLOWS_CREATED, C_FLOWS_EXPIRED, C_FLOWS_CLOSED, C_FLOWS_EVICTED, C_FLOWS_FLUSHED, C_INTERIM_RECORDS,
   C_FLOW_RECORDS, C_FLOWS_ACTIVE, C_FLOWS_REUSED, C_FLOW_RECORDS_DROPPED, C_FLOWS_FLIPPED, C_FLOW_LONG_PROBES,
@@ -786,6 +787,11 @@ export function accountPacket(): void {
       if (kind == K_UDP && isDnsPort(<u32>load<u16>(e + E_PORT_A + (<usize>(origSide(e) ^ 1) << 1)))) l = L_DNS;
       listAppend(l, idx, e, lazyDeadline(e, l));
     }
+  }
+
+  // ---- DNS: what the device asks (learning only; the payload's captured bytes) ----
+  if (pkt_payload_cap != 0 && (p1 == 53 || p2 == 53) && learnReady()) {
+    learnDnsPacket(ts, pkt_src, pkt_dst, <u32>pkt_sport, <u32>pkt_dport, proto, pkt_payload_at, pkt_payload_cap, load<f64>(coldOf(e) + C_SERIAL), load<f64>(e + E_START));
   }
 
   // ---- active timeout: interim record ----

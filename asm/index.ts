@@ -12,11 +12,13 @@ import { awsInit, awsText as awsTextPtr, awsTextCapacity as awsTextCap, awsScrat
 import { nfInit, nfSetRegion as nfSetPtr, nfSetCapacity as nfSetCap, nfOpKinds as nfKindsPtr, nfOpOffs as nfOffsPtr, nfOpLens as nfLensPtr, nfSamplers as nfSamplersPtr, nfMaxOps as nfOpsMax, nfMaxSamplers as nfSamplersMax, nfSetProgram as nfProgram, nfSetContext as nfContext, nfDecode as nfDecodeSet, nfPos as nfStop, nfPending as nfPend, nfTaken as nfRecords } from "./nfdata";
 import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll, flowsReady } from "./flows";
 
+import { dnsLearnInit, dnsTableStats } from "./learn/dns-learner";
+import { learnTableStats } from "./learn/learner";
 import { learnInit as lInit, learnConfigure as lConfigure, learnRecords as lRecords, observationsPtr as lObsPtr, observationCount as lObsCount, observationCapacity as lObsCap, observationsClear as lObsClear, learnScratch as lScratch, learnFirstTs as lFirstTs } from "./learn/learner";
 import { modelsPtr as gModels, clausesPtr as gClauses, setsPtr as gSets, setProgram as gProgram, MAX_MODELS, MAX_CLAUSES, MAX_SETS } from "./learn/gate";
 import { addNet, clearNets, localNetsInit } from "./localnets";
 
-export const ABI_VERSION: i32 = 4;
+export const ABI_VERSION: i32 = 5;
 
 /**
  * Allocate every table once. Returns 0, or -1 when memory cannot grow that far.
@@ -164,8 +166,15 @@ export function ingestSampledFrame(capLen: i32, wireLen: i32, linktype: i32, ts:
 // draining the observation region in between.
 
 /** Learning tables and observation region. Returns 0, or -1 when memory cannot grow that far. */
-export function learnInit(devices: i32, endpoints: i32, pairs: i32, channels: i32, ports: i32, beacons: i32, observations: i32): i32 {
-  return localNetsInit() && lInit(devices, endpoints, pairs, channels, ports, beacons, observations) ? 0 : -1;
+export function learnInit(devices: i32, endpoints: i32, pairs: i32, channels: i32, ports: i32, beacons: i32, dnsNames: i32, observations: i32): i32 {
+  return localNetsInit() && lInit(devices, endpoints, pairs, channels, ports, beacons, observations) && dnsLearnInit(devices, dnsNames) ? 0 : -1;
+}
+const tableStats = memory.data(16 * 9, 8);
+/** The learning tables' capacity, entry bytes and entries in use (u32 × 4 each): devices, endpoints, pairs, channels, client ports, beacons, DNS names, DNS domains, DNS askers. */
+export function learnTables(): usize {
+  learnTableStats(tableStats);
+  dnsTableStats(tableStats + 96);
+  return tableStats;
 }
 export function learnConfigure(retentionS: f64, recountS: f64, emitAll: i32): void { lConfigure(retentionS, recountS, emitAll != 0); }
 /** 64 bytes for arguments: a local network (16-byte network, 16-byte mask) before addLocalNet. */

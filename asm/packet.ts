@@ -59,6 +59,9 @@ export let pkt_extra_ip_bytes: u32 = 0;
 export let pkt_extra_wire_bytes: u32 = 0;
 export let pkt_extra_payload: u32 = 0;
 /** Where a frame came from when not from a capture file: SRC_SFLOW etc. (flowrecord.ts), with its 1-in-N sampling. */
+/** Where the transport payload's captured bytes start, and how many there are (TCP/UDP only; 0: none captured). */
+export let pkt_payload_at: usize = 0;
+export let pkt_payload_cap: u32 = 0;
 export let pkt_source: u8 = 0;
 export let pkt_sampling: u32 = 0;
 
@@ -88,6 +91,7 @@ export const pkt_dst_mac: usize = memory.data(8, 8);
   pkt_has_mac = false; pkt_is_later_fragment = false;
   pkt_extra_pkts = 0; pkt_extra_ip_bytes = 0; pkt_extra_wire_bytes = 0; pkt_extra_payload = 0;
   pkt_source = 0; pkt_sampling = 0;
+  pkt_payload_at = 0; pkt_payload_cap = 0;
 }
 
 // Setters, because AssemblyScript module globals are read-only from other modules.
@@ -95,6 +99,11 @@ export function setPacketTime(ts: f64, wireLen: u32, iface: u32): void { pkt_ts 
 export function setIp(version: u8, proto: u8, ipLen: u32): void { pkt_ip_version = version; pkt_proto = proto; pkt_ip_len = ipLen; }
 export function setPorts(sport: u16, dport: u16, payloadLen: u32): void { pkt_sport = sport; pkt_dport = dport; pkt_payload_len = payloadLen; pkt_has_ports = true; }
 export function setPayloadLen(len: u32): void { pkt_payload_len = len; }
+/** The payload starts at `at`; of its header-level length `len`, what lies before the captured end `end` is there. */
+@inline export function setPayloadAt(at: usize, end: usize, len: u32): void {
+  pkt_payload_at = at;
+  pkt_payload_cap = end > at ? <u32>min<usize>(end - at, <usize>len) : 0;
+}
 export function setTcp(flags: u8, seq: u32, ack: u32, window: u16): void { pkt_tcp_flags = flags; pkt_tcp_seq = seq; pkt_tcp_ack = ack; pkt_tcp_window = window; }
 export function setVlan(outer: u16, inner: u16): void { pkt_vlan = outer; pkt_inner_vlan = inner; }
 export function setTunnel(kind: u8, id: u32): void { pkt_tunnel_type = kind; pkt_tunnel_id = id; }

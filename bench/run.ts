@@ -24,12 +24,12 @@ import { writeSampleCapture } from "../sensor/sample/sample-capture.ts";
 import { measure, rateAfterStartup, rssMethod, warm, type BenchContext, type Measurement, type Peer } from "./measure.ts";
 import { peer as argus } from "./peers/argus.ts";
 import { peer as cat } from "./peers/cat.ts";
-import { peer as edgeSensor } from "./peers/edge-sensor.ts";
+import { peer as edgeSensor, detectPeer as edgeSensorDetect } from "./peers/edge-sensor.ts";
 import { peer as pcapParser } from "./peers/pcap-parser.ts";
 import { peer as pcapWalk } from "./peers/pcap-walk.ts";
 import { peer as tshark } from "./peers/tshark.ts";
 
-const PEERS: Peer[] = [cat, edgeSensor, pcapWalk, pcapParser, argus, tshark];
+const PEERS: Peer[] = [cat, edgeSensor, edgeSensorDetect, pcapWalk, pcapParser, argus, tshark];
 
 // ------------------------------------------------------------------ flags
 

@@ -94,7 +94,15 @@ test('a port scan (SYN → RST on 60 ports of one host) is one Device / Suspicio
     tr.add(t, frame('10.0.0.5', '10.0.0.9', 50000 + p, p, SYN));
     tr.add(t + 0.0005, frame('10.0.0.9', '10.0.0.5', p, 50000 + p, RST | ACK));
   }
-  const { breaches, flows } = await breachesOf(tr.write('port-scan.pcap'));
+  const { breaches, flows, detection } = await breachesOf(tr.write('port-scan.pcap'));
+  // the learning tables' memory is reported: what a tracked device, peer and channel cost
+  const tables = Object.fromEntries(detection.tables.map((t) => [t.name, t]));
+  assert.equal(Object.keys(tables), ['devices', 'endpoints', 'pairs', 'channels', 'client_ports', 'beacons', 'dns_names', 'dns_domains', 'dns_askers']);
+  // the scanner, the background's two clients and the web server that answers them; the scan's
+  // target only rejected (a host that never answers does not become a device)
+  assert.is(tables.devices!.used, 4);
+  assert.is(tables.channels!.used >= 60, true);
+  for (const t of detection.tables) assert.is(t.bytes, t.capacity * t.entry_bytes);
   assert.equal(breaches.map((b) => b.model), ['device-port-scan']);
   const b = breaches[0]!;
   assert.is(b.title, 'Device / Suspicious Port Scan');
@@ -224,11 +232,13 @@ test('the observation layout and the gate of the core and of JS agree (names, or
   assert.equal(names, FEATURES.map(([n]) => n));
   assert.is(Number(/NUM_FEATURES: i32 = (\d+)/.exec(src)![1]), FEATURES.length);
   assert.is(Number(/OBS_SIZE: usize = (\d+)/.exec(src)![1]), OBS_SIZE);
-  assert.is(OBS_SIZE, OBS_LAYOUT.FEATURES + 8 * FEATURES.length);
+  assert.is(OBS_LAYOUT.NAME, OBS_LAYOUT.FEATURES + 8 * FEATURES.length);
+  assert.is(OBS_SIZE, OBS_LAYOUT.NAME + 64);
   const offsets = Object.fromEntries([...src.matchAll(/export const O_([A-Z_]+): usize = (\d+);/g)].map((m) => [m[1]!, Number(m[2])]));
   assert.equal(offsets, { ...OBS_LAYOUT });
   assert.is(Number(/OBS_CONN: u32 = (\d+)/.exec(src)![1]), OBS_KIND.conn);
   assert.is(Number(/OBS_END: u32 = (\d+)/.exec(src)![1]), OBS_KIND.end);
+  assert.is(Number(/OBS_DNS: u32 = (\d+)/.exec(src)![1]), OBS_KIND.dns);
   const gate = readFileSync(new URL('../asm/learn/gate.ts', import.meta.url), 'utf8');
   const op = (name: string) => Number(new RegExp(`OP_${name}: u32 = (\\d+)`).exec(gate)![1]);
   assert.equal({ ...GATE_OPS }, { '>=': op('GE'), '>': op('GT'), '<=': op('LE'), '<': op('LT'), '==': op('EQ'), '!=': op('NE'), in: op('IN_SET'), 'not in': op('NOT_IN_SET') });

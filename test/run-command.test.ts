@@ -14,6 +14,9 @@ import { pcapHeader, pcapRecord } from './helpers/capture-bytes.ts';
 import { MAC_A, MAC_B, eth, ipv4, udp, zeros } from './helpers/packet-bytes.ts';
 import { jsonLines } from './helpers/cli.ts';
 import { REPO_ROOT, needSharedData, sharedPath } from './helpers/shared-data.ts';
+import { buildScenario, SCENARIO_TAGS } from './scenario/generate.ts';
+import { renderAwsFlowLogs } from './scenario/render-flowlogs.ts';
+import { renderPcap } from './scenario/render-pcap.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edge-run-'));
 
@@ -110,6 +113,36 @@ test('a watched folder gives the same flows as analyze over the same files (repl
   const strip = (fs: Record<string, unknown>[]) => fs.map(({ uid: _u, ...rest }) => JSON.stringify(rest)).sort();
   assert.ok(live.length > 3);
   assert.equal(strip(live), strip(jsonLines(offline.stdout)));
+});
+
+test('run detects as analyze does: the same breaches from a watched folder of flow logs and from a capture (replay = offline)', async () => {
+  const dir = join(tmp, 'detect');
+  mkdirSync(dir);
+  const scn = buildScenario({ seed: 21, days: 2, workstations: 8, attacks: ['scan-network', 'brute-force', 'beacon'], lookAlikes: false });
+  renderAwsFlowLogs(join(dir, 'vpc.log'), scn.conns());
+  const pcap = join(tmp, 'detect.pcap');
+  renderPcap(pcap, scn.conns());
+  const config = join(tmp, 'detect-config.json');
+  writeFileSync(config, JSON.stringify({ tags: SCENARIO_TAGS }));
+  const key = (bs: Record<string, unknown>[]) => bs.map((b) => JSON.stringify([b.id, b.time, b.model, b.device, b.summary])).sort();
+  const offline = (input: string) => key(jsonLines(spawnSync(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', 'analyze', input, '--breaches', '-', '--models', config, '--summary', '/dev/null'], { cwd: REPO_ROOT, encoding: 'utf8' }).stdout));
+
+  const breachesFile = join(tmp, 'detect-watch.jsonl');
+  const w = start(['--watch', dir, '--poll', '0.2', '--breaches', breachesFile, '--models', config]);
+  await until('the flow log to be read', () => /flow-log file read/.test(w.stderr()), 60_000);
+  w.child.kill('SIGTERM');
+  assert.is(await new Promise((res) => w.child.once('exit', res)), 0, w.stderr());
+  const fromFlows = key(jsonLines(readFileSync(breachesFile, 'utf8')));
+  assert.ok(fromFlows.some((b) => b.includes('device-network-scan')) && fromFlows.some((b) => b.includes('compromise-beaconing-rare-endpoint')), fromFlows.join('\n'));
+  assert.equal(fromFlows, offline(dir));
+
+  const p = start(['--packets', pcap, '--breaches', '-', '--models', config, '--summary', '/dev/null']);
+  await until('the capture to end', () => /packet input ended/.test(p.stderr()), 60_000);
+  p.child.kill('SIGTERM');
+  assert.is(await new Promise((res) => p.child.once('exit', res)), 0, p.stderr());
+  const fromPackets = key(jsonLines(p.stdout()));
+  assert.ok(fromPackets.some((b) => b.includes('device-brute-force')), fromPackets.join('\n'));
+  assert.equal(fromPackets, offline(pcap));
 });
 
 test('an Azure blob still being appended is read as it grows — cut mid-record, then complete and grown again — each record once', async () => {

@@ -18,7 +18,7 @@ import { ATTACK_KINDS } from './scenario/attacks.ts';
 const dir = mkdtempSync(join(tmpdir(), 'edge-scenario-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
-const ATTACKS = ['scan-network', 'brute-force', 'beacon', 'lateral'] as const;
+const ATTACKS = ['scan-network', 'brute-force', 'beacon', 'lateral', 'dns-tunnel', 'dga'] as const;
 
 async function run(seed: number, tags: Record<string, string[]> | undefined) {
   const scn = buildScenario({ seed, days: 2, workstations: 10, attacks: ATTACKS });

@@ -44,6 +44,8 @@ const sorted = memory.data(RING * 8);
 export let beaconScore: f64 = 0;
 export let beaconPeriod: f64 = 0;
 export let beaconEvents: f64 = 0;
+/** seconds since the device's first connection to the peer (as far as the table remembers) */
+export let beaconAge: f64 = 0;
 
 /** Quartiles and MAD of n f32 values at src (n ≥ 4): writes q1, median, q3, mad into the results below. */
 let q1: f64 = 0, q2: f64 = 0, q3: f64 = 0, mad: f64 = 0;
@@ -101,6 +103,7 @@ function shape(src: usize, n: i32): void {
 export function beaconObserve(t: Table, key: usize, start: f64, bytes: f64, now: f64): void {
   const e = t.upsert(key, hashBytes(key, 32), now);
   t.touch(e, now);
+  beaconAge = now > t.first(e) ? now - t.first(e) : 0;
   const p = t.payload(e);
   let events = load<u32>(p + B_EVENTS);
   const hour = <u32>(start / 3600);

@@ -42,13 +42,13 @@ import {
   SRC_PACKETS, SRC_SFLOW,
 } from "../flowrecord";
 import { COUNTER_BYTES, MOMENTS_BYTES, VOLUME_BYTES, counterAdd, counterValue, momentsAdd, momentsZ, volumeAdd, volumeRatio } from "./damped";
-import { BEACON_PAYLOAD, beaconEvents, beaconObserve, beaconPeriod, beaconScore } from "./beacon";
+import { BEACON_PAYLOAD, beaconAge, beaconEvents, beaconObserve, beaconPeriod, beaconScore } from "./beacon";
 import { gate, gateInit } from "./gate";
 import {
   FT_BYTES_IN, FT_BYTES_OUT, FT_BYTES_OUT_Z, FT_CHANNEL_AGE_S, FT_CHANNEL_GAP_S, FT_CONN_STATE, FT_DEVICE_AGE_S, FT_DEVICE_CONN_RATE,
   FT_DEVICE_FAIL_RATIO, FT_DEVICE_SERVER, FT_DIRECTION, FT_DURATION, FT_FAILED, FT_ORIGINATOR, FT_PAIR_CONNS, FT_PAIR_GAP_S, FT_PEER_AGE_S,
   FT_PEER_DEVICES, FT_PEER_EXTERNAL, FT_PEER_RARITY, FT_PKTS_OUT, FT_PORT, FT_PORT_AGE_S, FT_PROTO, NEVER, O_DEVICE, FT_PAIR_FRESH, FT_PORT_FRESH,
-  FT_BEACON_SCORE, FT_BEACON_PERIOD_S, FT_BEACON_EVENTS, FT_INTERNAL_VOLUME, FT_INTERNAL_VOLUME_RATIO, FT_EXTERNAL_OUT_VOLUME, FT_EXTERNAL_OUT_RATIO,
+  FT_BEACON_SCORE, FT_BEACON_PERIOD_S, FT_BEACON_EVENTS, FT_BEACON_AGE_S, FT_INTERNAL_VOLUME, FT_INTERNAL_VOLUME_RATIO, FT_EXTERNAL_OUT_VOLUME, FT_EXTERNAL_OUT_RATIO,
   O_DEVICE_PORT, O_FEATURES, O_FLOW_TS, O_KIND, O_PEER, O_PEER_PORT, O_PROTO, O_SERIAL, O_TS, OBS_CONN, OBS_END, OBS_SIZE,
 } from "./observation";
 import { Table, hashBytes, tableCreated } from "./table";
@@ -118,10 +118,10 @@ let activeDevices: f64 = 0;
 let firstTs: f64 = NaN;
 
 // The connection being learned, oriented (orient()).
-let side: i32 = -1;          // 1: the device is the originator, 0: the responder
-let dev: usize = 0, peer: usize = 0;
-let devPort: u32 = 0, peerPort: u32 = 0;
-let peerLocal = false;
+export let side: i32 = -1;   // 1: the device is the originator, 0: the responder
+export let dev: usize = 0, peer: usize = 0;
+export let devPort: u32 = 0, peerPort: u32 = 0;
+export let peerLocal = false;
 
 /** Tables and the observation region. Returns false when memory cannot grow that far. */
 export function learnInit(deviceCap: i32, endpointCap: i32, pairCap: i32, channelCap: i32, portCap: i32, beaconCap: i32, observations: i32): bool {
@@ -151,6 +151,11 @@ export function learnConfigure(retentionS: f64, recountS: f64, all: bool): void 
 }
 
 export function learnReady(): bool { return ready; }
+/** Statistics of the six tables (devices, endpoints, pairs, channels, client ports, beacons), 16 bytes each at out. */
+export function learnTableStats(out: usize): void {
+  devices.stats(out); endpoints.stats(out + 16); pairs.stats(out + 32);
+  channels.stats(out + 48); ports.stats(out + 64); beacons.stats(out + 80);
+}
 export function learnFirstTs(): f64 { return firstTs; }
 export function observationsPtr(): usize { return obsBase; }
 export function observationCount(): i32 { return obsCount; }
@@ -202,7 +207,7 @@ export function learnRecords(base: usize, n: i32): bool {
  * Orient a connection on its local end (the globals above): the originator
  * if it is local, else the responder. False when neither end is local.
  */
-function orient(o: usize, r: usize, oPort: u32, rPort: u32): bool {
+export function orient(o: usize, r: usize, oPort: u32, rPort: u32): bool {
   if (isLocal(o)) {
     side = 1; dev = o; peer = r; devPort = oPort; peerPort = rPort;
     peerLocal = isLocal(r);
@@ -217,10 +222,10 @@ function orient(o: usize, r: usize, oPort: u32, rPort: u32): bool {
 }
 
 /** Seconds from t to now, never negative (flow-record sources arrive up to the lateness window out of order). */
-@inline function since(now: f64, t: f64): f64 { return now > t ? now - t : 0; }
+@inline export function since(now: f64, t: f64): f64 { return now > t ? now - t : 0; }
 
 /** The next observation slot (or the scratch one when the region is full), headed for the oriented connection. */
-function takeObservation(kind: u32, ts: f64, serial: f64, flowTs: f64, proto: u32): usize {
+export function takeObservation(kind: u32, ts: f64, serial: f64, flowTs: f64, proto: u32): usize {
   const o = obsCount < obsCap ? obsBase + <usize>obsCount * OBS_SIZE : obsScratch;
   zeroWords(o, OBS_SIZE);
   store<u32>(o + O_KIND, kind);
@@ -236,7 +241,7 @@ function takeObservation(kind: u32, ts: f64, serial: f64, flowTs: f64, proto: u3
 }
 
 /** The features every observation carries: who is who, and which service. */
-function orientation(obs: usize, proto: u32): void {
+export function orientation(obs: usize, proto: u32): void {
   setF(obs, FT_DIRECTION, side == 0 ? 3 : peerLocal ? 2 : 1);
   setF(obs, FT_PEER_EXTERNAL, peerLocal ? 0 : 1);
   setF(obs, FT_PORT, <f64>(side == 1 ? peerPort : devPort));
@@ -245,14 +250,14 @@ function orientation(obs: usize, proto: u32): void {
 }
 
 /** Keep the observation if any model's filters passed (or every one is wanted). */
-function commit(o: usize): void {
+export function commit(o: usize): void {
   if (!gate(o) && !emitAll) return;
   if (o == obsScratch) { count(C_LEARN_OBS_DROPPED); return; }
   obsCount++;
   count(C_LEARN_OBSERVATIONS);
 }
 
-@inline function setF(o: usize, f: i32, v: f64): void { store<f64>(o + O_FEATURES + (<usize>f << 3), v); }
+@inline export function setF(o: usize, f: i32, v: f64): void { store<f64>(o + O_FEATURES + (<usize>f << 3), v); }
 
 /** The device entry for the address at a (created if new). */
 function device(a: usize, now: f64): usize {
@@ -449,6 +454,7 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
     setF(obs, FT_BEACON_SCORE, beaconScore);
     setF(obs, FT_BEACON_PERIOD_S, beaconPeriod);
     setF(obs, FT_BEACON_EVENTS, beaconEvents);
+    setF(obs, FT_BEACON_AGE_S, beaconAge);
   }
   const pr = pairs.find(key, hashBytes(key, 32));
   if (pr != 0) setF(obs, FT_PAIR_CONNS, counterValue(pairs.payload(pr) + P_CONNS_1H, ts, HOUR));

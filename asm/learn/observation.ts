@@ -3,7 +3,7 @@
 // learned features the model engine filters on. JS mirrors this in
 // sensor/learn/observation.ts (test/detection.test.ts compares names, offsets and size).
 
-export const OBS_SIZE: usize = 344; // O_FEATURES + 8 × NUM_FEATURES
+export const OBS_SIZE: usize = 496; // O_FEATURES + 8 × NUM_FEATURES + the name
 
 export const O_KIND: usize = 0;       // u32 OBS_CONN / OBS_END
 export const O_MODELS_LO: usize = 4;  // u32 models 0–31 whose filters this observation passed
@@ -17,9 +17,11 @@ export const O_DEVICE_PORT: usize = 72; // u16
 export const O_PEER_PORT: usize = 74; // u16
 export const O_PROTO: usize = 76;     // u8
 export const O_FEATURES: usize = 80;  // f64 × NUM_FEATURES
+export const O_NAME: usize = 432;     // 64 bytes, DNS: the registered domain asked about (ASCII, NUL-padded, cut at 64)
 
 export const OBS_CONN: u32 = 1;
 export const OBS_END: u32 = 2;
+export const OBS_DNS: u32 = 3;
 
 // Features, f64 each. Seconds ages are capture-clock seconds; NEVER where
 // there is nothing before (a first sighting).
@@ -56,6 +58,17 @@ export const FT_INTERNAL_VOLUME: i32 = 29; // END, internal: bytes the device mo
 export const FT_INTERNAL_VOLUME_RATIO: i32 = 30; // END, internal: that against the device's busiest past hours (damped.ts volume)
 export const FT_EXTERNAL_OUT_VOLUME: i32 = 31;  // END, outbound: bytes the device sent outside lately (1 h half-life)
 export const FT_EXTERNAL_OUT_RATIO: i32 = 32;   // END, outbound: that against the device's busiest past hours
-export const NUM_FEATURES: i32 = 33;
+export const FT_DNS_QTYPE: i32 = 33;        // DNS: the question's type (1 A, 16 TXT, 28 AAAA …)
+export const FT_DNS_RCODE: i32 = 34;        // DNS: the answer's rcode (3 NXDOMAIN)
+export const FT_DNS_SUB_LEN: i32 = 35;      // DNS: length of the name before its registered domain
+export const FT_DNS_SUB_ENTROPY: i32 = 36;  // DNS: Shannon entropy of that part, bits per character
+export const FT_DNS_LONGEST_LABEL: i32 = 37; // DNS: longest label of the name
+export const FT_DNS_NAME_NEW: i32 = 38;     // DNS: 1 when the device had not asked this name within the past hour
+export const FT_DNS_DOMAIN_NEW: i32 = 39;   // DNS: 1 when the device had never asked under this registered domain (as far as the table remembers)
+export const FT_DNS_DOMAIN_NAMES: i32 = 40; // DNS: names under the registered domain new to the device lately (1 h half-life)
+export const FT_DNS_DOMAIN_TXT: i32 = 41;   // DNS: TXT/NULL questions under the registered domain lately (1 h half-life)
+export const FT_DNS_NX_DOMAINS: i32 = 42;   // DNS: NXDOMAIN answers for domains new to the device lately (10 min half-life)
+export const FT_BEACON_AGE_S: i32 = 43;    // END, outbound: since the device's first connection to the peer (as the beacon table remembers)
+export const NUM_FEATURES: i32 = 44;
 
 export const NEVER: f64 = 1e12;

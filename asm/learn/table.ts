@@ -51,6 +51,13 @@ export class Table {
   }
 
   @inline capacity(): u32 { return this.mask + 1; }
+  /** capacity, entry size and entries in use as three u32 at out (table statistics for JS) */
+  stats(out: usize): void {
+    store<u32>(out, this.base == 0 ? 0 : this.mask + 1);
+    store<u32>(out + 4, <u32>this.entryBytes);
+    store<u32>(out + 8, this.used);
+    store<u32>(out + 12, 0);
+  }
   @inline at(i: u32): usize { return this.base + <usize>i * this.entryBytes; }
   /** When entry e was first / last seen (first = 0: the slot is empty). */
   @inline first(e: usize): f64 { return load<f64>(e + this.keyBytes + T_FIRST); }

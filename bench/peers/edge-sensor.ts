@@ -27,3 +27,20 @@ export const peer: Peer = {
     return summary.packets === expected ? null : `reported ${String(summary.packets)} packets, file has ${expected}`;
   },
 };
+
+/**
+ * The same with detection on: learning and every built-in model, breaches
+ * written (to /dev/null), no learning period. Its ratio to the row above is
+ * what scoring costs (issue 4's target: at most 25%).
+ */
+export const detectPeer: Peer = {
+  ...peer,
+  name: "edge-sensor-detect",
+  label: "edge-sensor analyze --breaches",
+  what: "the same, with pattern-of-life learning and the model catalogue (breaches to /dev/null, --learning 0)",
+  command: (ctx, file) => ({
+    cmd: process.execPath,
+    args: [join(ctx.root, "sensor/cli/bin.cjs"), "analyze", file, "--flows", "/dev/null", "--breaches", "/dev/null", "--learning", "0"],
+    captureStdout: true,
+  }),
+};

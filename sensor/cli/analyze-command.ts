@@ -2,9 +2,8 @@
 import { INPUT_FORMATS, type InputFormat } from '../pipeline/flow-inputs.ts';
 import { logger } from '../log/logger.ts';
 import { analyze } from '../pipeline/analyze.ts';
-import { numberFlag, parse, UsageError } from './args.ts';
-import { loadDetectionConfig } from '../models/detector.ts';
-import { ModelError } from '../models/model.ts';
+import { parse, UsageError } from './args.ts';
+import { DETECTION_HELP, DETECTION_OPTIONS, detectionFlags } from './detection-flags.ts';
 import { FLOW_OPTIONS, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
 
 export const ANALYZE_HELP = `Usage: edge-sensor analyze <input…> [options]
@@ -28,15 +27,7 @@ Options:
   --flow-gap S                records of one 5-tuple further apart are
                               separate flows (120)
   --flows FILE|-              write flow records as JSON lines ("-" = stdout)
-  --breaches FILE|-           learn each device's pattern of life and write
-                              model breaches as JSON lines ("-" = stdout)
-  --learning S                capture seconds of learning before models other
-                              than compliance ones alert (default 86400; 0 =
-                              off, for a short capture: scans, brute force and
-                              floods alert at once)
-  --models FILE               models (JSON) merged into the built-in catalogue
-                              by id; "enabled": false turns one off
-  --summary FILE|-            where to write the run summary (default: stdout,
+${DETECTION_HELP}  --summary FILE|-            where to write the run summary (default: stdout,
                               or stderr when --flows or --breaches is "-")
   --local-nets CIDR,…         networks counted as local (local_orig/local_resp);
                               default RFC 1918, RFC 6598, link-local, ULA
@@ -58,9 +49,7 @@ Examples:
 
 const OPTIONS = {
   format: { type: 'string' },
-  breaches: { type: 'string' },
-  learning: { type: 'string' },
-  models: { type: 'string' },
+  ...DETECTION_OPTIONS,
   ...FLOW_OPTIONS,
 } as const;
 
@@ -72,17 +61,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   if (!(INPUT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${INPUT_FORMATS.join(', ')} (got "${format}")`);
   const f = flowFlags(values);
   const log = logger();
-  const breachesTo = values.breaches as string | undefined;
-  if (breachesTo === '-' && f.flowsTo === '-') throw new UsageError('--flows and --breaches cannot both go to stdout');
-  for (const flag of ['learning', 'models'] as const) {
-    if (values[flag] !== undefined && !breachesTo) throw new UsageError(`--${flag} is about detection: it needs --breaches`);
-  }
-  const learningS = numberFlag(values.learning, 'learning', { min: 0 });
-  let detection;
-  try { detection = breachesTo ? loadDetectionConfig(values.models as string | undefined) : undefined; } catch (e) {
-    if (e instanceof ModelError) throw new UsageError(`--models: ${e.message}`);
-    throw e;
-  }
+  const { breachesTo, learningS, config: detection } = detectionFlags(values, f.flowsTo);
   const summary = await withOutputTargets({ flows: f.flowsTo, breaches: breachesTo }, () => analyze({
     inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
     awsFormat: f.awsFormat, events: f.events, breachesTo, models: detection?.models, metas: detection?.metas, tags: detection?.tags, learningS,

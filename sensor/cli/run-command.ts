@@ -7,6 +7,7 @@ import { run, type WatchSpec } from '../pipeline/run.ts';
 import type { FlowLogFormat } from '../flowlogs/sniff.ts';
 import { numberFlag, parse, UsageError } from './args.ts';
 import { FLOW_OPTIONS, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
+import { DETECTION_HELP, DETECTION_OPTIONS, detectionFlags } from './detection-flags.ts';
 
 export const RUN_HELP = `Usage: edge-sensor run [options]
 
@@ -27,8 +28,8 @@ Options:
                               they grow
   --poll S                    seconds between folder scans (default 5)
   --flows FILE|-              write flow records as JSON lines ("-" = stdout)
-  --summary FILE|-            where the summary goes at the end (default: stdout,
-                              or stderr when --flows is "-")
+${DETECTION_HELP}  --summary FILE|-            where the summary goes at the end (default: stdout,
+                              or stderr when --flows or --breaches is "-")
   --local-nets CIDR,…         networks counted as local (local_orig/local_resp)
   --lateness S, --flow-gap S, --aws-format '…', --max-flows N,
   --tcp-timeout S, --udp-timeout S, --icmp-timeout S, --active-timeout S
@@ -46,6 +47,7 @@ const OPTIONS = {
   netflow: { type: 'string', multiple: true },
   watch: { type: 'string', multiple: true },
   poll: { type: 'string' },
+  ...DETECTION_OPTIONS,
   ...FLOW_OPTIONS,
 } as const;
 
@@ -70,6 +72,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const packets = values.packets as string | undefined;
   if (!packets && netflow.length === 0 && watch.length === 0) throw new UsageError('run needs at least one of --packets, --netflow, --watch');
   const f = flowFlags(values);
+  const d = detectionFlags(values, f.flowsTo);
 
   const log = logger();
   let stopNow: () => void = () => {};
@@ -79,14 +82,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => onSignal('SIGTERM'));
 
   const pollSeconds = numberFlag(values.poll, 'poll', { min: 0.2 });
-  const summary = await withOutputTargets({ flows: f.flowsTo }, () => run({
+  const summary = await withOutputTargets({ flows: f.flowsTo, breaches: d.breachesTo }, () => run({
     packets, netflow, watch, stop, pollSeconds,
     flowsTo: f.flowsTo, localNets: f.localNets, awsFormat: f.awsFormat, core: f.core, events: f.events,
+    breachesTo: d.breachesTo, models: d.config?.models, metas: d.config?.metas, tags: d.config?.tags, learningS: d.learningS,
     log,
   }));
-  writeSummary(summary, f);
+  writeSummary(summary, f, f.flowsTo === '-' || d.breachesTo === '-');
   // Flow records that could not be written (a full disk; not a closed pipe,
   // which is the reader's choice) are lost output: a failed run, as for analyze.
-  const lostOutput = (summary.sink?.errors ?? 0) > 0;
+  const lostOutput = (summary.sink?.errors ?? 0) > 0 || (summary.detection?.sink?.errors ?? 0) > 0;
   return summary.inputs.packets?.error || lostOutput ? 1 : 0;
 }

@@ -129,9 +129,10 @@ interface CoreExports {
   nfPos(): number;
   nfPending(): number;
   nfTaken(): number;
-  learnInit(devices: number, endpoints: number, pairs: number, channels: number, ports: number, beacons: number, observations: number): number;
+  learnInit(devices: number, endpoints: number, pairs: number, channels: number, ports: number, beacons: number, dnsNames: number, observations: number): number;
   learnConfigure(retentionS: number, recountS: number, emitAll: number): void;
   learnScratch(): number;
+  learnTables(): number;
   addLocalNet(): number;
   clearLocalNets(): void;
   gateModels(): number;
@@ -149,13 +150,20 @@ interface CoreExports {
   observationsClear(): void;
 }
 
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 /** Capacities of the learning tables (entries). */
-export interface LearnCapacities { devices?: number; endpoints?: number; pairs?: number; channels?: number; ports?: number; beacons?: number; observations?: number }
+export interface LearnCapacities { devices?: number; endpoints?: number; pairs?: number; channels?: number; ports?: number; beacons?: number; dnsNames?: number; observations?: number }
 export const DEFAULT_LEARN_CAPACITIES: Required<LearnCapacities> = {
-  devices: 1 << 14, endpoints: 1 << 17, pairs: 1 << 17, channels: 1 << 18, ports: 1 << 16, beacons: 1 << 15, observations: 1 << 14,
+  devices: 1 << 14, endpoints: 1 << 17, pairs: 1 << 17, channels: 1 << 18, ports: 1 << 16, beacons: 1 << 15, dnsNames: 1 << 16, observations: 1 << 14,
 };
+/** The core's learning tables in learnTables() order, with their eviction counter (several DNS tables share one). */
+export const LEARN_TABLES = [
+  ['devices', 'C_LEARN_DEVICE_EVICTIONS'], ['endpoints', 'C_LEARN_ENDPOINT_EVICTIONS'], ['pairs', 'C_LEARN_PAIR_EVICTIONS'],
+  ['channels', 'C_LEARN_CHANNEL_EVICTIONS'], ['client_ports', 'C_LEARN_PORT_EVICTIONS'], ['beacons', 'C_LEARN_BEACON_EVICTIONS'],
+  ['dns_names', 'C_LEARN_DNS_EVICTIONS'], ['dns_domains', 'C_LEARN_DNS_EVICTIONS'], ['dns_askers', 'C_LEARN_DNS_EVICTIONS'],
+] as const;
+export interface LearnTableStats { name: string; capacity: number; entry_bytes: number; used: number; bytes: number; evictions: number }
 export interface LearnSettings {
   /** how long a device's contact keeps counting for an endpoint's rarity (s) */
   retentionS: number;
@@ -446,7 +454,7 @@ export class WasmCore {
       const c = { ...DEFAULT_LEARN_CAPACITIES, ...opts };
       // room for every record of a full output batch (CONN + END each) and the starts of a batch of packets
       const observations = Math.max(c.observations, 2 * this.x.outputCapacity() + 4096);
-      if (this.x.learnInit(c.devices, c.endpoints, c.pairs, c.channels, c.ports, c.beacons, observations) !== 0) {
+      if (this.x.learnInit(c.devices, c.endpoints, c.pairs, c.channels, c.ports, c.beacons, c.dnsNames, observations) !== 0) {
         throw new Error('Wasm core could not allocate its learning tables (lower the learning capacities)');
       }
       this.learning = true;
@@ -466,6 +474,21 @@ export class WasmCore {
 
   /** Capture time of the first connection the core learned (NaN before any). */
   learnFirstTs(): number { return this.learning ? this.x.learnFirstTs() : NaN; }
+
+  /**
+   * The learning tables: capacity, bytes per entry, entries in use and
+   * evictions — what memory each tracked device, peer and channel costs.
+   */
+  learnTables(): LearnTableStats[] {
+    if (!this.learning) return [];
+    const at = this.x.learnTables();
+    this.refreshViews();
+    const dv = new DataView(this.u8.buffer, this.u8.byteOffset + at, 16 * LEARN_TABLES.length);
+    return LEARN_TABLES.map(([name, counter], i) => {
+      const capacity = dv.getUint32(i * 16, true), entryBytes = dv.getUint32(i * 16 + 4, true);
+      return { name, capacity, entry_bytes: entryBytes, used: dv.getUint32(i * 16 + 8, true), bytes: capacity * entryBytes, evictions: this.counter(counter) };
+    });
+  }
 
   /** The gate's room as the core has it (GATE_LIMITS mirrors it). */
   gateLimits(): { models: number; clauses: number; sets: number } {

@@ -4,12 +4,12 @@
 // local device, with the learned features the models filter on.
 import { formatAddress, isV4Mapped } from '../flows/ip-address.ts';
 
-export const OBS_SIZE = 344;
+export const OBS_SIZE = 496;
 /** Byte offsets in an observation (asm/learn/observation.ts O_*). */
-export const OBS_LAYOUT = { KIND: 0, MODELS_LO: 4, MODELS_HI: 8, TS: 16, SERIAL: 24, FLOW_TS: 32, DEVICE: 40, PEER: 56, DEVICE_PORT: 72, PEER_PORT: 74, PROTO: 76, FEATURES: 80 } as const;
+export const OBS_LAYOUT = { KIND: 0, MODELS_LO: 4, MODELS_HI: 8, TS: 16, SERIAL: 24, FLOW_TS: 32, DEVICE: 40, PEER: 56, DEVICE_PORT: 72, PEER_PORT: 74, PROTO: 76, FEATURES: 80, NAME: 432 } as const;
 const O = OBS_LAYOUT;
 
-export const OBS_KIND = { conn: 1, end: 2 } as const;
+export const OBS_KIND = { conn: 1, end: 2, dns: 3 } as const;
 export type ObservationKind = keyof typeof OBS_KIND;
 
 /**
@@ -51,6 +51,17 @@ export const FEATURES = [
   ['internal_volume_ratio', "that volume against the device's busiest past hours"],
   ['external_out_volume', 'bytes the device sent outside lately (1 h half-life)'],
   ['external_out_ratio', "that volume against the device's busiest past hours"],
+  ['dns_qtype', "DNS: the question's type (1 A, 16 TXT, 28 AAAA …)"],
+  ['dns_rcode', "DNS: the answer's rcode (3 NXDOMAIN)"],
+  ['dns_sub_len', 'DNS: length of the name before its registered domain'],
+  ['dns_sub_entropy', 'DNS: entropy of that part, bits per character'],
+  ['dns_longest_label', 'DNS: longest label of the name'],
+  ['dns_name_new', 'DNS: 1 when the device had not asked this name within the past hour'],
+  ['dns_domain_new', 'DNS: 1 when the device had never asked under this registered domain'],
+  ['dns_domain_names', 'DNS: names under the registered domain new to the device lately (1 h half-life)'],
+  ['dns_domain_txt', 'DNS: TXT/NULL questions under the registered domain lately (1 h half-life)'],
+  ['dns_nx_domains', 'DNS: NXDOMAIN answers for domains new to the device lately (10 min half-life)'],
+  ['beacon_age_s', "seconds since the device's first connection to the peer"],
 ] as const;
 export type FeatureName = (typeof FEATURES)[number][0];
 export const FEATURE_INDEX: Readonly<Record<FeatureName, number>> = Object.fromEntries(FEATURES.map(([n], i) => [n, i])) as Record<FeatureName, number>;
@@ -67,6 +78,8 @@ export interface Observation {
   peerPort: number;
   proto: number;
   features: Float64Array;
+  /** DNS observations: the registered domain asked about ('' otherwise) */
+  name: string;
 }
 
 /**
@@ -89,7 +102,10 @@ export class ObservationView {
     return this;
   }
 
-  get kind(): ObservationKind { return this.dv.getUint32(this.at + O.KIND, true) === OBS_KIND.conn ? 'conn' : 'end'; }
+  get kind(): ObservationKind {
+    const k = this.dv.getUint32(this.at + O.KIND, true);
+    return k === OBS_KIND.conn ? 'conn' : k === OBS_KIND.dns ? 'dns' : 'end';
+  }
   /** models 0–31 / 32–63 whose filters passed (bit i = model i) */
   get modelsLo(): number { return this.dv.getUint32(this.at + O.MODELS_LO, true); }
   get modelsHi(): number { return this.dv.getUint32(this.at + O.MODELS_HI, true); }
@@ -105,13 +121,23 @@ export class ObservationView {
   deviceBytes(): Uint8Array { return this.bytes.slice(this.at + O.DEVICE, this.at + O.DEVICE + 16); }
   peerBytes(): Uint8Array { return this.bytes.slice(this.at + O.PEER, this.at + O.PEER + 16); }
   feature(i: number): number { return this.dv.getFloat64(this.at + O.FEATURES + i * 8, true); }
+  /** DNS: the registered domain (ASCII, NUL-padded in the core; other bytes shown as \xNN) */
+  name(): string {
+    let s = '';
+    for (let i = 0; i < 64; i++) {
+      const c = this.bytes[this.at + O.NAME + i]!;
+      if (c === 0) break;
+      s += c >= 0x21 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+    }
+    return s;
+  }
 
   snapshot(): Observation {
     const features = new Float64Array(FEATURES.length);
     for (let f = 0; f < FEATURES.length; f++) features[f] = this.feature(f);
     return {
       kind: this.kind, ts: this.ts, serial: this.serial, flowTs: this.flowTs, device: this.device(), peer: this.peer(),
-      devicePort: this.devicePort, peerPort: this.peerPort, proto: this.proto, features,
+      devicePort: this.devicePort, peerPort: this.peerPort, proto: this.proto, features, name: this.kind === 'dns' ? this.name() : '',
     };
   }
 }

@@ -28,6 +28,8 @@ export interface Breach {
   peer?: { ip: string; port: number };
   /** the service port, when the model's window is per port (a sweep of many hosts on it) */
   port?: number;
+  /** DNS models: the registered domain of the triggering answer */
+  domain?: string;
   metrics: BreachMetric[];
   summary: string;
   evidence: { uid: string; community_id: string }[];
@@ -56,7 +58,8 @@ export function buildBreach(
     });
   }
   // How unusual, where the core knows: rarity and first sightings always help an analyst.
-  for (const name of ['peer_rarity', 'peer_age_s', 'peer_devices', 'bytes_out_z'] as const) {
+  // (a DNS observation's peer is the resolver: its rarity says nothing)
+  for (const name of o.kind === 'dns' ? [] : ['peer_rarity', 'peer_age_s', 'peer_devices', 'bytes_out_z'] as const) {
     if (seen.has(name)) continue;
     const v = o.features[FEATURE_INDEX[name]]!;
     if (name === 'bytes_out_z' && (o.kind !== 'end' || v === 0)) continue;
@@ -73,6 +76,7 @@ export function buildBreach(
     device: { ip: o.device },
     ...(m.group.includes('peer') || m.summary.includes('{peer}') ? { peer: { ip: o.peer, port } } : {}),
     ...(m.group.includes('port') ? { port } : {}),
+    ...(o.kind === 'dns' && o.name ? { domain: o.name } : {}),
     metrics,
     summary: fill(m.summary, m, o, x.total),
     evidence: x.evidence,
@@ -113,6 +117,7 @@ function fill(template: string, m: Model, o: Observation, total: number): string
     switch (name) {
       case 'device': return o.device;
       case 'peer': return o.peer;
+      case 'name': return o.name || 'one domain';
       case 'port': return String(o.features[FEATURE_INDEX.port]);
       case 'value': return String(round(total));
       case 'value_bytes': return bytesText(total);

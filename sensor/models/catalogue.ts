@@ -127,7 +127,10 @@ const RAW = [
   {
     // Malware calling home: connections to one outside endpoint at a steady
     // period with steady sizes, hour after hour (beacon.ts scores it), to an
-    // endpoint almost nobody else talks to and the network met recently.
+    // endpoint almost nobody else talks to and the network met recently,
+    // on a channel that began within the day: a device's app that has polled
+    // its vendor every 5 minutes for days is its pattern of life (a service
+    // reached over IPv6 by a few dual-stack devices looks rare by address).
     // NTP and DNS poll by design and have their own models (tunnelling).
     id: 'compromise-beaconing-rare-endpoint', title: 'Compromise / Beaconing Activity To Rare Endpoint', category: 'critical', mitre: ['T1071', 'T1573'], priority: 1,
     on: 'end', filters: [
@@ -136,6 +139,7 @@ const RAW = [
       { feature: 'beacon_score', op: '>=', value: 85 },
       { feature: 'peer_rarity', op: '>=', value: 90 },
       { feature: 'peer_age_s', op: '<', value: 14 * 86400 },
+      { feature: 'beacon_age_s', op: '<', value: 86400 },
       { feature: 'port', op: 'not in', value: [53, 123] },
     ],
     metric: { kind: 'count' }, group: ['peer'], window_s: 3600, threshold: 1, throttle_s: 86400, baseline: false,
@@ -169,6 +173,35 @@ const RAW = [
     metric: { kind: 'count' }, group: [], window_s: 3600, threshold: 1, throttle_s: 21600, baseline: true,
     metric_label: 'connections while the upload volume ran far above the device’s busiest past hours',
     summary: '{device} sent {external_out_volume_bytes} outside lately (the latest to {peer}), {external_out_ratio} times its busiest hours before.',
+  },
+  {
+    // A DNS tunnel: a stream of long names, each asked once, under one
+    // registered domain (data encoded in the labels, answers in TXT/NULL).
+    // Ordinary devices repeat a few names per domain; dns_domain_names keeps
+    // a lone long name (a CDN's hashed host) in the core.
+    id: 'dns-tunnelling', title: 'Compromise / DNS Tunnelling', category: 'critical', mitre: ['T1071.004', 'T1572'], priority: 1,
+    on: 'dns', filters: [
+      { feature: 'dns_name_new', op: '==', value: 1 },
+      { feature: 'dns_sub_len', op: '>=', value: 30 },
+      { feature: 'dns_domain_names', op: '>=', value: 10 },
+    ],
+    metric: { kind: 'count' }, group: [], window_s: 300, threshold: 40, throttle_s: 21600, baseline: false,
+    metric_label: 'new long names asked under one domain',
+    summary: '{device} asked {value} never-repeated names of {dns_sub_len} characters under {name} within {window} ({dns_domain_txt} TXT/NULL questions lately, entropy {dns_sub_entropy} bits per character): DNS tunnelling.',
+  },
+  {
+    // Domain generation: malware tries many made-up domains until one
+    // resolves. Many NXDOMAIN answers for domains the device never asked
+    // about before; a typo now and then stays in the core (dns_nx_domains).
+    id: 'dns-dga-nxdomain', title: 'Compromise / DGA Beacon (NXDOMAIN Burst)', category: 'critical', mitre: ['T1568.002'], priority: 1,
+    on: 'dns', filters: [
+      { feature: 'dns_rcode', op: '==', value: 3 },
+      { feature: 'dns_domain_new', op: '==', value: 1 },
+      { feature: 'dns_nx_domains', op: '>=', value: 5 },
+    ],
+    metric: { kind: 'count' }, group: [], window_s: 600, threshold: 25, throttle_s: 21600, baseline: false,
+    metric_label: 'NXDOMAIN answers for domains new to the device',
+    summary: '{device} asked for {value} domains it had never asked about before that do not exist within {window} (the latest {name}): domain generation.',
   },
   {
     // A flood of connections to one external host: the device takes part in

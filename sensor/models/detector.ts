@@ -3,7 +3,7 @@
 // the gate let through and feeds them to the model engine. The pipelines
 // (analyze, run) call pull(core) before draining each batch of records.
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LEARN_CAPACITIES, type LearnCapacities, type WasmCore } from '../core/wasm-core.ts';
+import { DEFAULT_LEARN_CAPACITIES, type LearnCapacities, type LearnTableStats, type WasmCore } from '../core/wasm-core.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { ObservationView } from '../learn/observation.ts';
 import { BUILTIN_MODELS } from './catalogue.ts';
@@ -37,6 +37,8 @@ export interface DetectSummary extends EngineCounters {
   by_model: Record<string, number>;
   /** the devices with the highest rolling anomaly score at the end of the input */
   top_devices: { device: string; risk: number }[];
+  /** the core's learning tables: capacity, bytes per entry, entries in use, evictions */
+  tables: LearnTableStats[];
 }
 
 export interface DetectionConfig {
@@ -77,7 +79,7 @@ export class Detector {
   readonly engine: ModelEngine;
   private readonly byModel = new Map<string, number>();
 
-  constructor(core: WasmCore, opts: DetectOptions) {
+  constructor(private readonly core: WasmCore, opts: DetectOptions) {
     const models = (opts.models ?? BUILTIN_MODELS).filter((m) => m.enabled);
     const nets = new LocalNets(opts.localNets);
     core.enableLearning({ ...DEFAULT_LEARN_CAPACITIES, ...opts.capacities }, nets.networks, {
@@ -103,6 +105,9 @@ export class Detector {
   }
 
   summary(now: number): DetectSummary {
-    return { models: this.engine.models.length, ...this.engine.counters, by_model: Object.fromEntries(this.byModel), top_devices: this.engine.deviceRisk(now, 10) };
+    return {
+      models: this.engine.models.length, ...this.engine.counters, by_model: Object.fromEntries(this.byModel), top_devices: this.engine.deviceRisk(now, 10),
+      tables: this.core.learnTables(),
+    };
   }
 }

@@ -30,8 +30,8 @@ export interface Model {
   mitre: string[];
   /** 1 (highest) – 5: orders breaches of the same score */
   priority: number;
-  /** conn: when a connection starts; end: when a flow finishes */
-  on: 'conn' | 'end';
+  /** conn: when a connection starts; end: when a flow finishes; dns: a DNS answer to a device (packets only) */
+  on: 'conn' | 'end' | 'dns';
   filters: Filter[];
   /** count the observations, or sum a feature of them */
   metric: { kind: 'count' } | { kind: 'sum'; feature: FeatureName };
@@ -117,7 +117,7 @@ export function parseModel(raw: unknown, where: string): Model {
   if (!CATEGORIES.includes(category)) fail(`${where}.category`, `one of ${CATEGORIES.join(', ')}`);
   if (!Array.isArray(r.mitre) || r.mitre.some((m) => typeof m !== 'string' || !MITRE.test(m))) fail(`${where}.mitre`, 'a list of ATT&CK technique ids (T1046, T1071.004)');
   const on = r.on;
-  if (on !== 'conn' && on !== 'end') fail(`${where}.on`, 'conn or end');
+  if (on !== 'conn' && on !== 'end' && on !== 'dns') fail(`${where}.on`, 'conn, end or dns');
   if (!Array.isArray(r.filters)) fail(`${where}.filters`, 'must be a list');
   const filters = r.filters.map((f, i): Filter => {
     const w = `${where}.filters[${i}]`;

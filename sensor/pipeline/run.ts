@@ -27,6 +27,12 @@ import { CoreDataSets } from './core-data-sets.ts';
 import { EventPump } from './event-pump.ts';
 import { detectInput, readFlowInput, sampledFrameIngest } from './flow-inputs.ts';
 import type { ResumePoint } from '../flowlogs/azure-reader.ts';
+import { Detector, type DetectSummary } from '../models/detector.ts';
+import type { Breach } from '../models/breach.ts';
+import type { Model } from '../models/model.ts';
+import type { MetaModel } from '../models/meta.ts';
+import type { TagConfig } from '../models/tags.ts';
+import { BreachWriter } from '../sinks/breach-writer.ts';
 
 export interface WatchSpec { dir: string; format: FlowLogFormat | 'auto' }
 
@@ -48,6 +54,16 @@ export interface RunOptions {
   stop: Promise<void>;
   /** told once everything listens (the collectors' bound ports) */
   onReady?: (info: { netflowPorts: number[] }) => void;
+  /** model breaches as JSON lines to this file ("-" = stdout); turns detection on */
+  breachesTo?: string;
+  /** model breaches in this thread (tests); turns detection on */
+  onBreach?: (b: Breach) => void;
+  models?: readonly Model[];
+  metas?: readonly MetaModel[];
+  tags?: TagConfig;
+  /** capture seconds of learning before non-compliance models alert (default one day; 0 = off) */
+  learningS?: number;
+  baselineS?: number;
 }
 
 export interface RunSummary {
@@ -68,6 +84,8 @@ export interface RunSummary {
   inputs: { packets?: { name: string; ok: boolean; error?: string } };
   /** the --flows writer: records received, sent, discarded; errors > 0 means flow records were lost */
   sink?: SinkCounters & { target: string; error?: string };
+  /** detection (when --breaches or onBreach): what the engine saw and raised */
+  detection?: DetectSummary & { sink?: SinkCounters & { target: string; error?: string } };
 }
 
 /** A file in a watched folder: read once it stopped changing; Azure blobs grow and are resumed. */
@@ -78,9 +96,18 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   const core = new WasmCore(opts.core);
   const reporter = new InputErrorReporter(log);
   const reporters = new ReporterIds();
+  // Opened before the flow sink (its writer thread would keep the process alive if this failed after).
+  const breachSink = opts.breachesTo ? new BreachWriter(opts.breachesTo) : null;
   const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
+  const detector = breachSink || opts.onBreach
+    ? new Detector(core, {
+      models: opts.models, metas: opts.metas, tags: opts.tags, learningS: opts.learningS, baselineS: opts.baselineS, localNets: opts.localNets,
+      onBreach: (b) => { breachSink?.write(b); opts.onBreach?.(b); },
+    })
+    : null;
   let flowRecords = 0;
-  const drain: Drain = (c) => c.drainRaw((bytes, n) => { flowRecords += n; sink?.writeBatch(bytes, n); });
+  // learned from first (the detector), then shipped to the writer thread
+  const drain: Drain = (c) => { detector?.pull(c); c.drainRaw((bytes, n) => { flowRecords += n; sink?.writeBatch(bytes, n); }); };
   const wantsEvents = (opts.netflow?.length ?? 0) > 0 || (opts.watch?.length ?? 0) > 0;
   if (wantsEvents) core.enableEvents(opts.events);
   const events = core.eventOptions;
@@ -236,6 +263,11 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   summary.counters = core.counters();
   summary.errors = reporter.totals(core);
   if (sinkCounters) summary.sink = sinkCounters;
+  if (detector) {
+    const lastTs = Math.max(summary.packets > 0 ? core.lastTs() : 0, core.eventClock() || 0);
+    summary.detection = { ...detector.summary(lastTs), ...(breachSink ? { sink: breachSink.close() } : {}) };
+    if (summary.detection.sink?.error) log.error({ target: summary.detection.sink.target, error: summary.detection.sink.error }, 'cannot write breaches');
+  }
   return summary;
 }
 

@@ -154,7 +154,9 @@ function serverDay(em: Emitter, day0: number, weekday: boolean, rng: Rng, device
   // DC: forwards cache misses upstream and keeps time with the pool.
   for (let s = 0; s < 86400; s += rng.exp(15 / busy(s))) {
     const r = rng.pick(topo.resolvers);
-    em.external(day0 + s, dc, r, 'udp', 53, rng.int(30, 60), rng.int(50, 300), rng.range(0.005, 0.08), 'SF', 'dns-forward');
+    const site = rng.chance(0.8) ? popularSite(topo) : newSite(topo);
+    const c = em.external(day0 + s, dc, r, 'udp', 53, 0, 0, rng.range(0.005, 0.08), 'SF', 'dns-forward');
+    c.dns = { qname: site.name, qtype: 1, rcode: 0, answers: [site.ipv4], ttl: 300 };
   }
   for (let s = rng.range(0, 1024); s < 86400; s += 1024) em.external(day0 + s, dc, topo.ntpPool, 'udp', 123, 48, 48, rng.range(0.01, 0.05), 'SF', 'ntp-upstream');
   // Mail delivery: a few big providers most of the time, small ones now and then (many new peers a day).

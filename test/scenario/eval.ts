@@ -8,7 +8,7 @@
 //
 //   npm run eval -- [--seeds 1,2,3] [--variants pcap,pcap-v4,aws,azure]
 //                   [--days 4] [--workstations 30] [--keep DIR] [--json]
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -44,8 +44,13 @@ export async function evaluate(v: Variant, seed: number, o: { days: number; work
   return { variant: v.name, seed, result: score(scn, breaches, v.source), conns, inputBytes, renderS, analyzeS };
 }
 
+/** Bytes of a file, or of every file below a folder (Azure's hourly blobs). */
 function sizeOf(p: string): number {
-  try { return statSync(p).size; } catch { return 0; }
+  try {
+    const st = statSync(p);
+    if (!st.isDirectory()) return st.size;
+    return readdirSync(p).reduce((n, f) => n + sizeOf(join(p, f)), 0);
+  } catch { return 0; }
 }
 
 function fmtTtd(s: number | undefined): string {
@@ -68,6 +73,7 @@ export function report(runs: RunResult[]): string {
     }
     lines.push(`false positives on the test day: ${r.result.falsePositives.length} over ${r.result.deviceDays} devices = ${r.result.fpPer100DeviceDays.toFixed(2)} per 100 device-days (target ≤ 1); breaches before the test day: ${r.result.earlier}`);
     for (const b of r.result.falsePositives.slice(0, 10)) lines.push(`  FP ${b.time} ${b.model} (${b.score}): ${b.summary}`);
+    for (const b of r.result.earlierBreaches.slice(0, 5)) lines.push(`  before the test day: ${b.time} ${b.model} (${b.score}): ${b.summary}`);
     lines.push('');
   }
   lines.push('## per attack kind, all runs');

@@ -43,6 +43,7 @@ export interface ScoreResult {
   fpPer100DeviceDays: number;
   /** breaches before the test day (learning and baseline days), for information */
   earlier: number;
+  earlierBreaches: Breach[];
   testDay: number;
 }
 
@@ -71,7 +72,7 @@ export function score(scn: Pick<Scenario, 'attacks' | 'hosts' | 'testDayStart'>,
   return {
     attacks, falsePositives, deviceDays,
     fpPer100DeviceDays: (falsePositives.length / deviceDays) * 100,
-    earlier: breaches.length - testDay.length, testDay: testDay.length,
+    earlier: breaches.length - testDay.length, earlierBreaches: breaches.filter((b) => ts(b) < scn.testDayStart), testDay: testDay.length,
   };
 }
 
