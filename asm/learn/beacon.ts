@@ -35,7 +35,16 @@ const B_HOURS: usize = 24;    // u32 bit k: active in the hour k hours before B_
 const B_HOUR: usize = 28;     // u32 hour index (capture seconds / 3600) of bit 0 (u32 holds hours until year 2459)
 const B_GAPS: usize = 32;     // f32 × RING
 const B_SIZES: usize = B_GAPS + (<usize>RING << 2); // f32 × RING
-export const BEACON_PAYLOAD: usize = B_SIZES + (<usize>RING << 2);
+const B_SCORE: usize = B_SIZES + (<usize>RING << 2);  // f32 score as of the latest event
+const B_PERIOD: usize = B_SCORE + 4;                   // f32 median gap as of the latest event
+export const BEACON_PAYLOAD: usize = B_PERIOD + 4;
+
+/**
+ * Events before a pair is scored at all: fewer gaps say little, and most
+ * pairs (a site visited a few times) never get there, so the sorting is
+ * spent only on the persistent ones. The beaconing model asks for 12.
+ */
+const MIN_SCORED: u32 = 8;
 
 // Sorting scratch (static: allocation-free).
 const sorted = memory.data(RING * 8);
@@ -141,9 +150,17 @@ export function beaconObserve(t: Table, key: usize, start: f64, bytes: f64, now:
     store<u32>(p + B_HOURS, load<u32>(p + B_HOURS) | (<u32>1 << (base - hour)));
   }
 
-  const n = events - 1 < <u32>RING ? <i32>(events - 1) : RING;
   beaconEvents = <f64>events;
-  if (n < 4) { beaconScore = 0; beaconPeriod = 0; return; }
+  // Scored at each new event from MIN_SCORED on; once the ring is full, at
+  // every fourth (the ring then changes by one gap in 24 per event, and the
+  // busiest pairs, a popular site visited all day, stop paying for sorts).
+  if (gap <= COALESCE || events < MIN_SCORED || (events > <u32>RING && (events & 3) != 0)) {
+    // no new event (or too few to judge): the score as of the latest scoring
+    beaconScore = <f64>load<f32>(p + B_SCORE);
+    beaconPeriod = <f64>load<f32>(p + B_PERIOD);
+    return;
+  }
+  const n = events - 1 < <u32>RING ? <i32>(events - 1) : RING;
   shape(p + B_GAPS, n);
   const tsSkew = skewScore, tsMad = madScore;
   beaconPeriod = q2;
@@ -155,4 +172,6 @@ export function beaconObserve(t: Table, key: usize, start: f64, bytes: f64, now:
   const coverage = <f64>popcnt<u32>(load<u32>(p + B_HOURS) & mask) / <f64>spanH;
   const shapeScore = (tsSkew + tsMad + dsSkew + dsMad) / 4;
   beaconScore = 100 * (spanH >= 3 ? shapeScore * (1 + coverage) / 2 : shapeScore);
+  store<f32>(p + B_SCORE, <f32>beaconScore);
+  store<f32>(p + B_PERIOD, <f32>beaconPeriod);
 }

@@ -15,7 +15,8 @@
 // the resolver) with the DNS features the models filter on.
 //
 // Only answers are learned: they carry the question too, and the rcode.
-// A message that does not parse is counted, never trusted.
+// Questions are told by their header (QR 0, one question) and only counted,
+// not parsed. Anything else that does not parse is counted, never trusted.
 
 import { count } from "../stats";
 import { C_DNS_ANSWERS, C_DNS_MALFORMED, C_DNS_QUERIES, C_LEARN_DNS_EVICTIONS } from "../counters";
@@ -66,6 +67,10 @@ export function dnsTableStats(out: usize): void {
  * captured bytes at [at, at + cap). serial/flowTs name its flow.
  */
 export function learnDnsPacket(ts: f64, src: usize, dst: usize, sport: u32, dport: u32, proto: u32, at: usize, cap: u32, serial: f64, flowTs: f64): void {
+  // A question is not learned (its answer carries it): a header with QR 0
+  // and one question says so before any parsing (after TCP's 2-byte prefix).
+  const hdr = at + (proto == 6 ? 2 : 0);
+  if (cap >= <u32>(hdr - at) + 12 && (load<u8>(hdr + 2) & 0x80) == 0 && load<u8>(hdr + 4) == 0 && load<u8>(hdr + 5) == 1) { count(C_DNS_QUERIES); return; }
   const st = dnsParse(at, cap, proto == 6);
   if (st < 0) { count(C_DNS_MALFORMED); return; }
   if (!dnsIsResponse()) { count(C_DNS_QUERIES); return; }

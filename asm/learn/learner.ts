@@ -283,20 +283,20 @@ function recount(now: f64): void {
   countedHorizon = now - retention;
   let active: f64 = 0;
   for (let i: u32 = 0; i <= devices.mask; i++) {
+    if (!devices.occupied(i)) continue;
     const d = devices.at(i);
-    if (devices.first(d) == 0) continue;
     const last = load<f64>(devices.payload(d) + D_LAST_CLIENT);
     if (last != 0 && last >= countedHorizon) active += 1;
   }
   activeDevices = active;
-  // (only occupied entries are written: untouched pages of the table stay unmapped)
+  // (the slots' tag words say which are in use: untouched pages of the entries stay unmapped)
   for (let i: u32 = 0; i <= endpoints.mask; i++) {
-    const e = endpoints.at(i);
-    if (endpoints.first(e) != 0) store<f64>(endpoints.payload(e) + EP_DEVICES, 0);
+    if (endpoints.occupied(i)) store<f64>(endpoints.payload(endpoints.at(i)) + EP_DEVICES, 0);
   }
   for (let i: u32 = 0; i <= pairs.mask; i++) {
+    if (!pairs.occupied(i)) continue;
     const p = pairs.at(i);
-    if (pairs.first(p) == 0 || pairs.last(p) < countedHorizon) continue;
+    if (pairs.last(p) < countedHorizon) continue;
     const e = endpoints.find(p + 16, hashBytes(p + 16, 16));
     if (e != 0) {
       const c = endpoints.payload(e) + EP_DEVICES;

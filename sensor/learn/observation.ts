@@ -117,9 +117,6 @@ export class ObservationView {
   get proto(): number { return this.bytes[this.at + O.PROTO]!; }
   device(): string { return address(this.bytes, this.at + O.DEVICE); }
   peer(): string { return address(this.bytes, this.at + O.PEER); }
-  /** The 16 address bytes (IPv4 v4-mapped), copied: for evidence kept past the batch. */
-  deviceBytes(): Uint8Array { return this.bytes.slice(this.at + O.DEVICE, this.at + O.DEVICE + 16); }
-  peerBytes(): Uint8Array { return this.bytes.slice(this.at + O.PEER, this.at + O.PEER + 16); }
   feature(i: number): number { return this.dv.getFloat64(this.at + O.FEATURES + i * 8, true); }
   /** DNS: the registered domain (ASCII, NUL-padded in the core; other bytes shown as \xNN) */
   name(): string {

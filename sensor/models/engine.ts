@@ -13,7 +13,7 @@
 // does not let its device alert again.
 import { createHash } from 'node:crypto';
 import { communityId } from '../flows/community-id.ts';
-import { isV4Mapped } from '../flows/ip-address.ts';
+import { isV4Mapped, parseAddress } from '../flows/ip-address.ts';
 import { flowUid } from '../flows/uid.ts';
 import { FEATURE_INDEX, type ObservationView } from '../learn/observation.ts';
 import type { Category, Model } from './model.ts';
@@ -61,7 +61,8 @@ export interface EngineCounters {
   throttles_forgotten: number;
 }
 
-interface Evidence { bucket: number; serial: number; flowTs: number; dev: Uint8Array; peer: Uint8Array; devPort: number; peerPort: number; proto: number; originator: boolean }
+/** A flow kept as evidence: addresses as the text the observation already made (bytes only when a breach needs its Community ID). */
+interface Evidence { bucket: number; serial: number; flowTs: number; dev: string; peer: string; devPort: number; peerPort: number; proto: number; originator: boolean }
 
 interface Window {
   sums: Float64Array;
@@ -147,7 +148,7 @@ export class ModelEngine {
     if (w.buckets[slot] !== b) { w.buckets[slot] = b; w.sums[slot] = 0; }
     w.sums[slot]! += m.metric.kind === 'count' ? 1 : o.feature(FEATURE_INDEX[m.metric.feature]);
     w.evidence.push({
-      bucket: b, serial: o.serial, flowTs: o.flowTs, dev: o.deviceBytes(), peer: o.peerBytes(),
+      bucket: b, serial: o.serial, flowTs: o.flowTs, dev: device, peer,
       devPort: o.devicePort, peerPort: o.peerPort, proto: o.proto, originator: o.feature(FEATURE_INDEX.originator) === 1,
     });
     if (w.evidence.length > EVIDENCE) w.evidence.shift();
@@ -226,7 +227,8 @@ export function scoreOf(m: Pick<Model, 'category' | 'threshold'>, total: number)
   return Math.min(100, Math.round(base + 25 * excess));
 }
 
-/** The address bytes Community ID hashes: 4 for IPv4 (v4-mapped in the core), 16 for IPv6. */
-function hashed(a: Uint8Array): Uint8Array {
+/** The address bytes Community ID hashes: 4 for IPv4, 16 for IPv6. */
+function hashed(text: string): Uint8Array {
+  const a = parseAddress(text)!.bytes;
   return isV4Mapped(a) ? a.subarray(12, 16) : a;
 }
