@@ -179,6 +179,34 @@ test('brute force from flow logs: 30 short SSH connections to one server in two 
   assert.is(breaches[0]!.peer?.port, 22);
 });
 
+test('the week profile: 50 MB sent at 03:00 by a device only ever active in office hours is a breach; the same at 11:00 is not', async () => {
+  const MONDAY = 1767571200; // 2026-01-05 00:00 UTC
+  const head = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
+  const office = (): string[] => {
+    const lines: string[] = [];
+    let port = 30000;
+    for (let day = 0; day < 14; day++) {
+      if (day % 7 >= 5) continue; // weekends off
+      for (let m = 9 * 60; m < 17 * 60; m += 10) {
+        const t = MONDAY + day * 86400 + m * 60;
+        lines.push(`2 123456789012 eni-0a 10.0.0.5 198.51.100.${1 + (m % 7)} ${port++} 443 6 20 9000 ${t} ${t + 5} ACCEPT OK`);
+      }
+    }
+    return lines;
+  };
+  const upload = (t: number) => `2 123456789012 eni-0a 10.0.0.5 203.0.113.9 ${60000} 443 6 40000 50000000 ${t} ${t + 300} ACCEPT OK`;
+  const night = join(dir, 'week-night.log');
+  writeFileSync(night, [head, ...office(), upload(MONDAY + 14 * 86400 + 3 * 3600)].join('\n') + '\n');
+  const day = join(dir, 'week-day.log');
+  writeFileSync(day, [head, ...office(), upload(MONDAY + 14 * 86400 + 11 * 3600)].join('\n') + '\n');
+  const atNight = await breachesOf(night, { format: 'aws-vpc', learningS: 86400 });
+  const odd = atNight.breaches.filter((b) => b.model === 'unusual-activity-transfer-at-unusual-hour');
+  assert.is(odd.length, 1);
+  assert.match(odd[0]!.summary, /^10\.0\.0\.5 sent 50 MB to 203\.0\.113\.9 at an hour of the week it is almost never active \(0 ×/);
+  const atDay = await breachesOf(day, { format: 'aws-vpc', learningS: 86400 });
+  assert.is(atDay.breaches.filter((b) => b.model === 'unusual-activity-transfer-at-unusual-hour').length, 0);
+});
+
 test('benign generated enterprise traffic raises no breach with the learning period off', async () => {
   const path = join(dir, 'benign.pcap');
   writeSampleCapture(path, { seed: 'detect-benign-1', packets: 60_000, format: 'pcap' });
@@ -283,7 +311,7 @@ const TEST_MODEL: Model = {
   id: 'test-count', title: 'Test / Count', category: 'suspicious', mitre: ['T1046'], priority: 3, on: 'conn', filters: [],
   metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 3, throttle_s: 3600, baseline: false,
   summary: '{device} {peer} {port} {value} {value_bytes} {threshold} {window} {peer_rarity} {channel_gap_s} {device_age_s} {nope}', metric_label: 'count',
-  exclude_tags: [], enabled: true,
+  exclude_tags: [], adaptive: false, enabled: true,
 };
 
 interface ObsSpec { ts: number; device?: string; peer?: string; port?: number; serial?: number; features?: Partial<Record<FeatureName, number>> }
@@ -326,6 +354,31 @@ test('engine: the window counts within its span, a breach fills the summary, evi
   assert.is(scoreOf({ category: 'suspicious', threshold: 3 }, 30), 80);
   assert.is(scoreOf({ category: 'critical', threshold: 3 }, 3000), 100);
   assert.is(scoreOf({ category: 'informational', threshold: 0 }, 0), 45);
+});
+
+test('engine: a threshold adapts to a network whose windows routinely pass it, and says so; a quiet network keeps the model\'s own', () => {
+  const model: Model = { ...TEST_MODEL, group: [], threshold: 10, throttle_s: 3600, adaptive: true };
+  const obs: ObsSpec[] = [];
+  // 600 devices each reach 14 in a minute (discovery chatter nobody tagged), and come back later (ending their window period)
+  for (let d = 0; d < 600; d++) {
+    const t = 1000 + d * 200;
+    const device = `10.1.${d >> 8}.${d & 255}`;
+    for (let k = 0; k < 14; k++) obs.push({ ts: t + k, device });
+    obs.push({ ts: t + 150, device });
+  }
+  const t1 = 1000 + 600 * 200;
+  for (let k = 0; k < 14; k++) obs.push({ ts: t1 + k, device: '10.9.0.1' }); // as routine: no breach now
+  for (let k = 0; k < 25; k++) obs.push({ ts: t1 + 100 + k * 0.5, device: '10.9.0.2' }); // far past this network's tail
+  const { breaches, counters } = runEngine(model, obs);
+  const late = breaches.filter((b) => b.device.ip.startsWith('10.9.'));
+  assert.equal(late.map((b) => [b.device.ip, b.metrics[0]!.value, b.metrics[0]!.threshold]), [['10.9.0.2', 20, '>= 20']]);
+  assert.match(late[0]!.metrics[0]!.description, /threshold adapted to this network: 1\.25 × its 99\.9th percentile of window peaks; the model's own is 10/);
+  assert.ok(counters.suppressed_adaptive > 0);
+  // the first devices breached at the model's own threshold, before the network's tail was known
+  assert.is(breaches[0]!.metrics[0]!.threshold, '>= 10');
+  // without adaptation the routine device breaches too
+  const fixed = runEngine({ ...model, adaptive: false }, obs);
+  assert.ok(fixed.breaches.some((b) => b.device.ip === '10.9.0.1'));
 });
 
 test('engine: a throttle outlives its forgotten window; forgetting counted', () => {

@@ -48,7 +48,7 @@ import {
   FT_BYTES_IN, FT_BYTES_OUT, FT_BYTES_OUT_Z, FT_CHANNEL_AGE_S, FT_CHANNEL_GAP_S, FT_CONN_STATE, FT_DEVICE_AGE_S, FT_DEVICE_CONN_RATE,
   FT_DEVICE_FAIL_RATIO, FT_DEVICE_SERVER, FT_DIRECTION, FT_DURATION, FT_FAILED, FT_ORIGINATOR, FT_PAIR_CONNS, FT_PAIR_GAP_S, FT_PEER_AGE_S,
   FT_PEER_DEVICES, FT_PEER_EXTERNAL, FT_PEER_RARITY, FT_PKTS_OUT, FT_PORT, FT_PORT_AGE_S, FT_PROTO, NEVER, O_DEVICE, FT_PAIR_FRESH, FT_PORT_FRESH,
-  FT_BEACON_SCORE, FT_BEACON_PERIOD_S, FT_BEACON_EVENTS, FT_BEACON_AGE_S, FT_INTERNAL_VOLUME, FT_INTERNAL_VOLUME_RATIO, FT_EXTERNAL_OUT_VOLUME, FT_EXTERNAL_OUT_RATIO,
+  FT_BEACON_SCORE, FT_BEACON_PERIOD_S, FT_BEACON_EVENTS, FT_BEACON_AGE_S, FT_HOUR_SHARE, FT_INTERNAL_VOLUME, FT_INTERNAL_VOLUME_RATIO, FT_EXTERNAL_OUT_VOLUME, FT_EXTERNAL_OUT_RATIO,
   O_DEVICE_PORT, O_FEATURES, O_FLOW_TS, O_KIND, O_PEER, O_PEER_PORT, O_PROTO, O_SERIAL, O_TS, OBS_CONN, OBS_END, OBS_SIZE,
 } from "./observation";
 import { Table, hashBytes, tableCreated } from "./table";
@@ -68,7 +68,14 @@ const D_BYTES_OUT: usize = D_ALL_1D + COUNTER_BYTES;      // moments: IP bytes s
 const D_INTERNAL_VOL: usize = D_BYTES_OUT + MOMENTS_BYTES; // volume: bytes moved with internal peers (as the originator)
 const D_EXTERNAL_OUT: usize = D_INTERNAL_VOL + VOLUME_BYTES; // volume: bytes sent to external peers
 const D_LAST_CLIENT: usize = D_EXTERNAL_OUT + VOLUME_BYTES; // f64: when the device last made a connection
-const DEVICE_PAYLOAD: usize = D_LAST_CLIENT + 8;
+const D_WEEK_TOTAL: usize = D_LAST_CLIENT + 8;             // f64: connections made, counted in D_WEEK
+const D_WEEK: usize = D_WEEK_TOTAL + 8;                     // u16 × 168: connections made per hour of the week (UTC, Monday 00:00 first)
+const DEVICE_PAYLOAD: usize = D_WEEK + 2 * 168;
+
+/** Connections a device's week profile holds before it is halved (older weeks fade). */
+const WEEK_HALVE_AT: f64 = 30000;
+/** Connections a week profile needs before it judges (about two per hour of the week). */
+const WEEK_MIN: f64 = 336;
 
 /** Volumes below these are never unusual (a quiet device's first big file is not staging). */
 const INTERNAL_VOLUME_FLOOR: f64 = 100e6;
@@ -266,6 +273,38 @@ function device(a: usize, now: f64): usize {
   return d;
 }
 
+/** Hour of the week of capture time ts (UTC): 0 = Monday 00:00–01:00 (1970-01-01 was a Thursday). */
+@inline function hourOfWeek(ts: f64): usize { return <usize>((<u64>(ts / 3600) + 72) % 168); }
+
+/**
+ * How usual this hour of the week is for the device: 168 × its share of
+ * the device's connections in this hour (1 = an average hour, 0 = never
+ * active then); 1 until the profile holds WEEK_MIN connections.
+ */
+function hourShare(dp: usize, ts: f64, self: f64): f64 {
+  const total = load<f64>(dp + D_WEEK_TOTAL) - self;
+  if (total < WEEK_MIN) return 1;
+  const n = <f64>load<u16>(dp + D_WEEK + (hourOfWeek(ts) << 1)) - self;
+  return n > 0 ? 168.0 * n / total : 0;
+}
+
+/** Count a connection the device made in its week profile (halved when full: recent weeks weigh most). */
+function weekAdd(dp: usize, ts: f64): void {
+  let total = load<f64>(dp + D_WEEK_TOTAL);
+  if (total >= WEEK_HALVE_AT) {
+    total = 0;
+    for (let i: usize = 0; i < 168; i++) {
+      const v = load<u16>(dp + D_WEEK + (i << 1)) >> 1;
+      store<u16>(dp + D_WEEK + (i << 1), v);
+      total += <f64>v;
+    }
+  }
+  const at = dp + D_WEEK + (hourOfWeek(ts) << 1);
+  const c = load<u16>(at);
+  if (c < 0xFFFF) { store<u16>(at, c + 1); total += 1; }
+  store<f64>(dp + D_WEEK_TOTAL, total);
+}
+
 /**
  * The device made a connection: it counts in the population rarity is
  * measured against (devices that could have contacted an endpoint) if it
@@ -337,7 +376,8 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   setF(obs, FT_DEVICE_CONN_RATE, rate);
   setF(obs, FT_DEVICE_FAIL_RATIO, conns1h > 0 ? counterValue(dp + D_FAILED_1H, ts, HOUR) / conns1h : 0);
   setF(obs, FT_DEVICE_SERVER, all > 0 ? served / all : 0);
-  if (side == 1) client(dp, ts);
+  setF(obs, FT_HOUR_SHARE, hourShare(dp, ts, 0));
+  if (side == 1) { client(dp, ts); weekAdd(dp, ts); }
   devices.touch(d, ts);
 
   // the peer as an endpoint of the network, and the pair
@@ -417,6 +457,8 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
   setF(obs, FT_DEVICE_CONN_RATE, counterValue(dp + D_RATE_1M, ts, MINUTE));
   const all = counterValue(dp + D_ALL_1D, ts, DAY);
   setF(obs, FT_DEVICE_SERVER, all > 0 ? counterValue(dp + D_SERVED_1D, ts, DAY) / all : 0);
+  // the hour the connection started, not counting itself (its start counted it when the device made it)
+  setF(obs, FT_HOUR_SHARE, hourShare(dp, load<f64>(rec + R_TS), side == 1 ? 1 : 0));
   if (side == 1 && !fail) {
     // judged against what came before, then learned
     setF(obs, FT_BYTES_OUT_Z, momentsZ(dp + D_BYTES_OUT, out, 20));

@@ -40,11 +40,15 @@ export interface Breach {
 export function buildBreach(
   m: Model,
   o: Observation,
-  x: { id: string; total: number; score: number; evidence: Breach['evidence'] },
+  x: { id: string; total: number; score: number; evidence: Breach['evidence']; threshold?: number; adapted?: boolean },
 ): Breach {
+  const threshold = x.threshold ?? m.threshold;
   const port = o.features[FEATURE_INDEX.port]!;
   const metrics: BreachMetric[] = [
-    { name: m.metric.kind === 'count' ? 'count' : `sum of ${m.metric.feature}`, value: round(x.total), threshold: `>= ${m.threshold}`, window_s: m.window_s, description: m.metric_label },
+    {
+      name: m.metric.kind === 'count' ? 'count' : `sum of ${m.metric.feature}`, value: round(x.total), threshold: `>= ${threshold}`, window_s: m.window_s,
+      description: x.adapted ? `${m.metric_label} (threshold adapted to this network: 1.25 × its 99.9th percentile of window peaks; the model's own is ${m.threshold})` : m.metric_label,
+    },
   ];
   const seen = new Set<string>();
   for (const f of m.filters) {
@@ -123,6 +127,7 @@ function fill(template: string, m: Model, o: Observation, total: number): string
       case 'value_bytes': return bytesText(total);
       case 'threshold': return String(m.threshold);
       case 'window': return duration(m.window_s);
+      case 'duration_h': return duration(o.features[FEATURE_INDEX.duration]!);
       default: {
         // {feature_bytes}: a feature that is a byte count, as "1.2 GB"
         const asBytes = name.endsWith('_bytes') && (FEATURE_INDEX as Record<string, number>)[name.slice(0, -6)] !== undefined;

@@ -1,6 +1,10 @@
 // The built-in models: data in the same shape as a user's --models file
 // (model.ts says what every field means). Thresholds are starting points
 // a deployment tunes; each entry says why its filters are what they are.
+// The scans and the flood adapt their thresholds to the network (adaptive.ts:
+// how many hosts or ports a device reaches in a minute varies by network);
+// brute force, DNS and the first-sighting models do not (a burst of password
+// guesses is one however noisy the network's databases are).
 import { parseModels, type Model } from './model.ts';
 
 /** Ports of remote administration and authentication services. */
@@ -27,7 +31,7 @@ const RAW = [
       { feature: 'channel_gap_s', op: '>', value: 3600 },
       { feature: 'port_fresh', op: '>=', value: 1.5 },
     ],
-    metric: { kind: 'count' }, group: ['port'], window_s: 60, threshold: 25, throttle_s: 3600, baseline: false,
+    metric: { kind: 'count' }, group: ['port'], window_s: 60, threshold: 25, throttle_s: 3600, baseline: false, adaptive: true,
     metric_label: 'internal hosts contacted on one port, not used in the past hour',
     summary: '{device} contacted {value} internal hosts on port {port} within {window}, none of which it had used on that port in the past hour: a network scan.',
     exclude_tags: ['security-scanner'],
@@ -43,7 +47,7 @@ const RAW = [
       { feature: 'channel_gap_s', op: '>', value: 3600 },
       { feature: 'pair_fresh', op: '>=', value: 1.5 },
     ],
-    metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 20, throttle_s: 3600, baseline: false,
+    metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 20, throttle_s: 3600, baseline: false, adaptive: true,
     metric_label: 'ports of one host contacted, not used in the past hour',
     summary: '{device} tried {value} different ports on {peer} within {window}, none of which it had used in the past hour: a port scan.',
     exclude_tags: ['security-scanner'],
@@ -128,7 +132,8 @@ const RAW = [
     // Malware calling home: connections to one outside endpoint at a steady
     // period with steady sizes, hour after hour (beacon.ts scores it), to an
     // endpoint almost nobody else talks to and the network met recently,
-    // on a channel that began within the day: a device's app that has polled
+    // on a channel that began within six hours (a beacon is caught within
+    // half an hour of its start, or of the capture's): a device's app that has polled
     // its vendor every 5 minutes for days is its pattern of life (a service
     // reached over IPv6 by a few dual-stack devices looks rare by address).
     // NTP and DNS poll by design and have their own models (tunnelling).
@@ -139,7 +144,7 @@ const RAW = [
       { feature: 'beacon_score', op: '>=', value: 85 },
       { feature: 'peer_rarity', op: '>=', value: 90 },
       { feature: 'peer_age_s', op: '<', value: 14 * 86400 },
-      { feature: 'beacon_age_s', op: '<', value: 86400 },
+      { feature: 'beacon_age_s', op: '<', value: 6 * 3600 },
       { feature: 'port', op: 'not in', value: [53, 123] },
     ],
     metric: { kind: 'count' }, group: ['peer'], window_s: 3600, threshold: 1, throttle_s: 86400, baseline: false,
@@ -204,6 +209,37 @@ const RAW = [
     summary: '{device} asked for {value} domains it had never asked about before that do not exist within {window} (the latest {name}): domain generation.',
   },
   {
+    // One connection held open for hours to an endpoint almost nobody else
+    // talks to: a reverse shell, a tunnel, remote control. Judged when the
+    // flow ends (or the capture does).
+    id: 'anomalous-long-connection-rare-endpoint', title: 'Anomalous Connection / Long-Lived Connection to Rare Endpoint', category: 'suspicious', mitre: ['T1071', 'T1572'], priority: 2,
+    on: 'end', filters: [
+      { feature: 'direction', op: '==', value: 1 },
+      { feature: 'originator', op: '==', value: 1 },
+      { feature: 'duration', op: '>=', value: 7200 },
+      { feature: 'peer_rarity', op: '>=', value: 95 },
+    ],
+    metric: { kind: 'count' }, group: ['peer'], window_s: 3600, threshold: 1, throttle_s: 86400, baseline: true,
+    metric_label: 'connections open for hours to a rare endpoint',
+    summary: '{device} kept a connection to {peer} on port {port} open for {duration_h} ({bytes_out_bytes} sent), an endpoint {peer_rarity}% of the network has not contacted.',
+  },
+  {
+    // Tens of megabytes sent at an hour of the week the device is never
+    // active (its week profile, UTC): a transfer scheduled for when nobody
+    // watches. Needs a week of the device's history to judge.
+    id: 'unusual-activity-transfer-at-unusual-hour', title: 'Unusual Activity / Data Transfer at Unusual Hour', category: 'suspicious', mitre: ['T1029', 'T1048'], priority: 3,
+    on: 'end', filters: [
+      { feature: 'originator', op: '==', value: 1 },
+      { feature: 'bytes_out', op: '>=', value: 20e6 },
+      { feature: 'hour_share', op: '<', value: 0.05 },
+      { feature: 'device_age_s', op: '>=', value: 7 * 86400 },
+    ],
+    metric: { kind: 'count' }, group: [], window_s: 3600, threshold: 1, throttle_s: 86400, baseline: true,
+    metric_label: 'large transfers at an hour the device is not active',
+    summary: '{device} sent {bytes_out_bytes} to {peer} at an hour of the week it is almost never active ({hour_share} × an average hour).',
+    exclude_tags: ['backup-server'],
+  },
+  {
     // A flood of connections to one external host: the device takes part in
     // a denial of service. pair_conns (decayed over an hour) keeps every
     // ordinary outbound connection in the core: only a pair already busy
@@ -214,7 +250,7 @@ const RAW = [
       { feature: 'direction', op: '==', value: 1 },
       { feature: 'pair_conns', op: '>=', value: 500 },
     ],
-    metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 2000, throttle_s: 3600, baseline: false,
+    metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 2000, throttle_s: 3600, baseline: false, adaptive: true,
     metric_label: 'connections to one external host',
     summary: '{device} opened {value} connections to {peer} within {window}: a flood.',
   },

@@ -39,6 +39,8 @@ export interface DetectSummary extends EngineCounters {
   top_devices: { device: string; risk: number }[];
   /** the core's learning tables: capacity, bytes per entry, entries in use, evictions */
   tables: LearnTableStats[];
+  /** models whose threshold this network's tail has raised (adaptive.ts) */
+  adapted_thresholds: { model: string; threshold: number; own: number; samples: number }[];
 }
 
 export interface DetectionConfig {
@@ -108,6 +110,7 @@ export class Detector {
     return {
       models: this.engine.models.length, ...this.engine.counters, by_model: Object.fromEntries(this.byModel), top_devices: this.engine.deviceRisk(now, 10),
       tables: this.core.learnTables(),
+      adapted_thresholds: this.engine.thresholds(now).filter((t) => t.adapted).map(({ adapted: _a, ...t }) => t),
     };
   }
 }

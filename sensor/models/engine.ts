@@ -19,6 +19,7 @@ import { FEATURE_INDEX, type ObservationView } from '../learn/observation.ts';
 import type { Category, Model } from './model.ts';
 import { buildBreach, type Breach } from './breach.ts';
 import { MetaEngine, type MetaModel } from './meta.ts';
+import { TailEstimator } from './adaptive.ts';
 import { DeviceTags } from './tags.ts';
 
 const BUCKETS = 12;
@@ -52,6 +53,8 @@ export interface EngineCounters {
   suppressed_throttle: number;
   /** observations of a device whose tags the model excludes */
   suppressed_tagged: number;
+  /** observations past a model's own threshold but under the threshold adapted to this network */
+  suppressed_adaptive: number;
   /** breaches of meta models (included in breaches) */
   meta_breaches: number;
   /** observations older than their window by more than the window: dropped */
@@ -69,15 +72,20 @@ interface Window {
   buckets: Float64Array;
   newest: number;
   evidence: Evidence[];
+  /** the highest total in the current window period, and the bucket the period began at (adaptive thresholds) */
+  peak: number;
+  period: number;
 }
 
 const BASE_SCORE: Record<Category, number> = { critical: 75, suspicious: 55, compliance: 40, informational: 20 };
 
 export class ModelEngine {
   readonly counters: EngineCounters = {
-    observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, suppressed_tagged: 0, meta_breaches: 0, late: 0, windows_forgotten: 0, throttles_forgotten: 0,
+    observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, suppressed_tagged: 0, suppressed_adaptive: 0, meta_breaches: 0, late: 0, windows_forgotten: 0, throttles_forgotten: 0,
   };
   private readonly windows: Map<string, Window>[];
+  /** per model: the distribution of its window peaks in this network (adaptive.ts) */
+  private readonly tails: TailEstimator[];
   /** per model: key → capture time until which it may not breach again (insertion order = expiry order) */
   private readonly throttles: Map<string, number>[];
   private startTs = NaN;
@@ -91,6 +99,7 @@ export class ModelEngine {
   /** models in the order of the compiled program: bit i of an observation = models[i] */
   constructor(readonly models: readonly Model[], private readonly opts: EngineOptions) {
     this.windows = models.map(() => new Map());
+    this.tails = models.map(() => new TailEstimator());
     this.throttles = models.map(() => new Map());
     this.learningS = opts.learningS ?? 86400;
     this.baselineS = opts.baselineS ?? Math.max(this.learningS, 3600);
@@ -139,7 +148,7 @@ export class ModelEngine {
       if (b <= w.newest - BUCKETS) { this.counters.late++; return; }
       map.delete(key); // re-inserted below: the map's order is least recently touched first
     } else {
-      w = { sums: new Float64Array(BUCKETS), buckets: new Float64Array(BUCKETS).fill(-Infinity), newest: b, evidence: [] };
+      w = { sums: new Float64Array(BUCKETS), buckets: new Float64Array(BUCKETS).fill(-Infinity), newest: b, evidence: [], peak: 0, period: b };
       if (map.size >= this.maxKeys) { map.delete(map.keys().next().value!); this.counters.windows_forgotten++; }
     }
     map.set(key, w);
@@ -153,7 +162,16 @@ export class ModelEngine {
     });
     if (w.evidence.length > EVIDENCE) w.evidence.shift();
     const total = windowTotal(w);
+    // a window period ended: its peak is one sample of this network's distribution
+    if (b - w.period >= BUCKETS) {
+      if (w.peak > 0) this.tails[i]!.learnOne(w.peak, ts);
+      w.peak = 0;
+      w.period = b;
+    }
+    if (total > w.peak) w.peak = total;
     if (total < m.threshold) return;
+    const th = m.adaptive ? this.tails[i]!.threshold(m.threshold, ts) : { value: m.threshold, adapted: false };
+    if (total < th.value) { this.counters.suppressed_adaptive++; return; }
     if (m.category !== 'compliance' && this.learningS > 0 && ts < this.startTs + this.learningS) { this.counters.suppressed_learning++; return; }
     if (m.baseline && o.feature(FEATURE_INDEX.device_age_s) < this.baselineS) { this.counters.suppressed_baseline++; return; }
     const throttles = this.throttles[i]!;
@@ -166,7 +184,7 @@ export class ModelEngine {
       if (oldUntil > ts) this.counters.throttles_forgotten++;
     }
     throttles.set(key, ts + m.throttle_s);
-    const score = scoreOf(m, total);
+    const score = scoreOf({ category: m.category, threshold: th.value }, total);
     const seed = this.opts.communityIdSeed ?? 0;
     const evidence = w.evidence.filter((e) => e.bucket > w!.newest - BUCKETS).map((e) => ({
       uid: flowUid(e.serial, e.flowTs),
@@ -175,7 +193,7 @@ export class ModelEngine {
         : communityId(hashed(e.peer), hashed(e.dev), e.proto, e.peerPort, e.devPort, seed),
     }));
     const id = createHash('sha1').update(`${m.id}|${key}|${ts}`).digest('hex').slice(0, 16);
-    const breach = buildBreach(m, o.snapshot(), { id, total, score, evidence });
+    const breach = buildBreach(m, o.snapshot(), { id, total, score, evidence, threshold: th.value, adapted: th.adapted });
     this.raise(breach, ts);
   }
 
@@ -191,6 +209,14 @@ export class ModelEngine {
       this.addRisk(mb.device.ip, mb.score, ts);
       this.opts.onBreach(mb);
     }
+  }
+
+  /** Each model's threshold in force at capture time `now` (adapted to this network, or its own). */
+  thresholds(now: number): { model: string; threshold: number; own: number; adapted: boolean; samples: number }[] {
+    return this.models.map((m, i) => {
+      const th = m.adaptive ? this.tails[i]!.threshold(m.threshold, now) : { value: m.threshold, adapted: false };
+      return { model: m.id, threshold: th.value, own: m.threshold, adapted: th.adapted, samples: Math.round(this.tails[i]!.samples) };
+    });
   }
 
   /**

@@ -53,6 +53,8 @@ export interface Model {
   metric_label: string;
   /** devices carrying any of these tags (the config's `tags`) are not judged by this model */
   exclude_tags: string[];
+  /** the threshold follows this network's tail of window peaks when that is higher (adaptive.ts); default false */
+  adaptive: boolean;
   enabled: boolean;
 }
 
@@ -106,7 +108,7 @@ export function portList(v: unknown, where: string): number[] {
 export function parseModel(raw: unknown, where: string): Model {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, 'a model must be an object');
   const r = raw as Record<string, unknown>;
-  const known = new Set(['id', 'title', 'category', 'mitre', 'priority', 'on', 'filters', 'metric', 'group', 'window_s', 'threshold', 'throttle_s', 'baseline', 'summary', 'metric_label', 'exclude_tags', 'enabled']);
+  const known = new Set(['id', 'title', 'category', 'mitre', 'priority', 'on', 'filters', 'metric', 'group', 'window_s', 'threshold', 'throttle_s', 'baseline', 'summary', 'metric_label', 'exclude_tags', 'adaptive', 'enabled']);
   for (const k of Object.keys(r)) if (!known.has(k)) fail(where, `unknown field ${k}`);
   const id = str(r.id, `${where}.id`);
   if (!ID.test(id)) fail(`${where}.id`, 'lowercase letters, digits and dashes, 2–63 characters');
@@ -147,6 +149,7 @@ export function parseModel(raw: unknown, where: string): Model {
     summary: str(r.summary, `${where}.summary`),
     metric_label: str(r.metric_label, `${where}.metric_label`),
     exclude_tags: tagList(r.exclude_tags, `${where}.exclude_tags`),
+    adaptive: r.adaptive === true,
     enabled: r.enabled === undefined ? true : r.enabled === true,
   };
 }

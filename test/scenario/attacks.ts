@@ -27,7 +27,7 @@ export interface AttackTruth {
   what: string;
 }
 
-export const ATTACK_KINDS = ['scan-network', 'scan-port', 'brute-force', 'beacon', 'exfil', 'lateral', 'server-c2', 'dos', 'staging', 'dns-tunnel', 'dga'] as const;
+export const ATTACK_KINDS = ['scan-network', 'scan-port', 'brute-force', 'beacon', 'exfil', 'lateral', 'server-c2', 'dos', 'staging', 'dns-tunnel', 'dga', 'long-connection'] as const;
 export type AttackKind = (typeof ATTACK_KINDS)[number];
 
 /** How quickly each kind must be detected (seconds after its start), per the targets. */
@@ -47,6 +47,7 @@ const EXPECT: Record<AttackKind, string[]> = {
   staging: ['unusual-internal-data-volume'],
   'dns-tunnel': ['dns-tunnelling'],
   dga: ['dns-dga-nxdomain'],
+  'long-connection': ['anomalous-long-connection-rare-endpoint'],
 };
 
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -199,6 +200,12 @@ export function injectAttack(em: Emitter, kind: AttackKind, id: string, dev: Hos
       what = '300 generated domain names, NXDOMAIN, in 5 minutes';
       break;
     }
+  }
+  if (kind === 'long-connection') {
+    // A reverse shell: one TLS connection to a never-seen host held open for three hours, a trickle each way.
+    const host = newSite(topo);
+    em.external(t0, dev, host, 'tcp', 443, rng.int(200_000, 400_000), rng.int(300_000, 900_000), 3 * 3600 + rng.range(0, 600), 'SF', 'attack-long-connection', id);
+    what = 'one connection held open for three hours to a never-seen host';
   }
   let start = Infinity, end = -Infinity;
   for (let k = first; k < em.out.length; k++) {
