@@ -789,9 +789,11 @@ export function accountPacket(): void {
     }
   }
 
-  // ---- DNS: what the device asks (learning only; the payload's captured bytes) ----
+  // ---- DNS: what the device asks (learning only; the payload's captured bytes).
+  // An answer counts only if the other side of the flow has sent something
+  // (its question): a spoofed answer from outside starts a flow of its own. ----
   if (pkt_payload_cap != 0 && (p1 == 53 || p2 == 53) && learnReady()) {
-    learnDnsPacket(ts, pkt_src, pkt_dst, <u32>pkt_sport, <u32>pkt_dport, proto, pkt_payload_at, pkt_payload_cap, load<f64>(coldOf(e) + C_SERIAL), load<f64>(e + E_START));
+    learnDnsPacket(ts, pkt_src, pkt_dst, <u32>pkt_sport, <u32>pkt_dport, proto, pkt_payload_at, pkt_payload_cap, load<f64>(coldOf(e) + C_SERIAL), load<f64>(e + E_START), load<u64>(sideOf(e, src ^ 1) + S_PKTS) != 0);
   }
 
   // ---- active timeout: interim record ----

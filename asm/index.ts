@@ -13,7 +13,7 @@ import { nfInit, nfSetRegion as nfSetPtr, nfSetCapacity as nfSetCap, nfOpKinds a
 import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll, flowsReady } from "./flows";
 
 import { dnsLearnInit, dnsTableStats } from "./learn/dns-learner";
-import { learnTableStats } from "./learn/learner";
+import { learnTableStats, learnExportDevices as lExportDevices, learnExportPorts as lExportPorts, learnExportNext as lExportNext } from "./learn/learner";
 import { learnInit as lInit, learnConfigure as lConfigure, learnRecords as lRecords, observationsPtr as lObsPtr, observationCount as lObsCount, observationCapacity as lObsCap, observationsClear as lObsClear, learnScratch as lScratch, learnFirstTs as lFirstTs } from "./learn/learner";
 import { modelsPtr as gModels, clausesPtr as gClauses, setsPtr as gSets, setProgram as gProgram, MAX_MODELS, MAX_CLAUSES, MAX_SETS } from "./learn/gate";
 import { addNet, clearNets, localNetsInit } from "./localnets";
@@ -176,6 +176,11 @@ export function learnTables(): usize {
   dnsTableStats(tableStats + 96);
   return tableStats;
 }
+/** Device rows (128 bytes) into the observation region from table slot `start`; -1 if the region is not drained. learnExportNext(): the slot to go on from (-1: done). */
+export function learnExportDevices(start: i32): i32 { return lExportDevices(start); }
+/** Client-port rows (24 bytes: device, u16 port, u8 proto) likewise. */
+export function learnExportPorts(start: i32): i32 { return lExportPorts(start); }
+export function learnExportNext(): i32 { return lExportNext(); }
 export function learnConfigure(retentionS: f64, recountS: f64, emitAll: i32): void { lConfigure(retentionS, recountS, emitAll != 0); }
 /** 64 bytes for arguments: a local network (16-byte network, 16-byte mask) before addLocalNet. */
 export function learnScratch(): usize { return lScratch(); }

@@ -311,7 +311,7 @@ const TEST_MODEL: Model = {
   id: 'test-count', title: 'Test / Count', category: 'suspicious', mitre: ['T1046'], priority: 3, on: 'conn', filters: [],
   metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 3, throttle_s: 3600, baseline: false,
   summary: '{device} {peer} {port} {value} {value_bytes} {threshold} {window} {peer_rarity} {channel_gap_s} {device_age_s} {nope}', metric_label: 'count',
-  exclude_tags: [], adaptive: false, enabled: true,
+  exclude_tags: [], adaptive: false, skip_group_port: false, enabled: true,
 };
 
 interface ObsSpec { ts: number; device?: string; peer?: string; port?: number; serial?: number; features?: Partial<Record<FeatureName, number>> }

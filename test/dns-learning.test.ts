@@ -12,6 +12,10 @@ import type { Breach } from '../sensor/models/breach.ts';
 import type { Conn, DnsExchange } from './scenario/conn.ts';
 import { renderPcap } from './scenario/render-pcap.ts';
 import { Rng } from '../sensor/sample/rng.ts';
+import { writeFileSync } from 'node:fs';
+import { pcapHeader, pcapRecord } from './helpers/capture-bytes.ts';
+import { MAC_A, MAC_B, eth, ipv4, udp } from './helpers/packet-bytes.ts';
+import { dnsResponseMessage } from './scenario/dns-wire.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-dns-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,6 +65,34 @@ test('an NXDOMAIN burst for made-up domains is a DGA breach; a few typos are not
   assert.equal(breaches.map((b) => [b.model, b.device.ip]), [['dns-dga-nxdomain', '10.1.0.7']]);
   // the 25th new non-existent domain: the first four stay in the core (dns_nx_domains ≥ 5)
   assert.is(breaches[0]!.metrics[0]!.value, 25);
+});
+
+test('a resolver forwarding its clients\' questions is not judged for them: the DGA breach is on the client', async () => {
+  const conns: Conn[] = [];
+  for (let k = 0; k < 40; k++) {
+    const name = `${label(14)}.net`;
+    conns.push(dnsConn(T0 + k * 3, '10.1.0.7', { qname: name, qtype: 1, rcode: 3, answers: [], ttl: 0 }));
+    // the resolver (10.10.0.10) asks upstream for the same name
+    conns.push({ ...dnsConn(T0 + k * 3 + 0.001, '10.10.0.10', { qname: name, qtype: 1, rcode: 3, answers: [], ttl: 0 }), resp_h: '192.0.2.53' });
+  }
+  const { breaches } = await run('forwarded.pcap', conns);
+  assert.equal(breaches.map((b) => [b.model, b.device.ip]), [['dns-dga-nxdomain', '10.1.0.7']]);
+});
+
+test('answers nobody asked for (spoofed NXDOMAINs from outside) are counted, not learned', async () => {
+  const records: number[] = [...pcapHeader()];
+  for (let k = 0; k < 40; k++) {
+    const msg = [...dnsResponseMessage(k, { qname: `${label(14)}.com`, qtype: 1, rcode: 3, answers: [], ttl: 0 })];
+    const frame = eth(MAC_B, MAC_A, 0x0800, ipv4({ src: '203.0.113.53', dst: '10.1.0.9', proto: 17, payload: udp(53, 33000 + k, msg) }));
+    records.push(...pcapRecord({ sec: T0 + k * 3, frac: 0, data: frame }));
+  }
+  const path = join(dir, 'spoofed.pcap');
+  writeFileSync(path, Uint8Array.from(records));
+  const breaches: Breach[] = [];
+  const s = await analyze({ inputs: [path], onBreach: (b) => breaches.push(b), learningS: 0, progress: false });
+  assert.equal(breaches.map((b) => b.model), []);
+  assert.is(s.counters.dns_unsolicited, 40);
+  assert.is(s.counters.dns_answers ?? 0, 0);
 });
 
 test('DNS over TCP is parsed; a port-53 payload that is not DNS is counted and its flow still written', async () => {

@@ -12,7 +12,7 @@ import { analyze } from '../sensor/pipeline/analyze.ts';
 import type { Breach } from '../sensor/models/breach.ts';
 import { buildScenario, SCENARIO_TAGS } from './scenario/generate.ts';
 import { renderPcap } from './scenario/render-pcap.ts';
-import { score } from './scenario/score.ts';
+import { attackFlows, score } from './scenario/score.ts';
 import { ATTACK_KINDS } from './scenario/attacks.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-scenario-'));
@@ -26,7 +26,7 @@ async function run(seed: number, tags: Record<string, string[]> | undefined) {
   renderPcap(path, scn.conns());
   const breaches: Breach[] = [];
   await analyze({ inputs: [path], onBreach: (b) => breaches.push(b), tags, progress: false, learningS: 86400 });
-  return { scn, breaches, result: score(scn, breaches, 'pcap') };
+  return { scn, breaches, result: score(scn, breaches, 'pcap', attackFlows(scn.conns())) };
 }
 
 test('the generator is deterministic: same seed, same connections; another seed, another network', () => {
@@ -58,6 +58,7 @@ test('two days of a small network: each injected attack detected by its model fa
     if (a.target !== undefined) assert.ok(a.onTime, `${a.attack.id} detected in ${a.ttd} s (target ${a.target} s)`);
   }
   assert.equal(result.falsePositives.map((b) => `${b.model} ${b.device.ip} ${b.summary}`), []);
+  assert.equal(result.baselineFalsePositives.map((b) => `${b.model} ${b.device.ip} ${b.summary}`), []);
 });
 
 test('the nightly vulnerability scan breaches unless its scanner carries the security-scanner tag', async () => {

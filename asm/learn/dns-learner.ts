@@ -19,7 +19,8 @@
 // not parsed. Anything else that does not parse is counted, never trusted.
 
 import { count } from "../stats";
-import { C_DNS_ANSWERS, C_DNS_MALFORMED, C_DNS_QUERIES, C_LEARN_DNS_EVICTIONS } from "../counters";
+import { C_DNS_ANSWERS, C_DNS_MALFORMED, C_DNS_QUERIES, C_DNS_UNSOLICITED, C_LEARN_DNS_EVICTIONS } from "../counters";
+import { isLocal } from "../localnets";
 import { copyWords } from "../bytes";
 import {
   DNS_PARTIAL, dnsIsResponse, dnsLongestLabel, dnsParse, dnsQname, dnsQnameHash, dnsQnameLen, dnsQtype, dnsRcode, dnsRegHash,
@@ -28,7 +29,7 @@ import {
 import { COUNTER_BYTES, counterAdd } from "./damped";
 import {
   FT_DNS_DOMAIN_NAMES, FT_DNS_DOMAIN_NEW, FT_DNS_DOMAIN_TXT, FT_DNS_LONGEST_LABEL, FT_DNS_NAME_NEW, FT_DNS_NX_DOMAINS, FT_DNS_QTYPE,
-  FT_DNS_RCODE, FT_DNS_SUB_ENTROPY, FT_DNS_SUB_LEN, OBS_DNS, O_NAME,
+  FT_DNS_RCODE, FT_DNS_RESOLVER, FT_DNS_SUB_ENTROPY, FT_DNS_SUB_LEN, OBS_DNS, O_NAME,
 } from "./observation";
 import { commit, dev, orient, orientation, setF, side, since, takeObservation } from "./learner";
 import { Table, hashBytes, tableCreated } from "./table";
@@ -42,7 +43,10 @@ const DM_TXT_1H: usize = COUNTER_BYTES;
 const DOMAIN_PAYLOAD: usize = 2 * COUNTER_BYTES;
 // devices payload
 const DV_NX_10M: usize = 0;
-const DEVICE_PAYLOAD: usize = COUNTER_BYTES;
+const DV_ANSWERED: usize = COUNTER_BYTES; // f64: when the device last answered a DNS question (it is a resolver)
+const DEVICE_PAYLOAD: usize = COUNTER_BYTES + 8;
+/** A device that answered DNS within this long counts as a resolver. */
+const RESOLVER_FOR: f64 = 7 * 86400;
 
 let names = new Table();
 let domains = new Table();
@@ -66,7 +70,7 @@ export function dnsTableStats(out: usize): void {
  * A TCP/UDP payload on port 53 of the packet src → dst (16-byte addresses),
  * captured bytes at [at, at + cap). serial/flowTs name its flow.
  */
-export function learnDnsPacket(ts: f64, src: usize, dst: usize, sport: u32, dport: u32, proto: u32, at: usize, cap: u32, serial: f64, flowTs: f64): void {
+export function learnDnsPacket(ts: f64, src: usize, dst: usize, sport: u32, dport: u32, proto: u32, at: usize, cap: u32, serial: f64, flowTs: f64, asked: bool): void {
   // A question is not learned (its answer carries it): a header with QR 0
   // and one question says so before any parsing (after TCP's 2-byte prefix).
   const hdr = at + (proto == 6 ? 2 : 0);
@@ -74,8 +78,17 @@ export function learnDnsPacket(ts: f64, src: usize, dst: usize, sport: u32, dpor
   const st = dnsParse(at, cap, proto == 6);
   if (st < 0) { count(C_DNS_MALFORMED); return; }
   if (!dnsIsResponse()) { count(C_DNS_QUERIES); return; }
+  // An answer nobody asked for (the asker sent nothing in this flow: spoofed,
+  // or the question was not captured) teaches nothing about the device it reaches.
+  if (!asked) { count(C_DNS_UNSOLICITED); return; }
   count(C_DNS_ANSWERS);
   if (st == DNS_PARTIAL) count(C_DNS_MALFORMED); // the question is sound, the answers are not: learn the question
+  // A local device answering: a resolver (its own questions upstream are its clients')
+  if (isLocal(src)) {
+    const r = askers.upsert(src, hashBytes(src, 16), ts);
+    store<f64>(askers.payload(r) + DV_ANSWERED, ts);
+    askers.touch(r, ts);
+  }
   // the asker is the answer's destination; learn only for a local asker
   if (!orient(dst, src, dport, sport) || side != 1) return;
   const obs = takeObservation(OBS_DNS, ts, serial, flowTs, proto);
@@ -103,6 +116,7 @@ export function learnDnsPacket(ts: f64, src: usize, dst: usize, sport: u32, dpor
   // the device: NXDOMAIN for domains it never asked before
   const a = askers.upsert(dev, hashBytes(dev, 16), ts);
   const nx = counterAdd(askers.payload(a) + DV_NX_10M, ts, NX_HALF, rcode == 3 && domainNew ? 1 : 0);
+  const answered = load<f64>(askers.payload(a) + DV_ANSWERED);
   askers.touch(a, ts);
 
   orientation(obs, proto);
@@ -116,6 +130,7 @@ export function learnDnsPacket(ts: f64, src: usize, dst: usize, sport: u32, dpor
   setF(obs, FT_DNS_DOMAIN_NAMES, newNames);
   setF(obs, FT_DNS_DOMAIN_TXT, txt);
   setF(obs, FT_DNS_NX_DOMAINS, nx);
+  setF(obs, FT_DNS_RESOLVER, answered > 0 && since(ts, answered) < RESOLVER_FOR ? 1 : 0);
   // the registered domain, for the breach's explanation (the observation was zeroed: NUL-padded)
   const reg = dnsRegOffset();
   const len = dnsQnameLen() > reg ? min<u32>(dnsQnameLen() - reg, 64) : 0;

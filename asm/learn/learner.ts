@@ -158,6 +158,61 @@ export function learnConfigure(retentionS: f64, recountS: f64, all: bool): void 
 }
 
 export function learnReady(): bool { return ready; }
+// ---------------------------------------------------------------- export (peer groups)
+
+/**
+ * Device rows for JS (peer groups), written into the observation region —
+ * free once JS has drained it (returns -1 otherwise). From slot `start`, at
+ * most as many rows as fit; learnExportNext() is where to go on (-1: done).
+ * Row (DEVICE_ROW bytes): address, f64 share of connections answered (1 day),
+ * f64 connections made in the week profile, f32 × 24 connections per hour
+ * of the day (the week profile folded).
+ */
+export const DEVICE_ROW: usize = 128;
+/** Client-port rows: device address, u16 port, u8 proto (24 bytes). */
+export const PORT_ROW: usize = 24;
+let exportNext: i32 = -1;
+export function learnExportNext(): i32 { return exportNext; }
+
+export function learnExportDevices(start: i32): i32 {
+  if (!ready || obsCount != 0) return -1;
+  const room = <i32>((<usize>obsCap * OBS_SIZE) / DEVICE_ROW);
+  let n = 0;
+  let i = <u32>(start > 0 ? start : 0);
+  for (; i <= devices.mask && n < room; i++) {
+    if (!devices.occupied(i)) continue;
+    const d = devices.at(i);
+    const dp = devices.payload(d);
+    const row = obsBase + <usize>n * DEVICE_ROW;
+    copyWords(row, d, 16);
+    const all = load<f64>(dp + D_ALL_1D);
+    store<f64>(row + 16, all > 0 ? load<f64>(dp + D_SERVED_1D) / all : 0);
+    store<f64>(row + 24, load<f64>(dp + D_WEEK_TOTAL));
+    for (let h: usize = 0; h < 24; h++) {
+      let c: u32 = 0;
+      for (let day: usize = 0; day < 7; day++) c += <u32>load<u16>(dp + D_WEEK + ((day * 24 + h) << 1));
+      store<f32>(row + 32 + (h << 2), <f32>c);
+    }
+    n++;
+  }
+  exportNext = i > devices.mask ? -1 : <i32>i;
+  return n;
+}
+
+export function learnExportPorts(start: i32): i32 {
+  if (!ready || obsCount != 0) return -1;
+  const room = <i32>((<usize>obsCap * OBS_SIZE) / PORT_ROW);
+  let n = 0;
+  let i = <u32>(start > 0 ? start : 0);
+  for (; i <= ports.mask && n < room; i++) {
+    if (!ports.occupied(i)) continue;
+    copyWords(obsBase + <usize>n * PORT_ROW, ports.at(i), 24);
+    n++;
+  }
+  exportNext = i > ports.mask ? -1 : <i32>i;
+  return n;
+}
+
 /** Statistics of the six tables (devices, endpoints, pairs, channels, client ports, beacons), 16 bytes each at out. */
 export function learnTableStats(out: usize): void {
   devices.stats(out); endpoints.stats(out + 16); pairs.stats(out + 32);
@@ -464,6 +519,7 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
     setF(obs, FT_BYTES_OUT_Z, momentsZ(dp + D_BYTES_OUT, out, 20));
     momentsAdd(dp + D_BYTES_OUT, ts, DAY, out);
   }
+  devices.touch(d, ts); // (before another device's upsert: a stale minute could make d the one evicted)
   if (side == 1 && peerLocal && !fail) {
     // an internal server answered: its own share of connections answered. At
     // the flow's end, not its start: the hosts a scan probes and that never

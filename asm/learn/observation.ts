@@ -3,7 +3,7 @@
 // learned features the model engine filters on. JS mirrors this in
 // sensor/learn/observation.ts (test/detection.test.ts compares names, offsets and size).
 
-export const OBS_SIZE: usize = 504; // O_FEATURES + 8 × NUM_FEATURES + the name
+export const OBS_SIZE: usize = 512; // O_FEATURES + 8 × NUM_FEATURES + the name
 
 export const O_KIND: usize = 0;       // u32 OBS_CONN / OBS_END
 export const O_MODELS_LO: usize = 4;  // u32 models 0–31 whose filters this observation passed
@@ -17,7 +17,7 @@ export const O_DEVICE_PORT: usize = 72; // u16
 export const O_PEER_PORT: usize = 74; // u16
 export const O_PROTO: usize = 76;     // u8
 export const O_FEATURES: usize = 80;  // f64 × NUM_FEATURES
-export const O_NAME: usize = 440;     // 64 bytes, DNS: the registered domain asked about (ASCII, NUL-padded, cut at 64)
+export const O_NAME: usize = 448;     // 64 bytes, DNS: the registered domain asked about (ASCII, NUL-padded, cut at 64)
 
 export const OBS_CONN: u32 = 1;
 export const OBS_END: u32 = 2;
@@ -70,6 +70,7 @@ export const FT_DNS_DOMAIN_TXT: i32 = 41;   // DNS: TXT/NULL questions under the
 export const FT_DNS_NX_DOMAINS: i32 = 42;   // DNS: NXDOMAIN answers for domains new to the device lately (10 min half-life)
 export const FT_BEACON_AGE_S: i32 = 43;    // END, outbound: since the device's first connection to the peer (as the beacon table remembers)
 export const FT_HOUR_SHARE: i32 = 44;      // 168 × the device's share of its connections in this hour of the week (1 average, 0 never; 1 without two weeks' worth)
-export const NUM_FEATURES: i32 = 45;
+export const FT_DNS_RESOLVER: i32 = 45;    // DNS: 1 when the asking device itself answers DNS (a resolver forwarding its clients' questions)
+export const NUM_FEATURES: i32 = 46;
 
 export const NEVER: f64 = 1e12;

@@ -46,6 +46,8 @@ export class Table {
   used: u32 = 0;
   /** counters.ts index counted once per eviction */
   evictionCounter: i32 = 0;
+  /** the newest minute any entry was seen (ages are taken from it: records arrive out of order) */
+  private latest: u32 = 0;
   /** the entry the latest find/upsert returned, and its slot (touch() usually follows) */
   private lastEntry: usize = 0;
   private lastSlot: u32 = 0;
@@ -88,7 +90,15 @@ export class Table {
     store<f64>(e + this.keyBytes + T_LAST, stamp(now));
     const i = e == this.lastEntry ? this.lastSlot : <u32>((e - this.base) / this.entryBytes);
     const w = this.tags + (<usize>i << 2);
-    store<u32>(w, (load<u32>(w) & 0xFFFF0000) | minuteOf(now));
+    const m = minuteOf(now);
+    store<u32>(w, (load<u32>(w) & 0xFFFF0000) | m);
+    this.advance(m);
+  }
+
+  /** Move the table's newest minute on to m if m is later (mod 2^16, within half the circle). */
+  @inline private advance(m: u32): void {
+    const d = (m - this.latest) & 0xFFFF;
+    if (d != 0 && d < 0x8000) this.latest = m;
   }
   /** Where entry e's payload starts. */
   @inline payload(e: usize): usize { return e + this.keyBytes + T_HEADER; }
@@ -117,7 +127,10 @@ export class Table {
   upsert(k: usize, h: u32, now: f64): usize {
     const kb = this.keyBytes;
     const tag = tagOf(h);
-    const minute = minuteOf(now);
+    this.advance(minuteOf(now));
+    // ages from the newest minute seen, not from now: an entry touched after
+    // `now` (a late record) is young, not 2^16 minutes old
+    const minute = this.latest;
     let i = h & this.mask;
     let oldest: u32 = i;
     let oldestAge: u32 = 0;
@@ -128,7 +141,8 @@ export class Table {
         const e = this.at(i);
         if (keyEquals(e, k, kb)) { tableCreated = false; this.lastEntry = e; this.lastSlot = i; return e; }
       }
-      const age = (minute - t) & 0xFFFF;
+      let age = (minute - t) & 0xFFFF;
+      if (age >= 0x8000) age = 0; // seen after the newest minute known (cannot happen once advance() saw it): young
       if (age > oldestAge) { oldestAge = age; oldest = i; }
       i = (i + 1) & this.mask;
     }

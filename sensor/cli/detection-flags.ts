@@ -2,11 +2,13 @@
 import { loadDetectionConfig, type DetectionConfig } from '../models/detector.ts';
 import { ModelError } from '../models/model.ts';
 import { numberFlag, UsageError } from './args.ts';
+import { parseAddress } from '../flows/ip-address.ts';
 
 export const DETECTION_OPTIONS = {
   breaches: { type: 'string' },
   learning: { type: 'string' },
   models: { type: 'string' },
+  similar: { type: 'string' },
 } as const;
 
 export const DETECTION_HELP = `  --breaches FILE|-           learn each device's pattern of life and write
@@ -19,19 +21,22 @@ export const DETECTION_HELP = `  --breaches FILE|-           learn each device's
                               merged into the built-in ones by id ("enabled":
                               false turns one off), and device tags
                               ({"tags": {"security-scanner": ["10.0.0.5"]}})
+  --similar IP,…              list in the summary the devices that behave most
+                              like these (peer groups: ports, hours, role)
 `;
 
 export interface DetectionFlags {
   breachesTo?: string;
   learningS?: number;
   config?: DetectionConfig;
+  similar?: string[];
 }
 
 /** Validate the detection flags (usage errors name the flag); the config is read only when --breaches is given. */
 export function detectionFlags(values: Record<string, unknown>, flowsTo: string | undefined): DetectionFlags {
   const breachesTo = values.breaches as string | undefined;
   if (breachesTo === '-' && flowsTo === '-') throw new UsageError('--flows and --breaches cannot both go to stdout');
-  for (const flag of ['learning', 'models'] as const) {
+  for (const flag of ['learning', 'models', 'similar'] as const) {
     if (values[flag] !== undefined && !breachesTo) throw new UsageError(`--${flag} is about detection: it needs --breaches`);
   }
   const learningS = numberFlag(values.learning as string | undefined, 'learning', { min: 0 });
@@ -40,5 +45,7 @@ export function detectionFlags(values: Record<string, unknown>, flowsTo: string 
     if (e instanceof ModelError) throw new UsageError(`--models: ${e.message}`);
     throw e;
   }
-  return { breachesTo, learningS, config };
+  const similar = (values.similar as string | undefined)?.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const ip of similar ?? []) if (!parseAddress(ip)) throw new UsageError(`--similar: "${ip}" is not an IP address`);
+  return { breachesTo, learningS, config, similar };
 }

@@ -3,6 +3,7 @@
 // capture bytes in through the input region, flow records out through the
 // output region. Views are re-created after init(), the only call that may
 // grow memory.
+import { formatAddress, isV4Mapped } from '../flows/ip-address.ts';
 import { OBS_SIZE } from '../learn/observation.ts';
 import { instantiateWasm } from './wasm-module.ts';
 import { COUNTERS, counterIndex } from './counters.ts';
@@ -133,6 +134,9 @@ interface CoreExports {
   learnConfigure(retentionS: number, recountS: number, emitAll: number): void;
   learnScratch(): number;
   learnTables(): number;
+  learnExportDevices(start: number): number;
+  learnExportPorts(start: number): number;
+  learnExportNext(): number;
   addLocalNet(): number;
   clearLocalNets(): void;
   gateModels(): number;
@@ -163,6 +167,8 @@ export const LEARN_TABLES = [
   ['channels', 'C_LEARN_CHANNEL_EVICTIONS'], ['client_ports', 'C_LEARN_PORT_EVICTIONS'], ['beacons', 'C_LEARN_BEACON_EVICTIONS'],
   ['dns_names', 'C_LEARN_DNS_EVICTIONS'], ['dns_domains', 'C_LEARN_DNS_EVICTIONS'], ['dns_askers', 'C_LEARN_DNS_EVICTIONS'],
 ] as const;
+/** One device as the core learned it (learnProfiles): client ports are port | proto << 16. */
+export interface DeviceProfileRow { ip: string; served: number; conns: number; hours: Float64Array; clientPorts: Set<number> }
 export interface LearnTableStats { name: string; capacity: number; entry_bytes: number; used: number; bytes: number; evictions: number }
 export interface LearnSettings {
   /** how long a device's contact keeps counting for an endpoint's rarity (s) */
@@ -539,6 +545,47 @@ export class WasmCore {
       // each round empties the region, and learnOutput takes at least one record into an empty one
       if (rounds > 1_000_000) throw new Error('learner made no progress');
     }
+  }
+
+  /**
+   * What every device does, for peer groups: its address, share of
+   * connections answered, connections in its week profile and per hour of
+   * the day, and the ports it uses as a client. Call with the observation
+   * region drained (right after drainObservations): the rows pass through it.
+   */
+  learnProfiles(): DeviceProfileRow[] {
+    if (!this.learning) return [];
+    const rows = new Map<string, DeviceProfileRow>();
+    for (let start = 0; start >= 0;) {
+      const n = this.x.learnExportDevices(start);
+      if (n < 0) throw new Error('learnProfiles: the observation region is not drained');
+      this.ensureViews();
+      const base = this.x.observationsPtr();
+      const dv = new DataView(this.u8.buffer, this.u8.byteOffset + base, n * 128);
+      for (let i = 0; i < n; i++) {
+        const at = i * 128;
+        const addr = this.u8.subarray(base + at, base + at + 16);
+        const ip = formatAddress(addr, isV4Mapped(addr) ? 4 : 6);
+        const hours = new Float64Array(24);
+        for (let h = 0; h < 24; h++) hours[h] = dv.getFloat32(at + 32 + 4 * h, true);
+        rows.set(ip, { ip, served: dv.getFloat64(at + 16, true), conns: dv.getFloat64(at + 24, true), hours, clientPorts: new Set() });
+      }
+      start = this.x.learnExportNext();
+    }
+    for (let start = 0; start >= 0;) {
+      const n = this.x.learnExportPorts(start);
+      if (n < 0) throw new Error('learnProfiles: the observation region is not drained');
+      this.ensureViews();
+      const base = this.x.observationsPtr();
+      for (let i = 0; i < n; i++) {
+        const at = base + i * 24;
+        const addr = this.u8.subarray(at, at + 16);
+        const row = rows.get(formatAddress(addr, isV4Mapped(addr) ? 4 : 6));
+        if (row) row.clientPorts.add(this.u8[at + 16]! | (this.u8[at + 17]! << 8) | (this.u8[at + 18]! << 16));
+      }
+      start = this.x.learnExportNext();
+    }
+    return [...rows.values()];
   }
 
   /** Decode and account one frame outside a capture file (tests, sFlow samples). 1 accounted, 0 not, 2 output full. */

@@ -4,9 +4,9 @@
 // local device, with the learned features the models filter on.
 import { formatAddress, isV4Mapped } from '../flows/ip-address.ts';
 
-export const OBS_SIZE = 504;
+export const OBS_SIZE = 512;
 /** Byte offsets in an observation (asm/learn/observation.ts O_*). */
-export const OBS_LAYOUT = { KIND: 0, MODELS_LO: 4, MODELS_HI: 8, TS: 16, SERIAL: 24, FLOW_TS: 32, DEVICE: 40, PEER: 56, DEVICE_PORT: 72, PEER_PORT: 74, PROTO: 76, FEATURES: 80, NAME: 440 } as const;
+export const OBS_LAYOUT = { KIND: 0, MODELS_LO: 4, MODELS_HI: 8, TS: 16, SERIAL: 24, FLOW_TS: 32, DEVICE: 40, PEER: 56, DEVICE_PORT: 72, PEER_PORT: 74, PROTO: 76, FEATURES: 80, NAME: 448 } as const;
 const O = OBS_LAYOUT;
 
 export const OBS_KIND = { conn: 1, end: 2, dns: 3 } as const;
@@ -63,6 +63,7 @@ export const FEATURES = [
   ['dns_nx_domains', 'DNS: NXDOMAIN answers for domains new to the device lately (10 min half-life)'],
   ['beacon_age_s', "seconds since the device's first connection to the peer"],
   ['hour_share', "how usual this hour of the week is for the device: 1 an average hour, 0 never active then"],
+  ['dns_resolver', 'DNS: 1 when the asking device itself answers DNS (a resolver asking for its clients)'],
 ] as const;
 export type FeatureName = (typeof FEATURES)[number][0];
 export const FEATURE_INDEX: Readonly<Record<FeatureName, number>> = Object.fromEntries(FEATURES.map(([n], i) => [n, i])) as Record<FeatureName, number>;

@@ -9,7 +9,9 @@
 // histogram over log-scale bins (a 7-day half-life on the capture clock).
 // Once it holds enough periods, the threshold in force is the larger of the
 // static one and MARGIN × the network's TAIL quantile of peaks: a value only
-// the top 0.1% of this network's windows ever reach, and then some.
+// the top 0.1% of this network's windows ever reach, and then some. At least
+// MIN_ABOVE periods must reach it (a single real scan does not move it), and
+// it never exceeds MAX_FACTOR × the model's own.
 //
 // Like River's estimators: learn_one (add a peak), predict (the threshold),
 // state small and plain (64 numbers per model).
@@ -23,6 +25,10 @@ export const TAIL = 0.999;
 export const MARGIN = 1.25;
 /** Window periods the histogram must hold (decayed weight) before it moves a threshold. */
 export const MIN_WEIGHT = 500;
+/** Window periods that must reach the tail: one outlier (a real scan) does not set it. */
+export const MIN_ABOVE = 10;
+/** An adapted threshold never exceeds this many times the model's own (a flood of attacks cannot hide the next one). */
+export const MAX_FACTOR = 4;
 
 function binOf(v: number): number {
   if (!(v > 1)) return 0;
@@ -50,7 +56,7 @@ export class TailEstimator {
   tail(ts: number): number | null {
     this.decayTo(ts);
     if (this.weight < MIN_WEIGHT) return null;
-    const above = this.weight * (1 - TAIL);
+    const above = Math.max(this.weight * (1 - TAIL), MIN_ABOVE);
     let acc = 0;
     for (let i = BINS - 1; i >= 0; i--) {
       acc += this.bins[i]!;
@@ -63,7 +69,7 @@ export class TailEstimator {
   threshold(base: number, ts: number): { value: number; adapted: boolean } {
     const q = this.tail(ts);
     if (q === null || q * MARGIN <= base) return { value: base, adapted: false };
-    return { value: Math.ceil(q * MARGIN), adapted: true };
+    return { value: Math.min(Math.ceil(q * MARGIN), MAX_FACTOR * base), adapted: true };
   }
 
   get samples(): number { return this.weight; }

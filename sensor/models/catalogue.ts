@@ -4,7 +4,9 @@
 // The scans and the flood adapt their thresholds to the network (adaptive.ts:
 // how many hosts or ports a device reaches in a minute varies by network);
 // brute force, DNS and the first-sighting models do not (a burst of password
-// guesses is one however noisy the network's databases are).
+// guesses is one however noisy the network's databases are). The new-port
+// models leave a port alone that most of the device's peer group use
+// (sensor/learn/peer-groups.ts: unusual for the device, normal for its group).
 import { parseModels, type Model } from './model.ts';
 
 /** Ports of remote administration and authentication services. */
@@ -83,7 +85,7 @@ const RAW = [
       { feature: 'peer_rarity', op: '>=', value: 95 },
       { feature: 'port', op: 'not in', value: COMMON_OUT },
     ],
-    metric: { kind: 'count' }, group: ['port'], window_s: 3600, threshold: 1, throttle_s: 86400, baseline: true,
+    metric: { kind: 'count' }, group: ['port'], window_s: 3600, threshold: 1, throttle_s: 86400, baseline: true, skip_group_port: true,
     metric_label: 'connections on a port new to the device, to a rare endpoint',
     summary: '{device} used port {port} as a client for the first time, to {peer}, an endpoint {peer_rarity}% of the network has not contacted.',
   },
@@ -109,7 +111,7 @@ const RAW = [
       { feature: 'pair_gap_s', op: '>', value: 86400 },
       { feature: 'peer_rarity', op: '>=', value: 90 },
     ],
-    metric: { kind: 'count' }, group: [], window_s: 3600, threshold: 3, throttle_s: 21600, baseline: true,
+    metric: { kind: 'count' }, group: [], window_s: 3600, threshold: 3, throttle_s: 21600, baseline: true, skip_group_port: true,
     metric_label: 'new rare external endpoints contacted by a server',
     summary: '{device}, which mostly answers connections, contacted {value} new external endpoints within {window} (the latest {peer} on port {port}).',
   },
@@ -183,9 +185,11 @@ const RAW = [
     // A DNS tunnel: a stream of long names, each asked once, under one
     // registered domain (data encoded in the labels, answers in TXT/NULL).
     // Ordinary devices repeat a few names per domain; dns_domain_names keeps
-    // a lone long name (a CDN's hashed host) in the core.
+    // a lone long name (a CDN's hashed host) in the core. A resolver asks
+    // upstream for all its clients: judged on the clients, not on it.
     id: 'dns-tunnelling', title: 'Compromise / DNS Tunnelling', category: 'critical', mitre: ['T1071.004', 'T1572'], priority: 1,
     on: 'dns', filters: [
+      { feature: 'dns_resolver', op: '==', value: 0 },
       { feature: 'dns_name_new', op: '==', value: 1 },
       { feature: 'dns_sub_len', op: '>=', value: 30 },
       { feature: 'dns_domain_names', op: '>=', value: 10 },
@@ -200,6 +204,7 @@ const RAW = [
     // about before; a typo now and then stays in the core (dns_nx_domains).
     id: 'dns-dga-nxdomain', title: 'Compromise / DGA Beacon (NXDOMAIN Burst)', category: 'critical', mitre: ['T1568.002'], priority: 1,
     on: 'dns', filters: [
+      { feature: 'dns_resolver', op: '==', value: 0 },
       { feature: 'dns_rcode', op: '==', value: 3 },
       { feature: 'dns_domain_new', op: '==', value: 1 },
       { feature: 'dns_nx_domains', op: '>=', value: 5 },

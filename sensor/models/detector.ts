@@ -12,6 +12,7 @@ import { ModelEngine, type EngineCounters } from './engine.ts';
 import { parseModels, ModelError, type Model } from './model.ts';
 import { BUILTIN_META_MODELS, parseMetaModels, type MetaModel } from './meta.ts';
 import { DeviceTags, type TagConfig } from './tags.ts';
+import { PeerGroups } from '../learn/peer-groups.ts';
 import type { Breach } from './breach.ts';
 
 export interface DetectOptions {
@@ -29,8 +30,13 @@ export interface DetectOptions {
   capacities?: LearnCapacities;
   localNets?: readonly string[];
   communityIdSeed?: number;
+  /** devices whose most similar devices the summary lists */
+  similar?: readonly string[];
   onBreach: (b: Breach) => void;
 }
+
+/** Capture seconds between rebuilds of the peer groups from the core's tables. */
+const GROUPS_EVERY_S = 6 * 3600;
 
 export interface DetectSummary extends EngineCounters {
   models: number;
@@ -41,6 +47,10 @@ export interface DetectSummary extends EngineCounters {
   tables: LearnTableStats[];
   /** models whose threshold this network's tail has raised (adaptive.ts) */
   adapted_thresholds: { model: string; threshold: number; own: number; samples: number }[];
+  /** devices clustered by behaviour at the end of the input (sensor/learn/peer-groups.ts) */
+  peer_groups: ReturnType<PeerGroups['describe']>;
+  /** for each device asked about (--similar): the most similar devices */
+  similar?: Record<string, { device: string; similarity: number }[]>;
 }
 
 export interface DetectionConfig {
@@ -80,6 +90,9 @@ export function parseDetectionConfig(raw: unknown, where: string): DetectionConf
 export class Detector {
   readonly engine: ModelEngine;
   private readonly byModel = new Map<string, number>();
+  private groups: PeerGroups | null = null;
+  private nextGroups = NaN;
+  private readonly similarAsked: readonly string[];
 
   constructor(private readonly core: WasmCore, opts: DetectOptions) {
     const models = (opts.models ?? BUILTIN_MODELS).filter((m) => m.enabled);
@@ -88,9 +101,11 @@ export class Detector {
       retentionS: opts.retentionS ?? 7 * 86400, recountS: 6 * 3600, emitAll: false,
     });
     core.setGateProgram(compileModels(models));
+    this.similarAsked = opts.similar ?? [];
     this.engine = new ModelEngine(models, {
       learningS: opts.learningS, baselineS: opts.baselineS, communityIdSeed: opts.communityIdSeed,
       tags: new DeviceTags(opts.tags), metas: opts.metas ?? BUILTIN_META_MODELS,
+      groupNormal: (device, port, proto) => this.groups?.portNormal(device, port, proto) ?? false,
       onBreach: (b) => { this.byModel.set(b.model, (this.byModel.get(b.model) ?? 0) + 1); opts.onBreach(b); },
     });
   }
@@ -104,13 +119,24 @@ export class Detector {
       const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = 0; i < n; i++) this.engine.observe(this.view.select(bytes, dv, i));
     });
+    // peer groups from the tables every few hours of capture time (the region is drained now)
+    const now = this.engine.latest;
+    if (Number.isNaN(this.nextGroups)) { if (Number.isFinite(now)) this.nextGroups = now + GROUPS_EVERY_S; }
+    else if (now >= this.nextGroups) {
+      this.groups = new PeerGroups(core.learnProfiles());
+      this.nextGroups = now + GROUPS_EVERY_S;
+    }
   }
 
+  /** The summary at the end of the input (peer groups rebuilt from the final tables: call after the last pull). */
   summary(now: number): DetectSummary {
+    const groups = new PeerGroups(this.core.learnProfiles());
     return {
       models: this.engine.models.length, ...this.engine.counters, by_model: Object.fromEntries(this.byModel), top_devices: this.engine.deviceRisk(now, 10),
       tables: this.core.learnTables(),
       adapted_thresholds: this.engine.thresholds(now).filter((t) => t.adapted).map(({ adapted: _a, ...t }) => t),
+      peer_groups: groups.describe(),
+      ...(this.similarAsked.length ? { similar: Object.fromEntries(this.similarAsked.map((ip) => [ip, groups.similar(ip)])) } : {}),
     };
   }
 }

@@ -37,6 +37,8 @@ export interface EngineOptions {
   tags?: DeviceTags;
   /** meta models judged on every breach (default none) */
   metas?: readonly MetaModel[];
+  /** is (port, proto) normal for the device's peer group? (models with skip_group_port) */
+  groupNormal?: (device: string, port: number, proto: number) => boolean;
   onBreach: (b: Breach) => void;
 }
 
@@ -55,6 +57,8 @@ export interface EngineCounters {
   suppressed_tagged: number;
   /** observations past a model's own threshold but under the threshold adapted to this network */
   suppressed_adaptive: number;
+  /** observations on a port most of the device's peer group use (models with skip_group_port) */
+  suppressed_group: number;
   /** breaches of meta models (included in breaches) */
   meta_breaches: number;
   /** observations older than their window by more than the window: dropped */
@@ -81,7 +85,7 @@ const BASE_SCORE: Record<Category, number> = { critical: 75, suspicious: 55, com
 
 export class ModelEngine {
   readonly counters: EngineCounters = {
-    observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, suppressed_tagged: 0, suppressed_adaptive: 0, meta_breaches: 0, late: 0, windows_forgotten: 0, throttles_forgotten: 0,
+    observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, suppressed_tagged: 0, suppressed_adaptive: 0, suppressed_group: 0, meta_breaches: 0, late: 0, windows_forgotten: 0, throttles_forgotten: 0,
   };
   private readonly windows: Map<string, Window>[];
   /** per model: the distribution of its window peaks in this network (adaptive.ts) */
@@ -115,6 +119,9 @@ export class ModelEngine {
    * may never pass on) and every observation seen (records arrive up to the
    * lateness window out of order).
    */
+  /** The newest capture time observed. */
+  latest = -Infinity;
+
   startAt(ts: number): void {
     if (Number.isFinite(ts) && !(ts >= this.startTs)) this.startTs = ts;
   }
@@ -122,6 +129,7 @@ export class ModelEngine {
   observe(o: ObservationView): void {
     this.counters.observations++;
     const ts = o.ts;
+    if (ts > this.latest) this.latest = ts;
     this.startAt(ts);
     const lo = o.modelsLo, hi = o.modelsHi;
     if (lo === 0 && hi === 0) return;
@@ -137,6 +145,7 @@ export class ModelEngine {
   private account(i: number, o: ObservationView, ts: number, device: string, peer: string): void {
     const m = this.models[i]!;
     if (m.exclude_tags.length && this.tags.any(device, m.exclude_tags)) { this.counters.suppressed_tagged++; return; }
+    if (m.skip_group_port && this.opts.groupNormal?.(device, o.feature(FEATURE_INDEX.port), o.proto)) { this.counters.suppressed_group++; return; }
     const map = this.windows[i]!;
     let key = device;
     if (m.group.includes('peer')) key += `|${peer}`;

@@ -55,6 +55,8 @@ export interface Model {
   exclude_tags: string[];
   /** the threshold follows this network's tail of window peaks when that is higher (adaptive.ts); default false */
   adaptive: boolean;
+  /** not judged when most of the device's peer group use the port as clients ("normal for its group"; sensor/learn/peer-groups.ts) */
+  skip_group_port: boolean;
   enabled: boolean;
 }
 
@@ -108,7 +110,7 @@ export function portList(v: unknown, where: string): number[] {
 export function parseModel(raw: unknown, where: string): Model {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(where, 'a model must be an object');
   const r = raw as Record<string, unknown>;
-  const known = new Set(['id', 'title', 'category', 'mitre', 'priority', 'on', 'filters', 'metric', 'group', 'window_s', 'threshold', 'throttle_s', 'baseline', 'summary', 'metric_label', 'exclude_tags', 'adaptive', 'enabled']);
+  const known = new Set(['id', 'title', 'category', 'mitre', 'priority', 'on', 'filters', 'metric', 'group', 'window_s', 'threshold', 'throttle_s', 'baseline', 'summary', 'metric_label', 'exclude_tags', 'adaptive', 'skip_group_port', 'enabled']);
   for (const k of Object.keys(r)) if (!known.has(k)) fail(where, `unknown field ${k}`);
   const id = str(r.id, `${where}.id`);
   if (!ID.test(id)) fail(`${where}.id`, 'lowercase letters, digits and dashes, 2–63 characters');
@@ -150,6 +152,7 @@ export function parseModel(raw: unknown, where: string): Model {
     metric_label: str(r.metric_label, `${where}.metric_label`),
     exclude_tags: tagList(r.exclude_tags, `${where}.exclude_tags`),
     adaptive: r.adaptive === true,
+    skip_group_port: r.skip_group_port === true,
     enabled: r.enabled === undefined ? true : r.enabled === true,
   };
 }

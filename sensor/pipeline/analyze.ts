@@ -54,6 +54,8 @@ export interface AnalyzeOptions {
   tags?: TagConfig;
   /** capture seconds of learning before non-compliance models alert (default one day; 0 = off) */
   learningS?: number;
+  /** devices whose most similar devices the detection summary lists */
+  similar?: readonly string[];
   /** history a device needs before baseline models judge it (default: the learning period, at least an hour) */
   baselineS?: number;
   log?: Log;
@@ -133,7 +135,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
 
   const detector = breachSink || opts.onBreach
     ? new Detector(core, {
-      models: opts.models, metas: opts.metas, tags: opts.tags, learningS: opts.learningS, baselineS: opts.baselineS, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
+      models: opts.models, metas: opts.metas, tags: opts.tags, similar: opts.similar, learningS: opts.learningS, baselineS: opts.baselineS, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
       onBreach: (b) => { breachSink?.write(b); opts.onBreach?.(b); },
     })
     : null;

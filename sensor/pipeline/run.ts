@@ -63,6 +63,8 @@ export interface RunOptions {
   tags?: TagConfig;
   /** capture seconds of learning before non-compliance models alert (default one day; 0 = off) */
   learningS?: number;
+  /** devices whose most similar devices the detection summary lists */
+  similar?: readonly string[];
   baselineS?: number;
 }
 
@@ -101,7 +103,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
   const detector = breachSink || opts.onBreach
     ? new Detector(core, {
-      models: opts.models, metas: opts.metas, tags: opts.tags, learningS: opts.learningS, baselineS: opts.baselineS, localNets: opts.localNets,
+      models: opts.models, metas: opts.metas, tags: opts.tags, similar: opts.similar, learningS: opts.learningS, baselineS: opts.baselineS, localNets: opts.localNets,
       onBreach: (b) => { breachSink?.write(b); opts.onBreach?.(b); },
     })
     : null;

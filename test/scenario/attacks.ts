@@ -185,7 +185,8 @@ export function injectAttack(em: Emitter, kind: AttackKind, id: string, dev: Hos
       const domain = `${randomLabel(rng, 7, 'abcdefghijklmnopqrstuvwxyz')}.com`;
       for (let t = t0; t < t0 + 900; t += rng.range(0.3, 0.7)) {
         const name = `${randomLabel(rng, rng.int(48, 60))}.${randomLabel(rng, rng.int(20, 40))}.t.${domain}`;
-        em.lookup(t, dev, name, null, 'attack-dns-tunnel', id, 16, [randomLabel(rng, rng.int(100, 200))]);
+        const q = em.lookup(t, dev, name, null, 'attack-dns-tunnel', id, 16, [randomLabel(rng, rng.int(100, 200))]);
+        em.forward(t + 0.0005, q.dns!, 'attack-dns-tunnel', id); // the DC asks upstream for it: never cached
       }
       what = `DNS TXT tunnel under ${domain}, 2 queries/s`;
       break;
@@ -196,6 +197,7 @@ export function injectAttack(em: Emitter, kind: AttackKind, id: string, dev: Hos
         const name = `${randomLabel(rng, rng.int(12, 20), 'abcdefghijklmnopqrstuvwxyz0123456789')}.${rng.pick(['com', 'net', 'org', 'info'])}`;
         const c = em.lookup(t0 + k, dev, name, null, 'attack-dga', id);
         c.ts = t0 + rng.range(0, 300);
+        em.forward(c.ts + 0.0005, c.dns!, 'attack-dga', id);
       }
       what = '300 generated domain names, NXDOMAIN, in 5 minutes';
       break;

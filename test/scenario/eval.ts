@@ -16,7 +16,7 @@ import { analyze } from '../../sensor/pipeline/analyze.ts';
 import type { Breach } from '../../sensor/models/breach.ts';
 import { ATTACK_KINDS } from './attacks.ts';
 import { buildScenario, SCENARIO_TAGS } from './generate.ts';
-import { meetsTargets, score, type ScoreResult } from './score.ts';
+import { attackFlows, meetsTargets, score, type ScoreResult } from './score.ts';
 import { VARIANTS, type Variant } from './variants.ts';
 
 export interface RunResult {
@@ -41,7 +41,7 @@ export async function evaluate(v: Variant, seed: number, o: { days: number; work
   const summary = await analyze({ inputs, format, onBreach: (b) => breaches.push(b), tags: SCENARIO_TAGS, progress: false });
   const analyzeS = (performance.now() - t) / 1000;
   const conns = summary.flow_records;
-  return { variant: v.name, seed, result: score(scn, breaches, v.source), conns, inputBytes, renderS, analyzeS };
+  return { variant: v.name, seed, result: score(scn, breaches, v.source, attackFlows(scn.conns())), conns, inputBytes, renderS, analyzeS };
 }
 
 /** Bytes of a file, or of every file below a folder (Azure's hourly blobs). */
@@ -71,9 +71,9 @@ export function report(runs: RunResult[]): string {
       const det = !a.visible ? 'not visible in this input' : a.detected ? a.model! : '**missed**';
       lines.push(`| ${a.attack.kind} | ${a.attack.deviceName} | ${det} | ${a.score ?? ''} | ${fmtTtd(a.ttd)} | ${a.target ? fmtTtd(a.target) : ''} |`);
     }
-    lines.push(`false positives on the test day: ${r.result.falsePositives.length} over ${r.result.deviceDays} devices = ${r.result.fpPer100DeviceDays.toFixed(2)} per 100 device-days (target ≤ 1); breaches before the test day: ${r.result.earlier}`);
+    lines.push(`false positives on the test day: ${r.result.falsePositives.length} over ${r.result.deviceDays} devices = ${r.result.fpPer100DeviceDays.toFixed(2)} per 100 device-days (target ≤ 1); on the baseline days after the learning day: ${r.result.baselineFalsePositives.length} over ${r.result.baselineDeviceDays} device-days`);
     for (const b of r.result.falsePositives.slice(0, 10)) lines.push(`  FP ${b.time} ${b.model} (${b.score}): ${b.summary}`);
-    for (const b of r.result.earlierBreaches.slice(0, 5)) lines.push(`  before the test day: ${b.time} ${b.model} (${b.score}): ${b.summary}`);
+    for (const b of r.result.baselineFalsePositives.slice(0, 5)) lines.push(`  FP on a baseline day: ${b.time} ${b.model} (${b.score}): ${b.summary}`);
     lines.push('');
   }
   lines.push('## per attack kind, all runs');
@@ -87,7 +87,9 @@ export function report(runs: RunResult[]): string {
   }
   const fp = runs.reduce((n, r) => n + r.result.falsePositives.length, 0);
   const dd = runs.reduce((n, r) => n + r.result.deviceDays, 0);
-  lines.push(`\nfalse positives: ${fp} over ${dd} device-days = ${((fp / dd) * 100).toFixed(2)} per 100 device-days`);
+  const bfp = runs.reduce((n, r) => n + r.result.baselineFalsePositives.length, 0);
+  const bdd = runs.reduce((n, r) => n + r.result.baselineDeviceDays, 0);
+  lines.push(`\nfalse positives on the test days: ${fp} over ${dd} device-days = ${((fp / dd) * 100).toFixed(2)} per 100 device-days; on the baseline days after learning: ${bfp} over ${bdd} device-days = ${bdd ? ((bfp / bdd) * 100).toFixed(2) : '0.00'} per 100`);
   return lines.join('\n');
 }
 

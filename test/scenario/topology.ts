@@ -196,6 +196,14 @@ export class Emitter {
     return c;
   }
 
+  /** The DC asking its upstream resolver the same question (a cache miss): what a resolver does for its clients. */
+  forward(t: number, dns: DnsExchange, kind = 'dns-forward', attack?: string): Conn {
+    const dc = this.topo.byJob.get('dc')!;
+    const c = this.external(t, dc, this.topo.resolvers[0]!, 'udp', 53, 0, 0, this.topo.rng.range(0.005, 0.05), 'SF', kind, attack);
+    c.dns = { ...dns };
+    return c;
+  }
+
   /** A DNS lookup of `name` through the DC's resolver, answered with the site's address. */
   lookup(t: number, a: Host, name: string, answer: Site | null, kind = 'dns', attack?: string, qtype?: number, txt?: string[]): Conn {
     const dc = this.topo.byJob.get('dc')!;
