@@ -105,6 +105,7 @@ export const C_DNS_ANSWERS: i32 = 192; // DNS answers parsed on port 53 (learned
 export const C_DNS_QUERIES: i32 = 193; // DNS questions seen on port 53 (not learned: their answer carries them)
 export const C_DNS_MALFORMED: i32 = 194; // port-53 payloads that are not a sound DNS message (or whose answers are not)
 export const C_LEARN_DNS_EVICTIONS: i32 = 195; // DNS names, domains and askers forgotten to make room
+export const C_LEARN_UNANSWERED: i32 = 197; // outside connections to local addresses that never answered (internet scans): not learned
 export const C_DNS_UNSOLICITED: i32 = 196; // DNS answers sent by a flow's originator (no question went first): not learned
 
 export const NUM_COUNTERS: i32 = 200;

@@ -207,6 +207,25 @@ test('the week profile: 50 MB sent at 03:00 by a device only ever active in offi
   assert.is(atDay.breaches.filter((b) => b.model === 'unusual-activity-transfer-at-unusual-hour').length, 0);
 });
 
+test('an internet scan of a /16 is not learned: no 65 k devices, a known device keeps its history, and the scanner is still rare for our devices', async () => {
+  const tr = new Trace();
+  tr.session(T0, '10.0.0.5', '203.0.113.7', 40000, 443);
+  for (let i = 0; i < 65536; i++) tr.add(T0 + 10 + i / 1000, frame('198.51.100.66', `10.5.${i >> 8}.${i & 255}`, 50000, 445, SYN));
+  tr.session(T0 + 200, '10.0.0.5', '198.51.100.66', 40001, 443); // one of ours then talks to the scanner
+  const { detection } = await breachesOf(tr.write('internet-scan.pcap'));
+  const devices = detection.tables.find((t) => t.name === 'devices')!;
+  assert.is(devices.used, 1);
+  assert.is(devices.evictions, 0);
+  // rarity of the scanner for 10.0.0.5: its probes of 65 k addresses do not make it "common"
+  const probe = parseModels([{ id: 'probe-rare', title: 'Probe / Rare', category: 'informational', mitre: [], on: 'conn', filters: [
+    { feature: 'direction', op: '==', value: 1 }, { feature: 'peer_rarity', op: '>=', value: 100 }],
+  metric: { kind: 'count' }, group: ['peer'], window_s: 60, threshold: 1, throttle_s: 0, baseline: false, summary: 'x', metric_label: 'x' }], 'probe');
+  const rare: Breach[] = [];
+  const s = await analyze({ inputs: [join(dir, 'internet-scan.pcap')], onBreach: (b) => rare.push(b), models: probe, metas: [], learningS: 0, progress: false });
+  assert.ok(s.counters.learn_unanswered! >= 65536, String(s.counters.learn_unanswered));
+  assert.ok(rare.some((b) => b.peer?.ip === '198.51.100.66'));
+});
+
 test('benign generated enterprise traffic raises no breach with the learning period off', async () => {
   const path = join(dir, 'benign.pcap');
   writeSampleCapture(path, { seed: 'detect-benign-1', packets: 60_000, format: 'pcap' });

@@ -32,7 +32,7 @@ import { count, setCounter } from "../stats";
 import {
   C_LEARN_CONNS, C_LEARN_ENDS, C_LEARN_NOT_LOCAL, C_LEARN_OBSERVATIONS, C_LEARN_OBS_DROPPED, C_LEARN_DEVICES,
   C_LEARN_DEVICE_EVICTIONS, C_LEARN_ENDPOINT_EVICTIONS, C_LEARN_PAIR_EVICTIONS, C_LEARN_CHANNEL_EVICTIONS, C_LEARN_PORT_EVICTIONS,
-  C_LEARN_BEACON_EVICTIONS,
+  C_LEARN_BEACON_EVICTIONS, C_LEARN_UNANSWERED,
 } from "../counters";
 import { copyWords, reserve, zeroWords } from "../bytes";
 import { isLocal } from "../localnets";
@@ -88,7 +88,8 @@ const ENDPOINT_PAYLOAD: usize = 8;
 // Pair payload.
 const P_CONNS_1H: usize = 0;                         // counter: connections, 1 h
 const P_FRESH_1M: usize = COUNTER_BYTES;             // counter: fresh channels (ports newly tried), 1 min
-const PAIR_PAYLOAD: usize = 2 * COUNTER_BYTES;
+const P_CLIENT_LAST: usize = 2 * COUNTER_BYTES;      // f64: when the device last contacted the peer as the client (0: never)
+const PAIR_PAYLOAD: usize = 2 * COUNTER_BYTES + 8;
 
 // Client port payload.
 const PT_FRESH_1M: usize = 0;                        // counter: fresh channels (hosts newly tried on the port), 1 min
@@ -390,7 +391,8 @@ function recount(now: f64): void {
   for (let i: u32 = 0; i <= pairs.mask; i++) {
     if (!pairs.occupied(i)) continue;
     const p = pairs.at(i);
-    if (pairs.last(p) < countedHorizon) continue;
+    const clientLast = load<f64>(pairs.payload(p) + P_CLIENT_LAST);
+    if (clientLast == 0 || clientLast < countedHorizon) continue;
     const e = endpoints.find(p + 16, hashBytes(p + 16, 16));
     if (e != 0) {
       const c = endpoints.payload(e) + EP_DEVICES;
@@ -418,6 +420,11 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   count(C_LEARN_CONNS);
   if (isNaN(firstTs)) firstTs = ts;
   if (ts >= nextRecount) recount(ts);
+  // An outside host reaching a local address that never answered anything
+  // (a scan of our ranges from the internet) is not learned: the address
+  // would become a device with an age, and a /16 of them would flush the
+  // tables. It is learned once the address answers (end()).
+  if (side == 0 && devices.find(dev, hashBytes(dev, 16)) == 0) { count(C_LEARN_UNANSWERED); return; }
   const obs = takeObservation(OBS_CONN, ts, serial, flowTs, proto);
 
   // device
@@ -447,13 +454,19 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   const pr = pairs.upsert(key, hashBytes(key, 32), ts);
   const pairNew = tableCreated;
   const pairLast = pairs.last(pr);
-  // this device already counts for the endpoint: the pair was seen since the
-  // counted horizon, and the endpoint was not forgotten (and re-created at 0) meanwhile
-  const counted = !pairNew && !epNew && pairLast >= countedHorizon;
+  // Rarity counts the devices that contacted the endpoint (as clients: an
+  // outside host that probed 50 of ours is not thereby common). This device
+  // already counts: it was the client since the counted horizon, and the
+  // endpoint was not forgotten (and re-created at 0) meanwhile.
+  const clientLast = load<f64>(pairs.payload(pr) + P_CLIENT_LAST);
+  const counted = !pairNew && !epNew && clientLast != 0 && clientLast >= countedHorizon;
   setF(obs, FT_PAIR_GAP_S, pairNew ? NEVER : since(ts, pairLast));
   setF(obs, FT_PAIR_CONNS, counterAdd(pairs.payload(pr) + P_CONNS_1H, ts, HOUR, 1));
   setRarity(obs, load<f64>(epDevices) - (counted ? 1 : 0));
-  if (!counted) store<f64>(epDevices, load<f64>(epDevices) + 1);
+  if (side == 1) {
+    if (!counted) store<f64>(epDevices, load<f64>(epDevices) + 1);
+    if (ts > clientLast) store<f64>(pairs.payload(pr) + P_CLIENT_LAST, ts);
+  }
   pairs.touch(pr, ts);
 
   // channel: (device, peer, responder port, proto, role)
@@ -493,15 +506,16 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
 function end(rec: usize, serial: f64, flowTs: f64): void {
   const proto = <u32>load<u8>(rec + R_PROTO);
   if (!orient(rec + R_ORIG_H, rec + R_RESP_H, <u32>load<u16>(rec + R_ORIG_P), <u32>load<u16>(rec + R_RESP_P))) return; // counted at its start
-  count(C_LEARN_ENDS);
   const ts = load<f64>(rec + R_LAST_TS);
-  const obs = takeObservation(OBS_END, ts, serial, flowTs, proto);
-
   const oBytes = load<f64>(rec + R_ORIG_IP_BYTES), rBytes = load<f64>(rec + R_RESP_IP_BYTES);
   const rPkts = load<f64>(rec + R_RESP_PKTS);
   const out = side == 1 ? oBytes : rBytes, inn = side == 1 ? rBytes : oBytes;
   const cs = load<u8>(rec + R_CONN_STATE);
   const fail = failed(cs, proto, rPkts);
+  // an outside probe of an address that never answered: not a device (as at its start)
+  if (side == 0 && fail && devices.find(dev, hashBytes(dev, 16)) == 0) { count(C_LEARN_UNANSWERED); return; }
+  count(C_LEARN_ENDS);
+  const obs = takeObservation(OBS_END, ts, serial, flowTs, proto);
 
   const d = device(dev, ts);
   const dp = devices.payload(d);
@@ -559,7 +573,8 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
   const ep = endpoints.find(peer, hashBytes(peer, 16));
   if (ep != 0) {
     // this device counts for the endpoint only while its pair is known and within the counted horizon
-    const self: f64 = pr != 0 && pairs.last(pr) >= countedHorizon ? 1 : 0;
+    const clientLast = pr != 0 ? load<f64>(pairs.payload(pr) + P_CLIENT_LAST) : 0;
+    const self: f64 = clientLast != 0 && clientLast >= countedHorizon ? 1 : 0;
     setRarity(obs, load<f64>(endpoints.payload(ep) + EP_DEVICES) - self);
     setF(obs, FT_PEER_AGE_S, since(ts, endpoints.first(ep)));
   } else {
