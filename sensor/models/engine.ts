@@ -20,6 +20,7 @@ import type { Category, Model } from './model.ts';
 import { buildBreach, type Breach } from './breach.ts';
 import { MetaEngine, type MetaModel } from './meta.ts';
 import { TailEstimator } from './adaptive.ts';
+import { forgetOldest } from './bounded.ts';
 import { DeviceTags } from './tags.ts';
 
 const BUCKETS = 12;
@@ -158,7 +159,7 @@ export class ModelEngine {
       map.delete(key); // re-inserted below: the map's order is least recently touched first
     } else {
       w = { sums: new Float64Array(BUCKETS), buckets: new Float64Array(BUCKETS).fill(-Infinity), newest: b, evidence: [], peak: 0, period: b };
-      if (map.size >= this.maxKeys) { map.delete(map.keys().next().value!); this.counters.windows_forgotten++; }
+      if (map.size >= this.maxKeys) this.counters.windows_forgotten += forgetOldest(map);
     }
     map.set(key, w);
     if (b > w.newest) w.newest = b;
@@ -187,11 +188,7 @@ export class ModelEngine {
     const until = throttles.get(key);
     if (until !== undefined && ts < until) { this.counters.suppressed_throttle++; return; }
     throttles.delete(key);
-    if (throttles.size >= this.maxKeys) {
-      const [oldKey, oldUntil] = throttles.entries().next().value!;
-      throttles.delete(oldKey);
-      if (oldUntil > ts) this.counters.throttles_forgotten++;
-    }
+    if (throttles.size >= this.maxKeys) this.counters.throttles_forgotten += forgetOldest(throttles, (until) => until > ts);
     throttles.set(key, ts + m.throttle_s);
     const score = scoreOf({ category: m.category, threshold: th.value }, total);
     const seed = this.opts.communityIdSeed ?? 0;

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Breach } from './breach.ts';
 import { CATEGORIES, ModelError, tagList, type Category } from './model.ts';
 import { duration } from './breach.ts';
+import { forgetOldest } from './bounded.ts';
 
 export interface MetaModel {
   id: string;
@@ -116,7 +117,7 @@ export class MetaEngine {
     if (list) this.recent.delete(dev);
     else {
       list = [];
-      if (this.recent.size >= this.maxDevices) this.recent.delete(this.recent.keys().next().value!);
+      if (this.recent.size >= this.maxDevices) forgetOldest(this.recent);
     }
     this.recent.set(dev, list);
     list.push(b);
@@ -139,7 +140,7 @@ export class MetaEngine {
       }
       const models = m.distinct ? [...new Set(counted.map((x) => x.model))] : counted.map((x) => x.model);
       if (models.length < m.threshold) continue;
-      if (this.throttle.size >= this.maxDevices) this.throttle.delete(this.throttle.keys().next().value!);
+      if (this.throttle.size >= this.maxDevices) forgetOldest(this.throttle);
       this.throttle.set(key, now + m.throttle_s);
       const score = Math.min(100, Math.max(...counted.map((x) => x.score), first?.score ?? 0) + 5 * (models.length - m.threshold + 1));
       const evidence = counted.flatMap((x) => x.evidence).slice(0, 5);
