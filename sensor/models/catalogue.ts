@@ -91,11 +91,15 @@ const RAW = [
   },
   {
     // Volume out to an endpoint (almost) nobody else talks to: exfiltration.
+    // Flows of 1 MB or more (a window per device and peer for every small
+    // upload to a rare site would cost more than it tells: exfiltration in
+    // small pieces adds up in the device's external volume, which the
+    // unusual-external-upload model judges).
     id: 'anomalous-data-to-rare-endpoint', title: 'Anomalous Connection / Data Sent to Rare Endpoint', category: 'critical', mitre: ['T1041', 'T1048'], priority: 1,
     on: 'end', filters: [
       { feature: 'direction', op: '==', value: 1 },
       { feature: 'peer_rarity', op: '>=', value: 95 },
-      { feature: 'bytes_out', op: '>=', value: 100000 },
+      { feature: 'bytes_out', op: '>=', value: 1e6 },
     ],
     metric: { kind: 'sum', feature: 'bytes_out' }, group: ['peer'], window_s: 3600, threshold: 50e6, throttle_s: 21600, baseline: true,
     metric_label: 'bytes sent to a rare external endpoint',
