@@ -192,7 +192,7 @@ let impossible = false;
 let errAt: usize = 0;
 /** After a name walk: the first byte after the name's in-place part. */
 let nameNext: usize = 0;
-/** After readQname: the qname's length, labels, longest label, hash. */
+/** After walkName of the first question: the qname's length, labels, longest label, hash. */
 let qLen: u32 = 0;
 let qLabels: u32 = 0;
 let qLongest: u32 = 0;
@@ -301,7 +301,7 @@ function parseMessage(r: usize): i32 {
 
   // The first question.
   let p = m + 12;
-  let rc = readQname(r, p);
+  let rc = walkName(p, r + R_QNAME);
   if (rc < 0) return ranOut(rc);
   p = nameNext;
   if (p + 4 > avail) return ranOut(fail(DNS_ERR_SHORT, p));
@@ -336,7 +336,7 @@ function sections(r: usize, p: usize, qd: u32, an: u32, rest: u32): i32 {
   const m = msg;
   const end = avail;
   for (let i: u32 = 1; i < qd; i++) {
-    const rc = skipName(p);
+    const rc = walkName(p, 0);
     if (rc < 0) return rc;
     p = nameNext;
     if (p + 4 > end) return fail(DNS_ERR_SHORT, p);
@@ -346,7 +346,7 @@ function sections(r: usize, p: usize, qd: u32, an: u32, rest: u32): i32 {
   let answers: u32 = 0, addrs: u32 = 0, addrTotal: u32 = 0, cnames: u32 = 0, txt: u32 = 0, nul: u32 = 0, rdBytes: u32 = 0;
   let rc: i32 = 0;
   for (let i: u32 = 0; i < an; i++) {
-    rc = skipName(p);
+    rc = walkName(p, 0);
     if (rc < 0) break;
     p = nameNext;
     if (p + 10 > end) { rc = fail(DNS_ERR_SHORT, p); break; }
@@ -383,7 +383,7 @@ function sections(r: usize, p: usize, qd: u32, an: u32, rest: u32): i32 {
         n += 2;
         if (rdlen < 3) { rc = fail(DNS_ERR_RDATA, rd); break; }
       }
-      rc = skipName(n);
+      rc = walkName(n, 0);
       if (rc < 0) break;
       if (nameNext != rdEnd) { rc = fail(DNS_ERR_RDATA, rd); break; }
       if (type == 5) cnames++;
@@ -406,7 +406,7 @@ function sections(r: usize, p: usize, qd: u32, an: u32, rest: u32): i32 {
   store<u32>(r + R_RDATA_BYTES, rdBytes);
   if (rc < 0) return rc;
   for (let i: u32 = 0; i < rest; i++) {
-    rc = skipName(p);
+    rc = walkName(p, 0);
     if (rc < 0) return rc;
     p = nameNext;
     if (p + 10 > end) return fail(DNS_ERR_SHORT, p);
@@ -420,50 +420,16 @@ function sections(r: usize, p: usize, qd: u32, an: u32, rest: u32): i32 {
 }
 
 /**
- * Walk a name at p without copying it: labels checked, pointers followed
- * (range, hops), wire length limited. Sets nameNext. Returns 0
- * or an error.
+ * Walk a name at p: labels and compression pointers (at most MAX_HOPS, each
+ * to before the declared end), bounded by MAX_NAME wire bytes. nameNext is
+ * set to the byte after the name where it started. With q != 0 (the first
+ * question) the name is also written dotted and lowercased at q, and its
+ * length, labels, longest label and hash go to qLen … qHash (stored once the
+ * whole question parsed). Returns 0 or an error.
  */
-function skipName(p: usize): i32 {
+function walkName(p: usize, q: usize): i32 {
   const m = msg;
   const end = avail;
-  let wire: u32 = 1;
-  let hops: u32 = 0;
-  let next: usize = 0;
-  while (true) {
-    if (p >= end) return fail(DNS_ERR_SHORT, p);
-    const b = <u32>load<u8>(p);
-    if (b == 0) {
-      if (next == 0) next = p + 1;
-      break;
-    }
-    if (b >= 0xC0) {
-      if (p + 2 > end) return fail(DNS_ERR_SHORT, p);
-      const t = ((b & 0x3F) << 8) | <u32>load<u8>(p, 1);
-      if (t >= declared || ++hops > MAX_HOPS) return fail(DNS_ERR_POINTER, p);
-      if (next == 0) next = p + 2;
-      p = m + <usize>t;
-      continue;
-    }
-    if (b > 63) return fail(DNS_ERR_BAD_LABEL, p);
-    wire += b + 1;
-    if (wire > MAX_NAME) return fail(DNS_ERR_NAME_TOO_LONG, p);
-    p += <usize>b + 1;
-    if (p > end) return fail(DNS_ERR_SHORT, p - <usize>b - 1);
-  }
-  nameNext = next;
-  return 0;
-}
-
-/**
- * Walk the first question's name as skipName does, writing it dotted and
- * lowercased to R_QNAME; its length, labels, longest label and hash go to
- * qLen … qHash (stored once the whole question parsed).
- */
-function readQname(r: usize, p: usize): i32 {
-  const m = msg;
-  const end = avail;
-  const q = r + R_QNAME;
   let out: u32 = 0;
   let wire: u32 = 1;
   let hops: u32 = 0;
@@ -490,34 +456,38 @@ function readQname(r: usize, p: usize): i32 {
     wire += b + 1;
     if (wire > MAX_NAME) return fail(DNS_ERR_NAME_TOO_LONG, p);
     if (p + 1 + <usize>b > end) return fail(DNS_ERR_SHORT, p);
-    if (labels != 0) {
-      store<u8>(q + <usize>out, 0x2E);
-      h = (h ^ 0x2E) * FNV_PRIME;
-      out++;
+    if (q != 0) {
+      if (labels != 0) {
+        store<u8>(q + <usize>out, 0x2E);
+        h = (h ^ 0x2E) * FNV_PRIME;
+        out++;
+      }
+      store<u8>(LABEL_AT + <usize>labels, <u8>out);
+      labels++;
+      if (b > longest) longest = b;
+      const src = p + 1;
+      const dst = q + <usize>out;
+      for (let i: usize = 0; i < <usize>b; i++) {
+        let c = <u32>load<u8>(src + i);
+        c |= <u32>(c - 65 < 26) << 5; // A–Z → a–z
+        store<u8>(dst + i, <u8>c);
+        h = (h ^ c) * FNV_PRIME;
+      }
+      out += b;
     }
-    store<u8>(LABEL_AT + <usize>labels, <u8>out);
-    labels++;
-    if (b > longest) longest = b;
-    const src = p + 1;
-    const dst = q + <usize>out;
-    for (let i: usize = 0; i < <usize>b; i++) {
-      let c = <u32>load<u8>(src + i);
-      c |= <u32>(c - 65 < 26) << 5; // A–Z → a–z
-      store<u8>(dst + i, <u8>c);
-      h = (h ^ c) * FNV_PRIME;
-    }
-    out += b;
-    p = src + <usize>b;
+    p += <usize>b + 1;
   }
   nameNext = next;
-  qLen = out;
-  qLabels = labels;
-  qLongest = longest;
-  qHash = h;
+  if (q != 0) {
+    qLen = out;
+    qLabels = labels;
+    qLongest = longest;
+    qHash = h;
+  }
   return 0;
 }
 
-/** Registered domain, its hash, and the subdomain's statistics, from the qname written by readQname. */
+/** Registered domain, its hash, and the subdomain's statistics, from the qname walkName wrote. */
 function nameFeatures(r: usize): void {
   const q = r + R_QNAME;
   const len = <u32>load<u16>(r + R_QNAME_LEN);
