@@ -13,6 +13,7 @@ import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import type { SinkCounters } from '../sinks/fd-write.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
 import { EventPump } from './event-pump.ts';
+import { DetectionStage, type DetectionOptions, type DetectionSummary } from './detection-stage.ts';
 import { detectInput, firstBytesHex, isFlowFormat, readFlowInput, type FlowFormat, type InputFormat } from './flow-inputs.ts';
 import { ReporterIds } from '../flowlogs/flow-event.ts';
 import { expandInput } from '../flowlogs/text-input.ts';
@@ -20,14 +21,8 @@ import type { EventOptions } from '../core/wasm-core.ts';
 import type { NetflowStats } from '../netflow/common.ts';
 import { InterfaceStats, type InterfaceSnapshot } from '../netflow/interface-stats.ts';
 import { Progress } from './progress.ts';
-import { Detector, type DetectSummary } from '../models/detector.ts';
-import type { Model } from '../models/model.ts';
-import type { MetaModel } from '../models/meta.ts';
-import type { TagConfig } from '../models/tags.ts';
-import type { Breach } from '../models/breach.ts';
-import { BreachWriter } from '../sinks/breach-writer.ts';
 
-export interface AnalyzeOptions {
+export interface AnalyzeOptions extends DetectionOptions {
   inputs: string[];
   /** auto: captures by magic number, flow logs by content (see flow-inputs.ts) */
   format?: InputFormat;
@@ -42,22 +37,6 @@ export interface AnalyzeOptions {
   flowsTo?: string;
   /** flow records in this thread (tests, the demo); slower than flowsTo */
   onRecord?: (rec: FlowRecord) => void;
-  /** model breaches as JSON lines to this file ("-" = stdout); turns detection on */
-  breachesTo?: string;
-  /** model breaches in this thread (tests); turns detection on */
-  onBreach?: (b: Breach) => void;
-  /** the model catalogue (default: built-in) */
-  models?: readonly Model[];
-  /** meta models (default: built-in) */
-  metas?: readonly MetaModel[];
-  /** device tags: tag → addresses or networks (models' exclude_tags) */
-  tags?: TagConfig;
-  /** capture seconds of learning before non-compliance models alert (default one day; 0 = off) */
-  learningS?: number;
-  /** devices whose most similar devices the detection summary lists */
-  similar?: readonly string[];
-  /** history a device needs before baseline models judge it (default: the learning period, at least an hour) */
-  baselineS?: number;
   log?: Log;
   progress?: boolean;
 }
@@ -91,7 +70,7 @@ export interface AnalyzeSummary {
   errors: Record<string, number>;
   sink?: SinkCounters & { target: string; error?: string };
   /** detection (when --breaches or onBreach): what the engine saw and raised */
-  detection?: DetectSummary & { sink?: SinkCounters & { target: string; error?: string } };
+  detection?: DetectionSummary;
   /** sFlow interface counters: the latest per (agent, ifIndex) */
   interfaces?: InterfaceSnapshot[];
 }
@@ -126,18 +105,9 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   let flowRecords = 0, interim = 0, firstTs = Infinity, lastRecordTs = -Infinity;
   const reporters = new ReporterIds();
   const ctx = { localNets: new LocalNets(opts.localNets), communityIdSeed: opts.communityIdSeed, reporterName: (id: number) => reporters.name(id) };
-  // Opened before the flow sink, whose writer thread would keep the process
-  // alive if this open failed after it started.
-  const breachSink = opts.breachesTo ? new BreachWriter(opts.breachesTo) : null;
+  const detector = DetectionStage.open(core, opts); // before the flow sink (detection-stage.ts says why)
   const sink = opts.flowsTo
     ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters, lazy: smallInputs(opts.inputs) })
-    : null;
-
-  const detector = breachSink || opts.onBreach
-    ? new Detector(core, {
-      models: opts.models, metas: opts.metas, tags: opts.tags, similar: opts.similar, learningS: opts.learningS, baselineS: opts.baselineS, localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
-      onBreach: (b) => { breachSink?.write(b); opts.onBreach?.(b); },
-    })
     : null;
 
   // Records leave the core as raw bytes: learned from first (the detector),
@@ -238,8 +208,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   const lastSeen = Math.max(packets > 0 ? core.lastTs() : -Infinity, lastRecordTs);
   const lastTs = Number.isFinite(lastSeen) ? lastSeen : null;
   const first = Number.isFinite(firstTs) ? firstTs : null;
-  const detection = detector ? { ...detector.summary(lastTs ?? 0), ...(breachSink ? { sink: breachSink.close() } : {}) } : undefined;
-  if (detection?.sink?.error) log.error({ target: detection.sink.target, error: detection.sink.error }, 'cannot write breaches');
+  const detection = detector?.finish(lastTs ?? 0, log);
   return {
     inputs,
     packets,

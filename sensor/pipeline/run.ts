@@ -25,18 +25,13 @@ import { openCaptureInput } from '../sources/capture-input.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
 import { CoreDataSets } from './core-data-sets.ts';
 import { EventPump } from './event-pump.ts';
+import { DetectionStage, type DetectionOptions, type DetectionSummary } from './detection-stage.ts';
 import { detectInput, readFlowInput, sampledFrameIngest } from './flow-inputs.ts';
 import type { ResumePoint } from '../flowlogs/azure-reader.ts';
-import { Detector, type DetectSummary } from '../models/detector.ts';
-import type { Breach } from '../models/breach.ts';
-import type { Model } from '../models/model.ts';
-import type { MetaModel } from '../models/meta.ts';
-import type { TagConfig } from '../models/tags.ts';
-import { BreachWriter } from '../sinks/breach-writer.ts';
 
 export interface WatchSpec { dir: string; format: FlowLogFormat | 'auto' }
 
-export interface RunOptions {
+export interface RunOptions extends DetectionOptions {
   /** a capture file or "-" (a live pipe from tcpdump -w -) */
   packets?: string;
   /** udp://host:port, one collector each */
@@ -54,18 +49,6 @@ export interface RunOptions {
   stop: Promise<void>;
   /** told once everything listens (the collectors' bound ports) */
   onReady?: (info: { netflowPorts: number[] }) => void;
-  /** model breaches as JSON lines to this file ("-" = stdout); turns detection on */
-  breachesTo?: string;
-  /** model breaches in this thread (tests); turns detection on */
-  onBreach?: (b: Breach) => void;
-  models?: readonly Model[];
-  metas?: readonly MetaModel[];
-  tags?: TagConfig;
-  /** capture seconds of learning before non-compliance models alert (default one day; 0 = off) */
-  learningS?: number;
-  /** devices whose most similar devices the detection summary lists */
-  similar?: readonly string[];
-  baselineS?: number;
 }
 
 export interface RunSummary {
@@ -87,7 +70,7 @@ export interface RunSummary {
   /** the --flows writer: records received, sent, discarded; errors > 0 means flow records were lost */
   sink?: SinkCounters & { target: string; error?: string };
   /** detection (when --breaches or onBreach): what the engine saw and raised */
-  detection?: DetectSummary & { sink?: SinkCounters & { target: string; error?: string } };
+  detection?: DetectionSummary;
 }
 
 /** A file in a watched folder: read once it stopped changing; Azure blobs grow and are resumed. */
@@ -98,15 +81,8 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   const core = new WasmCore(opts.core);
   const reporter = new InputErrorReporter(log);
   const reporters = new ReporterIds();
-  // Opened before the flow sink (its writer thread would keep the process alive if this failed after).
-  const breachSink = opts.breachesTo ? new BreachWriter(opts.breachesTo) : null;
+  const detector = DetectionStage.open(core, opts); // before the flow sink (detection-stage.ts says why)
   const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
-  const detector = breachSink || opts.onBreach
-    ? new Detector(core, {
-      models: opts.models, metas: opts.metas, tags: opts.tags, similar: opts.similar, learningS: opts.learningS, baselineS: opts.baselineS, localNets: opts.localNets,
-      onBreach: (b) => { breachSink?.write(b); opts.onBreach?.(b); },
-    })
-    : null;
   let flowRecords = 0;
   // learned from first (the detector), then shipped to the writer thread
   const drain: Drain = (c) => { detector?.pull(c); c.drainRaw((bytes, n) => { flowRecords += n; sink?.writeBatch(bytes, n); }); };
@@ -265,11 +241,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   summary.counters = core.counters();
   summary.errors = reporter.totals(core);
   if (sinkCounters) summary.sink = sinkCounters;
-  if (detector) {
-    const lastTs = Math.max(summary.packets > 0 ? core.lastTs() : 0, core.eventClock() || 0);
-    summary.detection = { ...detector.summary(lastTs), ...(breachSink ? { sink: breachSink.close() } : {}) };
-    if (summary.detection.sink?.error) log.error({ target: summary.detection.sink.target, error: summary.detection.sink.error }, 'cannot write breaches');
-  }
+  if (detector) summary.detection = detector.finish(Math.max(summary.packets > 0 ? core.lastTs() : 0, core.eventClock() || 0), log);
   return summary;
 }
 
