@@ -13,6 +13,7 @@ import type { Breach } from '../sensor/models/breach.ts';
 import { BUILTIN_MODELS } from '../sensor/models/catalogue.ts';
 import { compileModels } from '../sensor/models/compile.ts';
 import { parseModels, ModelError, type Model } from '../sensor/models/model.ts';
+import { BUILTIN_META_MODELS, MetaEngine } from '../sensor/models/meta.ts';
 import { loadDetectionConfig } from '../sensor/models/detector.ts';
 import { ModelEngine, scoreOf } from '../sensor/models/engine.ts';
 import { FEATURES, FEATURE_INDEX, NEVER, OBS_KIND, OBS_LAYOUT, OBS_SIZE, ObservationView, type FeatureName } from '../sensor/learn/observation.ts';
@@ -400,6 +401,41 @@ test('engine: a threshold adapts to a network whose windows routinely pass it, a
   assert.ok(fixed.breaches.some((b) => b.device.ip === '10.9.0.1'));
 });
 
+test('meta models: three models on one device within hours is one Large Number of Model Breaches; an anomaly followed by two others is Anomaly Followed By Multiple Breaches; throttled, tagged devices excluded, metas never count metas', () => {
+  const at = (s: number) => new Date((T0 + s) * 1000).toISOString();
+  const breach = (model: string, title: string, s: number, device = '10.0.0.5'): Breach => ({
+    id: `${model}-${s}`, time: at(s), model, title, category: 'suspicious', score: 55, mitre: ['T1046'], device: { ip: device },
+    metrics: [], summary: '', evidence: [{ uid: `C${s}`, community_id: `1:${s}` }],
+  });
+  const meta = new MetaEngine(BUILTIN_META_MODELS);
+  const none = () => false;
+  assert.equal(meta.judge(breach('a', 'Device / A', 0), none), []);
+  assert.equal(meta.judge(breach('a', 'Device / A', 60), none), []); // the same model again: not distinct
+  const third = meta.judge(breach('b', 'Device / B', 3600), none);
+  assert.equal(third, []);
+  const large = meta.judge(breach('c', 'Device / C', 7200), none);
+  assert.equal(large.map((b) => b.model), ['meta-large-number-of-breaches']);
+  assert.equal(large[0]!.related, ['a-0', 'a-60', 'b-3600', 'c-7200']);
+  assert.equal(large[0]!.mitre, ['T1046']);
+  assert.is(large[0]!.metrics[0]!.value, 3);
+  assert.match(large[0]!.summary, /^10\.0\.0\.5 breached 3 different models within 6 h: Device \/ A; Device \/ B; Device \/ C\.$/);
+  assert.equal(meta.judge(breach('d', 'Device / D', 7300), none), []); // throttled for a day
+
+  // an anomaly, then two other models within the hour, on another device
+  const m2 = new MetaEngine(BUILTIN_META_MODELS.filter((m) => m.id === 'meta-anomaly-followed-by-breaches'));
+  assert.equal(m2.judge(breach('x', 'Device / X', 0, '10.0.0.6'), none), []); // before the anomaly: does not follow it
+  assert.equal(m2.judge(breach('new-port', 'Anomalous Connection / New External Port', 100, '10.0.0.6'), none), []);
+  assert.equal(m2.judge(breach('y', 'Device / Y', 200, '10.0.0.6'), none), []);
+  const followed = m2.judge(breach('z', 'Compromise / Z', 300, '10.0.0.6'), none);
+  assert.equal(followed.map((b) => [b.model, b.category, b.related]), [['meta-anomaly-followed-by-breaches', 'critical', ['y-200', 'z-300']]]);
+  assert.match(followed[0]!.summary, /showed an anomaly \(Anomalous Connection \/ New External Port\) followed by 2 other breaches within 60 min/);
+
+  // a device whose tags the meta model excludes
+  const tagged = new MetaEngine([{ ...BUILTIN_META_MODELS[0]!, exclude_tags: ['lab'] }]);
+  const lab = (_d: string, tags: readonly string[]) => tags.includes('lab');
+  for (const [k, m] of ['a', 'b', 'c'].entries()) assert.equal(tagged.judge(breach(m, `Device / ${m}`, k * 60, '10.0.0.7'), lab), []);
+});
+
 test('engine: a throttle outlives its forgotten window; forgetting counted', () => {
   const obs: ObsSpec[] = [];
   // device A reaches the threshold, B pushes A's window out (maxKeys 1), A again within the hour
@@ -450,6 +486,14 @@ test('CLI: detection flags as a user meets them — usage errors name the flag, 
   writeFileSync(bad, JSON.stringify([{ id: 'x-bad', title: 'X / Bad' }]));
   const notJson = join(dir, 'not-json.json');
   writeFileSync(notJson, '{ models: ');
+  const badTags = join(dir, 'bad-tags.json');
+  writeFileSync(badTags, JSON.stringify({ tags: { 'security-scanner': ['10.0.0.300'] } }));
+  const badTagName = join(dir, 'bad-tag-name.json');
+  writeFileSync(badTagName, JSON.stringify({ tags: { 'Security Scanner': ['10.0.0.5'] } }));
+  const badMeta = join(dir, 'bad-meta.json');
+  writeFileSync(badMeta, JSON.stringify({ meta_models: [{ id: 'meta-x', title: 'Device / X', category: 'suspicious', window_s: 60, threshold: 2, summary: 's', treshold: 3 }] }));
+  const badTop = join(dir, 'bad-top.json');
+  writeFileSync(badTop, JSON.stringify({ modles: [] }));
   for (const [args, message] of [
     [['--breaches', join(dir, 'no', 'such', 'dir', 'b.jsonl')], /--breaches .*no such file or directory/i],
     [['--flows', '-', '--breaches', '-'], /cannot both go to stdout/],
@@ -457,6 +501,12 @@ test('CLI: detection flags as a user meets them — usage errors name the flag, 
     [['--breaches', '-', '--models', join(dir, 'missing.json')], /--models: .*missing\.json: ENOENT/],
     [['--breaches', '-', '--models', notJson], /--models: .*not-json\.json: .*JSON/],
     [['--breaches', '-', '--models', bad], /--models: .*model x-bad.*category/],
+    [['--breaches', '-', '--models', badTags], /--models: .*\.tags: tag "security-scanner": invalid network "10\.0\.0\.300"/],
+    [['--breaches', '-', '--models', badTagName], /--models: .*\.tags: tag "Security Scanner": lowercase/],
+    [['--breaches', '-', '--models', badMeta], /--models: .*\.meta_models\[0\]: unknown field treshold/],
+    [['--breaches', '-', '--models', badTop], /--models: .*unknown field modles \(known: models, meta_models, tags\)/],
+    [['--similar', '10.0.0.5'], /--similar is about detection: it needs --breaches/],
+    [['--breaches', '-', '--similar', '10.0.0.5,not-an-ip'], /--similar: "not-an-ip" is not an IP address/],
   ] as const) {
     const r = cli(['analyze', pcap, ...args]);
     assert.is(r.code, 2, `${args.join(' ')}: exit ${r.code} ${r.stderr}`);

@@ -50,6 +50,34 @@ test('every attack kind is injected on the test day, labelled, on a device of th
   }
 });
 
+test('the scorer credits a breach to an attack only through its evidence; anything else after the learning day is a false positive', () => {
+  const day = 86400, start = 1767571200;
+  const attack = { id: 'beacon-1', kind: 'beacon' as const, device: ['10.1.0.5'], deviceName: 'ws', start: start + 2 * day + 36000, end: start + 2 * day + 40000, expect: ['compromise-beaconing-rare-endpoint'], visible: ['pcap', 'flows'] as ('pcap' | 'flows')[], what: '' };
+  const scn = { attacks: [attack], hosts: [{ name: 'ws', role: 'workstation' as const, job: 'workstation', ipv4: '10.1.0.5' }, { name: 'srv', role: 'server' as const, job: 'web', ipv4: '10.10.0.12' }], testDayStart: start + 2 * day, startTs: start };
+  const flows = attackFlows([{ ts: attack.start, duration: 1, proto: 'tcp', orig_h: '10.1.0.5', orig_p: 40000, resp_h: '198.18.9.9', resp_p: 443, orig_bytes: 1, resp_bytes: 1, state: 'SF', orig_mac: '', resp_mac: '', kind: 'x', attack: 'beacon-1' }]);
+  const cid = [...flows.get('beacon-1')!][0]!;
+  const b = (s: number, device: string, model: string, community_id: string): Breach => ({
+    id: `${model}${s}`, time: new Date(s * 1000).toISOString(), model, title: 'X / Y', category: 'critical', score: 75, mitre: [], device: { ip: device }, metrics: [], summary: '', evidence: [{ uid: 'C1', community_id }],
+  });
+  const right = b(attack.start + 700, '10.1.0.5', 'compromise-beaconing-rare-endpoint', cid);
+  const unrelated = b(attack.start + 800, '10.1.0.5', 'compromise-beaconing-rare-endpoint', '1:somethingelse='); // right device, model and time, not its flows
+  const learning = b(start + 3600, '10.10.0.12', 'device-network-scan', '1:x='); // during the learning day: not counted
+  const baseline = b(start + day + 3600, '10.10.0.12', 'device-network-scan', '1:x=');
+  const r = score(scn, [learning, baseline, right, unrelated], 'pcap', flows);
+  assert.is(r.attacks[0]!.detected, true);
+  assert.is(r.attacks[0]!.ttd, 700);
+  assert.equal(r.falsePositives, [unrelated]);
+  assert.equal(r.baselineFalsePositives, [baseline]);
+  assert.is(r.baselineDeviceDays, 2);
+  assert.is(r.fpPer100DeviceDays, 50);
+  // only the unrelated breach: not detected
+  assert.is(score(scn, [unrelated], 'pcap', flows).attacks[0]!.detected, false);
+  // a flow log's window start may precede the attack's first packet by up to a window; a capture's may not
+  const early = b(attack.start - 50, '10.1.0.5', 'compromise-beaconing-rare-endpoint', cid);
+  assert.is(score(scn, [early], 'flows', flows).attacks[0]!.detected, true);
+  assert.is(score(scn, [early], 'pcap', flows).attacks[0]!.detected, false);
+});
+
 test('two days of a small network: each injected attack detected by its model family on its device, no false positive', async () => {
   const { result } = await run(11, SCENARIO_TAGS);
   for (const a of result.attacks) {

@@ -50,10 +50,6 @@ export interface ScoreResult {
   /** devices of the test day and its false positives per 100 device-days */
   deviceDays: number;
   fpPer100DeviceDays: number;
-  /** breaches before the test day (learning and baseline days), for information */
-  earlier: number;
-  earlierBreaches: Breach[];
-  testDay: number;
 }
 
 const ts = (b: Breach) => Date.parse(b.time) / 1000;
@@ -111,7 +107,6 @@ export function score(
     attacks, falsePositives, deviceDays,
     baselineFalsePositives, baselineDeviceDays: Math.round(baselineDays * scn.hosts.filter((h) => h.joined === undefined).length),
     fpPer100DeviceDays: (falsePositives.length / deviceDays) * 100,
-    earlier: breaches.length - testDay.length, earlierBreaches: breaches.filter((b) => ts(b) < scn.testDayStart), testDay: testDay.length,
   };
 }
 
