@@ -13,12 +13,13 @@ import { nfInit, nfSetRegion as nfSetPtr, nfSetCapacity as nfSetCap, nfOpKinds a
 import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as flowOutputCount, outputCapacity as flowOutputCapacity, outputClear as flowOutputClear, flushAll as flowFlushAll, flowsReady } from "./flows";
 
 import { dnsLearnInit, dnsTableStats } from "./learn/dns-learner";
+import { tablesReserveScratch } from "./learn/table";
 import { learnTableStats, learnExportDevices as lExportDevices, learnExportPorts as lExportPorts, learnExportNext as lExportNext } from "./learn/learner";
 import { learnInit as lInit, learnConfigure as lConfigure, learnRecords as lRecords, observationsPtr as lObsPtr, observationCount as lObsCount, observationCapacity as lObsCap, observationsClear as lObsClear, learnScratch as lScratch, learnFirstTs as lFirstTs } from "./learn/learner";
 import { modelsPtr as gModels, clausesPtr as gClauses, setsPtr as gSets, setProgram as gProgram, MAX_MODELS, MAX_CLAUSES, MAX_SETS } from "./learn/gate";
 import { addNet, clearNets, localNetsInit } from "./localnets";
 
-export const ABI_VERSION: i32 = 5;
+export const ABI_VERSION: i32 = 6;
 
 /**
  * Allocate every table once. Returns 0, or -1 when memory cannot grow that far.
@@ -167,19 +168,19 @@ export function ingestSampledFrame(capLen: i32, wireLen: i32, linktype: i32, ts:
 
 /** Learning tables and observation region. Returns 0, or -1 when memory cannot grow that far. */
 export function learnInit(devices: i32, endpoints: i32, pairs: i32, channels: i32, ports: i32, beacons: i32, dnsNames: i32, observations: i32): i32 {
-  return localNetsInit() && lInit(devices, endpoints, pairs, channels, ports, beacons, observations) && dnsLearnInit(devices, dnsNames) ? 0 : -1;
+  return localNetsInit() && lInit(devices, endpoints, pairs, channels, ports, beacons, observations) && dnsLearnInit(devices, dnsNames) && tablesReserveScratch() ? 0 : -1;
 }
 const tableStats = memory.data(16 * 9, 8);
-/** The learning tables' capacity, entry bytes and entries in use (u32 × 4 each): devices, endpoints, pairs, channels, client ports, beacons, DNS names, DNS domains, DNS askers. */
+/** The learning tables' capacity, entry bytes, entries in use and active slots (u32 × 4 each): devices, endpoints, pairs, channels, client ports, beacons, DNS names, DNS domains, DNS askers. */
 export function learnTables(): usize {
   learnTableStats(tableStats);
   dnsTableStats(tableStats + 96);
   return tableStats;
 }
 /** Device rows (128 bytes) into the observation region from table slot `start`; -1 if the region is not drained. learnExportNext(): the slot to go on from (-1: done). */
-export function learnExportDevices(start: i32): i32 { return lExportDevices(start); }
-/** Client-port rows (24 bytes: device, u16 port, u8 proto) likewise. */
-export function learnExportPorts(start: i32): i32 { return lExportPorts(start); }
+export function learnExportDevices(start: i32, minConns: f64): i32 { return lExportDevices(start, minConns); }
+/** Client-port rows (24 bytes: device, u16 port, u8 proto) likewise, of the devices exported. */
+export function learnExportPorts(start: i32, minConns: f64): i32 { return lExportPorts(start, minConns); }
 export function learnExportNext(): i32 { return lExportNext(); }
 export function learnConfigure(retentionS: f64, recountS: f64, emitAll: i32): void { lConfigure(retentionS, recountS, emitAll != 0); }
 /** 64 bytes for arguments: a local network (16-byte network, 16-byte mask) before addLocalNet. */

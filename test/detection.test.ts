@@ -103,7 +103,12 @@ test('a port scan (SYN → RST on 60 ports of one host) is one Device / Suspicio
   // target only rejected (a host that never answers does not become a device)
   assert.is(tables.devices!.used, 4);
   assert.is(tables.channels!.used >= 60, true);
-  for (const t of detection.tables) assert.is(t.bytes, t.capacity * t.entry_bytes);
+  for (const t of detection.tables) {
+    // a table uses a power-of-two share of its capacity, at most half full unless at its capacity
+    assert.is(t.bytes, t.active * (t.entry_bytes + 4));
+    assert.ok(t.active <= t.capacity && (t.active & (t.active - 1)) === 0, `${t.name}: ${t.active} of ${t.capacity}`);
+    assert.ok(t.used <= t.active / 2 || t.active === t.capacity, `${t.name}: ${t.used} in ${t.active}`);
+  }
   assert.equal(breaches.map((b) => b.model), ['device-port-scan']);
   const b = breaches[0]!;
   assert.is(b.title, 'Device / Suspicious Port Scan');
@@ -206,6 +211,38 @@ test('the week profile: 50 MB sent at 03:00 by a device only ever active in offi
   assert.match(odd[0]!.summary, /^10\.0\.0\.5 sent 50 MB to 203\.0\.113\.9 at an hour of the week it is almost never active \(0 ×/);
   const atDay = await breachesOf(day, { format: 'aws-vpc', learningS: 86400 });
   assert.is(atDay.breaches.filter((b) => b.model === 'unusual-activity-transfer-at-unusual-hour').length, 0);
+});
+
+test('learning tables grow while half full: 20 k peers of one device are all kept and found again after the tables doubled', async () => {
+  const head = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
+  const lines = [head];
+  const peer = (i: number) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+  for (let i = 0; i < 20_000; i++) lines.push(`2 123456789012 eni-0a 10.0.0.5 ${peer(i)} ${10_000 + (i % 50_000)} 443 6 4 900 ${T0 + i} ${T0 + i + 1} ACCEPT OK`);
+  // the first 100 peers again, once every table has doubled several times
+  for (let i = 0; i < 100; i++) lines.push(`2 123456789012 eni-0a 10.0.0.5 ${peer(i)} ${61_000 + i} 443 6 4 900 ${T0 + 30_000 + i} ${T0 + 30_001 + i} ACCEPT OK`);
+  const path = join(dir, 'many-peers.log');
+  writeFileSync(path, lines.join('\n') + '\n');
+  const { detection } = await breachesOf(path, { format: 'aws-vpc' });
+  const t = Object.fromEntries(detection.tables.map((x) => [x.name, x]));
+  for (const name of ['endpoints', 'pairs', 'channels', 'beacons'] as const) {
+    // found again, not learned twice: exactly one entry per peer, none forgotten
+    assert.is(t[name]!.used, 20_000, name);
+    assert.is(t[name]!.evictions, 0, name);
+    assert.is(t[name]!.active, Math.min(65_536, t[name]!.capacity), `${name}: grew from 1024 to the power of two keeping it at most half full (or its capacity)`);
+  }
+  assert.is(t.devices!.active, 1024);
+});
+
+test('the breach sink writes what a batch raised together, at the end of the batch', () => {
+  const path = join(dir, 'batched.jsonl');
+  const w = new BreachWriter(path);
+  const { breaches } = runEngine({ ...TEST_MODEL, threshold: 1, throttle_s: 0 }, [{ ts: 1 }, { ts: 2 }, { ts: 3 }]);
+  for (const b of breaches) w.write(b);
+  assert.is(readFileSync(path, 'utf8'), '', 'held until the batch ends');
+  w.flush();
+  assert.equal(readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l).id), breaches.map((b) => b.id));
+  const c = w.close();
+  assert.equal({ received: c.received, sent: c.sent, errors: c.errors, discarded: c.discarded }, { received: 3, sent: 3, errors: 0, discarded: 0 });
 });
 
 test('an internet scan of a /16 is not learned: no 65 k devices, a known device keeps its history, and the scanner is still rare for our devices', async () => {

@@ -32,7 +32,7 @@ import {
   FT_DNS_RCODE, FT_DNS_RESOLVER, FT_DNS_SUB_ENTROPY, FT_DNS_SUB_LEN, OBS_DNS, O_NAME,
 } from "./observation";
 import { commit, dev, orient, orientation, setF, side, since, takeObservation } from "./learner";
-import { Table, hashBytes, tableCreated } from "./table";
+import { Table, hashBytes, tableCreated, tablesGrow } from "./table";
 
 const HOUR: f64 = 3600;
 const NX_HALF: f64 = 600;
@@ -74,6 +74,7 @@ export function learnDnsPacket(ts: f64, src: usize, dst: usize, sport: u32, dpor
   // A question is not learned (its answer carries it): a header with QR 0
   // and one question says so before any parsing (after TCP's 2-byte prefix).
   const hdr = at + (proto == 6 ? 2 : 0);
+  tablesGrow();
   if (cap >= <u32>(hdr - at) + 12 && (load<u8>(hdr + 2) & 0x80) == 0 && load<u8>(hdr + 4) == 0 && load<u8>(hdr + 5) == 1) { count(C_DNS_QUERIES); return; }
   const st = dnsParse(at, cap, proto == 6);
   if (st < 0) { count(C_DNS_MALFORMED); return; }

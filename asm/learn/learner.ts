@@ -51,7 +51,7 @@ import {
   FT_BEACON_SCORE, FT_BEACON_PERIOD_S, FT_BEACON_EVENTS, FT_BEACON_AGE_S, FT_HOUR_SHARE, FT_INTERNAL_VOLUME, FT_INTERNAL_VOLUME_RATIO, FT_EXTERNAL_OUT_VOLUME, FT_EXTERNAL_OUT_RATIO,
   O_DEVICE_PORT, O_FEATURES, O_FLOW_TS, O_KIND, O_PEER, O_PEER_PORT, O_PROTO, O_SERIAL, O_TS, OBS_CONN, OBS_END, OBS_SIZE,
 } from "./observation";
-import { Table, hashBytes, tableCreated } from "./table";
+import { Table, hashBytes, tableCreated, tablesGrow } from "./table";
 
 // Half-lives of the decayed statistics (seconds of capture time).
 const MINUTE: f64 = 60;
@@ -175,7 +175,7 @@ export const PORT_ROW: usize = 24;
 let exportNext: i32 = -1;
 export function learnExportNext(): i32 { return exportNext; }
 
-export function learnExportDevices(start: i32): i32 {
+export function learnExportDevices(start: i32, minConns: f64): i32 {
   if (!ready || obsCount != 0) return -1;
   const room = <i32>((<usize>obsCap * OBS_SIZE) / DEVICE_ROW);
   let n = 0;
@@ -184,6 +184,7 @@ export function learnExportDevices(start: i32): i32 {
     if (!devices.occupied(i)) continue;
     const d = devices.at(i);
     const dp = devices.payload(d);
+    if (load<f64>(dp + D_WEEK_TOTAL) < minConns) continue;
     const row = obsBase + <usize>n * DEVICE_ROW;
     copyWords(row, d, 16);
     const all = load<f64>(dp + D_ALL_1D);
@@ -200,13 +201,17 @@ export function learnExportDevices(start: i32): i32 {
   return n;
 }
 
-export function learnExportPorts(start: i32): i32 {
+export function learnExportPorts(start: i32, minConns: f64): i32 {
   if (!ready || obsCount != 0) return -1;
   const room = <i32>((<usize>obsCap * OBS_SIZE) / PORT_ROW);
   let n = 0;
   let i = <u32>(start > 0 ? start : 0);
   for (; i <= ports.mask && n < room; i++) {
     if (!ports.occupied(i)) continue;
+    if (minConns > 0) {
+      const d = devices.find(ports.at(i), hashBytes(ports.at(i), 16));
+      if (d == 0 || load<f64>(devices.payload(d) + D_WEEK_TOTAL) < minConns) continue;
+    }
     copyWords(obsBase + <usize>n * PORT_ROW, ports.at(i), 24);
     n++;
   }
@@ -236,6 +241,7 @@ export function learnOutputCleared(): void { learnedRecords = 0; }
 /** A connection starts (packet path): orig/resp addresses at o/r. */
 export function learnStart(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, serial: f64): void {
   if (!ready) return;
+  tablesGrow();
   conn(ts, o, r, oPort, rPort, proto, serial, ts);
 }
 
@@ -251,15 +257,18 @@ export function learnRecords(base: usize, n: i32): bool {
     const rec = base + <usize>learnedRecords * <usize>REC_SIZE;
     learnedRecords++;
     if ((load<u8>(rec + R_FLAGS) & RF_INTERIM) != 0) continue;
+    tablesGrow();
     const serial = load<f64>(rec + R_SERIAL);
     const ts = load<f64>(rec + R_TS);
     const src = load<u8>(rec + R_SOURCE);
     // Flows of the packet path (sFlow samples included) were learned at
     // their first packet; for flow-record sources the record is the first news.
+    let reuse = false;
     if (src != SRC_PACKETS && src != SRC_SFLOW) {
       conn(ts, rec + R_ORIG_H, rec + R_RESP_H, <u32>load<u16>(rec + R_ORIG_P), <u32>load<u16>(rec + R_RESP_P), <u32>load<u8>(rec + R_PROTO), serial, ts);
+      reuse = connLearned;
     }
-    end(rec, serial, ts);
+    end(rec, serial, ts, reuse);
   }
   return true;
 }
@@ -415,7 +424,17 @@ function setRarity(obs: usize, others: f64): void {
   setF(obs, FT_PEER_DEVICES, others);
 }
 
+/**
+ * The entries the latest conn() learned, when it learned them all: a flow
+ * record's end follows its start at once (flow-record sources), and finds
+ * them here instead of in the tables again (no table grows within a record,
+ * and the end upserts none of these tables).
+ */
+let connLearned = false;
+let connDevice: usize = 0, connEndpoint: usize = 0, connPair: usize = 0, connChannel: usize = 0;
+
 function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, serial: f64, flowTs: f64): void {
+  connLearned = false;
   if (!orient(o, r, oPort, rPort)) { count(C_LEARN_NOT_LOCAL); return; }
   count(C_LEARN_CONNS);
   if (isNaN(firstTs)) firstTs = ts;
@@ -494,6 +513,8 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
 
   orientation(obs, proto);
   commit(obs);
+  connDevice = d; connEndpoint = ep; connPair = pr; connChannel = ch;
+  connLearned = true;
 }
 
 /** Did the connection fail: no answer, rejected, or reset before any data? */
@@ -503,7 +524,7 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   return false;
 }
 
-function end(rec: usize, serial: f64, flowTs: f64): void {
+function end(rec: usize, serial: f64, flowTs: f64, reuse: bool): void {
   const proto = <u32>load<u8>(rec + R_PROTO);
   if (!orient(rec + R_ORIG_H, rec + R_RESP_H, <u32>load<u16>(rec + R_ORIG_P), <u32>load<u16>(rec + R_RESP_P))) return; // counted at its start
   const ts = load<f64>(rec + R_LAST_TS);
@@ -517,7 +538,7 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
   count(C_LEARN_ENDS);
   const obs = takeObservation(OBS_END, ts, serial, flowTs, proto);
 
-  const d = device(dev, ts);
+  const d = reuse ? connDevice : device(dev, ts);
   const dp = devices.payload(d);
   setF(obs, FT_DEVICE_AGE_S, since(ts, devices.first(d)));
   if (fail) counterAdd(dp + D_FAILED_1H, ts, HOUR, 1);
@@ -568,9 +589,9 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
     setF(obs, FT_BEACON_EVENTS, beaconEvents);
     setF(obs, FT_BEACON_AGE_S, beaconAge);
   }
-  const pr = pairs.find(key, hashBytes(key, 32));
+  const pr = reuse ? connPair : pairs.find(key, hashBytes(key, 32));
   if (pr != 0) setF(obs, FT_PAIR_CONNS, counterValue(pairs.payload(pr) + P_CONNS_1H, ts, HOUR));
-  const ep = endpoints.find(peer, hashBytes(peer, 16));
+  const ep = reuse ? connEndpoint : endpoints.find(peer, hashBytes(peer, 16));
   if (ep != 0) {
     // this device counts for the endpoint only while its pair is known and within the counted horizon
     const clientLast = pr != 0 ? load<f64>(pairs.payload(pr) + P_CLIENT_LAST) : 0;
@@ -584,7 +605,7 @@ function end(rec: usize, serial: f64, flowTs: f64): void {
   // how long the device has used this service of the peer (the channel, as at its start)
   store<u32>(key + 32, (side == 1 ? peerPort : devPort) | (proto << 16) | (<u32>side << 24));
   store<u32>(key + 36, 0);
-  const ch = channels.find(key, hashBytes(key, 40));
+  const ch = reuse ? connChannel : channels.find(key, hashBytes(key, 40));
   setF(obs, FT_CHANNEL_AGE_S, ch != 0 ? since(ts, channels.first(ch)) : 0);
 
   orientation(obs, proto);

@@ -134,8 +134,8 @@ interface CoreExports {
   learnConfigure(retentionS: number, recountS: number, emitAll: number): void;
   learnScratch(): number;
   learnTables(): number;
-  learnExportDevices(start: number): number;
-  learnExportPorts(start: number): number;
+  learnExportDevices(start: number, minConns: number): number;
+  learnExportPorts(start: number, minConns: number): number;
   learnExportNext(): number;
   addLocalNet(): number;
   clearLocalNets(): void;
@@ -154,7 +154,7 @@ interface CoreExports {
   observationsClear(): void;
 }
 
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 /** Capacities of the learning tables (entries). */
 export interface LearnCapacities { devices?: number; endpoints?: number; pairs?: number; channels?: number; ports?: number; beacons?: number; dnsNames?: number; observations?: number }
@@ -169,7 +169,8 @@ export const LEARN_TABLES = [
 ] as const;
 /** One device as the core learned it (learnProfiles): client ports are port | proto << 16. */
 export interface DeviceProfileRow { ip: string; served: number; conns: number; hours: Float64Array; clientPorts: Set<number> }
-export interface LearnTableStats { name: string; capacity: number; entry_bytes: number; used: number; bytes: number; evictions: number }
+/** capacity: the most entries the table may hold; active: the slots it uses now (it doubles while more than half full); bytes: the memory those slots take (entries and their 4-byte tag words). */
+export interface LearnTableStats { name: string; capacity: number; active: number; entry_bytes: number; used: number; bytes: number; evictions: number }
 export interface LearnSettings {
   /** how long a device's contact keeps counting for an endpoint's rarity (s) */
   retentionS: number;
@@ -491,8 +492,8 @@ export class WasmCore {
     this.refreshViews();
     const dv = new DataView(this.u8.buffer, this.u8.byteOffset + at, 16 * LEARN_TABLES.length);
     return LEARN_TABLES.map(([name, counter], i) => {
-      const capacity = dv.getUint32(i * 16, true), entryBytes = dv.getUint32(i * 16 + 4, true);
-      return { name, capacity, entry_bytes: entryBytes, used: dv.getUint32(i * 16 + 8, true), bytes: capacity * entryBytes, evictions: this.counter(counter) };
+      const capacity = dv.getUint32(i * 16, true), entryBytes = dv.getUint32(i * 16 + 4, true), active = dv.getUint32(i * 16 + 12, true);
+      return { name, capacity, active, entry_bytes: entryBytes, used: dv.getUint32(i * 16 + 8, true), bytes: active * (entryBytes + 4), evictions: this.counter(counter) };
     });
   }
 
@@ -552,12 +553,15 @@ export class WasmCore {
    * connections answered, connections in its week profile and per hour of
    * the day, and the ports it uses as a client. Call with the observation
    * region drained (right after drainObservations): the rows pass through it.
+   * Only devices with at least `minConns` connections in their week profile
+   * (the core skips the rest: most devices of a large network say too
+   * little to group).
    */
-  learnProfiles(): DeviceProfileRow[] {
+  learnProfiles(minConns = 0): DeviceProfileRow[] {
     if (!this.learning) return [];
     const rows = new Map<string, DeviceProfileRow>();
     for (let start = 0; start >= 0;) {
-      const n = this.x.learnExportDevices(start);
+      const n = this.x.learnExportDevices(start, minConns);
       if (n < 0) throw new Error('learnProfiles: the observation region is not drained');
       this.ensureViews();
       const base = this.x.observationsPtr();
@@ -573,7 +577,7 @@ export class WasmCore {
       start = this.x.learnExportNext();
     }
     for (let start = 0; start >= 0;) {
-      const n = this.x.learnExportPorts(start);
+      const n = this.x.learnExportPorts(start, minConns);
       if (n < 0) throw new Error('learnProfiles: the observation region is not drained');
       this.ensureViews();
       const base = this.x.observationsPtr();

@@ -12,7 +12,7 @@ import { ModelEngine, type EngineCounters } from './engine.ts';
 import { parseModels, ModelError, type Model } from './model.ts';
 import { BUILTIN_META_MODELS, parseMetaModels, type MetaModel } from './meta.ts';
 import { DeviceTags, type TagConfig } from './tags.ts';
-import { PeerGroups } from '../learn/peer-groups.ts';
+import { MIN_CONNS, PeerGroups } from '../learn/peer-groups.ts';
 import type { Breach } from './breach.ts';
 
 export interface DetectOptions {
@@ -123,14 +123,14 @@ export class Detector {
     const now = this.engine.latest;
     if (Number.isNaN(this.nextGroups)) { if (Number.isFinite(now)) this.nextGroups = now + GROUPS_EVERY_S; }
     else if (now >= this.nextGroups) {
-      this.groups = new PeerGroups(core.learnProfiles());
+      this.groups = new PeerGroups(core.learnProfiles(MIN_CONNS));
       this.nextGroups = now + GROUPS_EVERY_S;
     }
   }
 
   /** The summary at the end of the input (peer groups rebuilt from the final tables: call after the last pull). */
   summary(now: number): DetectSummary {
-    const groups = new PeerGroups(this.core.learnProfiles());
+    const groups = new PeerGroups(this.core.learnProfiles(MIN_CONNS));
     return {
       models: this.engine.models.length, ...this.engine.counters, by_model: Object.fromEntries(this.byModel), top_devices: this.engine.deviceRisk(now, 10),
       tables: this.core.learnTables(),

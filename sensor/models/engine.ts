@@ -73,9 +73,11 @@ export interface EngineCounters {
 interface Evidence { bucket: number; serial: number; flowTs: number; dev: string; peer: string; devPort: number; peerPort: number; proto: number; originator: boolean }
 
 interface Window {
-  sums: Float64Array;
-  buckets: Float64Array;
+  /** [0, BUCKETS): each bucket's sum; [BUCKETS, 2 × BUCKETS): the bucket number it holds (one allocation per window) */
+  v: Float64Array;
   newest: number;
+  /** the model's tick when the window last moved to the back of its map (touch order, approximately) */
+  moved: number;
   evidence: Evidence[];
   /** the highest total in the current window period, and the bucket the period began at (adaptive thresholds) */
   peak: number;
@@ -89,6 +91,8 @@ export class ModelEngine {
     observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, suppressed_tagged: 0, suppressed_adaptive: 0, suppressed_group: 0, meta_breaches: 0, late: 0, windows_forgotten: 0, throttles_forgotten: 0,
   };
   private readonly windows: Map<string, Window>[];
+  /** per model: observations accounted (the clock of its windows' touch order) */
+  private readonly ticks: number[];
   /** per model: the distribution of its window peaks in this network (adaptive.ts) */
   private readonly tails: TailEstimator[];
   /** per model: key → capture time until which it may not breach again (insertion order = expiry order) */
@@ -104,6 +108,7 @@ export class ModelEngine {
   /** models in the order of the compiled program: bit i of an observation = models[i] */
   constructor(readonly models: readonly Model[], private readonly opts: EngineOptions) {
     this.windows = models.map(() => new Map());
+    this.ticks = models.map(() => 0);
     this.tails = models.map(() => new TailEstimator());
     this.throttles = models.map(() => new Map());
     this.learningS = opts.learningS ?? 86400;
@@ -153,19 +158,27 @@ export class ModelEngine {
     if (m.group.includes('port')) key += `|${o.feature(FEATURE_INDEX.port)}`;
     const width = m.window_s / BUCKETS;
     const b = Math.floor(ts / width);
+    const tick = ++this.ticks[i]!;
     let w = map.get(key);
     if (w) {
       if (b <= w.newest - BUCKETS) { this.counters.late++; return; }
-      map.delete(key); // re-inserted below: the map's order is least recently touched first
+      // The map's order is (about) least recently touched first, for
+      // forgetOldest: a window moves to the back when touched, unless it
+      // moved within the last half map's worth of touches (a delete and an
+      // insert per observation cost more than the rest of the accounting).
+      if (tick - w.moved > map.size >> 1) { map.delete(key); map.set(key, w); w.moved = tick; }
     } else {
-      w = { sums: new Float64Array(BUCKETS), buckets: new Float64Array(BUCKETS).fill(-Infinity), newest: b, evidence: [], peak: 0, period: b };
+      const v = new Float64Array(2 * BUCKETS);
+      v.fill(-Infinity, BUCKETS);
+      w = { v, newest: b, moved: tick, evidence: [], peak: 0, period: b };
       if (map.size >= this.maxKeys) this.counters.windows_forgotten += forgetOldest(map);
+      map.set(key, w);
     }
-    map.set(key, w);
     if (b > w.newest) w.newest = b;
     const slot = ((b % BUCKETS) + BUCKETS) % BUCKETS;
-    if (w.buckets[slot] !== b) { w.buckets[slot] = b; w.sums[slot] = 0; }
-    w.sums[slot]! += m.metric.kind === 'count' ? 1 : o.feature(FEATURE_INDEX[m.metric.feature]);
+    const v = w.v;
+    if (v[BUCKETS + slot] !== b) { v[BUCKETS + slot] = b; v[slot] = 0; }
+    v[slot]! += m.metric.kind === 'count' ? 1 : o.feature(FEATURE_INDEX[m.metric.feature]);
     w.evidence.push({
       bucket: b, serial: o.serial, flowTs: o.flowTs, dev: device, peer,
       devPort: o.devicePort, peerPort: o.peerPort, proto: o.proto, originator: o.feature(FEATURE_INDEX.originator) === 1,
@@ -248,7 +261,8 @@ export class ModelEngine {
 /** The window's total over its live buckets: (newest − 12, newest]. */
 function windowTotal(w: Window): number {
   let total = 0;
-  for (let s = 0; s < BUCKETS; s++) if (w.buckets[s]! > w.newest - BUCKETS) total += w.sums[s]!;
+  const v = w.v;
+  for (let s = 0; s < BUCKETS; s++) if (v[BUCKETS + s]! > w.newest - BUCKETS) total += v[s]!;
   return total;
 }
 

@@ -51,7 +51,11 @@ export class DetectionStage {
   }
 
   /** Learn the core's latest records and judge what the gate passed (before each batch of records is drained). */
-  pull(core: WasmCore): void { this.detector.pull(core); }
+  /** Judge the core's latest observations and write the breaches they raised. */
+  pull(core: WasmCore): void {
+    this.detector.pull(core);
+    this.sink?.flush();
+  }
 
   /** The summary at capture time `now`, the breach sink closed (its failure logged). */
   finish(now: number, log: Log): DetectionSummary {
