@@ -21,7 +21,7 @@
 // window's records at the window's start), so timing works at the minute
 // resolution cloud flow logs give.
 
-import { Table, hashBytes } from "./table";
+import { Table, hashBytes, tableCreated } from "./table";
 
 export const RING: i32 = 24;
 const COALESCE: f64 = 2;
@@ -105,15 +105,35 @@ function shape(src: usize, n: i32): void {
 }
 
 /**
+ * The pair's first connection (as far as the pairs table knows): no entry
+ * is made — most outside peers are contacted once or a few times, and a
+ * 280-byte ring each for them cost more than the rest of the learning in
+ * page faults and cache misses. The second connection seeds the ring with
+ * this one's start (beaconObserve's `seed`): the ring holds the same events.
+ */
+export function beaconFirst(): void {
+  beaconScore = 0; beaconPeriod = 0; beaconEvents = 1; beaconAge = 0;
+}
+
+/**
  * One outbound connection from the device to the peer (the pair key, 32
  * bytes, at key) started at `start` and sent `bytes`. Updates the pair's
  * ring and sets beaconScore / beaconPeriod / beaconEvents.
  */
-export function beaconObserve(t: Table, key: usize, start: f64, bytes: f64, now: f64): void {
+export function beaconObserve(t: Table, key: usize, start: f64, bytes: f64, now: f64, seed: f64): void {
   const e = t.upsert(key, hashBytes(key, 32), now);
+  const p = t.payload(e);
+  if (tableCreated && seed < start) {
+    // the pair's first connection, which made no entry (beaconFirst): the ring's first event
+    store<f64>(p + B_LAST, seed);
+    store<f64>(p + B_FIRST, seed);
+    store<u32>(p + B_EVENTS, 1);
+    store<u32>(p + B_HOURS, 1);
+    store<u32>(p + B_HOUR, <u32>(seed / 3600));
+    t.setFirst(e, seed);
+  }
   t.touch(e, now);
   beaconAge = now > t.first(e) ? now - t.first(e) : 0;
-  const p = t.payload(e);
   let events = load<u32>(p + B_EVENTS);
   const hour = <u32>(start / 3600);
   if (events == 0) {

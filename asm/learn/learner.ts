@@ -42,7 +42,7 @@ import {
   SRC_PACKETS, SRC_SFLOW,
 } from "../flowrecord";
 import { COUNTER_BYTES, MOMENTS_BYTES, VOLUME_BYTES, counterAdd, counterValue, momentsAdd, momentsZ, volumeAdd, volumeRatio } from "./damped";
-import { BEACON_PAYLOAD, beaconAge, beaconEvents, beaconObserve, beaconPeriod, beaconScore } from "./beacon";
+import { BEACON_PAYLOAD, beaconAge, beaconEvents, beaconFirst, beaconObserve, beaconPeriod, beaconScore } from "./beacon";
 import { gate, gateInit } from "./gate";
 import {
   FT_BYTES_IN, FT_BYTES_OUT, FT_BYTES_OUT_Z, FT_CHANNEL_AGE_S, FT_CHANNEL_GAP_S, FT_CONN_STATE, FT_DEVICE_AGE_S, FT_DEVICE_CONN_RATE,
@@ -581,15 +581,19 @@ function end(rec: usize, serial: f64, flowTs: f64, reuse: bool): void {
   // the pair's and the peer's standing, without counting this connection again
   copyWords(key, dev, 16);
   copyWords(key + 16, peer, 16);
+  const pr = reuse ? connPair : pairs.find(key, hashBytes(key, 32));
   if (side == 1 && !peerLocal) {
-    // periodicity of the device's connections to this outside peer (key: device, peer)
-    beaconObserve(beacons, key, load<f64>(rec + R_TS), out, ts);
+    // periodicity of the device's connections to this outside peer (key: device, peer);
+    // the pair's first connection makes no entry (beaconFirst), the second seeds it
+    const start = load<f64>(rec + R_TS);
+    const pairFirst = pr != 0 ? pairs.first(pr) : start;
+    if (pairFirst < start || beacons.find(key, hashBytes(key, 32)) != 0) beaconObserve(beacons, key, start, out, ts, pairFirst);
+    else beaconFirst();
     setF(obs, FT_BEACON_SCORE, beaconScore);
     setF(obs, FT_BEACON_PERIOD_S, beaconPeriod);
     setF(obs, FT_BEACON_EVENTS, beaconEvents);
     setF(obs, FT_BEACON_AGE_S, beaconAge);
   }
-  const pr = reuse ? connPair : pairs.find(key, hashBytes(key, 32));
   if (pr != 0) setF(obs, FT_PAIR_CONNS, counterValue(pairs.payload(pr) + P_CONNS_1H, ts, HOUR));
   const ep = reuse ? connEndpoint : endpoints.find(peer, hashBytes(peer, 16));
   if (ep != 0) {

@@ -159,6 +159,8 @@ export class Table {
   /** When entry e was first / last seen. */
   @inline first(e: usize): f64 { return load<f64>(e + this.keyBytes + T_FIRST); }
   @inline last(e: usize): f64 { return load<f64>(e + this.keyBytes + T_LAST); }
+  /** First seen at t (an entry standing for something that began before it was made). */
+  @inline setFirst(e: usize, t: f64): void { store<f64>(e + this.keyBytes + T_FIRST, stamp(t)); }
   /** Seen at `now` (last seen never goes back: records arrive up to the lateness window out of order). */
   touch(e: usize, now: f64): void {
     if (!(now > this.last(e))) return;
