@@ -74,7 +74,7 @@ interface Evidence { bucket: number; serial: number; flowTs: number; dev: string
 
 interface Window {
   /** [0, BUCKETS): each bucket's sum; [BUCKETS, 2 × BUCKETS): the bucket number it holds (one allocation per window) */
-  v: Float64Array;
+  v: number[];
   newest: number;
   /** the model's tick when the window last moved to the back of its map (touch order, approximately) */
   moved: number;
@@ -168,8 +168,8 @@ export class ModelEngine {
       // insert per observation cost more than the rest of the accounting).
       if (tick - w.moved > map.size >> 1) { map.delete(key); map.set(key, w); w.moved = tick; }
     } else {
-      const v = new Float64Array(2 * BUCKETS);
-      v.fill(-Infinity, BUCKETS);
+      // a literal of doubles: allocated inline (a typed array's backing store is not)
+      const v = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity];
       w = { v, newest: b, moved: tick, evidence: [], peak: 0, period: b };
       if (map.size >= this.maxKeys) this.counters.windows_forgotten += forgetOldest(map);
       map.set(key, w);
