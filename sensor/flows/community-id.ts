@@ -7,7 +7,7 @@
 // records written by the sensor get theirs from the Wasm formatter
 // (asm/json/ids.ts), which test/flow-json.test.ts checks against this one.
 // node:crypto's SHA-1 keeps the reference independent of that hand-written one.
-import { createHash } from 'node:crypto';
+import { sha1 } from './sha1.ts';
 
 const ICMP4_COUNTERPART: Record<number, number> = { 8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17 };
 const ICMP6_COUNTERPART: Record<number, number> = {
@@ -45,5 +45,5 @@ export function communityId(saddr: Uint8Array, daddr: Uint8Array, proto: number,
   let o = 2 + 2 * n;
   msg[o++] = proto; msg[o++] = 0;
   if (ports) { msg[o++] = pa >>> 8; msg[o++] = pa & 0xff; msg[o++] = pb >>> 8; msg[o] = pb & 0xff; }
-  return `1:${createHash('sha1').update(msg).digest('base64')}`;
+  return `1:${sha1(msg, 'base64')}`;
 }

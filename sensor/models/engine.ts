@@ -11,13 +11,13 @@
 // forgotten, counted), so memory is bounded however many devices and peers
 // a flood brings. Throttles live apart from windows: forgetting a window
 // does not let its device alert again.
-import { createHash } from 'node:crypto';
 import { communityId } from '../flows/community-id.ts';
 import { isV4Mapped, parseAddress } from '../flows/ip-address.ts';
 import { flowUid } from '../flows/uid.ts';
 import { FEATURE_INDEX, type ObservationView } from '../learn/observation.ts';
 import type { Category, Model } from './model.ts';
 import { buildBreach, type Breach } from './breach.ts';
+import { breachId } from './breach-id.ts';
 import { MetaEngine, type MetaModel } from './meta.ts';
 import { TailEstimator } from './adaptive.ts';
 import { forgetOldest } from './bounded.ts';
@@ -211,7 +211,7 @@ export class ModelEngine {
         ? communityId(hashed(e.dev), hashed(e.peer), e.proto, e.devPort, e.peerPort, seed)
         : communityId(hashed(e.peer), hashed(e.dev), e.proto, e.peerPort, e.devPort, seed),
     }));
-    const id = createHash('sha1').update(`${m.id}|${key}|${ts}`).digest('hex').slice(0, 16);
+    const id = breachId(`${m.id}|${key}|${ts}`);
     const breach = buildBreach(m, o.snapshot(), { id, total, score, evidence, threshold: th.value, adapted: th.adapted });
     this.raise(breach, ts);
   }
@@ -273,8 +273,18 @@ export function scoreOf(m: Pick<Model, 'category' | 'threshold'>, total: number)
   return Math.min(100, Math.round(base + 25 * excess));
 }
 
-/** The address bytes Community ID hashes: 4 for IPv4, 16 for IPv6. */
+/**
+ * The address bytes Community ID hashes: 4 for IPv4, 16 for IPv6. Cached
+ * by text (bounded): a breach's evidence names the same device five times,
+ * and a storm of breaches the same few devices.
+ */
+const HASHED = new Map<string, Uint8Array>();
 function hashed(text: string): Uint8Array {
+  let h = HASHED.get(text);
+  if (h) return h;
   const a = parseAddress(text)!.bytes;
-  return isV4Mapped(a) ? a.subarray(12, 16) : a;
+  h = isV4Mapped(a) ? a.subarray(12, 16) : a;
+  if (HASHED.size >= 65_536) HASHED.clear();
+  HASHED.set(text, h);
+  return h;
 }

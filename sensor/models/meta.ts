@@ -9,7 +9,7 @@
 // `after` names title families ("Anomalous Connection", "Unusual Activity"),
 // only breaches that follow one of those families count. Like every model it
 // is data: the config file can tune, disable or add them.
-import { createHash } from 'node:crypto';
+import { breachId } from './breach-id.ts';
 import type { Breach } from './breach.ts';
 import { CATEGORIES, ModelError, tagList, type Category } from './model.ts';
 import { duration } from './breach.ts';
@@ -92,7 +92,13 @@ export function parseMetaModels(raw: unknown, where: string, base: readonly Meta
 }
 
 const family = (title: string) => title.split(' / ')[0]!;
-const ts = (b: Breach) => Date.parse(b.time) / 1000;
+/** A breach's capture time in seconds, parsed once per breach (judge() reads every recent one's, per breach). */
+const TIMES = new WeakMap<Breach, number>();
+const ts = (b: Breach): number => {
+  let t = TIMES.get(b);
+  if (t === undefined) { t = Date.parse(b.time) / 1000; TIMES.set(b, t); }
+  return t;
+};
 
 /**
  * Judges each breach as it is raised against the device's recent ones.
@@ -146,7 +152,7 @@ export class MetaEngine {
       const evidence = counted.flatMap((x) => x.evidence).slice(0, 5);
       const titles = [...new Set(counted.map((x) => x.title))];
       out.push({
-        id: createHash('sha1').update(`${m.id}|${dev}|${now}`).digest('hex').slice(0, 16),
+        id: breachId(`${m.id}|${dev}|${now}`),
         time: b.time, model: m.id, title: m.title, category: m.category, score,
         mitre: [...new Set([...m.mitre, ...counted.flatMap((x) => x.mitre)])],
         device: { ip: dev },
