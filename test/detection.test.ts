@@ -490,6 +490,24 @@ test('engine: a throttle outlives its forgotten window; forgetting counted', () 
   assert.is(two.counters.throttles_forgotten, 1);
 });
 
+test('engine: a flood of new keys is bounded and forgets the least recently touched; a window kept busy survives it and breaches', () => {
+  const obs: ObsSpec[] = [];
+  const busy = '192.0.2.77';
+  for (let n = 0; n < 20_000; n++) {
+    // every fifth observation is the busy peer; the rest are each a peer never seen again
+    const peer = n % 5 === 0 ? busy : `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
+    obs.push({ ts: 9000 + n * 0.002, peer });
+  }
+  const model = { ...TEST_MODEL, threshold: 3000, window_s: 3600 };
+  const { breaches, counters } = runEngine(model, obs, { maxKeys: 64 });
+  // 16,001 distinct windows through room for 64: all but 64 forgotten, none of them the busy one
+  assert.is(counters.windows_forgotten, 16_001 - 64);
+  assert.is(counters.late, 0);
+  assert.equal(breaches.map((b) => b.peer?.ip), [busy]);
+  assert.is(breaches[0]!.metrics[0]!.value, 3000);
+  assert.is(breaches[0]!.evidence.length, 5);
+});
+
 test('engine: out-of-order observations: within the window they count, a window older are dropped', () => {
   const { breaches, counters } = runEngine(TEST_MODEL, [{ ts: 2000 }, { ts: 1900 }, { ts: 1990 }, { ts: 1995 }]);
   assert.is(counters.late, 1);

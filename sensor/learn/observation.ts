@@ -118,6 +118,11 @@ export class ObservationView {
   get peerPort(): number { return this.dv.getUint16(this.at + O.PEER_PORT, true); }
   get proto(): number { return this.bytes[this.at + O.PROTO]!; }
   device(): string { return address(this.bytes, this.at + O.DEVICE); }
+  /** The device's (peer: false) or peer's address as 4 big-endian words into out at `to`. */
+  addressWords(peer: boolean, out: Uint32Array, to: number): void {
+    const from = this.at + (peer ? O.PEER : O.DEVICE);
+    for (let w = 0; w < 4; w++) out[to + w] = this.dv.getUint32(from + 4 * w, false);
+  }
   peer(): string { return address(this.bytes, this.at + O.PEER); }
   feature(i: number): number { return this.dv.getFloat64(this.at + O.FEATURES + i * 8, true); }
   /** DNS: the registered domain (ASCII, NUL-padded in the core; other bytes shown as \xNN) */

@@ -7,12 +7,14 @@
 // Windows are 12 buckets wide, so a window's total is exact to within one
 // bucket at its old edge; an observation older than the window's newest
 // bucket by a whole window is dropped (counted). Each model keeps at most
-// `maxKeys` windows and as many throttles (the least recently touched are
-// forgotten, counted), so memory is bounded however many devices and peers
-// a flood brings. Throttles live apart from windows: forgetting a window
-// does not let its device alert again.
+// `maxKeys` windows (window-store.ts: flat typed arrays, the least recently
+// touched forgotten when full) and as many throttles, counted, so memory is
+// bounded however many devices and peers a flood brings. Throttles live
+// apart from windows: forgetting a window does not let its device alert
+// again. Addresses become text only when a breach, a tag or a peer group
+// needs them.
 import { communityId } from '../flows/community-id.ts';
-import { isV4Mapped, parseAddress } from '../flows/ip-address.ts';
+import { isV4Mapped } from '../flows/ip-address.ts';
 import { flowUid } from '../flows/uid.ts';
 import { FEATURE_INDEX, type ObservationView } from '../learn/observation.ts';
 import type { Category, Model } from './model.ts';
@@ -22,9 +24,8 @@ import { MetaEngine, type MetaModel } from './meta.ts';
 import { TailEstimator } from './adaptive.ts';
 import { forgetOldest } from './bounded.ts';
 import { DeviceTags } from './tags.ts';
+import { BUCKETS, WindowStore } from './window-store.ts';
 
-const BUCKETS = 12;
-const EVIDENCE = 5;
 
 export interface EngineOptions {
   /** capture seconds from the capture's start during which only compliance models alert (default one day; 0 = off) */
@@ -69,30 +70,23 @@ export interface EngineCounters {
   throttles_forgotten: number;
 }
 
-/** A flow kept as evidence: addresses as the text the observation already made (bytes only when a breach needs its Community ID). */
-interface Evidence { bucket: number; serial: number; flowTs: number; dev: string; peer: string; devPort: number; peerPort: number; proto: number; originator: boolean }
-
-interface Window {
-  /** [0, BUCKETS): each bucket's sum; [BUCKETS, 2 × BUCKETS): the bucket number it holds (one allocation per window) */
-  v: number[];
-  newest: number;
-  /** the model's tick when the window last moved to the back of its map (touch order, approximately) */
-  moved: number;
-  evidence: Evidence[];
-  /** the highest total in the current window period, and the bucket the period began at (adaptive thresholds) */
-  peak: number;
-  period: number;
-}
-
 const BASE_SCORE: Record<Category, number> = { critical: 75, suspicious: 55, compliance: 40, informational: 20 };
 
 export class ModelEngine {
   readonly counters: EngineCounters = {
     observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, suppressed_tagged: 0, suppressed_adaptive: 0, suppressed_group: 0, meta_breaches: 0, late: 0, windows_forgotten: 0, throttles_forgotten: 0,
   };
-  private readonly windows: Map<string, Window>[];
+  private readonly windows: WindowStore[];
   /** per model: observations accounted (the clock of its windows' touch order) */
   private readonly ticks: number[];
+  /** per model: which key its windows use (bit 0: per peer, bit 1: per port), and this observation's keys by kind */
+  private readonly keyKinds: number[];
+  /** the key words of the window being accounted, and the latest evidence peer's */
+  private readonly keyWords = new Uint32Array(9);
+  private readonly peerWords = new Uint32Array(4);
+  /** the observation's addresses as text, made when first needed */
+  private devText: string | null = null;
+  private peerText: string | null = null;
   /** per model: the distribution of its window peaks in this network (adaptive.ts) */
   private readonly tails: TailEstimator[];
   /** per model: key → capture time until which it may not breach again (insertion order = expiry order) */
@@ -107,13 +101,14 @@ export class ModelEngine {
 
   /** models in the order of the compiled program: bit i of an observation = models[i] */
   constructor(readonly models: readonly Model[], private readonly opts: EngineOptions) {
-    this.windows = models.map(() => new Map());
+    this.maxKeys = opts.maxKeys ?? 50_000;
+    this.windows = models.map(() => new WindowStore(this.maxKeys));
     this.ticks = models.map(() => 0);
+    this.keyKinds = models.map((m) => (m.group.includes('peer') ? 1 : 0) | (m.group.includes('port') ? 2 : 0));
     this.tails = models.map(() => new TailEstimator());
     this.throttles = models.map(() => new Map());
     this.learningS = opts.learningS ?? 86400;
     this.baselineS = opts.baselineS ?? Math.max(this.learningS, 3600);
-    this.maxKeys = opts.maxKeys ?? 50_000;
     this.tags = opts.tags ?? new DeviceTags();
     const metas = (opts.metas ?? []).filter((m) => m.enabled);
     this.meta = metas.length ? new MetaEngine(metas, this.maxKeys) : null;
@@ -139,64 +134,47 @@ export class ModelEngine {
     this.startAt(ts);
     const lo = o.modelsLo, hi = o.modelsHi;
     if (lo === 0 && hi === 0) return;
-    const device = o.device();
-    let peer: string | null = null;
+    this.devText = this.peerText = null;
+    o.addressWords(true, this.peerWords, 0);
     for (let i = 0; i < this.models.length; i++) {
       if (((i < 32 ? lo >>> i : hi >>> (i - 32)) & 1) === 0) continue;
-      peer ??= o.peer();
-      this.account(i, o, ts, device, peer);
+      this.account(i, o, ts);
     }
   }
 
-  private account(i: number, o: ObservationView, ts: number, device: string, peer: string): void {
+  private device(o: ObservationView): string { return (this.devText ??= o.device()); }
+  private peer(o: ObservationView): string { return (this.peerText ??= o.peer()); }
+
+  private account(i: number, o: ObservationView, ts: number): void {
     const m = this.models[i]!;
-    if (m.exclude_tags.length && this.tags.any(device, m.exclude_tags)) { this.counters.suppressed_tagged++; return; }
-    if (m.skip_group_port && this.opts.groupNormal?.(device, o.feature(FEATURE_INDEX.port), o.proto)) { this.counters.suppressed_group++; return; }
-    const map = this.windows[i]!;
-    let key = device;
-    if (m.group.includes('peer')) key += `|${peer}`;
-    if (m.group.includes('port')) key += `|${o.feature(FEATURE_INDEX.port)}`;
+    if (m.exclude_tags.length && this.tags.size > 0 && this.tags.any(this.device(o), m.exclude_tags)) { this.counters.suppressed_tagged++; return; }
+    if (m.skip_group_port && this.opts.groupNormal?.(this.device(o), o.feature(FEATURE_INDEX.port), o.proto)) { this.counters.suppressed_group++; return; }
+    const kind = this.keyKinds[i]!;
+    const k = this.keyWords;
+    o.addressWords(false, k, 0);
+    if (kind & 1) k.set(this.peerWords, 4); else k.fill(0, 4, 8);
+    k[8] = kind & 2 ? o.feature(FEATURE_INDEX.port) >>> 0 : 0;
+    const store = this.windows[i]!;
     const width = m.window_s / BUCKETS;
     const b = Math.floor(ts / width);
-    const tick = ++this.ticks[i]!;
-    let w = map.get(key);
-    if (w) {
-      if (b <= w.newest - BUCKETS) { this.counters.late++; return; }
-      // The map's order is (about) least recently touched first, for
-      // forgetOldest: a window moves to the back when touched, unless it
-      // moved within the last half map's worth of touches (a delete and an
-      // insert per observation cost more than the rest of the accounting).
-      if (tick - w.moved > map.size >> 1) { map.delete(key); map.set(key, w); w.moved = tick; }
-    } else {
-      // a literal of doubles: allocated inline (a typed array's backing store is not)
-      const v = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity, -Infinity];
-      w = { v, newest: b, moved: tick, evidence: [], peak: 0, period: b };
-      if (map.size >= this.maxKeys) this.counters.windows_forgotten += forgetOldest(map);
-      map.set(key, w);
-    }
-    if (b > w.newest) w.newest = b;
-    const slot = ((b % BUCKETS) + BUCKETS) % BUCKETS;
-    const v = w.v;
-    if (v[BUCKETS + slot] !== b) { v[BUCKETS + slot] = b; v[slot] = 0; }
-    v[slot]! += m.metric.kind === 'count' ? 1 : o.feature(FEATURE_INDEX[m.metric.feature]);
-    w.evidence.push({
-      bucket: b, serial: o.serial, flowTs: o.flowTs, dev: device, peer,
-      devPort: o.devicePort, peerPort: o.peerPort, proto: o.proto, originator: o.feature(FEATURE_INDEX.originator) === 1,
-    });
-    if (w.evidence.length > EVIDENCE) w.evidence.shift();
-    const total = windowTotal(w);
+    const forgotten = store.forgotten;
+    const s = store.slotFor(k, b, ++this.ticks[i]!);
+    if (store.forgotten !== forgotten) this.counters.windows_forgotten++;
+    if (!store.created && b <= store.newest(s) - BUCKETS) { this.counters.late++; return; }
+    store.add(s, b, m.metric.kind === 'count' ? 1 : o.feature(FEATURE_INDEX[m.metric.feature]));
+    store.evidence(s, b, o.serial, o.flowTs, o.devicePort, o.peerPort, o.proto, o.feature(FEATURE_INDEX.originator) === 1, this.peerWords);
+    const total = store.total(s);
     // a window period ended: its peak is one sample of this network's distribution
-    if (b - w.period >= BUCKETS) {
-      if (w.peak > 0) this.tails[i]!.learnOne(w.peak, ts);
-      w.peak = 0;
-      w.period = b;
-    }
-    if (total > w.peak) w.peak = total;
+    const ended = store.peak(s, b, total);
+    if (ended > 0) this.tails[i]!.learnOne(ended, ts);
     if (total < m.threshold) return;
     const th = m.adaptive ? this.tails[i]!.threshold(m.threshold, ts) : { value: m.threshold, adapted: false };
     if (total < th.value) { this.counters.suppressed_adaptive++; return; }
     if (m.category !== 'compliance' && this.learningS > 0 && ts < this.startTs + this.learningS) { this.counters.suppressed_learning++; return; }
     if (m.baseline && o.feature(FEATURE_INDEX.device_age_s) < this.baselineS) { this.counters.suppressed_baseline++; return; }
+    let key = this.device(o);
+    if (kind & 1) key += `|${this.peer(o)}`;
+    if (kind & 2) key += `|${o.feature(FEATURE_INDEX.port)}`;
     const throttles = this.throttles[i]!;
     const until = throttles.get(key);
     if (until !== undefined && ts < until) { this.counters.suppressed_throttle++; return; }
@@ -205,12 +183,20 @@ export class ModelEngine {
     throttles.set(key, ts + m.throttle_s);
     const score = scoreOf({ category: m.category, threshold: th.value }, total);
     const seed = this.opts.communityIdSeed ?? 0;
-    const evidence = w.evidence.filter((e) => e.bucket > w!.newest - BUCKETS).map((e) => ({
-      uid: flowUid(e.serial, e.flowTs),
-      community_id: e.originator
-        ? communityId(hashed(e.dev), hashed(e.peer), e.proto, e.devPort, e.peerPort, seed)
-        : communityId(hashed(e.peer), hashed(e.dev), e.proto, e.peerPort, e.devPort, seed),
-    }));
+    const evidence: Breach['evidence'] = [];
+    const dev = communityBytes(store.key(s), 0);
+    const v = store.nums;
+    store.eachEvidence(s, (e, peerWords) => {
+      const other = communityBytes(peerWords, 0);
+      const ports = v[e + 3]!, devPort = ports % 65536, peerPort = Math.floor(ports / 65536);
+      const proto = v[e + 4]! & 255;
+      evidence.push({
+        uid: flowUid(v[e + 1]!, v[e + 2]!),
+        community_id: v[e + 4]! >= 256
+          ? communityId(dev, other, proto, devPort, peerPort, seed)
+          : communityId(other, dev, proto, peerPort, devPort, seed),
+      });
+    });
     const id = breachId(`${m.id}|${key}|${ts}`);
     const breach = buildBreach(m, o.snapshot(), { id, total, score, evidence, threshold: th.value, adapted: th.adapted });
     this.raise(breach, ts);
@@ -258,14 +244,6 @@ export class ModelEngine {
   }
 }
 
-/** The window's total over its live buckets: (newest − 12, newest]. */
-function windowTotal(w: Window): number {
-  let total = 0;
-  const v = w.v;
-  for (let s = 0; s < BUCKETS; s++) if (v[BUCKETS + s]! > w.newest - BUCKETS) total += v[s]!;
-  return total;
-}
-
 /** The category's base score, raised with how far past the threshold the metric went (10× = +25). */
 export function scoreOf(m: Pick<Model, 'category' | 'threshold'>, total: number): number {
   const base = BASE_SCORE[m.category];
@@ -273,18 +251,9 @@ export function scoreOf(m: Pick<Model, 'category' | 'threshold'>, total: number)
   return Math.min(100, Math.round(base + 25 * excess));
 }
 
-/**
- * The address bytes Community ID hashes: 4 for IPv4, 16 for IPv6. Cached
- * by text (bounded): a breach's evidence names the same device five times,
- * and a storm of breaches the same few devices.
- */
-const HASHED = new Map<string, Uint8Array>();
-function hashed(text: string): Uint8Array {
-  let h = HASHED.get(text);
-  if (h) return h;
-  const a = parseAddress(text)!.bytes;
-  h = isV4Mapped(a) ? a.subarray(12, 16) : a;
-  if (HASHED.size >= 65_536) HASHED.clear();
-  HASHED.set(text, h);
-  return h;
+/** An address of 4 big-endian words as the bytes Community ID hashes: 4 for IPv4 (mapped), 16 for IPv6. */
+function communityBytes(words: Uint32Array, at: number): Uint8Array {
+  const a = new Uint8Array(16);
+  for (let w = 0; w < 4; w++) { const x = words[at + w]!; a[4 * w] = x >>> 24; a[4 * w + 1] = (x >>> 16) & 255; a[4 * w + 2] = (x >>> 8) & 255; a[4 * w + 3] = x & 255; }
+  return isV4Mapped(a) ? a.subarray(12, 16) : a;
 }
