@@ -24,19 +24,21 @@ const N_IDS = BUCKETS;             // [12, 24): the bucket number each holds
 export const N_EV = 2 * BUCKETS;   // evidence ring, EV_FIELDS each
 export const EV_FIELDS = 5;        // bucket, serial, flow ts, device port | peer port << 16, proto | originator << 8
 const N_NEWEST = N_EV + EVIDENCE * EV_FIELDS;
-const N_TOUCHED = N_NEWEST + 1;
-const N_PEAK = N_NEWEST + 2;
-const N_PERIOD = N_NEWEST + 3;
-const N_EV_HEAD = N_NEWEST + 4;
-const N_EV_COUNT = N_NEWEST + 5;
-const NUMS = N_NEWEST + 6;
+const N_PEAK = N_NEWEST + 1;
+const N_PERIOD = N_NEWEST + 2;
+const N_EV_HEAD = N_NEWEST + 3;
+const N_EV_COUNT = N_NEWEST + 4;
+const NUMS = N_NEWEST + 5;
 
 export class WindowStore {
   private cap: number;
   private readonly maxCap: number;
   private used = 0;
   private keys: Uint32Array;
-  private inUse: Uint8Array;
+  /** each slot's key hash, never 0 in use (0: empty): a probe compares these before any key */
+  private hashes: Uint32Array;
+  /** the tick each window was last touched: apart from the rest, so choosing whom to forget reads 16 compact values, not 16 windows */
+  private touched: Float64Array;
   /** the numbers of slot s start at s × NUMS */
   nums: Float64Array;
   /** evidence peers: 4 words per evidence flow */
@@ -52,7 +54,8 @@ export class WindowStore {
     this.maxCap = c;
     this.cap = Math.min(c, INITIAL);
     this.keys = new Uint32Array(this.cap * KEY_WORDS);
-    this.inUse = new Uint8Array(this.cap);
+    this.hashes = new Uint32Array(this.cap);
+    this.touched = new Float64Array(this.cap);
     this.nums = new Float64Array(this.cap * NUMS);
     this.evPeers = new Uint32Array(this.cap * EVIDENCE * 4);
   }
@@ -69,13 +72,14 @@ export class WindowStore {
     const mask = this.cap - 1, limit = Math.min(PROBE, this.cap);
     let i = h & mask, oldest = i, oldestTick = Infinity;
     for (let n = 0; n < limit; n++, i = (i + 1) & mask) {
-      if (this.inUse[i] === 0) { this.used++; return this.make(i, key, b, tick); }
-      if (this.keyAt(i, key)) { this.created = false; this.nums[i * NUMS + N_TOUCHED] = tick; return i; }
-      const t = this.nums[i * NUMS + N_TOUCHED]!;
+      const hi = this.hashes[i]!;
+      if (hi === 0) { this.used++; return this.make(i, key, h, b, tick); }
+      if (hi === h && this.keyAt(i, key)) { this.created = false; this.touched[i] = tick; return i; }
+      const t = this.touched[i]!;
       if (t < oldestTick) { oldestTick = t; oldest = i; }
     }
     this.forgotten++;
-    return this.make(oldest, key, b, tick);
+    return this.make(oldest, key, h, b, tick);
   }
 
   private keyAt(i: number, key: Uint32Array): boolean {
@@ -84,31 +88,35 @@ export class WindowStore {
     return true;
   }
 
-  private make(i: number, key: Uint32Array, b: number, tick: number): number {
-    this.inUse[i] = 1;
+  private make(i: number, key: Uint32Array, h: number, b: number, tick: number): number {
+    this.hashes[i] = h;
     this.keys.set(key, i * KEY_WORDS);
     const o = i * NUMS, v = this.nums;
     for (let s = 0; s < BUCKETS; s++) { v[o + N_SUMS + s] = 0; v[o + N_IDS + s] = -Infinity; }
-    v[o + N_NEWEST] = b; v[o + N_TOUCHED] = tick; v[o + N_PEAK] = 0; v[o + N_PERIOD] = b; v[o + N_EV_HEAD] = 0; v[o + N_EV_COUNT] = 0;
+    this.touched[i] = tick;
+    v[o + N_NEWEST] = b; v[o + N_PEAK] = 0; v[o + N_PERIOD] = b; v[o + N_EV_HEAD] = 0; v[o + N_EV_COUNT] = 0;
     this.created = true;
     return i;
   }
 
   /** Double the slots, every window rehashed into its new place. */
   private grow(): void {
-    const { keys, inUse, nums, evPeers, cap } = this;
+    const { keys, hashes, touched, nums, evPeers, cap } = this;
     this.cap = cap * 2;
     this.keys = new Uint32Array(this.cap * KEY_WORDS);
-    this.inUse = new Uint8Array(this.cap);
+    this.hashes = new Uint32Array(this.cap);
+    this.touched = new Float64Array(this.cap);
     this.nums = new Float64Array(this.cap * NUMS);
     this.evPeers = new Uint32Array(this.cap * EVIDENCE * 4);
     const mask = this.cap - 1;
     for (let j = 0; j < cap; j++) {
-      if (inUse[j] === 0) continue;
+      const h = hashes[j]!;
+      if (h === 0) continue;
       const key = keys.subarray(j * KEY_WORDS, (j + 1) * KEY_WORDS);
-      let i = hash(key) & mask;
-      while (this.inUse[i] !== 0) i = (i + 1) & mask; // at most a quarter full: an empty slot is near
-      this.inUse[i] = 1;
+      let i = h & mask;
+      while (this.hashes[i] !== 0) i = (i + 1) & mask; // at most a quarter full: an empty slot is near
+      this.hashes[i] = h;
+      this.touched[i] = touched[j]!;
       this.keys.set(key, i * KEY_WORDS);
       this.nums.set(nums.subarray(j * NUMS, (j + 1) * NUMS), i * NUMS);
       this.evPeers.set(evPeers.subarray(j * EVIDENCE * 4, (j + 1) * EVIDENCE * 4), i * EVIDENCE * 4);
@@ -183,5 +191,5 @@ function hash(k: Uint32Array): number {
     h ^= h >>> 13;
   }
   h = Math.imul(h ^ (h >>> 16), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+  return ((h ^ (h >>> 16)) >>> 0) || 1;
 }
