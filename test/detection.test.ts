@@ -213,6 +213,31 @@ test('the week profile: 50 MB sent at 03:00 by a device only ever active in offi
   assert.is(atDay.breaches.filter((b) => b.model === 'unusual-activity-transfer-at-unusual-hour').length, 0);
 });
 
+test('a server calling new outside hosts breaches on a port new to it, not on the port it has used as a client for days (a mail server on 25)', async () => {
+  const head = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
+  const lines: string[] = [];
+  const line = (src: string, dst: string, sp: number, dp: number, t: number) => `2 123456789012 eni-0a ${src} ${dst} ${sp} ${dp} 6 10 4000 ${t} ${t + 2} ACCEPT OK`;
+  let sp = 20000;
+  for (const day of [0, 1, 2]) {
+    // it mostly answers: 300 connections a day from internal clients
+    for (let k = 0; k < 300; k++) lines.push(line(`10.0.1.${1 + (k % 200)}`, '10.0.0.25', sp++, 443, T0 + day * 86400 + k * 200));
+    // and delivers mail to two outside hosts a day
+    for (let k = 0; k < 2; k++) lines.push(line('10.0.0.25', `203.0.113.${day * 2 + k + 1}`, sp++, 25, T0 + day * 86400 + 1000 + k * 60));
+  }
+  const t = T0 + 2 * 86400 + 30_000;
+  // three new mail hosts within minutes: its job
+  for (let k = 0; k < 3; k++) lines.push(line('10.0.0.25', `198.51.100.${1 + k}`, sp++, 25, t + k * 60));
+  // three new hosts on a port it never called out on: a foothold calling home
+  for (let k = 0; k < 3; k++) lines.push(line('10.0.0.25', `198.51.100.${11 + k}`, sp++, 4444, t + 1000 + k * 60));
+  lines.sort((a, b) => Number(a.split(' ')[10]) - Number(b.split(' ')[10]));
+  const path = join(dir, 'mail-server.log');
+  writeFileSync(path, [head, ...lines.filter((l) => l !== head)].join('\n') + '\n');
+  const { breaches } = await breachesOf(path, { format: 'aws-vpc' });
+  const server = breaches.filter((b) => b.model === 'server-new-external-connections');
+  assert.equal(server.map((b) => [b.device.ip, b.peer?.ip ?? b.summary.match(/the latest (\S+)/)?.[1]]), [['10.0.0.25', '198.51.100.13']]);
+  assert.match(server[0]!.summary, /on port 4444/);
+});
+
 test('learning tables grow while half full: 20 k peers of one device are all kept and found again after the tables doubled', async () => {
   const head = 'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
   const lines = [head];
