@@ -23,6 +23,7 @@ import type { FlowRecord } from '../sensor/flows/zeek-record.ts';
 import { communityId } from '../sensor/flows/community-id.ts';
 import { parseAddress } from '../sensor/flows/ip-address.ts';
 import { cli, jsonLines } from './helpers/cli.ts';
+import { needSharedData, sharedFiles, sharedPath } from './helpers/shared-data.ts';
 import { writeSampleCapture } from '../sensor/sample/sample-capture.ts';
 import { pcapFile, type PcapRecord } from './helpers/capture-bytes.ts';
 import { MAC_A, MAC_B, eth, ipv4, tcp } from './helpers/packet-bytes.ts';
@@ -236,6 +237,23 @@ test('a server calling new outside hosts breaches on a port new to it, not on th
   const server = breaches.filter((b) => b.model === 'server-new-external-connections');
   assert.equal(server.map((b) => [b.device.ip, b.peer?.ip ?? b.summary.match(/the latest (\S+)/)?.[1]]), [['10.0.0.25', '198.51.100.13']]);
   assert.match(server[0]!.summary, /on port 4444/);
+});
+
+test('real captures (../shared/data/pcap): detection runs over every one without failing, and the benign ones raise no critical breach even with no learning period', async () => {
+  if (!needSharedData('detection over the shared captures')) return;
+  const files = sharedFiles('pcap', (f) => /\.(pcap|pcapng|cap|gz)$/.test(f));
+  assert.ok(files.length >= 100, `${files.length} captures`);
+  let benign = 0, benignFlows = 0;
+  const critical: string[] = [];
+  for (const f of files) {
+    const { breaches, flows } = await breachesOf(sharedPath(f));
+    if (!f.startsWith('pcap/benign/')) continue;
+    benign++;
+    benignFlows += flows.length;
+    for (const b of breaches) if (b.category === 'critical') critical.push(`${f}: ${b.model} ${b.summary}`);
+  }
+  assert.ok(benign >= 14 && benignFlows > 1000, `${benign} benign captures, ${benignFlows} flows`);
+  assert.equal(critical, []);
 });
 
 test('learning tables grow while half full: 20 k peers of one device are all kept and found again after the tables doubled', async () => {

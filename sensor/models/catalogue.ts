@@ -156,6 +156,10 @@ const RAW = [
       { feature: 'peer_rarity', op: '>=', value: 90 },
       { feature: 'peer_age_s', op: '<', value: 14 * 86400 },
       { feature: 'beacon_age_s', op: '<', value: 6 * 3600 },
+      // regular for ten minutes at least: an IoT camera's cloud keepalive,
+      // every 4.6 s, is as regular as a beacon within its first minute
+      // (a real benign capture, pcap/benign/iot_camera_baseline)
+      { feature: 'beacon_age_s', op: '>=', value: 600 },
       { feature: 'port', op: 'not in', value: [53, 123] },
     ],
     metric: { kind: 'count' }, group: ['peer'], window_s: 3600, threshold: 1, throttle_s: 86400, baseline: false,
