@@ -62,7 +62,7 @@ class Trace {
   }
 }
 
-async function breachesOf(path: string, opts: { learningS?: number; baselineS?: number; format?: 'aws-vpc' } = {}): Promise<{ breaches: Breach[]; flows: FlowRecord[]; detection: NonNullable<Awaited<ReturnType<typeof analyze>>['detection']> }> {
+async function breachesOf(path: string, opts: { learningS?: number; baselineS?: number; format?: 'aws-vpc' | 'zeek-conn' } = {}): Promise<{ breaches: Breach[]; flows: FlowRecord[]; detection: NonNullable<Awaited<ReturnType<typeof analyze>>['detection']> }> {
   const breaches: Breach[] = [];
   const flows: FlowRecord[] = [];
   const s = await analyze({
@@ -254,6 +254,21 @@ test('real captures (../shared/data/pcap): detection runs over every one without
   }
   assert.ok(benign >= 14 && benignFlows > 1000, `${benign} benign captures, ${benignFlows} flows`);
   assert.equal(critical, []);
+});
+
+test('a real labelled malware capture (Stratosphere CTU-SME-11, RemcosRAT, as a Zeek conn.log): its command-and-control retry loop breaches on the infected host, and nothing else does', async () => {
+  if (!needSharedData('the labelled RemcosRAT capture')) return;
+  const path = sharedPath('flows/zeek_conn/stratosphere/test18-ctu-sme-11-labeled/zeek-labeled__conn.log.labeled');
+  // the labels: 192.168.1.107 → 66.63.168.35:5888 is Malicious (data exfiltration channel, rejected 719 times)
+  const labelled = readFileSync(path, 'utf8').split('\n').filter((l) => l.includes('\tMalicious\t'));
+  assert.ok(labelled.length >= 700 && labelled.every((l) => l.includes('66.63.168.35')));
+  const first = Math.min(...labelled.map((l) => Number(l.split('\t')[0])));
+  const { breaches } = await breachesOf(path, { format: 'zeek-conn' });
+  assert.equal(breaches.map((b) => [b.model, b.device.ip, b.peer?.ip]), [['anomalous-failed-connections-rare-endpoint', '192.168.1.107', '66.63.168.35']]);
+  const b = breaches[0]!;
+  assert.ok(Date.parse(b.time) / 1000 - first < 120, `detected ${Date.parse(b.time) / 1000 - first} s after the first attempt`);
+  assert.equal(b.mitre, ['T1071', 'T1571']);
+  assert.is(b.evidence.length, 5);
 });
 
 test('learning tables grow while half full: 20 k peers of one device are all kept and found again after the tables doubled', async () => {

@@ -167,6 +167,24 @@ const RAW = [
     summary: '{device} connected to {peer} on port {port} every {beacon_period_s} or so ({beacon_events} times, regularity {beacon_score}/100), an endpoint {peer_rarity}% of the network has not contacted and first seen {peer_age_s} ago: beaconing.',
   },
   {
+    // A device that keeps trying an outside host which refuses or never
+    // answers: malware retrying a dead or blocked command-and-control
+    // server. Its retries come too fast to be beacon events (they coalesce)
+    // and fail too early to carry data. Found missing on a real labelled
+    // capture (Stratosphere CTU-SME-11: RemcosRAT, 719 rejected connections
+    // to one address in 12 minutes).
+    id: 'anomalous-failed-connections-rare-endpoint', title: 'Anomalous Connection / Repeated Failed Connections to Rare Endpoint', category: 'suspicious', mitre: ['T1071', 'T1571'], priority: 2,
+    on: 'end', filters: [
+      { feature: 'direction', op: '==', value: 1 },
+      { feature: 'failed', op: '==', value: 1 },
+      { feature: 'peer_rarity', op: '>=', value: 90 },
+      { feature: 'port', op: 'not in', value: [53, 123] },
+    ],
+    metric: { kind: 'count' }, group: ['peer'], window_s: 600, threshold: 30, throttle_s: 21600, baseline: false,
+    metric_label: 'failed connections to a rare external endpoint',
+    summary: '{device} made {value} failed connections to {peer} (port {port}) within {window}, an endpoint {peer_rarity}% of the network has not contacted: a retry loop, as malware calling a dead or blocked command-and-control server makes.',
+  },
+  {
     // Gigabytes pulled from (or pushed to) internal hosts, far beyond the
     // device's own busiest hours: data gathered before it leaves. A backup
     // server moving as much every night has learned that as its normal.
