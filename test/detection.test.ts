@@ -256,7 +256,7 @@ test('real captures (../shared/data/pcap): detection runs over every one without
   assert.equal(critical, []);
 });
 
-test('a real labelled malware capture (Stratosphere CTU-SME-11, RemcosRAT, as a Zeek conn.log): its command-and-control retry loop breaches on the infected host, and nothing else does', async () => {
+test('a real labelled malware capture (Stratosphere CTU-SME-11, RemcosRAT, as a Zeek conn.log): its command-and-control retry loop breaches on the infected host, and nothing else does; a real vertical port scan is a port scan only', async () => {
   if (!needSharedData('the labelled RemcosRAT capture')) return;
   const path = sharedPath('flows/zeek_conn/stratosphere/test18-ctu-sme-11-labeled/zeek-labeled__conn.log.labeled');
   // the labels: 192.168.1.107 → 66.63.168.35:5888 is Malicious (data exfiltration channel, rejected 719 times)
@@ -269,6 +269,9 @@ test('a real labelled malware capture (Stratosphere CTU-SME-11, RemcosRAT, as a 
   assert.ok(Date.parse(b.time) / 1000 - first < 120, `detected ${Date.parse(b.time) / 1000 - first} s after the first attempt`);
   assert.equal(b.mitre, ['T1071', 'T1571']);
   assert.is(b.evidence.length, 5);
+  // a real vertical port scan (nmap against scanme) fails on many ports: it is a port scan, not a retry loop
+  const scan = await breachesOf(sharedPath('flows/zeek_conn/stratosphere/port-scans-vertical/vertical__conn.log'), { format: 'zeek-conn' });
+  assert.equal(scan.breaches.map((x) => [x.model, x.device.ip, x.peer?.ip]), [['device-port-scan', '192.168.1.9', '45.33.32.156']]);
 });
 
 test('learning tables grow while half full: 20 k peers of one device are all kept and found again after the tables doubled', async () => {

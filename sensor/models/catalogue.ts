@@ -180,9 +180,10 @@ const RAW = [
       { feature: 'peer_rarity', op: '>=', value: 90 },
       { feature: 'port', op: 'not in', value: [53, 123] },
     ],
-    metric: { kind: 'count' }, group: ['peer'], window_s: 600, threshold: 30, throttle_s: 21600, baseline: false,
+    // per port: a retry loop knocks on one door (a port scan, many, is the scan models')
+    metric: { kind: 'count' }, group: ['peer', 'port'], window_s: 600, threshold: 30, throttle_s: 21600, baseline: false,
     metric_label: 'failed connections to a rare external endpoint',
-    summary: '{device} made {value} failed connections to {peer} (port {port}) within {window}, an endpoint {peer_rarity}% of the network has not contacted: a retry loop, as malware calling a dead or blocked command-and-control server makes.',
+    summary: '{device} made {value} failed connections to {peer} on port {port} within {window}, an endpoint {peer_rarity}% of the network has not contacted: a retry loop, as malware calling a dead or blocked command-and-control server makes.',
   },
   {
     // Gigabytes pulled from (or pushed to) internal hosts, far beyond the
