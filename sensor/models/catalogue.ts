@@ -179,6 +179,10 @@ const RAW = [
       { feature: 'failed', op: '==', value: 1 },
       { feature: 'peer_rarity', op: '>=', value: 90 },
       { feature: 'port', op: 'not in', value: [53, 123] },
+      // a loop, not a one-off: kept in the core until the pair has a few
+      // connections this hour (a flood of single failures to random hosts
+      // would otherwise make a window each)
+      { feature: 'pair_conns', op: '>=', value: 5 },
     ],
     // per port: a retry loop knocks on one door (a port scan, many, is the scan models')
     metric: { kind: 'count' }, group: ['peer', 'port'], window_s: 600, threshold: 30, throttle_s: 21600, baseline: false,
