@@ -21,7 +21,7 @@
 // window's records at the window's start), so timing works at the minute
 // resolution cloud flow logs give.
 
-import { Table, hashBytes, tableCreated } from "./table";
+import { Table, tableCreated } from "./table";
 
 export const RING: i32 = 24;
 const COALESCE: f64 = 2;
@@ -121,7 +121,7 @@ export function beaconFirst(): void {
  * ring and sets beaconScore / beaconPeriod / beaconEvents.
  */
 export function beaconObserve(t: Table, key: usize, start: f64, bytes: f64, now: f64, seed: f64): void {
-  const e = t.upsert(key, hashBytes(key, 32), now);
+  const e = t.upsert(key, now);
   const p = t.payload(e);
   if (tableCreated && seed < start) {
     // the pair's first connection, which made no entry (beaconFirst): the ring's first event

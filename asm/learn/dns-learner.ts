@@ -32,7 +32,7 @@ import {
   FT_DNS_RCODE, FT_DNS_RESOLVER, FT_DNS_SUB_ENTROPY, FT_DNS_SUB_LEN, OBS_DNS, O_NAME,
 } from "./observation";
 import { commit, dev, orient, orientation, setF, side, since, takeObservation } from "./learner";
-import { Table, hashBytes, tableCreated, tablesGrow } from "./table";
+import { Table, tableCreated, tablesGrow } from "./table";
 
 const HOUR: f64 = 3600;
 const NX_HALF: f64 = 600;
@@ -86,7 +86,7 @@ export function learnDnsPacket(ts: f64, src: usize, dst: usize, sport: u32, dpor
   if (st == DNS_PARTIAL) count(C_DNS_MALFORMED); // the question is sound, the answers are not: learn the question
   // A local device answering: a resolver (its own questions upstream are its clients')
   if (isLocal(src)) {
-    const r = askers.upsert(src, hashBytes(src, 16), ts);
+    const r = askers.upsert(src, ts);
     store<f64>(askers.payload(r) + DV_ANSWERED, ts);
     askers.touch(r, ts);
   }
@@ -100,14 +100,14 @@ export function learnDnsPacket(ts: f64, src: usize, dst: usize, sport: u32, dpor
   copyWords(key, dev, 16);
   store<u32>(key + 16, dnsQnameHash());
   store<u32>(key + 20, dnsRegHash());
-  const n = names.upsert(key, hashBytes(key, 24), ts);
+  const n = names.upsert(key, ts);
   const nameNew = tableCreated || since(ts, names.last(n)) > HOUR;
   names.touch(n, ts);
 
   // the registered domain
   store<u32>(key + 16, dnsRegHash());
   store<u32>(key + 20, 0);
-  const d = domains.upsert(key, hashBytes(key, 24), ts);
+  const d = domains.upsert(key, ts);
   const domainNew = tableCreated;
   const dp = domains.payload(d);
   const newNames = counterAdd(dp + DM_NAMES_1H, ts, HOUR, nameNew ? 1 : 0);
@@ -115,7 +115,7 @@ export function learnDnsPacket(ts: f64, src: usize, dst: usize, sport: u32, dpor
   domains.touch(d, ts);
 
   // the device: NXDOMAIN for domains it never asked before
-  const a = askers.upsert(dev, hashBytes(dev, 16), ts);
+  const a = askers.upsert(dev, ts);
   const nx = counterAdd(askers.payload(a) + DV_NX_10M, ts, NX_HALF, rcode == 3 && domainNew ? 1 : 0);
   const answered = load<f64>(askers.payload(a) + DV_ANSWERED);
   askers.touch(a, ts);

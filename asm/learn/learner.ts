@@ -51,7 +51,7 @@ import {
   FT_BEACON_SCORE, FT_BEACON_PERIOD_S, FT_BEACON_EVENTS, FT_BEACON_AGE_S, FT_HOUR_SHARE, FT_INTERNAL_VOLUME, FT_INTERNAL_VOLUME_RATIO, FT_EXTERNAL_OUT_VOLUME, FT_EXTERNAL_OUT_RATIO,
   O_DEVICE_PORT, O_FEATURES, O_FLOW_TS, O_KIND, O_PEER, O_PEER_PORT, O_PROTO, O_SERIAL, O_TS, OBS_CONN, OBS_END, OBS_SIZE,
 } from "./observation";
-import { Table, hashBytes, tableCreated, tablesGrow } from "./table";
+import { Table, tableCreated, tablesGrow } from "./table";
 
 // Half-lives of the decayed statistics (seconds of capture time).
 const MINUTE: f64 = 60;
@@ -209,7 +209,7 @@ export function learnExportPorts(start: i32, minConns: f64): i32 {
   for (; i <= ports.mask && n < room; i++) {
     if (!ports.occupied(i)) continue;
     if (minConns > 0) {
-      const d = devices.find(ports.at(i), hashBytes(ports.at(i), 16));
+      const d = devices.find(ports.at(i));
       if (d == 0 || load<f64>(devices.payload(d) + D_WEEK_TOTAL) < minConns) continue;
     }
     copyWords(obsBase + <usize>n * PORT_ROW, ports.at(i), 24);
@@ -333,7 +333,7 @@ export function commit(o: usize): void {
 
 /** The device entry for the address at a (created if new). */
 function device(a: usize, now: f64): usize {
-  const d = devices.upsert(a, hashBytes(a, 16), now);
+  const d = devices.upsert(a, now);
   if (tableCreated) setCounter(C_LEARN_DEVICES, <f64>devices.used);
   return d;
 }
@@ -402,7 +402,7 @@ function recount(now: f64): void {
     const p = pairs.at(i);
     const clientLast = load<f64>(pairs.payload(p) + P_CLIENT_LAST);
     if (clientLast == 0 || clientLast < countedHorizon) continue;
-    const e = endpoints.find(p + 16, hashBytes(p + 16, 16));
+    const e = endpoints.find(p + 16);
     if (e != 0) {
       const c = endpoints.payload(e) + EP_DEVICES;
       store<f64>(c, load<f64>(c) + 1);
@@ -443,7 +443,7 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   // (a scan of our ranges from the internet) is not learned: the address
   // would become a device with an age, and a /16 of them would flush the
   // tables. It is learned once the address answers (end()).
-  if (side == 0 && devices.find(dev, hashBytes(dev, 16)) == 0) { count(C_LEARN_UNANSWERED); return; }
+  if (side == 0 && devices.find(dev) == 0) { count(C_LEARN_UNANSWERED); return; }
   const obs = takeObservation(OBS_CONN, ts, serial, flowTs, proto);
 
   // device
@@ -462,7 +462,7 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   devices.touch(d, ts);
 
   // the peer as an endpoint of the network, and the pair
-  const ep = endpoints.upsert(peer, hashBytes(peer, 16), ts);
+  const ep = endpoints.upsert(peer, ts);
   const epNew = tableCreated;
   const epDevices = endpoints.payload(ep) + EP_DEVICES;
   setF(obs, FT_PEER_AGE_S, since(ts, endpoints.first(ep)));
@@ -470,7 +470,7 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
 
   copyWords(key, dev, 16);
   copyWords(key + 16, peer, 16);
-  const pr = pairs.upsert(key, hashBytes(key, 32), ts);
+  const pr = pairs.upsert(key, ts);
   const pairNew = tableCreated;
   const pairLast = pairs.last(pr);
   // Rarity counts the devices that contacted the endpoint (as clients: an
@@ -492,7 +492,7 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   const svcPort = side == 1 ? peerPort : devPort;
   store<u32>(key + 32, svcPort | (proto << 16) | (<u32>side << 24));
   store<u32>(key + 36, 0);
-  const ch = channels.upsert(key, hashBytes(key, 40), ts);
+  const ch = channels.upsert(key, ts);
   const chGap = tableCreated ? NEVER : since(ts, channels.last(ch));
   const fresh: f64 = chGap > FRESH_AFTER ? 1 : 0;
   setF(obs, FT_CHANNEL_AGE_S, since(ts, channels.first(ch)));
@@ -503,7 +503,7 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   // the service port, as a client: new for this device?
   if (side == 1) {
     store<u64>(key + 16, <u64>(svcPort | (proto << 16))); // key: device, port|proto
-    const pt = ports.upsert(key, hashBytes(key, 24), ts);
+    const pt = ports.upsert(key, ts);
     setF(obs, FT_PORT_AGE_S, since(ts, ports.first(pt)));
     setF(obs, FT_PORT_FRESH, counterAdd(ports.payload(pt) + PT_FRESH_1M, ts, MINUTE, fresh));
     ports.touch(pt, ts);
@@ -534,7 +534,7 @@ function end(rec: usize, serial: f64, flowTs: f64, reuse: bool): void {
   const cs = load<u8>(rec + R_CONN_STATE);
   const fail = failed(cs, proto, rPkts);
   // an outside probe of an address that never answered: not a device (as at its start)
-  if (side == 0 && fail && devices.find(dev, hashBytes(dev, 16)) == 0) { count(C_LEARN_UNANSWERED); return; }
+  if (side == 0 && fail && devices.find(dev) == 0) { count(C_LEARN_UNANSWERED); return; }
   count(C_LEARN_ENDS);
   const obs = takeObservation(OBS_END, ts, serial, flowTs, proto);
 
@@ -576,18 +576,17 @@ function end(rec: usize, serial: f64, flowTs: f64, reuse: bool): void {
       setF(obs, FT_EXTERNAL_OUT_RATIO, volumeRatio(dp + D_EXTERNAL_OUT, ts, v, EXTERNAL_OUT_FLOOR));
     }
   }
-  devices.touch(d, ts);
 
   // the pair's and the peer's standing, without counting this connection again
   copyWords(key, dev, 16);
   copyWords(key + 16, peer, 16);
-  const pr = reuse ? connPair : pairs.find(key, hashBytes(key, 32));
+  const pr = reuse ? connPair : pairs.find(key);
   if (side == 1 && !peerLocal) {
     // periodicity of the device's connections to this outside peer (key: device, peer);
     // the pair's first connection makes no entry (beaconFirst), the second seeds it
     const start = load<f64>(rec + R_TS);
     const pairFirst = pr != 0 ? pairs.first(pr) : start;
-    if (pairFirst < start || beacons.find(key, hashBytes(key, 32)) != 0) beaconObserve(beacons, key, start, out, ts, pairFirst);
+    if (pairFirst < start || beacons.find(key) != 0) beaconObserve(beacons, key, start, out, ts, pairFirst);
     else beaconFirst();
     setF(obs, FT_BEACON_SCORE, beaconScore);
     setF(obs, FT_BEACON_PERIOD_S, beaconPeriod);
@@ -595,7 +594,7 @@ function end(rec: usize, serial: f64, flowTs: f64, reuse: bool): void {
     setF(obs, FT_BEACON_AGE_S, beaconAge);
   }
   if (pr != 0) setF(obs, FT_PAIR_CONNS, counterValue(pairs.payload(pr) + P_CONNS_1H, ts, HOUR));
-  const ep = reuse ? connEndpoint : endpoints.find(peer, hashBytes(peer, 16));
+  const ep = reuse ? connEndpoint : endpoints.find(peer);
   if (ep != 0) {
     // this device counts for the endpoint only while its pair is known and within the counted horizon
     const clientLast = pr != 0 ? load<f64>(pairs.payload(pr) + P_CLIENT_LAST) : 0;
@@ -609,7 +608,7 @@ function end(rec: usize, serial: f64, flowTs: f64, reuse: bool): void {
   // how long the device has used this service of the peer (the channel, as at its start)
   store<u32>(key + 32, (side == 1 ? peerPort : devPort) | (proto << 16) | (<u32>side << 24));
   store<u32>(key + 36, 0);
-  const ch = reuse ? connChannel : channels.find(key, hashBytes(key, 40));
+  const ch = reuse ? connChannel : channels.find(key);
   setF(obs, FT_CHANNEL_AGE_S, ch != 0 ? since(ts, channels.first(ch)) : 0);
 
   orientation(obs, proto);

@@ -180,9 +180,10 @@ export class Table {
   /** Where entry e's payload starts. */
   @inline payload(e: usize): usize { return e + this.keyBytes + T_HEADER; }
 
-  /** The entry for the key at k (hash h), or 0. */
-  find(k: usize, h: u32): usize {
+  /** The entry for the key at k, or 0. */
+  find(k: usize): usize {
     const kb = this.keyBytes;
+    const h = hashBytes(k, kb);
     const tag = tagOf(h);
     let i = h & this.mask;
     const limit = this.probeLimit();
@@ -202,8 +203,9 @@ export class Table {
    * The entry for the key at k, created if absent (payload zeroed, first and
    * last seen = now). tableCreated says which. Never fails.
    */
-  upsert(k: usize, h: u32, now: f64): usize {
+  upsert(k: usize, now: f64): usize {
     const kb = this.keyBytes;
+    const h = hashBytes(k, kb);
     const tag = tagOf(h);
     this.advance(minuteOf(now));
     // ages from the newest minute seen, not from now: an entry touched after
@@ -277,8 +279,8 @@ export function tablesGrow(): void {
   return true;
 }
 
-/** Hash of n bytes at k (a multiple of 8). */
-export function hashBytes(k: usize, n: usize): u32 {
+/** Hash of n bytes at k (a multiple of 8): the table hashes a key itself, so growth rehashes it the same way. */
+function hashBytes(k: usize, n: usize): u32 {
   let h: u64 = 0x9E3779B97F4A7C15;
   for (let o: usize = 0; o < n; o += 8) {
     h = (h ^ load<u64>(k + o)) * 0xBF58476D1CE4E5B9;
