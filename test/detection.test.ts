@@ -19,6 +19,7 @@ import { ModelEngine, scoreOf } from '../sensor/models/engine.ts';
 import { FEATURES, FEATURE_INDEX, NEVER, OBS_KIND, OBS_LAYOUT, OBS_SIZE, ObservationView, type FeatureName } from '../sensor/learn/observation.ts';
 import { GATE_LIMITS, GATE_OPS, WasmCore } from '../sensor/core/wasm-core.ts';
 import { BreachWriter } from '../sensor/sinks/breach-writer.ts';
+import { KEY_WORDS, WindowStore } from '../sensor/models/window-store.ts';
 import type { FlowRecord } from '../sensor/flows/zeek-record.ts';
 import { communityId } from '../sensor/flows/community-id.ts';
 import { parseAddress } from '../sensor/flows/ip-address.ts';
@@ -307,6 +308,44 @@ test('the breach sink writes what a batch raised together, at the end of the bat
   assert.equal(readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l).id), breaches.map((b) => b.id));
   const c = w.close();
   assert.equal({ received: c.received, sent: c.sent, errors: c.errors, discarded: c.discarded }, { received: 3, sent: 3, errors: 0, discarded: 0 });
+  // a storm within one batch is written every 1,024 breaches, not held without bound
+  const stormPath = join(dir, 'storm.jsonl');
+  const storm = new BreachWriter(stormPath);
+  for (let k = 0; k < 1500; k++) storm.write(breaches[k % 3]!);
+  assert.is(readFileSync(stormPath, 'utf8').trim().split('\n').length, 1024);
+  assert.is(storm.close().sent, 1500);
+  assert.is(readFileSync(stormPath, 'utf8').trim().split('\n').length, 1500);
+});
+
+test('window store: doubling from 256 slots keeps every window and its buckets, evidence and key; past maxKeys each new window forgets one, and those kept are found', () => {
+  const store = new WindowStore(8192);
+  const key = new Uint32Array(KEY_WORDS);
+  const peer = new Uint32Array([0, 0, 0xffff, 0]);
+  const keyOf = (n: number) => { key.fill(0); key[2] = 0xffff; key[3] = 0x0a000000 + n; key[8] = 443; return key; };
+  for (let n = 0; n < 5000; n++) {
+    const s = store.slotFor(keyOf(n), 100, n + 1);
+    assert.ok(store.created);
+    store.add(s, 100, n);
+    peer[3] = 0xc6336400 + (n & 255);
+    store.evidence(s, 100, n, 1000 + n, 40000, 443, 6, true, peer);
+  }
+  assert.is(store.size, 5000);
+  for (let n = 0; n < 5000; n += 7) {
+    const s = store.slotFor(keyOf(n), 101, 10_000 + n);
+    assert.not.ok(store.created, `window ${n} found again after the doublings`);
+    assert.equal([...store.key(s)], [...keyOf(n)]);
+    assert.is(store.total(s), n);
+    assert.equal(store.evidenceFlows(s).map((e) => [e.serial, e.flowTs, e.devPort, e.peerPort, e.proto, e.originator, e.peer[3]]), [[n, 1000 + n, 40000, 443, 6, true, 0xc6336400 + (n & 255)]]);
+  }
+  assert.is(store.forgotten, 0);
+  // past maxKeys every new window forgets one: exactly maxKeys are kept, and each kept one is still found
+  for (let n = 5000; n < 12_000; n++) store.slotFor(keyOf(n), 102, 20_000 + n);
+  assert.is(store.size, 8192);
+  assert.is(store.forgotten, 12_000 - 8192);
+  // (removals shift entries back: none of those kept is lost to a broken probe chain)
+  let found = 0;
+  for (let n = 0; n < 12_000; n++) if (store.find(keyOf(n)) >= 0) found++;
+  assert.is(found, 8192);
 });
 
 test('an internet scan of a /16 is not learned: no 65 k devices, a known device keeps its history, and the scanner is still rare for our devices', async () => {

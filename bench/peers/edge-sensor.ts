@@ -38,9 +38,8 @@ export const detectPeer: Peer = {
   name: "edge-sensor-detect",
   label: "edge-sensor analyze --breaches",
   what: "the same, with pattern-of-life learning and the model catalogue (breaches to /dev/null, --learning 0)",
-  command: (ctx, file) => ({
-    cmd: process.execPath,
-    args: [join(ctx.root, "sensor/cli/bin.cjs"), "analyze", file, "--flows", "/dev/null", "--breaches", "/dev/null", "--learning", "0"],
-    captureStdout: true,
-  }),
+  command: (ctx, file) => {
+    const c = peer.command(ctx, file);
+    return { ...c, args: [...c.args, "--breaches", "/dev/null", "--learning", "0"] };
+  },
 };

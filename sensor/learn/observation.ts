@@ -146,23 +146,6 @@ export class ObservationView {
   }
 }
 
-/**
- * IPv4 addresses as text, by their 32-bit value: the engine names the same
- * devices and peers over and over, and formatting each one (a subarray and
- * a string per address, twice per observation) was a fifth of its time.
- * Bounded: cleared when full.
- */
-const V4_TEXT = new Map<number, string>();
-const V4_TEXT_MAX = 65_536;
-
 function address(b: Uint8Array, at: number): string {
-  if (!isV4Mapped(b, at)) return formatAddress(b.subarray(at, at + 16), 6);
-  const v = ((b[at + 12]! << 24) | (b[at + 13]! << 16) | (b[at + 14]! << 8) | b[at + 15]!) >>> 0;
-  let t = V4_TEXT.get(v);
-  if (t === undefined) {
-    t = `${b[at + 12]}.${b[at + 13]}.${b[at + 14]}.${b[at + 15]}`;
-    if (V4_TEXT.size >= V4_TEXT_MAX) V4_TEXT.clear();
-    V4_TEXT.set(v, t);
-  }
-  return t;
+  return formatAddress(b.subarray(at, at + 16), isV4Mapped(b, at) ? 4 : 6);
 }

@@ -81,8 +81,9 @@ export class ModelEngine {
   private readonly ticks: number[];
   /** per model: which key its windows use (bit 0: per peer, bit 1: per port), and this observation's keys by kind */
   private readonly keyKinds: number[];
-  /** the key words of the window being accounted, and the latest evidence peer's */
+  /** the key words of the window being accounted, and the observation's addresses as words */
   private readonly keyWords = new Uint32Array(9);
+  private readonly devWords = new Uint32Array(4);
   private readonly peerWords = new Uint32Array(4);
   /** the observation's addresses as text, made when first needed */
   private devText: string | null = null;
@@ -135,6 +136,7 @@ export class ModelEngine {
     const lo = o.modelsLo, hi = o.modelsHi;
     if (lo === 0 && hi === 0) return;
     this.devText = this.peerText = null;
+    o.addressWords(false, this.devWords, 0);
     o.addressWords(true, this.peerWords, 0);
     for (let i = 0; i < this.models.length; i++) {
       if (((i < 32 ? lo >>> i : hi >>> (i - 32)) & 1) === 0) continue;
@@ -151,7 +153,7 @@ export class ModelEngine {
     if (m.skip_group_port && this.opts.groupNormal?.(this.device(o), o.feature(FEATURE_INDEX.port), o.proto)) { this.counters.suppressed_group++; return; }
     const kind = this.keyKinds[i]!;
     const k = this.keyWords;
-    o.addressWords(false, k, 0);
+    k.set(this.devWords, 0);
     if (kind & 1) k.set(this.peerWords, 4); else k.fill(0, 4, 8);
     k[8] = kind & 2 ? o.feature(FEATURE_INDEX.port) >>> 0 : 0;
     const store = this.windows[i]!;
@@ -183,19 +185,15 @@ export class ModelEngine {
     throttles.set(key, ts + m.throttle_s);
     const score = scoreOf({ category: m.category, threshold: th.value }, total);
     const seed = this.opts.communityIdSeed ?? 0;
-    const evidence: Breach['evidence'] = [];
-    const dev = communityBytes(store.key(s), 0);
-    const v = store.nums;
-    store.eachEvidence(s, (e, peerWords) => {
-      const other = communityBytes(peerWords, 0);
-      const ports = v[e + 3]!, devPort = ports % 65536, peerPort = Math.floor(ports / 65536);
-      const proto = v[e + 4]! & 255;
-      evidence.push({
-        uid: flowUid(v[e + 1]!, v[e + 2]!),
-        community_id: v[e + 4]! >= 256
-          ? communityId(dev, other, proto, devPort, peerPort, seed)
-          : communityId(other, dev, proto, peerPort, devPort, seed),
-      });
+    const dev = communityBytes(store.key(s));
+    const evidence = store.evidenceFlows(s).map((e) => {
+      const other = communityBytes(e.peer);
+      return {
+        uid: flowUid(e.serial, e.flowTs),
+        community_id: e.originator
+          ? communityId(dev, other, e.proto, e.devPort, e.peerPort, seed)
+          : communityId(other, dev, e.proto, e.peerPort, e.devPort, seed),
+      };
     });
     const id = breachId(`${m.id}|${key}|${ts}`);
     const breach = buildBreach(m, o.snapshot(), { id, total, score, evidence, threshold: th.value, adapted: th.adapted });
@@ -252,8 +250,8 @@ export function scoreOf(m: Pick<Model, 'category' | 'threshold'>, total: number)
 }
 
 /** An address of 4 big-endian words as the bytes Community ID hashes: 4 for IPv4 (mapped), 16 for IPv6. */
-function communityBytes(words: Uint32Array, at: number): Uint8Array {
+function communityBytes(words: Uint32Array): Uint8Array {
   const a = new Uint8Array(16);
-  for (let w = 0; w < 4; w++) { const x = words[at + w]!; a[4 * w] = x >>> 24; a[4 * w + 1] = (x >>> 16) & 255; a[4 * w + 2] = (x >>> 8) & 255; a[4 * w + 3] = x & 255; }
+  for (let w = 0; w < 4; w++) { const x = words[w]!; a[4 * w] = x >>> 24; a[4 * w + 1] = (x >>> 16) & 255; a[4 * w + 2] = (x >>> 8) & 255; a[4 * w + 3] = x & 255; }
   return isV4Mapped(a) ? a.subarray(12, 16) : a;
 }

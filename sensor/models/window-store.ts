@@ -7,9 +7,13 @@
 // 200 k observations of random hosts: 4.5 µs each, a third of it GC).
 //
 // The table starts small and doubles while more than half full, up to the
-// power of two at or above maxKeys. There a key whose probe window (PROBE
-// slots from its home) is full takes the slot of the window touched least
-// recently in it: forgetting, counted. Memory is bounded by maxKeys.
+// power of two at or above 1.25 × maxKeys (so never more than 80% full, and
+// a probe always ends at an empty slot). It keeps exactly up to maxKeys
+// windows: past that, a new key first forgets the window touched least
+// recently among the PROBE slots from its home (removed with a backward
+// shift, so no probe chain breaks), counted. Memory is bounded by maxKeys.
+// (Measured: a table only as large as maxKeys, which evicted in place when
+// 16 slots were full, forgot windows from 61% of maxKeys on.)
 
 export const BUCKETS = 12;
 export const EVIDENCE = 5;
@@ -21,14 +25,17 @@ const INITIAL = 256;
 // Numbers per slot.
 const N_SUMS = 0;                  // [0, 12): each bucket's sum
 const N_IDS = BUCKETS;             // [12, 24): the bucket number each holds
-export const N_EV = 2 * BUCKETS;   // evidence ring, EV_FIELDS each
-export const EV_FIELDS = 5;        // bucket, serial, flow ts, device port | peer port << 16, proto | originator << 8
+const N_EV = 2 * BUCKETS;          // evidence ring, EV_FIELDS each
+const EV_FIELDS = 5;        // bucket, serial, flow ts, device port | peer port << 16, proto | originator << 8
 const N_NEWEST = N_EV + EVIDENCE * EV_FIELDS;
 const N_PEAK = N_NEWEST + 1;
 const N_PERIOD = N_NEWEST + 2;
 const N_EV_HEAD = N_NEWEST + 3;
 const N_EV_COUNT = N_NEWEST + 4;
 const NUMS = N_NEWEST + 5;
+
+/** A flow kept as a window's evidence; peer: its address as 4 big-endian words. */
+export interface EvidenceFlow { serial: number; flowTs: number; devPort: number; peerPort: number; proto: number; originator: boolean; peer: Uint32Array }
 
 export class WindowStore {
   private cap: number;
@@ -48,9 +55,9 @@ export class WindowStore {
   /** whether the latest slotFor() made the window */
   created = false;
 
-  constructor(maxKeys: number) {
+  constructor(private readonly maxKeys: number) {
     let c = 1;
-    while (c < maxKeys) c *= 2;
+    while (c < maxKeys * 1.25) c *= 2; // at most 80% full
     this.maxCap = c;
     this.cap = Math.min(c, INITIAL);
     this.keys = new Uint32Array(this.cap * KEY_WORDS);
@@ -69,17 +76,57 @@ export class WindowStore {
   slotFor(key: Uint32Array, b: number, tick: number): number {
     if (this.used * 2 > this.cap && this.cap < this.maxCap) this.grow();
     const h = hash(key);
-    const mask = this.cap - 1, limit = Math.min(PROBE, this.cap);
-    let i = h & mask, oldest = i, oldestTick = Infinity;
-    for (let n = 0; n < limit; n++, i = (i + 1) & mask) {
-      const hi = this.hashes[i]!;
-      if (hi === 0) { this.used++; return this.make(i, key, h, b, tick); }
-      if (hi === h && this.keyAt(i, key)) { this.created = false; this.touched[i] = tick; return i; }
-      const t = this.touched[i]!;
-      if (t < oldestTick) { oldestTick = t; oldest = i; }
+    const mask = this.cap - 1;
+    const found = this.find(key, h);
+    if (found >= 0) { this.created = false; this.touched[found] = tick; return found; }
+    if (this.used >= this.maxKeys) this.forgetNear(h & mask);
+    let i = h & mask;
+    while (this.hashes[i] !== 0) i = (i + 1) & mask;
+    this.used++;
+    return this.make(i, key, h, b, tick);
+  }
+
+  /** The slot of the window for key, or −1 (at most 80% full: the probe ends at an empty slot). */
+  find(key: Uint32Array, h = hash(key)): number {
+    const mask = this.cap - 1;
+    for (let i = h & mask; this.hashes[i] !== 0; i = (i + 1) & mask) {
+      if (this.hashes[i] === h && this.keyAt(i, key)) return i;
     }
+    return -1;
+  }
+
+  /** Forget the window touched least recently among the PROBE slots from `home` (further if none is in use there). */
+  private forgetNear(home: number): void {
+    const mask = this.cap - 1;
+    let victim = -1, oldest = Infinity;
+    for (let n = 0, i = home; n < this.cap && (n < PROBE || victim < 0); n++, i = (i + 1) & mask) {
+      if (this.hashes[i] !== 0 && this.touched[i]! < oldest) { oldest = this.touched[i]!; victim = i; }
+    }
+    this.remove(victim);
     this.forgotten++;
-    return this.make(oldest, key, h, b, tick);
+  }
+
+  /** Empty slot i, shifting back the entries after it that may move (linear probing without tombstones). */
+  private remove(i: number): void {
+    const mask = this.cap - 1;
+    for (let j = (i + 1) & mask; this.hashes[j] !== 0; j = (j + 1) & mask) {
+      const home = this.hashes[j]! & mask;
+      // the entry at j stays unless its home lies cyclically outside (i, j]
+      const stays = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (stays) continue;
+      this.move(j, i);
+      i = j;
+    }
+    this.hashes[i] = 0;
+    this.used--;
+  }
+
+  private move(from: number, to: number): void {
+    this.hashes[to] = this.hashes[from]!;
+    this.touched[to] = this.touched[from]!;
+    this.keys.copyWithin(to * KEY_WORDS, from * KEY_WORDS, (from + 1) * KEY_WORDS);
+    this.nums.copyWithin(to * NUMS, from * NUMS, (from + 1) * NUMS);
+    this.evPeers.copyWithin(to * EVIDENCE * 4, from * EVIDENCE * 4, (from + 1) * EVIDENCE * 4);
   }
 
   private keyAt(i: number, key: Uint32Array): boolean {
@@ -156,15 +203,22 @@ export class WindowStore {
     if (v[o + N_EV_COUNT]! < EVIDENCE) v[o + N_EV_COUNT] = v[o + N_EV_COUNT]! + 1;
   }
 
-  /** The evidence flows still in the window, oldest first: fn(number offset into nums, peer words). */
-  eachEvidence(i: number, fn: (at: number, peer: Uint32Array) => void): void {
+  /** The evidence flows still in the window, oldest first (made when a breach is raised: allocating is fine here). */
+  evidenceFlows(i: number): EvidenceFlow[] {
     const o = i * NUMS, v = this.nums, head = v[o + N_EV_HEAD]!, from = v[o + N_NEWEST]! - BUCKETS;
+    const out: EvidenceFlow[] = [];
     for (let k = v[o + N_EV_COUNT]!; k > 0; k--) {
       const slot = (head - k + EVIDENCE) % EVIDENCE;
       const e = o + N_EV + slot * EV_FIELDS;
       if (!(v[e]! > from)) continue;
-      fn(e, this.evPeers.subarray((i * EVIDENCE + slot) * 4, (i * EVIDENCE + slot + 1) * 4));
+      const ports = v[e + 3]!, protoFlags = v[e + 4]!;
+      out.push({
+        serial: v[e + 1]!, flowTs: v[e + 2]!, devPort: ports % 65536, peerPort: Math.floor(ports / 65536),
+        proto: protoFlags & 255, originator: protoFlags >= 256,
+        peer: this.evPeers.slice((i * EVIDENCE + slot) * 4, (i * EVIDENCE + slot + 1) * 4),
+      });
     }
+    return out;
   }
 
   /**
