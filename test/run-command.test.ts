@@ -232,6 +232,24 @@ test('flow records that cannot be written (a full disk) fail the run, counted in
   assert.ok(r.stderr().includes('cannot write flow records'), r.stderr());
 });
 
+test('breaches that cannot be written (a full disk) fail the run too, counted in the detection summary', async () => {
+  const dir = join(tmp, 'full-breaches');
+  mkdirSync(dir);
+  // a port scan: 30 ports of one host, rejected, within a minute
+  const lines = ['version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status'];
+  for (let p = 1; p <= 30; p++) lines.push(`2 123456789010 eni-1235b8ca123456789 10.0.0.5 10.0.0.9 ${40000 + p} ${p} 6 1 40 ${1418530010 + p} ${1418530011 + p} REJECT OK`);
+  writeFileSync(join(dir, 'scan.log'), lines.join('\n') + '\n');
+  const r = start(['--watch', dir, '--poll', '0.2', '--breaches', '/dev/full', '--learning', '0']);
+  await until('the file to be read', () => r.stderr().includes('flow-log file read'));
+  r.child.kill('SIGTERM');
+  assert.is(await new Promise((res) => r.child.once('exit', res)), 1, r.stderr());
+  const summary = JSON.parse(r.stdout());
+  assert.is(summary.detection.by_model['device-port-scan'], 1);
+  assert.equal([summary.detection.sink.target, summary.detection.sink.sent, summary.detection.sink.discarded], ['/dev/full', 0, 1]);
+  assert.match(summary.detection.sink.error, 'ENOSPC');
+  assert.ok(r.stderr().includes('cannot write breaches'), r.stderr());
+});
+
 test('usage errors', async () => {
   for (const args of [[], ['--netflow', 'tcp://x:1'], ['--watch', `${tmp}=parquet`], ['stray']]) {
     const r = start(args);
