@@ -93,8 +93,8 @@ import {
   pkt_src, pkt_dst, pkt_src_mac, pkt_dst_mac,
 } from "./packet";
 import { count, setCounter } from "./stats";
-import { learnOutputCleared, learnReady, learnStart, observationRoom } from "./learn/learner";
-import { learnDnsPacket } from "./learn/dns-learner";
+import { learnOutputCleared } from "./learn/learner";
+import { logConn, logDns, logReady, logRoom } from "./learn/learn-log";
 import {
   C_FLOWS_CREATED, C_FLOWS_EXPIRED, C_FLOWS_CLOSED, C_FLOWS_EVICTED, C_FLOWS_FLUSHED, C_INTERIM_RECORDS,
   C_FLOW_RECORDS, C_FLOWS_ACTIVE, C_FLOWS_REUSED, C_FLOW_RECORDS_DROPPED, C_FLOWS_FLIPPED, C_FLOW_LONG_PROBES,
@@ -615,16 +615,16 @@ export function flowsReady(now: f64): bool {
   if (clock >= nextSweep) {
     if (!sweep(clock)) return false;
   }
-  // each packet can start one connection, and with it one observation
-  return outCap - outCount >= RESERVE && observationRoom(RESERVE);
+  // each packet can start one connection and carry one DNS message for the learning log
+  return outCap - outCount >= RESERVE && logRoom();
 }
 
-/** A connection began at e (a new entry): the learner hears of it now, not when it ends. */
+/** A connection began at e (a new entry): the learning log hears of it now, not when it ends. */
 function started(e: usize, ts: f64): void {
-  if (!learnReady()) return;
+  if (!logReady()) return;
   const ob = origSide(e) != 0;
   const pA = <u32>load<u16>(e + E_PORT_A), pB = <u32>load<u16>(e + E_PORT_B);
-  learnStart(ts, e + (ob ? E_ADDR_B : E_ADDR_A), e + (ob ? E_ADDR_A : E_ADDR_B), ob ? pB : pA, ob ? pA : pB, <u32>load<u8>(e + E_PROTO), load<f64>(coldOf(e) + C_SERIAL));
+  logConn(ts, e + (ob ? E_ADDR_B : E_ADDR_A), e + (ob ? E_ADDR_A : E_ADDR_B), ob ? pB : pA, ob ? pA : pB, <u32>load<u8>(e + E_PROTO), load<f64>(coldOf(e) + C_SERIAL));
 }
 
 /** Account the packet described by the packet.ts globals to its flow. */
@@ -789,11 +789,11 @@ export function accountPacket(): void {
     }
   }
 
-  // ---- DNS: what the device asks (learning only; the payload's captured bytes).
+  // ---- DNS: what the device asks (for the learning log; the payload's captured bytes).
   // An answer counts only if the other side of the flow has sent something
   // (its question): a spoofed answer from outside starts a flow of its own. ----
-  if (pkt_payload_cap != 0 && (p1 == 53 || p2 == 53) && learnReady()) {
-    learnDnsPacket(ts, pkt_src, pkt_dst, <u32>pkt_sport, <u32>pkt_dport, proto, pkt_payload_at, pkt_payload_cap, load<f64>(coldOf(e) + C_SERIAL), load<f64>(e + E_START), load<u64>(sideOf(e, src ^ 1) + S_PKTS) != 0);
+  if (pkt_payload_cap != 0 && (p1 == 53 || p2 == 53) && logReady()) {
+    logDns(ts, pkt_src, pkt_dst, <u32>pkt_sport, <u32>pkt_dport, proto, pkt_payload_at, pkt_payload_cap, load<f64>(coldOf(e) + C_SERIAL), load<f64>(e + E_START), load<u64>(sideOf(e, src ^ 1) + S_PKTS) != 0);
   }
 
   // ---- active timeout: interim record ----

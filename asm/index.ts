@@ -16,10 +16,11 @@ import { dnsLearnInit, dnsTableStats } from "./learn/dns-learner";
 import { tablesReserveScratch } from "./learn/table";
 import { learnTableStats, learnExportDevices as lExportDevices, learnExportPorts as lExportPorts, learnExportNext as lExportNext } from "./learn/learner";
 import { learnInit as lInit, learnConfigure as lConfigure, learnRecords as lRecords, observationsPtr as lObsPtr, observationCount as lObsCount, observationCapacity as lObsCap, observationsClear as lObsClear, learnScratch as lScratch, learnFirstTs as lFirstTs } from "./learn/learner";
+import { logInit, logPtr, logUsed, logCapacity, logClear, logLoaded, logReplay } from "./learn/learn-log";
 import { modelsPtr as gModels, clausesPtr as gClauses, setsPtr as gSets, setProgram as gProgram, MAX_MODELS, MAX_CLAUSES, MAX_SETS } from "./learn/gate";
 import { addNet, clearNets, localNetsInit } from "./localnets";
 
-export const ABI_VERSION: i32 = 6;
+export const ABI_VERSION: i32 = 7;
 
 /**
  * Allocate every table once. Returns 0, or -1 when memory cannot grow that far.
@@ -164,12 +165,29 @@ export function ingestSampledFrame(capLen: i32, wireLen: i32, linktype: i32, ts:
 // learnInit once (after init), addLocalNet per local network, learnProgram
 // with the models' compiled filters; then after every feed/ingest and
 // before draining the flow records: learnOutput until it returns 1,
-// draining the observation region in between.
+// draining the observation region in between. The packet path writes what
+// it learns from into the learning log (learn/learn-log.ts), which
+// learnOutput replays first.
+//
+// A core whose learning runs in a detection thread calls only learnLogInit:
+// JS ships the log (learnLogPtr/Used, then learnLogClear) and the output
+// records to the thread's core, which copies them in (learnLogLoaded) and
+// learns them with learnBatch.
 
-/** Learning tables and observation region. Returns 0, or -1 when memory cannot grow that far. */
-export function learnInit(devices: i32, endpoints: i32, pairs: i32, channels: i32, ports: i32, beacons: i32, dnsNames: i32, observations: i32): i32 {
-  return localNetsInit() && lInit(devices, endpoints, pairs, channels, ports, beacons, observations) && dnsLearnInit(devices, dnsNames) && tablesReserveScratch() ? 0 : -1;
+/** Learning tables, observation region and learning log. Returns 0, or -1 when memory cannot grow that far. */
+export function learnInit(devices: i32, endpoints: i32, pairs: i32, channels: i32, ports: i32, beacons: i32, dnsNames: i32, observations: i32, logBytes: i32): i32 {
+  return localNetsInit() && lInit(devices, endpoints, pairs, channels, ports, beacons, observations) && dnsLearnInit(devices, dnsNames) && tablesReserveScratch() && logInit(logBytes) ? 0 : -1;
 }
+/** The learning log alone (learning runs in another core). 0, or -1 when memory cannot grow that far. */
+export function learnLogInit(bytes: i32): i32 { return logInit(bytes) ? 0 : -1; }
+export function learnLogPtr(): usize { return logPtr(); }
+export function learnLogUsed(): i32 { return logUsed(); }
+export function learnLogCapacity(): i32 { return logCapacity(); }
+export function learnLogClear(): void { logClear(); }
+/** n bytes of another core's log were copied to learnLogPtr(): 0, or -1 if they cannot be replayed. */
+export function learnLogLoaded(n: i32): i32 { return logLoaded(n) ? 0 : -1; }
+/** Replay the log, then learn the n records at base (another core's, copied in): as learnOutput. Call outputClear() once it returns 1. */
+export function learnBatch(base: i32, n: i32): i32 { return logReplay() && lRecords(<usize>base, n) ? 1 : 0; }
 const tableStats = memory.data(16 * 9, 8);
 /** The learning tables' capacity, entry bytes, entries in use and active slots (u32 × 4 each): devices, endpoints, pairs, channels, client ports, beacons, DNS names, DNS domains, DNS askers. */
 export function learnTables(): usize {
@@ -197,8 +215,8 @@ export function gateMaxClauses(): i32 { return MAX_CLAUSES; }
 export function gateMaxSets(): i32 { return MAX_SETS; }
 /** Capture time of the first connection learned (NaN before): where the learning period starts. */
 export function learnFirstTs(): f64 { return lFirstTs(); }
-/** Learn the flow records in the output region not learned yet: 1 when done, 0 when the observation region filled (drain it, call again). */
-export function learnOutput(): i32 { return lRecords(flowOutputPtr(), flowOutputCount()) ? 1 : 0; }
+/** Replay the learning log, then learn the flow records in the output region not learned yet: 1 when done, 0 when the observation region filled (drain it, call again). */
+export function learnOutput(): i32 { return logReplay() && lRecords(flowOutputPtr(), flowOutputCount()) ? 1 : 0; }
 export function observationsPtr(): usize { return lObsPtr(); }
 export function observationCount(): i32 { return lObsCount(); }
 export function observationCapacity(): i32 { return lObsCap(); }

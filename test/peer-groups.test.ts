@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { analyze } from '../sensor/pipeline/analyze.ts';
 import type { Breach } from '../sensor/models/breach.ts';
 import type { DeviceProfileRow } from '../sensor/core/wasm-core.ts';
-import { PeerGroups, similarity } from '../sensor/learn/peer-groups.ts';
+import { GROUP_AT, PeerGroups, similarity } from '../sensor/learn/peer-groups.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-groups-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,6 +24,31 @@ function row(ip: string, ports: number[], hours: number[], served = 0, conns = 5
 }
 const OFFICE = [9, 10, 11, 12, 13, 14, 15, 16];
 const ALLDAY = Array.from({ length: 24 }, (_, i) => i);
+
+test('groups equal the connected components of similarity() >= GROUP_AT (the fast all-pairs pass decides as similarity() does)', () => {
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const pool = [22, 53, 80, 123, 389, 443, 445, 993, 3389, 5432, 8080, 8443];
+  const rows = Array.from({ length: 300 }, (_, i) => {
+    const ports = pool.filter(() => rnd() < 0.35);
+    const hours = Array.from({ length: 24 }, (_, h) => h).filter(() => rnd() < 0.4);
+    return row(`10.1.${i >> 8}.${i & 255}`, ports, hours, Math.round(rnd() * 4) / 4);
+  });
+  // reference: every pair through similarity(), union-find
+  const parent = rows.map((_, i) => i);
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)));
+  for (let i = 0; i < rows.length; i++) for (let j = i + 1; j < rows.length; j++) {
+    if (similarity(rows[i]!, rows[j]!) >= GROUP_AT) parent[Math.max(find(i), find(j))] = Math.min(find(i), find(j));
+  }
+  const g = new PeerGroups(rows);
+  let multi = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const want = rows.filter((_, j) => find(j) === find(i)).map((r) => r.ip).sort();
+    assert.equal([...g.of(rows[i]!.ip)!.members].sort(), want, rows[i]!.ip);
+    if (want.length > 1) multi++;
+  }
+  assert.ok(multi > 10 && multi < rows.length - 10, `a mix of grouped and lone devices (${multi} grouped)`);
+});
 
 test('similarity and groups: same ports, hours and role group together; a server and a scanner stand apart', () => {
   const ws = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'].map((ip) => row(ip, [443, 445, 389, 993], OFFICE));

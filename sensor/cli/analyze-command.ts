@@ -61,10 +61,10 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   if (!(INPUT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${INPUT_FORMATS.join(', ')} (got "${format}")`);
   const f = flowFlags(values);
   const log = logger();
-  const { breachesTo, learningS, config: detection, similar } = detectionFlags(values, f.flowsTo);
+  const { breachesTo, learningS, config: detection, similar, inlineDetection } = detectionFlags(values, f.flowsTo);
   const summary = await withOutputTargets({ flows: f.flowsTo, breaches: breachesTo }, () => analyze({
     inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
-    awsFormat: f.awsFormat, events: f.events, breachesTo, models: detection?.models, metas: detection?.metas, tags: detection?.tags, learningS, similar,
+    awsFormat: f.awsFormat, events: f.events, breachesTo, models: detection?.models, metas: detection?.metas, tags: detection?.tags, learningS, similar, inlineDetection,
   }));
   writeSummary(summary, f, f.flowsTo === '-' || breachesTo === '-');
 

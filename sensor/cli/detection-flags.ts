@@ -9,6 +9,7 @@ export const DETECTION_OPTIONS = {
   learning: { type: 'string' },
   models: { type: 'string' },
   similar: { type: 'string' },
+  'inline-detection': { type: 'boolean' },
 } as const;
 
 export const DETECTION_HELP = `  --breaches FILE|-           learn each device's pattern of life and write
@@ -23,6 +24,8 @@ export const DETECTION_HELP = `  --breaches FILE|-           learn each device's
                               ({"tags": {"security-scanner": ["10.0.0.5"]}})
   --similar IP,…              list in the summary the devices that behave most
                               like these (peer groups: ports, hours, role)
+  --inline-detection          learn and judge in the packet thread instead of a
+                              detection thread (the same breaches; for one core)
 `;
 
 export interface DetectionFlags {
@@ -30,13 +33,14 @@ export interface DetectionFlags {
   learningS?: number;
   config?: DetectionConfig;
   similar?: string[];
+  inlineDetection?: boolean;
 }
 
 /** Validate the detection flags (usage errors name the flag); the config is read only when --breaches is given. */
 export function detectionFlags(values: Record<string, unknown>, flowsTo: string | undefined): DetectionFlags {
   const breachesTo = values.breaches as string | undefined;
   if (breachesTo === '-' && flowsTo === '-') throw new UsageError('--flows and --breaches cannot both go to stdout');
-  for (const flag of ['learning', 'models', 'similar'] as const) {
+  for (const flag of ['learning', 'models', 'similar', 'inline-detection'] as const) {
     if (values[flag] !== undefined && !breachesTo) throw new UsageError(`--${flag} is about detection: it needs --breaches`);
   }
   const learningS = numberFlag(values.learning as string | undefined, 'learning', { min: 0 });
@@ -47,5 +51,5 @@ export function detectionFlags(values: Record<string, unknown>, flowsTo: string 
   }
   const similar = (values.similar as string | undefined)?.split(',').map((x) => x.trim()).filter(Boolean);
   for (const ip of similar ?? []) if (!parseAddress(ip)) throw new UsageError(`--similar: "${ip}" is not an IP address`);
-  return { breachesTo, learningS, config, similar };
+  return { breachesTo, learningS, config, similar, inlineDetection: values['inline-detection'] === true };
 }

@@ -85,7 +85,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const summary = await withOutputTargets({ flows: f.flowsTo, breaches: d.breachesTo }, () => run({
     packets, netflow, watch, stop, pollSeconds,
     flowsTo: f.flowsTo, localNets: f.localNets, awsFormat: f.awsFormat, core: f.core, events: f.events,
-    breachesTo: d.breachesTo, models: d.config?.models, metas: d.config?.metas, tags: d.config?.tags, learningS: d.learningS, similar: d.similar,
+    breachesTo: d.breachesTo, models: d.config?.models, metas: d.config?.metas, tags: d.config?.tags, learningS: d.learningS, similar: d.similar, inlineDetection: d.inlineDetection,
     log,
   }));
   writeSummary(summary, f, f.flowsTo === '-' || d.breachesTo === '-');

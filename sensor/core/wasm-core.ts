@@ -130,7 +130,14 @@ interface CoreExports {
   nfPos(): number;
   nfPending(): number;
   nfTaken(): number;
-  learnInit(devices: number, endpoints: number, pairs: number, channels: number, ports: number, beacons: number, dnsNames: number, observations: number): number;
+  learnInit(devices: number, endpoints: number, pairs: number, channels: number, ports: number, beacons: number, dnsNames: number, observations: number, logBytes: number): number;
+  learnLogInit(bytes: number): number;
+  learnLogPtr(): number;
+  learnLogUsed(): number;
+  learnLogCapacity(): number;
+  learnLogClear(): void;
+  learnLogLoaded(n: number): number;
+  learnBatch(base: number, n: number): number;
   learnConfigure(retentionS: number, recountS: number, emitAll: number): void;
   learnScratch(): number;
   learnTables(): number;
@@ -154,7 +161,10 @@ interface CoreExports {
   observationsClear(): void;
 }
 
-export const ABI_VERSION = 6;
+export const ABI_VERSION = 7;
+
+/** Bytes of the learning log (asm/learn/learn-log.ts): a full one ends a feed early, like a full output region. */
+export const LEARN_LOG_BYTES = 1 << 20;
 
 /** Capacities of the learning tables (entries). */
 export interface LearnCapacities { devices?: number; endpoints?: number; pairs?: number; channels?: number; ports?: number; beacons?: number; dnsNames?: number; observations?: number }
@@ -461,7 +471,7 @@ export class WasmCore {
       const c = { ...DEFAULT_LEARN_CAPACITIES, ...opts };
       // room for every record of a full output batch (CONN + END each) and the starts of a batch of packets
       const observations = Math.max(c.observations, 2 * this.x.outputCapacity() + 4096);
-      if (this.x.learnInit(c.devices, c.endpoints, c.pairs, c.channels, c.ports, c.beacons, c.dnsNames, observations) !== 0) {
+      if (this.x.learnInit(c.devices, c.endpoints, c.pairs, c.channels, c.ports, c.beacons, c.dnsNames, observations, LEARN_LOG_BYTES) !== 0) {
         throw new Error('Wasm core could not allocate its learning tables (lower the learning capacities)');
       }
       this.learning = true;
@@ -478,6 +488,56 @@ export class WasmCore {
   }
 
   get learningEnabled(): boolean { return this.learning; }
+
+  /** Records the output region holds (a batch handed to another core is at most this). */
+  get outputCapacity(): number { return this.x.outputCapacity(); }
+  /** Bytes the learning log holds (0 before enableLearning / enableLearnLog). */
+  get learnLogCapacity(): number { return this.x.learnLogCapacity(); }
+
+  private logOnly = false;
+  /**
+   * The packet path writes its learning log, but learning runs elsewhere (a
+   * detection thread's core): takeLearnBatch() hands the log over with the
+   * output records. Not with enableLearning on the same core.
+   */
+  enableLearnLog(): void {
+    if (this.learning) throw new Error('this core learns itself: its log is replayed by learnOutput');
+    if (this.x.learnLogInit(LEARN_LOG_BYTES) !== 0) throw new Error('Wasm core could not allocate its learning log');
+    this.logOnly = true;
+    this.refreshViews();
+  }
+
+  /**
+   * What the learner of another core needs from this batch: the learning
+   * log and the output records (views valid during the call, copied by
+   * onBatch); the log is then empty. Call before draining the records.
+   */
+  takeLearnBatch(onBatch: (log: Uint8Array, records: Uint8Array, count: number) => void): void {
+    if (!this.logOnly) return;
+    this.ensureViews();
+    const log = this.x.learnLogPtr(), n = this.x.outputCount(), out = this.x.outputPtr();
+    onBatch(this.u8.subarray(log, log + this.x.learnLogUsed()), this.u8.subarray(out, out + n * REC_SIZE), n);
+    this.x.learnLogClear();
+  }
+
+  /**
+   * Learn a batch another core took (takeLearnBatch): its log and records are
+   * copied into this core's log and output regions and learned exactly as
+   * learnOutput learns this core's own, observations to onBatch as in
+   * drainObservations. Throws on a batch this core cannot hold.
+   */
+  learnShipped(log: Uint8Array, records: Uint8Array, count: number, onBatch: (obs: Uint8Array, count: number) => void): void {
+    if (!this.learning) throw new Error('enableLearning() first');
+    if (count > this.x.outputCapacity() || records.length < count * REC_SIZE) throw new Error(`a batch of ${count} records does not fit this core's output region`);
+    if (log.length > this.x.learnLogCapacity()) throw new Error(`a learning log of ${log.length} bytes does not fit this core's`);
+    this.ensureViews();
+    this.u8.set(log, this.x.learnLogPtr());
+    if (this.x.learnLogLoaded(log.length) !== 0) throw new Error('a learning log that is not whole entries');
+    const out = this.x.outputPtr();
+    this.u8.set(records.subarray(0, count * REC_SIZE), out);
+    this.learnLoop(() => this.x.learnBatch(out, count) === 1, onBatch);
+    this.x.outputClear();
+  }
 
   /** Capture time of the first connection the core learned (NaN before any). */
   learnFirstTs(): number { return this.learning ? this.x.learnFirstTs() : NaN; }
@@ -533,8 +593,13 @@ export class WasmCore {
    */
   drainObservations(onBatch: (obs: Uint8Array, count: number) => void): void {
     if (!this.learning) return;
+    this.learnLoop(() => this.x.learnOutput() === 1, onBatch);
+  }
+
+  /** Run `step` (true when done) until done, handing the observations to onBatch after each step. */
+  private learnLoop(step: () => boolean, onBatch: (obs: Uint8Array, count: number) => void): void {
     for (let rounds = 0; ; rounds++) {
-      const done = this.x.learnOutput() === 1;
+      const done = step();
       const n = this.x.observationCount();
       if (n > 0) {
         this.ensureViews();

@@ -110,16 +110,27 @@ export class Detector {
     });
   }
 
-  /** Learn the core's latest records and judge what the gate passed. */
   private readonly view = new ObservationView();
+  private readonly judge = (bytes: Uint8Array, n: number): void => {
+    this.engine.startAt(this.core.learnFirstTs());
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < n; i++) this.engine.observe(this.view.select(bytes, dv, i));
+  };
 
+  /** Learn the core's latest records (and its learning log) and judge what the gate passed. */
   pull(core: WasmCore): void {
-    core.drainObservations((bytes, n) => {
-      this.engine.startAt(core.learnFirstTs());
-      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (let i = 0; i < n; i++) this.engine.observe(this.view.select(bytes, dv, i));
-    });
-    // peer groups from the tables every few hours of capture time (the region is drained now)
+    core.drainObservations(this.judge);
+    this.regroup(core);
+  }
+
+  /** The same for a batch another core took (a detection thread: detection-thread.ts). */
+  pullShipped(log: Uint8Array, records: Uint8Array, count: number): void {
+    this.core.learnShipped(log, records, count, this.judge);
+    this.regroup(this.core);
+  }
+
+  /** Peer groups from the tables every few hours of capture time (the observation region is drained now). */
+  private regroup(core: WasmCore): void {
     const now = this.engine.latest;
     if (Number.isNaN(this.nextGroups)) { if (Number.isFinite(now)) this.nextGroups = now + GROUPS_EVERY_S; }
     else if (now >= this.nextGroups) {

@@ -13,7 +13,7 @@ import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import type { SinkCounters } from '../sinks/fd-write.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
 import { EventPump } from './event-pump.ts';
-import { DetectionStage, type DetectionOptions, type DetectionSummary } from './detection-stage.ts';
+import { openDetection, type DetectionOptions, type DetectionSummary } from './detection-stage.ts';
 import { detectInput, firstBytesHex, isFlowFormat, readFlowInput, type FlowFormat, type InputFormat } from './flow-inputs.ts';
 import { ReporterIds } from '../flowlogs/flow-event.ts';
 import { expandInput } from '../flowlogs/text-input.ts';
@@ -105,7 +105,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   let flowRecords = 0, interim = 0, firstTs = Infinity, lastRecordTs = -Infinity;
   const reporters = new ReporterIds();
   const ctx = { localNets: new LocalNets(opts.localNets), communityIdSeed: opts.communityIdSeed, reporterName: (id: number) => reporters.name(id) };
-  const detector = DetectionStage.open(core, opts); // before the flow sink (detection-stage.ts says why)
+  const detector = openDetection(core, opts); // before the flow sink (detection-stage.ts says why)
   const sink = opts.flowsTo
     ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters, lazy: smallInputs(opts.inputs) })
     : null;
@@ -208,7 +208,9 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   const lastSeen = Math.max(packets > 0 ? core.lastTs() : -Infinity, lastRecordTs);
   const lastTs = Number.isFinite(lastSeen) ? lastSeen : null;
   const first = Number.isFinite(firstTs) ? firstTs : null;
-  const detection = detector?.finish(lastTs ?? 0, log);
+  const detection = await detector?.finish(lastTs ?? 0, log);
+  const counters = core.counters();
+  detector?.mergeCounters(counters);
   return {
     inputs,
     packets,
@@ -218,7 +220,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     capture: { first_ts: first, last_ts: lastTs, span_s: first !== null && lastTs !== null ? Math.max(0, lastTs - first) : 0 },
     wall_s: wall,
     packets_per_s: wall > 0 ? packets / wall : 0,
-    counters: core.counters(),
+    counters,
     errors: reporter.totals(core),
     sink: sinkCounters,
     ...(detection ? { detection } : {}),

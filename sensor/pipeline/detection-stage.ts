@@ -1,8 +1,15 @@
 // The detection stage of a pipeline (analyze, run): the breach sink and the
 // detector, set up together from the same options and closed together into
-// the summary's `detection`. The breach sink is opened first, before any
-// flow sink: the flow writer thread would keep the process alive if this
-// open failed after it started.
+// the summary's `detection`. Two ways to run it, with the same breaches:
+//   threaded  (--breaches, the default) learning, models and the breach sink
+//             run in a detection thread with a Wasm core of its own; the
+//             packet thread only ships each pull's learning log and records
+//             to it (threaded-detection.ts). On two cores the packet path
+//             keeps most of its speed.
+//   inline    (onBreach in tests, --inline-detection) all of it in the packet
+//             thread, learning from the packet core's own log (this file).
+// The breach sink is opened first, before any flow sink: the flow writer
+// thread would keep the process alive if this open failed after it started.
 import type { WasmCore } from '../core/wasm-core.ts';
 import type { Log } from '../log/logger.ts';
 import type { Breach } from '../models/breach.ts';
@@ -12,13 +19,16 @@ import type { Model } from '../models/model.ts';
 import type { TagConfig } from '../models/tags.ts';
 import { BreachWriter } from '../sinks/breach-writer.ts';
 import type { SinkCounters } from '../sinks/fd-write.ts';
+import { ThreadedDetection } from './threaded-detection.ts';
 
 /** The detection options analyze and run share. */
 export interface DetectionOptions {
   /** model breaches as JSON lines to this file ("-" = stdout); turns detection on */
   breachesTo?: string;
-  /** model breaches in this thread (tests); turns detection on */
+  /** model breaches in this thread (tests); turns detection on, in the packet thread */
   onBreach?: (b: Breach) => void;
+  /** learn and judge in the packet thread, not a detection thread (the same breaches; one core busy instead of two) */
+  inlineDetection?: boolean;
   /** the model catalogue (default: built-in) */
   models?: readonly Model[];
   /** meta models (default: built-in) */
@@ -33,34 +43,56 @@ export interface DetectionOptions {
   similar?: readonly string[];
 }
 
-export type DetectionSummary = DetectSummary & { sink?: SinkCounters & { target: string; error?: string } };
+/** What a detection thread needs to build the same Detector (structured-cloneable). */
+export type DetectorSetup = Pick<DetectionOptions, 'models' | 'metas' | 'tags' | 'learningS' | 'baselineS' | 'similar'> & { localNets?: readonly string[]; communityIdSeed?: number };
 
-export class DetectionStage {
-  private constructor(private readonly detector: Detector, private readonly sink: BreachWriter | null) {}
+export type DetectionSummary = DetectSummary & {
+  sink?: SinkCounters & { target: string; error?: string };
+  /** the detection thread failed: no breach after the failure was judged */
+  error?: string;
+};
 
-  /** The stage, or null when neither breachesTo nor onBreach asks for detection. */
-  static open(core: WasmCore, opts: DetectionOptions & { localNets?: readonly string[]; communityIdSeed?: number }): DetectionStage | null {
-    if (!opts.breachesTo && !opts.onBreach) return null;
-    const sink = opts.breachesTo ? new BreachWriter(opts.breachesTo) : null;
-    const detector = new Detector(core, {
-      models: opts.models, metas: opts.metas, tags: opts.tags, similar: opts.similar, learningS: opts.learningS, baselineS: opts.baselineS,
-      localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
-      onBreach: (b) => { sink?.write(b); opts.onBreach?.(b); },
-    });
-    return new DetectionStage(detector, sink);
+export interface DetectionStage {
+  /** Learn the core's latest pull (before its records are drained) and write the breaches it raised. */
+  pull(core: WasmCore): void;
+  /** The summary at capture time `now`, the breach sink closed (failures logged). */
+  finish(now: number, log: Log): Promise<DetectionSummary>;
+  /** After finish: the learner's counters (learn_*, dns_*) into the run's counters, where the learning ran elsewhere. */
+  mergeCounters(into: Record<string, number>): void;
+}
+
+/** The stage, or null when neither breachesTo nor onBreach asks for detection. */
+export function openDetection(core: WasmCore, opts: DetectionOptions & { localNets?: readonly string[]; communityIdSeed?: number }): DetectionStage | null {
+  if (!opts.breachesTo && !opts.onBreach) return null;
+  const setup: DetectorSetup = {
+    models: opts.models, metas: opts.metas, tags: opts.tags, similar: opts.similar, learningS: opts.learningS, baselineS: opts.baselineS,
+    localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
+  };
+  if (opts.breachesTo && !opts.onBreach && !opts.inlineDetection) return new ThreadedDetection(core, opts.breachesTo, setup);
+  return new InlineDetection(core, setup, opts.breachesTo, opts.onBreach);
+}
+
+/** Learning and judging in the packet thread. */
+class InlineDetection implements DetectionStage {
+  private readonly detector: Detector;
+  private readonly sink: BreachWriter | null;
+
+  constructor(core: WasmCore, setup: DetectorSetup, breachesTo: string | undefined, onBreach: ((b: Breach) => void) | undefined) {
+    const sink = breachesTo ? new BreachWriter(breachesTo) : null;
+    this.sink = sink;
+    this.detector = new Detector(core, { ...setup, onBreach: (b) => { sink?.write(b); onBreach?.(b); } });
   }
 
-  /** Learn the core's latest records and judge what the gate passed (before each batch of records is drained). */
-  /** Judge the core's latest observations and write the breaches they raised. */
   pull(core: WasmCore): void {
     this.detector.pull(core);
     this.sink?.flush();
   }
 
-  /** The summary at capture time `now`, the breach sink closed (its failure logged). */
-  finish(now: number, log: Log): DetectionSummary {
+  async finish(now: number, log: Log): Promise<DetectionSummary> {
     const out: DetectionSummary = { ...this.detector.summary(now), ...(this.sink ? { sink: this.sink.close() } : {}) };
     if (out.sink?.error) log.error({ target: out.sink.target, error: out.sink.error }, 'cannot write breaches');
     return out;
   }
+
+  mergeCounters(): void { /* the packet core learned: its counters have them */ }
 }

@@ -25,7 +25,7 @@ import { openCaptureInput } from '../sources/capture-input.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
 import { CoreDataSets } from './core-data-sets.ts';
 import { EventPump } from './event-pump.ts';
-import { DetectionStage, type DetectionOptions, type DetectionSummary } from './detection-stage.ts';
+import { openDetection, type DetectionOptions, type DetectionSummary } from './detection-stage.ts';
 import { detectInput, readFlowInput, sampledFrameIngest } from './flow-inputs.ts';
 import type { ResumePoint } from '../flowlogs/azure-reader.ts';
 
@@ -81,7 +81,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   const core = new WasmCore(opts.core);
   const reporter = new InputErrorReporter(log);
   const reporters = new ReporterIds();
-  const detector = DetectionStage.open(core, opts); // before the flow sink (detection-stage.ts says why)
+  const detector = openDetection(core, opts); // before the flow sink (detection-stage.ts says why)
   const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
   let flowRecords = 0;
   // learned from first (the detector), then shipped to the writer thread
@@ -241,7 +241,10 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   summary.counters = core.counters();
   summary.errors = reporter.totals(core);
   if (sinkCounters) summary.sink = sinkCounters;
-  if (detector) summary.detection = detector.finish(Math.max(summary.packets > 0 ? core.lastTs() : 0, core.eventClock() || 0), log);
+  if (detector) {
+    summary.detection = await detector.finish(Math.max(summary.packets > 0 ? core.lastTs() : 0, core.eventClock() || 0), log);
+    detector.mergeCounters(summary.counters);
+  }
   return summary;
 }
 

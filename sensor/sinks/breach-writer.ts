@@ -17,8 +17,9 @@ export class BreachWriter {
   private readonly owned: boolean;
   private readonly health = new SinkHealth();
 
-  constructor(readonly target: string) {
-    ({ fd: this.fd, owned: this.owned } = openTarget(target));
+  /** `opened`: the target opened already (by the packet thread, for a detection thread: a bad path fails there, at once). */
+  constructor(readonly target: string, opened?: { fd: number; owned: boolean }) {
+    ({ fd: this.fd, owned: this.owned } = opened ?? openTarget(target));
   }
 
   private pending: string[] = [];

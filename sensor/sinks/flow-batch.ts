@@ -1,8 +1,8 @@
 // The ring between the packet thread and the writer thread: slots of raw
 // flow records in a SharedArrayBuffer, and the control words both threads
-// read and write with Atomics. No message per batch: a MessagePort post cost
-// 0.1–1.3 ms at times on this 2-core VM (measured: 170–625 ms over the 489
-// batches of 2 M IPFIX records), a futex wake a few µs.
+// read and write with Atomics (ring-wait.ts). No message per batch: a
+// MessagePort post cost 0.1–1.3 ms at times on this 2-core VM (measured:
+// 170–625 ms over the 489 batches of 2 M IPFIX records), a futex wake a few µs.
 import { REC_SIZE } from '../core/flow-record.ts';
 
 export const BATCH_RECORDS = 4096;
@@ -12,11 +12,7 @@ export const MAX_IN_FLIGHT = 8;
 /** Slots in the ring: one more than may be in flight, so the slot being filled is never one the writer reads. */
 export const RING_SLOTS = MAX_IN_FLIGHT + 1;
 
-// Int32 control words.
-/** batches published by the packet thread (a sequence number, never reset) */
-export const C_PRODUCED = 0;
-/** batches the writer has finished with */
-export const C_CONSUMED = 1;
+// Int32 control words: C_PRODUCED, C_CONSUMED (ring-wait.ts), then these.
 /** per slot: records in it (C_COUNT + slot) */
 export const C_COUNT = 2;
 /** per slot: flags (C_FLAGS + slot) */

@@ -7,7 +7,8 @@
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { REC_SIZE } from '../core/flow-record.ts';
 import { RecordWriter } from './record-writer.ts';
-import { BATCH_BYTES, C_CONSUMED, C_COUNT, C_DEAD, C_FLAGS, C_PRODUCED, F_END, F_NAMES, RING_SLOTS } from './flow-batch.ts';
+import { BATCH_BYTES, C_COUNT, C_DEAD, C_FLAGS, F_END, F_NAMES, RING_SLOTS } from './flow-batch.ts';
+import { consumed, markDead, waitForBatch } from './ring-wait.ts';
 
 export interface WriterInit {
   fd: number;
@@ -35,8 +36,7 @@ function run(init: WriterInit): void {
     loop(init, ctl);
   } catch (e) {
     // Say so before dying: the packet thread may be blocked waiting for a slot.
-    Atomics.store(ctl, C_DEAD, 1);
-    Atomics.notify(ctl, C_CONSUMED);
+    markDead(ctl, C_DEAD);
     throw e;
   }
 }
@@ -45,7 +45,7 @@ function loop(init: WriterInit, ctl: Int32Array): void {
   const out = new RecordWriter({ fd: init.fd, localNets: init.localNets, communityIdSeed: init.communityIdSeed });
   const sentShared = new Float64Array(init.sent);
   for (let seq = 0; ; seq++) {
-    while (Atomics.load(ctl, C_PRODUCED) === seq) Atomics.wait(ctl, C_PRODUCED, seq);
+    waitForBatch(ctl, seq);
     const slot = seq % RING_SLOTS;
     const flags = Atomics.load(ctl, C_FLAGS + slot);
     const count = Atomics.load(ctl, C_COUNT + slot);
@@ -59,8 +59,7 @@ function loop(init: WriterInit, ctl: Int32Array): void {
     if (flags & F_END) break;
     out.writeRecords(new Uint8Array(init.ring, slot * BATCH_BYTES, count * REC_SIZE), count);
     sentShared[0] = out.counters.sent;
-    Atomics.store(ctl, C_CONSUMED, seq + 1);
-    Atomics.notify(ctl, C_CONSUMED);
+    consumed(ctl, seq);
   }
   const done: WriterDone = { type: 'done', ...out.counters };
   init.done.postMessage(done);

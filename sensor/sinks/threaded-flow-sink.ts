@@ -18,7 +18,8 @@ import { RecordWriter } from './record-writer.ts';
 
 import { REC_SIZE } from '../core/flow-record.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
-import { BATCH_RECORDS, C_CONSUMED, C_COUNT, C_DEAD, C_FLAGS, C_PRODUCED, CONTROL_WORDS, F_END, F_NAMES, MAX_IN_FLIGHT, RING_SLOTS } from './flow-batch.ts';
+import { BATCH_RECORDS, C_COUNT, C_DEAD, C_FLAGS, CONTROL_WORDS, F_END, F_NAMES, MAX_IN_FLIGHT, RING_SLOTS } from './flow-batch.ts';
+import { publish, waitForRoom } from './ring-wait.ts';
 
 /**
  * The writer's JavaScript heap holds little (the formatter's memory is Wasm):
@@ -163,22 +164,14 @@ export class ThreadedFlowSink {
   private publish(count: number, flags: number): void {
     if (!this.worker) this.start();
     const ctl = this.control;
-    // Wait for a free slot. A writer that failed says so (C_DEAD); one that
-    // vanished without a word (killed, out of memory) is noticed only by
-    // taking nothing for stallMs: events (its 'exit') cannot run while this
-    // thread waits.
-    let last = Atomics.load(ctl, C_CONSUMED), since = 0;
-    while (this.produced - last >= MAX_IN_FLIGHT && !this.dead) {
-      if (Atomics.load(ctl, C_DEAD) !== 0) { this.dead = true; break; }
-      if (since === 0) since = Date.now();
-      else if (Date.now() - since > this.stallMs) { this.dead = true; this.stalled = true; break; }
-      Atomics.wait(ctl, C_CONSUMED, last, 50);
-      const c = Atomics.load(ctl, C_CONSUMED);
-      if (c !== last) { last = c; since = 0; }
+    // Wait for a free slot (ring-wait.ts: a writer that failed or vanished ends the wait).
+    if (!this.dead) {
+      const room = waitForRoom(ctl, this.produced, MAX_IN_FLIGHT, C_DEAD, this.stallMs);
+      if (room !== 'ok') { this.dead = true; this.stalled = room === 'stalled'; }
     }
     this.handed += count;
     // A dead writer takes nothing more: the records are counted as discarded by close().
-    if (this.dead || Atomics.load(ctl, C_DEAD) !== 0) { this.dead = true; return; }
+    if (this.dead) return;
     const slot = this.produced % RING_SLOTS;
     if (this.reporters && this.reporters.size > this.reportersSent) {
       // names first: the writer reads them when it takes this slot
@@ -189,8 +182,7 @@ export class ThreadedFlowSink {
     Atomics.store(ctl, C_COUNT + slot, count);
     Atomics.store(ctl, C_FLAGS + slot, flags);
     this.produced++;
-    Atomics.store(ctl, C_PRODUCED, this.produced);
-    Atomics.notify(ctl, C_PRODUCED);
+    publish(ctl, this.produced);
   }
 
   /**
