@@ -280,15 +280,15 @@ async function main(): Promise<void> {
   }
 
   const lines = [
-    '| input | records | MB | records/s | MB/s | records/s after start-up | peak RSS (MiB) | RSS, 4× shorter input | notes |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|---|',
+    '| input | records | MB | records/s | MB/s | records/s after start-up | peak RSS (MiB) | RSS, 4× shorter input | CPU s (best run) | notes |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|---|',
     ...rows.map((r) => {
-      if (!r.best) return `| ${r.label} | ${r.records.toLocaleString('en')} | ${(r.bytes / 1e6).toFixed(0)} | – | – | – | – | – | ${r.note} |`;
+      if (!r.best) return `| ${r.label} | ${r.records.toLocaleString('en')} | ${(r.bytes / 1e6).toFixed(0)} | – | – | – | – | – | – | ${r.note} |`;
       const s = r.best.wallMs / 1000;
       const rss = r.best.peakRssKiB ? (r.best.peakRssKiB / 1024).toFixed(1) : '?';
       const srss = r.short?.best?.peakRssKiB ? (r.short.best.peakRssKiB / 1024).toFixed(1) : '';
       const steady = steadyRate(r);
-      return `| ${r.label} | ${r.records.toLocaleString('en')} | ${(r.bytes / 1e6).toFixed(0)} | ${Math.round(r.records / s).toLocaleString('en')} | ${(r.bytes / 1e6 / s).toFixed(0)} | ${steady === null ? '' : Math.round(steady).toLocaleString('en')} | ${rss} | ${srss} | ${r.note} |`;
+      return `| ${r.label} | ${r.records.toLocaleString('en')} | ${(r.bytes / 1e6).toFixed(0)} | ${Math.round(r.records / s).toLocaleString('en')} | ${(r.bytes / 1e6 / s).toFixed(0)} | ${steady === null ? '' : Math.round(steady).toLocaleString('en')} | ${rss} | ${srss} | ${r.best.cpuS === null ? '' : r.best.cpuS.toFixed(2)} | ${r.note} |`;
     }),
   ];
   process.stdout.write(`\nflow-record ingestion — best of ${RUNS}, warm cache, process start included\n\n${lines.join('\n')}\n`);
@@ -411,7 +411,7 @@ async function loopbackRow(n: number, recordsPerSecond = 0): Promise<FlowRow> {
   rmSync(tmp, { recursive: true, force: true });
   const got = summary.flow_events ?? 0;
   // the sensor's own busy time: first to last record it took in
-  const m: Measurement = { ok: true, exitCode: 0, signal: null, timedOut: false, wallMs: (summary.netflow_busy_s ?? 0) * 1000, peakRssKiB: null, stdout: '', stderrTail: '' };
+  const m: Measurement = { ok: true, exitCode: 0, signal: null, timedOut: false, wallMs: (summary.netflow_busy_s ?? 0) * 1000, peakRssKiB: null, cpuS: null, stdout: '', stderrTail: '' };
   const dropped = 1 - got / n;
   return {
     // MB and MB/s of what was taken in (the messages are all the same size)

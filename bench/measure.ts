@@ -41,6 +41,8 @@ export interface Measurement {
   wallMs: number;
   /** Peak resident set size in KiB (null when unknown). */
   peakRssKiB: number | null;
+  /** CPU seconds, user + system, of the command and its threads (null without GNU time) */
+  cpuS: number | null;
   stdout: string;
   /** Last lines of stderr (for failure reports). */
   stderrTail: string;
@@ -57,7 +59,7 @@ export function measure(cmd: string, args: string[], opts: RunOptions = {}): Pro
     tmp = mkdtempSync(join(tmpdir(), "bench-rss-"));
     rssFile = join(tmp, "rss");
     file = GNU_TIME;
-    argv = ["-f", "%M", "-o", rssFile, cmd, ...args];
+    argv = ["-f", "%M %U %S", "-o", rssFile, cmd, ...args];
   }
   return new Promise((resolve) => {
     const started = process.hrtime.bigint();
@@ -69,7 +71,7 @@ export function measure(cmd: string, args: string[], opts: RunOptions = {}): Pro
         stdio: ["ignore", opts.captureStdout ? "pipe" : "ignore", "pipe"],
       });
     } catch (e) {
-      resolve({ ok: false, exitCode: null, signal: null, timedOut: false, wallMs: 0, peakRssKiB: null, stdout: "", stderrTail: String(e) });
+      resolve({ ok: false, exitCode: null, signal: null, timedOut: false, wallMs: 0, peakRssKiB: null, cpuS: null, stdout: "", stderrTail: String(e) });
       return;
     }
     const out: Buffer[] = [];
@@ -106,12 +108,14 @@ export function measure(cmd: string, args: string[], opts: RunOptions = {}): Pro
       clearTimeout(timer);
       if (poll) clearInterval(poll);
       let peak: number | null = polledPeak || null;
+      let cpu: number | null = null;
       if (method === "gnu-time") {
         try {
           // With -o, GNU time writes "Command exited with non-zero status N" before the format on failure: take the last line.
           const lines = readFileSync(rssFile, "utf8").trim().split("\n");
-          const v = Number(lines[lines.length - 1]);
-          peak = Number.isFinite(v) && v > 0 ? v : null;
+          const [rss, user, sys] = lines[lines.length - 1]!.split(" ").map(Number);
+          peak = Number.isFinite(rss) && rss! > 0 ? rss! : null;
+          cpu = Number.isFinite(user) && Number.isFinite(sys) ? user! + sys! : null;
         } catch {
           peak = null;
         }
@@ -125,6 +129,7 @@ export function measure(cmd: string, args: string[], opts: RunOptions = {}): Pro
         timedOut,
         wallMs,
         peakRssKiB: peak,
+        cpuS: cpu,
         stdout: Buffer.concat(out).toString("utf8"),
         stderrTail,
       });

@@ -24,12 +24,12 @@ import { writeSampleCapture } from "../sensor/sample/sample-capture.ts";
 import { measure, rateAfterStartup, rssMethod, warm, type BenchContext, type Measurement, type Peer } from "./measure.ts";
 import { peer as argus } from "./peers/argus.ts";
 import { peer as cat } from "./peers/cat.ts";
-import { peer as edgeSensor, detectPeer as edgeSensorDetect } from "./peers/edge-sensor.ts";
+import { peer as edgeSensor, detectPeer as edgeSensorDetect, detectInlinePeer as edgeSensorDetectInline } from "./peers/edge-sensor.ts";
 import { peer as pcapParser } from "./peers/pcap-parser.ts";
 import { peer as pcapWalk } from "./peers/pcap-walk.ts";
 import { peer as tshark } from "./peers/tshark.ts";
 
-const PEERS: Peer[] = [cat, edgeSensor, edgeSensorDetect, pcapWalk, pcapParser, argus, tshark];
+const PEERS: Peer[] = [cat, edgeSensor, edgeSensorDetect, edgeSensorDetectInline, pcapWalk, pcapParser, argus, tshark];
 
 // ------------------------------------------------------------------ flags
 
@@ -271,17 +271,17 @@ function table(rows: Row[], shortRows: Row[], cap: CaptureInfo, shortCap: Captur
   const es = rows.find((r) => r.peer === edgeSensor);
   const rate = (r: Row): number | null => steadyRate(r, shortRows.find((s) => s.peer === r.peer), cap, shortCap);
   const esRate = es ? rate(es) : null;
-  const head = ["tool", "packets/s", "MB/s", "peak RSS (MiB)", "vs edge-sensor", "packets/s after start-up", "vs edge-sensor after start-up", "notes"];
+  const head = ["tool", "packets/s", "MB/s", "peak RSS (MiB)", "CPU s (best run)", "vs edge-sensor", "packets/s after start-up", "vs edge-sensor after start-up", "notes"];
   const body = rows.map((r) => {
-    if (r.status !== "ok" || !r.best) return [r.peer.label, "—", "—", "—", "", "—", "", r.status === "failed" ? `FAILED: ${r.note}` : r.status];
+    if (r.status !== "ok" || !r.best) return [r.peer.label, "—", "—", "—", "—", "", "—", "", r.status === "failed" ? `FAILED: ${r.note}` : r.status];
     const s = r.best.wallMs / 1000;
     const rr = rate(r);
     const short = shortRows.find((x) => x.peer === r.peer);
     const note = [r.note, short && short.status !== "ok" ? `short capture: ${short.status}${short.note ? ` (${short.note})` : ""}` : ""].filter(Boolean).join("; ");
     const rel = rr === null || esRate === null ? "" : r.peer === edgeSensor ? "1×" : ratioWords(1 / rr, 1 / esRate);
-    return [r.peer.label, fmtInt(cap.packets / s), (cap.bytes / 1e6 / s).toFixed(1), mib(r.peakKiB), ratioText(r, es), rr === null ? "—" : fmtInt(rr), rel, note];
+    return [r.peer.label, fmtInt(cap.packets / s), (cap.bytes / 1e6 / s).toFixed(1), mib(r.peakKiB), r.best.cpuS === null ? "?" : r.best.cpuS.toFixed(2), ratioText(r, es), rr === null ? "—" : fmtInt(rr), rel, note];
   });
-  const numeric = (i: number): boolean => (i >= 1 && i <= 3) || i === 5;
+  const numeric = (i: number): boolean => (i >= 1 && i <= 4) || i === 6;
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => (numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(" | ")} |`;
   return [line(head), `|${widths.map((w, i) => (numeric(i) ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|")}|`, ...body.map(line)];

@@ -30,16 +30,28 @@ export const peer: Peer = {
 
 /**
  * The same with detection on: learning and every built-in model, breaches
- * written (to /dev/null), no learning period. Its ratio to the row above is
- * what scoring costs (issue 4's target: at most 25%).
+ * written (to /dev/null), no learning period, in the detection thread. Its
+ * ratio to the row above is what scoring costs (issue 4's target: at most 25%).
  */
 export const detectPeer: Peer = {
   ...peer,
   name: "edge-sensor-detect",
   label: "edge-sensor analyze --breaches",
-  what: "the same, with pattern-of-life learning and the model catalogue (breaches to /dev/null, --learning 0)",
+  what: "the same, with pattern-of-life learning and the model catalogue in the detection thread (breaches to /dev/null, --learning 0)",
   command: (ctx, file) => {
     const c = peer.command(ctx, file);
     return { ...c, args: [...c.args, "--breaches", "/dev/null", "--learning", "0"] };
+  },
+};
+
+/** Detection in the packet thread (--inline-detection): what it costs on one core. */
+export const detectInlinePeer: Peer = {
+  ...detectPeer,
+  name: "edge-sensor-detect-inline",
+  label: "edge-sensor analyze --breaches --inline-detection",
+  what: "the same, learning and judging in the packet thread (one core busy instead of two)",
+  command: (ctx, file) => {
+    const c = detectPeer.command(ctx, file);
+    return { ...c, args: [...c.args, "--inline-detection"] };
   },
 };
