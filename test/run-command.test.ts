@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ipfixMessage, ipfixTemplateSet, record, set, type FieldSpec } from '../sensor/netflow/export-writer.ts';
 import { pcapHeader, pcapRecord } from './helpers/capture-bytes.ts';
-import { MAC_A, MAC_B, eth, ipv4, udp, zeros } from './helpers/packet-bytes.ts';
+import { MAC_A, MAC_B, eth, ipv4, tcp, udp, zeros } from './helpers/packet-bytes.ts';
 import { jsonLines } from './helpers/cli.ts';
 import { REPO_ROOT, needSharedData, sharedPath } from './helpers/shared-data.ts';
 import { buildScenario, SCENARIO_TAGS } from './scenario/generate.ts';
@@ -96,6 +96,30 @@ test('live packet pipe: a quiet flow times out by wall time while the pipe stays
   r.child.kill('SIGTERM');
   assert.is(await new Promise((res) => r.child.once('exit', res)), 0, r.stderr());
   assert.is(JSON.parse(r.stdout()).packets, 1);
+});
+
+test('live packet pipe with --breaches: a sweep is reported while the pipe stays open (the detection thread gets partial slots by age)', async () => {
+  const breachFile = join(tmp, 'live-breaches.jsonl');
+  const r = start(['--packets', '-', '--breaches', breachFile, '--learning', '0'], 'pipe');
+  const now = Math.floor(Date.now() / 1000);
+  r.child.stdin!.write(Buffer.from(pcapHeader()));
+  for (let h = 1; h <= 40; h++) {
+    const syn = tcp({ sport: 51000 + h, dport: 445, flags: 0x02, seq: h });
+    const frame = Buffer.from(eth(MAC_B, MAC_A, 0x0800, ipv4({ src: '10.0.0.5', dst: `10.0.1.${h}`, proto: 6, payload: syn })));
+    r.child.stdin!.write(Buffer.from(pcapRecord({ sec: now, frac: h * 10_000, data: [...frame] })));
+  }
+  // the probes stay open (S0 flows end after minutes): the breach comes from their starts, in a slot published by age
+  try {
+    await until('the scan breach to be written', () => existsSync(breachFile) && readFileSync(breachFile, 'utf8').includes('device-network-scan'), 10_000);
+  } catch (e) { r.child.kill('SIGKILL'); throw e; }
+  const breaches = jsonLines(readFileSync(breachFile, 'utf8'));
+  assert.equal(breaches.map((b) => b.model), ['device-network-scan']);
+  assert.equal((breaches[0]!.device as { ip: string }).ip, '10.0.0.5');
+  r.child.kill('SIGTERM');
+  assert.is(await new Promise((res) => r.child.once('exit', res)), 0, r.stderr());
+  const summary = JSON.parse(r.stdout());
+  assert.is(summary.detection.breaches, 1);
+  assert.is(summary.counters.learn_conns, 40, 'the thread\'s learning counters in the summary');
 });
 
 test('a watched folder gives the same flows as analyze over the same files (replay = offline)', async () => {
