@@ -65,17 +65,22 @@ export function logLoaded(n: i32): bool {
   return true;
 }
 
+/** The first 60 bytes every entry shares: kind, size, time, flow serial, the two addresses and ports. */
+@inline function head(e: usize, kind: u32, bytes: usize, ts: f64, serial: f64, a: usize, b: usize, pa: u32, pb: u32): void {
+  store<u32>(e, kind);
+  store<u32>(e + 4, <u32>bytes);
+  store<f64>(e + 8, ts);
+  store<f64>(e + 16, serial);
+  copyWords(e + 24, a, 16);
+  copyWords(e + 40, b, 16);
+  store<u16>(e + 56, <u16>pa);
+  store<u16>(e + 58, <u16>pb);
+}
+
 export function logConn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, serial: f64): void {
   if (cap - used < CONN_BYTES) return; // (cannot happen: flowsReady kept LOG_RESERVE)
   const e = base + used;
-  store<u32>(e, K_CONN);
-  store<u32>(e + 4, <u32>CONN_BYTES);
-  store<f64>(e + 8, ts);
-  store<f64>(e + 16, serial);
-  copyWords(e + 24, o, 16);
-  copyWords(e + 40, r, 16);
-  store<u16>(e + 56, <u16>oPort);
-  store<u16>(e + 58, <u16>rPort);
+  head(e, K_CONN, CONN_BYTES, ts, serial, o, r, oPort, rPort);
   store<u32>(e + 60, proto);
   used += CONN_BYTES;
 }
@@ -85,14 +90,7 @@ export function logDns(ts: f64, src: usize, dst: usize, sport: u32, dport: u32, 
   const bytes = (DNS_HEAD + n + 7) & ~<usize>7;
   if (cap - used < bytes) return; // (cannot happen: flowsReady kept LOG_RESERVE)
   const e = base + used;
-  store<u32>(e, K_DNS);
-  store<u32>(e + 4, <u32>bytes);
-  store<f64>(e + 8, ts);
-  store<f64>(e + 16, serial);
-  copyWords(e + 24, src, 16);
-  copyWords(e + 40, dst, 16);
-  store<u16>(e + 56, <u16>sport);
-  store<u16>(e + 58, <u16>dport);
+  head(e, K_DNS, bytes, ts, serial, src, dst, sport, dport);
   store<u8>(e + 60, <u8>proto);
   store<u8>(e + 61, asked ? 1 : 0);
   store<u32>(e + 64, <u32>n);

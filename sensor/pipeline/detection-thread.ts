@@ -10,7 +10,7 @@ import { REC_SIZE } from '../core/flow-record.ts';
 import { WasmCore } from '../core/wasm-core.ts';
 import { Detector } from '../models/detector.ts';
 import { BreachWriter } from '../sinks/breach-writer.ts';
-import { consumed, markDead, waitForBatch } from '../sinks/ring-wait.ts';
+import { consume, consumed, waitForBatch } from '../sinks/ring-wait.ts';
 import { C_BYTES, C_DEAD, C_FLAGS, F_END, RING_SLOTS, SECTION_HEADER } from './detection-ring.ts';
 import type { DetectionSummary, DetectorSetup } from './detection-stage.ts';
 
@@ -37,17 +37,6 @@ export interface DetectionDone {
   counters: Record<string, number>;
   /** seconds: setting up, learning and judging pulls, waiting for them, the end's summary */
   timing: { setup_s: number; busy_s: number; waiting_s: number; summary_s: number };
-}
-
-function run(init: DetectionInit): void {
-  const ctl = new Int32Array(init.control);
-  try {
-    loop(init, ctl);
-  } catch (e) {
-    // Say so before dying: the packet thread may be blocked waiting for a slot.
-    markDead(ctl, C_DEAD);
-    throw e;
-  }
 }
 
 function loop(init: DetectionInit, ctl: Int32Array): void {
@@ -87,4 +76,7 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
   init.done.close();
 }
 
-if (workerData?.detection) run(workerData.detection as DetectionInit);
+if (workerData?.detection) {
+  const init = workerData.detection as DetectionInit;
+  consume(init.control, C_DEAD, (ctl) => loop(init, ctl));
+}

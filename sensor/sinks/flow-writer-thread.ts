@@ -8,7 +8,7 @@ import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_
 import { REC_SIZE } from '../core/flow-record.ts';
 import { RecordWriter } from './record-writer.ts';
 import { BATCH_BYTES, C_COUNT, C_DEAD, C_FLAGS, F_END, F_NAMES, RING_SLOTS } from './flow-batch.ts';
-import { consumed, markDead, waitForBatch } from './ring-wait.ts';
+import { consume, consumed, waitForBatch } from './ring-wait.ts';
 
 export interface WriterInit {
   fd: number;
@@ -29,17 +29,6 @@ export interface WriterInit {
 /** On the names port: [id, name] pairs of reporter ids first used by the next flagged batch. */
 export type ReporterNames = [number, string][];
 export interface WriterDone { type: 'done'; received: number; sent: number; errors: number; discarded: number; error?: string }
-
-function run(init: WriterInit): void {
-  const ctl = new Int32Array(init.control);
-  try {
-    loop(init, ctl);
-  } catch (e) {
-    // Say so before dying: the packet thread may be blocked waiting for a slot.
-    markDead(ctl, C_DEAD);
-    throw e;
-  }
-}
 
 function loop(init: WriterInit, ctl: Int32Array): void {
   const out = new RecordWriter({ fd: init.fd, localNets: init.localNets, communityIdSeed: init.communityIdSeed });
@@ -67,4 +56,7 @@ function loop(init: WriterInit, ctl: Int32Array): void {
   init.done.close();
 }
 
-if (workerData?.flowWriter) run(workerData.flowWriter as WriterInit);
+if (workerData?.flowWriter) {
+  const init = workerData.flowWriter as WriterInit;
+  consume(init.control, C_DEAD, (ctl) => loop(init, ctl));
+}

@@ -53,3 +53,17 @@ export function markDead(ctl: Int32Array, deadAt: number): void {
   Atomics.store(ctl, deadAt, 1);
   Atomics.notify(ctl, C_CONSUMED);
 }
+
+/**
+ * Worker: run the consumer loop; if it throws, say so in shared memory before
+ * dying (the packet thread may be blocked waiting for a slot), then rethrow.
+ */
+export function consume(control: SharedArrayBuffer, deadAt: number, loop: (ctl: Int32Array) => void): void {
+  const ctl = new Int32Array(control);
+  try {
+    loop(ctl);
+  } catch (e) {
+    markDead(ctl, deadAt);
+    throw e;
+  }
+}
