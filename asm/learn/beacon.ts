@@ -121,9 +121,16 @@ export function beaconFirst(): void {
  * ring and sets beaconScore / beaconPeriod / beaconEvents.
  */
 export function beaconObserve(t: Table, key: usize, start: f64, bytes: f64, now: f64, seed: f64): void {
-  const e = t.upsert(key, now);
+  // a ring exists only from the pair's second connection: with no earlier one (seed ≥ start) find it, never make it
+  let e: usize = 0;
+  let created = false;
+  if (seed < start) { e = t.upsert(key, now); created = tableCreated; }
+  else {
+    e = t.find(key);
+    if (e == 0) { beaconFirst(); return; }
+  }
   const p = t.payload(e);
-  if (tableCreated && seed < start) {
+  if (created) {
     // the pair's first connection, which made no entry (beaconFirst): the ring's first event
     store<f64>(p + B_LAST, seed);
     store<f64>(p + B_FIRST, seed);

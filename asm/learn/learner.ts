@@ -42,7 +42,7 @@ import {
   SRC_PACKETS, SRC_SFLOW,
 } from "../flowrecord";
 import { COUNTER_BYTES, MOMENTS_BYTES, VOLUME_BYTES, counterAdd, counterValue, momentsAdd, momentsZ, volumeAdd, volumeRatio } from "./damped";
-import { BEACON_PAYLOAD, beaconAge, beaconEvents, beaconFirst, beaconObserve, beaconPeriod, beaconScore } from "./beacon";
+import { BEACON_PAYLOAD, beaconAge, beaconEvents, beaconObserve, beaconPeriod, beaconScore } from "./beacon";
 import { gate, gateInit } from "./gate";
 import {
   FT_BYTES_IN, FT_BYTES_OUT, FT_BYTES_OUT_Z, FT_CHANNEL_AGE_S, FT_CHANNEL_GAP_S, FT_CONN_STATE, FT_DEVICE_AGE_S, FT_DEVICE_CONN_RATE,
@@ -583,11 +583,10 @@ function end(rec: usize, serial: f64, flowTs: f64, reuse: bool): void {
   const pr = reuse ? connPair : pairs.find(key);
   if (side == 1 && !peerLocal) {
     // periodicity of the device's connections to this outside peer (key: device, peer);
-    // the pair's first connection makes no entry (beaconFirst), the second seeds it
+    // the pair's first connection makes no ring, the second seeds it with the first (one lookup either way)
     const start = load<f64>(rec + R_TS);
     const pairFirst = pr != 0 ? pairs.first(pr) : start;
-    if (pairFirst < start || beacons.find(key) != 0) beaconObserve(beacons, key, start, out, ts, pairFirst);
-    else beaconFirst();
+    beaconObserve(beacons, key, start, out, ts, pairFirst);
     setF(obs, FT_BEACON_SCORE, beaconScore);
     setF(obs, FT_BEACON_PERIOD_S, beaconPeriod);
     setF(obs, FT_BEACON_EVENTS, beaconEvents);
