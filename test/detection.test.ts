@@ -171,7 +171,7 @@ test('the learning period runs from the capture\'s start, not from the first obs
   assert.is(detection.suppressed_learning, 0);
 });
 
-test('brute force from flow logs: 30 short SSH connections to one server in two minutes', async () => {
+test('brute force from flow logs: 30 short SSH connections to one server in two minutes; 30 short SMB sessions fetching files are not', async () => {
   const lines = ['version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status'];
   for (let i = 0; i < 30; i++) {
     const t = T0 + i * 4;
@@ -179,6 +179,12 @@ test('brute force from flow logs: 30 short SSH connections to one server in two 
     lines.push(`2 123456789012 eni-0a 10.0.0.20 10.0.0.7 22 ${41000 + i} 6 10 2600 ${t} ${t + 2} ACCEPT OK`);
   }
   for (let i = 0; i < 20; i++) lines.push(`2 123456789012 eni-0b 10.0.0.8 10.0.0.20 ${42000 + i} 22 6 400 90000 ${T0 + i * 6} ${T0 + i * 6 + 120} ACCEPT OK`);
+  // a workstation fetching files from its file server in 30 short SMB sessions (150 KB each) is not guessing passwords
+  for (let i = 0; i < 30; i++) {
+    const t = T0 + i * 5;
+    lines.push(`2 123456789012 eni-0c 10.0.0.9 10.0.0.30 ${43000 + i} 445 6 40 5000 ${t} ${t + 3} ACCEPT OK`);
+    lines.push(`2 123456789012 eni-0c 10.0.0.30 10.0.0.9 445 ${43000 + i} 6 110 150000 ${t} ${t + 3} ACCEPT OK`);
+  }
   const path = join(dir, 'brute.log');
   writeFileSync(path, lines.join('\n') + '\n');
   const { breaches } = await breachesOf(path, { format: 'aws-vpc' });

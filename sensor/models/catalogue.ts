@@ -65,6 +65,11 @@ const RAW = [
       { feature: 'originator', op: '==', value: 1 },
       { feature: 'port', op: 'in', value: AUTH_PORTS },
       { feature: 'duration', op: '<', value: 90 },
+      // a login attempt receives a few KB (SSH key exchange and a refusal,
+      // an NTLM challenge, a TLS certificate): a client fetching files over
+      // SMB in short sessions receives far more (a workstation's 20 SMB
+      // connections in 5 min, 15–490 KB each, breached with --learning 0)
+      { feature: 'bytes_in', op: '<', value: 20000 },
       { feature: 'pair_conns', op: '>=', value: 10 },
       // a client that has used the service for days at its own pace (a web
       // server's database connections) is not guessing passwords on it
