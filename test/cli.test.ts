@@ -32,6 +32,19 @@ test('every subcommand has --help; unknown commands and bad flags exit 2', () =>
   assert.is(cli(['analyze', 'x.pcap', '--no-such-flag']).code, 2);
 });
 
+test('demo (npm start): the sample network\'s injected attack is detected — a sweep, a port scan, brute force on its workstation, and the meta model; nothing else breaches', () => {
+  const r = cli(['demo', '--packets', '20000']);
+  assert.is(r.code, 0, r.stderr);
+  const m = /Injected at \+[\d.]+ s from \S+ \((\S+)\):/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  const ip = m[1]!;
+  const breaches = [...r.stdout.matchAll(/\] (.+?)  \(T[\d, T.]+\)\n\s+(\S+) /g)].map((x) => `${x[1]} ${x[2]}`);
+  assert.equal(breaches, [
+    `Device / Network Scan ${ip}`, `Device / Suspicious Port Scan ${ip}`, `Device / Brute Force Attempt ${ip}`, `Device / Large Number of Model Breaches ${ip}`,
+  ]);
+  assert.match(r.stdout, 'Model breaches (4;');
+});
+
 test('missing files and non-captures fail clearly, other inputs still run', () => {
   const notCapture = join(tmp, 'notes.txt');
   writeFileSync(notCapture, 'hello, this is not a capture\n');

@@ -35,6 +35,8 @@ const FLAVOURS: Flavour[] = [
   { name: 'pcapng LE (Ethernet µs + ns, raw IP)', opts: { seed: 105, format: 'pcapng' } },
   { name: 'pcapng BE (Ethernet µs + ns, raw IP)', opts: { seed: 106, format: 'pcapng', bigEndian: true } },
   { name: 'pcap LE µs, IPv6-heavy, VLAN-heavy', opts: { seed: 107, format: 'pcap', ipv6Share: 0.6, vlanShare: 0.6 } },
+  // the demo's injected attack (a sweep of unanswered SYNs, a refused port scan, SSH guesses): its connections too
+  { name: 'pcap LE µs with the demo attack', opts: { seed: 108, format: 'pcap', attackAfter: 0.3 } },
 ];
 
 function flowKey(proto: string, oh: string, op: number, rh: string, rp: number): string {
@@ -115,6 +117,10 @@ for (const fl of FLAVOURS) {
     const problems = compare(truth.flows, flows);
     assert.equal(problems.slice(0, 25), [], `${problems.length} differences from the ground truth (first 25 shown)`);
     assert.is(flows.length, truth.flows.length, 'one flow per connection');
+    if (fl.opts.attackAfter !== undefined) {
+      assert.ok(truth.attack, 'the attack was injected');
+      assert.is(truth.flows.filter((f) => f.kind.startsWith('attack-')).length, 130, '40 sweep probes, 60 scanned ports, 30 guesses');
+    }
   });
 }
 

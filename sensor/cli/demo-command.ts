@@ -1,6 +1,6 @@
 // `edge-sensor demo` (what `npm start` runs): generate a small seeded sample
-// network as a capture, run the sensor over it and print what it saw. No
-// external services, no downloads.
+// network with an injected attack as a capture, run the sensor over it (flows
+// and detection) and print what it saw. No external services, no downloads.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,12 +9,17 @@ import type { FlowRecord } from '../flows/zeek-record.ts';
 import { writeSampleCapture } from '../sample/sample-capture.ts';
 import { numberFlag, parse } from './args.ts';
 import { renderDemoReport } from './demo-report.ts';
+import type { Breach } from '../models/breach.ts';
+
+/** Share of the sample's packets planned before the generator injects its attack. */
+const ATTACK_AFTER = 0.4;
 
 export const DEMO_HELP = `Usage: edge-sensor demo [options]
 
 Generate a seeded sample enterprise network (workstations, servers, DNS,
-web, SSH, file shares, some IPv6 and VLANs) as a pcap, analyse it with the
-sensor and print a summary of the flows it found.
+web, SSH, file shares, some IPv6 and VLANs) with an attack injected from one
+workstation (a network sweep, a port scan, SSH password guessing) as a pcap,
+analyse it with the sensor (flows and detection) and print what it found.
 
 Options:
   --seed N       generator seed (default 1)
@@ -32,11 +37,13 @@ export async function demoCommand(argv: string[]): Promise<number> {
   const path = join(dir, `sample-seed${seed}.pcap`);
   try {
     const genStart = Date.now();
-    await writeSampleCapture(path, { seed, packets, format: 'pcap' });
+    const sample = writeSampleCapture(path, { seed, packets, format: 'pcap', attackAfter: ATTACK_AFTER });
     const genMs = Date.now() - genStart;
     const flows: FlowRecord[] = [];
-    const summary = await analyze({ inputs: [path], onRecord: (r) => flows.push(r), progress: false });
-    process.stdout.write(renderDemoReport({ path, seed, genMs, summary, flows, kept: values.keep !== undefined }));
+    const breaches: Breach[] = [];
+    // a capture this short has no day to learn from: learning period off, as an analyst would run it
+    const summary = await analyze({ inputs: [path], onRecord: (r) => flows.push(r), onBreach: (b) => breaches.push(b), learningS: 0, progress: false });
+    process.stdout.write(renderDemoReport({ path, seed, genMs, summary, flows, kept: values.keep !== undefined, attack: sample.attack, breaches }));
     return summary.inputs.every((i) => i.ok) ? 0 : 1;
   } finally {
     if (values.keep === undefined) rmSync(dir, { recursive: true, force: true });

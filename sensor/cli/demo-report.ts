@@ -2,8 +2,15 @@
 // security engineer reads at a glance.
 import type { AnalyzeSummary } from '../pipeline/analyze.ts';
 import type { FlowRecord } from '../flows/zeek-record.ts';
+import type { Breach } from '../models/breach.ts';
+import type { InjectedAttack } from '../sample/network.ts';
 
-interface DemoRun { path: string; seed: number; genMs: number; summary: AnalyzeSummary; flows: FlowRecord[]; kept: boolean }
+interface DemoRun {
+  path: string; seed: number; genMs: number; summary: AnalyzeSummary; flows: FlowRecord[]; kept: boolean;
+  /** the attack the generator injected (none if the capture ended first) */
+  attack?: InjectedAttack;
+  breaches: Breach[];
+}
 
 function tally<T>(items: T[], key: (t: T) => string, weight: (t: T) => number = () => 1): [string, number][] {
   const m = new Map<string, number>();
@@ -38,6 +45,24 @@ export function renderDemoReport(run: DemoRun): string {
   const errs = Object.entries(s.errors);
   lines.push(`Input errors: ${errs.length ? errs.map(([k, v]) => `${k}=${v}`).join(', ') : 'none'}`);
   lines.push('');
-  lines.push(run.kept ? `Capture kept at ${run.path}. Try: npx edge-sensor analyze ${run.path} --flows -` : 'Run "npx edge-sensor analyze <capture> --flows -" on your own capture to see the flow records.');
+  const t0 = s.capture.first_ts ?? 0;
+  const at = (ts: number) => `+${(ts - t0).toFixed(1)} s`.padStart(9);
+  if (run.attack) {
+    lines.push(`Injected at ${at(run.attack.ts).trim()} from ${run.attack.device.name} (${run.attack.device.ip}):`);
+    for (const step of run.attack.steps) lines.push(`  - ${step}`);
+  } else {
+    lines.push('No attack injected.');
+  }
+  lines.push('');
+  lines.push(`Model breaches (${run.breaches.length}; learning period off for this short capture):`);
+  for (const b of run.breaches) {
+    lines.push(`  ${at(Date.parse(b.time) / 1000)}  [${String(b.score).padStart(3)}] ${b.title}  (${b.mitre.join(', ')})`);
+    lines.push(`             ${b.summary}`);
+  }
+  if (!run.breaches.length) lines.push('  none');
+  lines.push('');
+  lines.push(run.kept
+    ? `Capture kept at ${run.path}. Try: npx edge-sensor analyze ${run.path} --flows - , or --breaches - --learning 0`
+    : 'Run "npx edge-sensor analyze <capture> --flows -" (and --breaches -) on your own capture.');
   return lines.join('\n') + '\n';
 }

@@ -98,6 +98,23 @@ export interface NetworkOptions {
   arp?: boolean;
   /** Receive each ExpectedFlow as its connection starts; then the summary's flows array stays empty. */
   onFlow?: (flow: ExpectedFlow) => void;
+  /**
+   * Inject a short attack from one workstation once this share (0–1) of the
+   * packet budget is spoken for: a sweep of 40 unused internal addresses on
+   * 445, a port scan of 60 ports of a server, 30 SSH password guesses — what
+   * the demo shows detection on. A share, not a time: how long a packet
+   * budget lasts depends on the network's size and rates. Its flows are in
+   * the ground truth like any other (kind "attack-…"). Needs `packets`.
+   */
+  attackAfter?: number;
+}
+
+/** What attackAfter injected (NetworkSummary.attack). */
+export interface InjectedAttack {
+  /** capture time (seconds) the attack began */
+  ts: number;
+  device: { name: string; ip: string };
+  steps: string[];
 }
 
 export interface NetworkSummary {
@@ -116,6 +133,8 @@ export interface NetworkSummary {
   firstTs: number;
   lastTs: number;
   hosts: HostInfo[];
+  /** the attack injected (attackAfter) */
+  attack?: InjectedAttack;
 }
 
 // ------------------------------------------------------------------ constants
@@ -442,6 +461,9 @@ class Generator {
   private readonly target: number;
   private readonly durationNs: number;
   private readonly onFlow: ((f: ExpectedFlow) => void) | undefined;
+  /** packets committed before the attack starts (attackAfter × the budget) */
+  private attackAtPackets: number | undefined;
+  private attack: InjectedAttack | undefined;
 
   private readonly ws: Host[] = [];
   private readonly servers: Host[] = [];
@@ -489,6 +511,10 @@ class Generator {
     if (!(this.target > 0)) throw new Error(`packets must be positive, got ${opts.packets}`);
     this.durationNs = opts.durationS === undefined ? Infinity : opts.durationS * S;
     this.onFlow = opts.onFlow;
+    if (opts.attackAfter !== undefined) {
+      if (!(opts.attackAfter >= 0 && opts.attackAfter < 1) || opts.packets === undefined) throw new Error('attackAfter is a share (0 to 1) of a packet budget (packets)');
+      this.attackAtPackets = opts.attackAfter * opts.packets;
+    }
     const rate = opts.connectionRate ?? 1.2;
     this.wsRate = rate;
     this.srvRate = rate / 4;
@@ -667,6 +693,10 @@ class Generator {
           arrivalsOn = false;
           continue;
         }
+        if (this.attackAtPackets !== undefined && this.committed >= this.attackAtPackets) {
+          this.attackAtPackets = undefined;
+          this.injectAttack(t);
+        }
         this.arrive(t);
         nextArrival = t + this.rng.exp(S / this.totalRate(t));
         continue;
@@ -691,6 +721,40 @@ class Generator {
       firstTs: this.firstNs < 0 ? 0 : this.absSeconds(this.firstNs),
       lastTs: this.absSeconds(this.lastNs),
       hosts: this.hostInfo(),
+      ...(this.attack ? { attack: this.attack } : {}),
+    };
+  }
+
+  /**
+   * The demo's attack, from the first workstation, starting at t: a sweep of
+   * 40 unused addresses on 445 (one SYN every 0.5 s, never answered), then a
+   * port scan of a server (60 ports, one every 0.3 s, each refused), then 30
+   * SSH password guesses on the application server (a few KB each, every 3 s).
+   */
+  private injectAttack(t: number): void {
+    // a workstation on IPv4 alone, so that the attack has one address
+    const c = this.ws.find((w) => !w.v6Pref) ?? this.ws[0]!;
+    const srvNet = F.parseIPv4("10.10.0.0");
+    const add = (sess: Session | null): void => { if (sess) this.start(sess); };
+    for (let k = 0; k < 40; k++) {
+      // 10.10.48.x: beyond the servers' and the unused ghosts' addresses
+      const target = this.newHost("ghost", `swept-${k}`, ROUTER_MAC, (srvNet + 0x3000 + 10 + k) >>> 0, null, -1, false);
+      add(this.planTcpApp(c, target, "attack-sweep", 445, t + k * 0.5 * S, "small", "S0"));
+    }
+    const victim = this.serverFor("file");
+    const ports = [21, 22, 23, 25, 53, 80, 110, 111, 135, 139, 143, 389, 443, 445, 465, 514, 587, 631, 636, 873, 993, 995, 1080, 1433, 1521, 1723, 2049, 2375, 3000, 3306,
+      3389, 4444, 5000, 5432, 5601, 5900, 5985, 6379, 6443, 7001, 8000, 8008, 8080, 8081, 8443, 8888, 9000, 9090, 9200, 9418, 10000, 11211, 15672, 27017, 50000, 50070, 61616, 8161, 7199, 2181];
+    for (let k = 0; k < ports.length; k++) add(this.planTcpApp(c, victim, "attack-portscan", ports[k]!, t + 30 * S + k * 0.3 * S, "small", "REJ"));
+    const app = this.serverFor("app");
+    for (let k = 0; k < 30; k++) add(this.planTcpApp(c, app, "attack-ssh-guess", 22, t + 60 * S + k * 3 * S, "small"));
+    this.attack = {
+      ts: this.absSeconds(t),
+      device: { name: c.name, ip: c.v4Str },
+      steps: [
+        `sweep of 40 unused addresses (10.10.48.10–49) on 445`,
+        `port scan of ${victim.name} (${victim.v4Str}): 60 ports, refused`,
+        `30 SSH password guesses on ${app.name} (${app.v4Str})`,
+      ],
     };
   }
 

@@ -35,6 +35,8 @@ export interface SampleCaptureOptions {
   interfaces?: CaptureInterface[];
   /** Also write the ground truth here, one ExpectedFlow JSON object per line. */
   truthPath?: string;
+  /** Inject the demo's attack once this share of the packets is planned (NetworkOptions.attackAfter). */
+  attackAfter?: number;
 }
 
 export interface SampleCaptureResult extends Omit<NetworkSummary, "flows"> {
@@ -86,6 +88,7 @@ export function writeSampleCapture(path: string, opts: SampleCaptureOptions = {}
         ipv6Share: opts.ipv6Share,
         vlanShare: opts.vlanShare,
         startTs: opts.startTs,
+        attackAfter: opts.attackAfter,
         links: interfaces ? interfaces.map((i) => i.linkType ?? LINKTYPE_ETHERNET) : [LINKTYPE_ETHERNET],
         onFlow: truthFd >= 0
           ? (f) => {
