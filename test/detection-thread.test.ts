@@ -29,6 +29,9 @@ const pcap = join(dir, 'net.pcap');
 const aws = join(dir, 'net-vpc.log');
 renderPcap(pcap, scn.conns());
 renderAwsFlowLogs(aws, scn.conns());
+/** the MAC each originator's frames carry in the rendered capture */
+const macOf = new Map<string, string>();
+for (const c of scn.conns()) if (!macOf.has(c.orig_h)) macOf.set(c.orig_h, c.orig_mac.toLowerCase());
 
 const learnCounters = (s: AnalyzeSummary) => Object.fromEntries(Object.entries(s.counters).filter(([k]) => k.startsWith('learn_') || k.startsWith('dns_')));
 /** The detection summary without its sink (the targets differ by design). */
@@ -49,6 +52,19 @@ for (const [name, input] of [['capture', pcap], ['AWS flow logs', aws]] as const
     assert.equal(learnCounters(t), learnCounters(a));
     assert.equal(detectionOf(t), detectionOf(a));
     if (name === 'capture') assert.ok((t.counters.dns_answers ?? 0) > 100, 'DNS answers went through the learning log');
+    // what else names the device: its MAC from the frames, its cloud interface from the flow logs
+    const devices = threaded.map((l) => (JSON.parse(l) as { device: { ip: string; mac?: string; interface?: string } }).device);
+    if (name === 'capture') {
+      for (const d of devices) assert.is(d.mac, macOf.get(d.ip), `${d.ip}: the MAC its frames carry`);
+    } else {
+      const byIp = new Map<string, string | undefined>();
+      for (const d of devices) {
+        assert.match(d.interface ?? '', /^eni-[0-9a-f]+$/, `${d.ip}: the interface that logged it`);
+        if (byIp.has(d.ip)) assert.is(d.interface, byIp.get(d.ip), `${d.ip}: one interface`);
+        byIp.set(d.ip, d.interface);
+      }
+      assert.is(new Set(byIp.values()).size, byIp.size, 'each device its own interface');
+    }
   });
 }
 

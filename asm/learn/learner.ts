@@ -39,6 +39,7 @@ import { isLocal } from "../localnets";
 import {
   CS_OTH, CS_REJ, CS_RSTOS0, CS_RSTRH, CS_S0, CS_SH, CS_SHR, R_CONN_STATE, R_FLAGS, R_LAST_TS, R_ORIG_H, R_ORIG_IP_BYTES, R_ORIG_P,
   R_ORIG_PKTS, R_PROTO, R_RESP_H, R_RESP_IP_BYTES, R_RESP_P, R_RESP_PKTS, R_SERIAL, R_SOURCE, R_TS, RF_INTERIM, REC_SIZE,
+  R_ORIG_MAC, R_RESP_MAC, RF_HAS_MAC, R_REPORTER,
   SRC_PACKETS, SRC_SFLOW,
 } from "../flowrecord";
 import { COUNTER_BYTES, MOMENTS_BYTES, VOLUME_BYTES, counterAdd, counterValue, momentsAdd, momentsZ, volumeAdd, volumeRatio } from "./damped";
@@ -70,7 +71,9 @@ const D_EXTERNAL_OUT: usize = D_INTERNAL_VOL + VOLUME_BYTES; // volume: bytes se
 const D_LAST_CLIENT: usize = D_EXTERNAL_OUT + VOLUME_BYTES; // f64: when the device last made a connection
 const D_WEEK_TOTAL: usize = D_LAST_CLIENT + 8;             // f64: connections made, counted in D_WEEK
 const D_WEEK: usize = D_WEEK_TOTAL + 8;                     // u16 × 168: connections made per hour of the week (UTC, Monday 00:00 first)
-const DEVICE_PAYLOAD: usize = D_WEEK + 2 * 168;
+const D_MAC: usize = D_WEEK + 2 * 168;                      // u64: the MAC its frames carried last (6 bytes), bit 63 set when known
+const D_IFACE: usize = D_MAC + 8;                           // u32: the cloud interface (reporter id) its flow-log records came from last, 0 none
+const DEVICE_PAYLOAD: usize = D_IFACE + 8;
 
 /** Connections a device's week profile holds before it is halved (older weeks fade). */
 const WEEK_HALVE_AT: f64 = 30000;
@@ -517,6 +520,34 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   connLearned = true;
 }
 
+/**
+ * What else names the device, from its flow record: the MAC its frames
+ * carried (packets; behind a router that is the router's), and for flow
+ * logs the cloud interface that logged it — the reporter, when it must be
+ * the device's: the peer is outside, so only our side has an interface.
+ * (Between two of our devices either interface may have logged the record.)
+ */
+function identify(dp: usize, rec: usize): void {
+  if ((load<u8>(rec + R_FLAGS) & RF_HAS_MAC) != 0) {
+    const m = rec + (side == 1 ? R_ORIG_MAC : R_RESP_MAC);
+    const mac = <u64>load<u32>(m) | (<u64>load<u16>(m + 4) << 32);
+    if (mac != 0) store<u64>(dp + D_MAC, mac | (<u64>1 << 63));
+  }
+  const reporter = load<u32>(rec + R_REPORTER);
+  if (reporter != 0 && !peerLocal) store<u32>(dp + D_IFACE, reporter);
+}
+
+/** The device at the address in the scratch (16 bytes): its MAC (u64, bit 63 when known) at scratch + 16, interface id (u32) at + 24. False when not in the table. */
+export function learnDeviceInfo(): bool {
+  if (!ready) return false;
+  const d = devices.find(key);
+  if (d == 0) return false;
+  const dp = devices.payload(d);
+  store<u64>(key + 16, load<u64>(dp + D_MAC));
+  store<u32>(key + 24, load<u32>(dp + D_IFACE));
+  return true;
+}
+
 /** Did the connection fail: no answer, rejected, or reset before any data? */
 @inline function failed(cs: u8, proto: u32, respPkts: f64): bool {
   if (proto == 6) return cs == CS_S0 || cs == CS_REJ || cs == CS_RSTOS0 || cs == CS_RSTRH || cs == CS_SH || cs == CS_SHR;
@@ -554,6 +585,7 @@ function end(rec: usize, serial: f64, flowTs: f64, reuse: bool): void {
     setF(obs, FT_BYTES_OUT_Z, momentsZ(dp + D_BYTES_OUT, out, 20));
     momentsAdd(dp + D_BYTES_OUT, ts, DAY, out);
   }
+  identify(dp, rec);
   devices.touch(d, ts); // (before another device's upsert: a stale minute could make d the one evicted)
   if (side == 1 && peerLocal && !fail) {
     // an internal server answered: its own share of connections answered. At

@@ -154,6 +154,7 @@ interface CoreExports {
   gateMaxClauses(): number;
   gateMaxSets(): number;
   learnFirstTs(): number;
+  learnDeviceInfo(): number;
   learnOutput(): number;
   observationsPtr(): number;
   observationCount(): number;
@@ -161,7 +162,7 @@ interface CoreExports {
   observationsClear(): void;
 }
 
-export const ABI_VERSION = 7;
+export const ABI_VERSION = 8;
 
 /** Bytes of the learning log (asm/learn/learn-log.ts): a full one ends a feed early, like a full output region. */
 export const LEARN_LOG_BYTES = 1 << 20;
@@ -537,6 +538,25 @@ export class WasmCore {
     this.u8.set(records.subarray(0, count * REC_SIZE), out);
     this.learnLoop(() => this.x.learnBatch(out, count) === 1, onBatch);
     this.x.outputClear();
+  }
+
+  /**
+   * What the core learned to name a device by, besides its address (16
+   * bytes, IPv4 v4-mapped): the MAC its frames carried last (packets), the
+   * reporter id of the cloud interface that logged it (flow logs). null when
+   * the device is not in the table.
+   */
+  learnDeviceInfo(address: Uint8Array): { mac?: Uint8Array; reporter?: number } | null {
+    if (!this.learning || address.length !== 16) return null;
+    this.ensureViews();
+    const at = this.x.learnScratch();
+    this.u8.set(address, at);
+    if (this.x.learnDeviceInfo() !== 1) return null;
+    const out: { mac?: Uint8Array; reporter?: number } = {};
+    if (this.u8[at + 23]! & 0x80) out.mac = this.u8.slice(at + 16, at + 22);
+    const reporter = this.dv.getUint32(at + 24, true);
+    if (reporter !== 0) out.reporter = reporter;
+    return out;
   }
 
   /** Capture time of the first connection the core learned (NaN before any). */

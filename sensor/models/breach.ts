@@ -23,7 +23,8 @@ export interface Breach {
   category: Model['category'];
   score: number;
   mitre: string[];
-  device: { ip: string };
+  /** the device: its address, and where learned the MAC its frames carried last (packets) and the cloud interface that logged it (flow logs) */
+  device: { ip: string; mac?: string; interface?: string };
   /** the peer, when the model's window is per peer or its summary names one */
   peer?: { ip: string; port: number };
   /** the service port, when the model's window is per port (a sweep of many hosts on it) */

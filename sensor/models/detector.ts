@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_LEARN_CAPACITIES, type LearnCapacities, type LearnTableStats, type WasmCore } from '../core/wasm-core.ts';
 import { LocalNets } from '../flows/local-nets.ts';
+import { formatMac, parseAddress } from '../flows/ip-address.ts';
 import { ObservationView } from '../learn/observation.ts';
 import { BUILTIN_MODELS } from './catalogue.ts';
 import { compileModels } from './compile.ts';
@@ -32,6 +33,8 @@ export interface DetectOptions {
   communityIdSeed?: number;
   /** devices whose most similar devices the summary lists */
   similar?: readonly string[];
+  /** the name of a flow-log reporter id (a cloud interface), for breaches */
+  reporterName?: (id: number) => string | undefined;
   onBreach: (b: Breach) => void;
 }
 
@@ -106,6 +109,13 @@ export class Detector {
       learningS: opts.learningS, baselineS: opts.baselineS, communityIdSeed: opts.communityIdSeed,
       tags: new DeviceTags(opts.tags), metas: opts.metas ?? BUILTIN_META_MODELS,
       groupNormal: (device, port, proto) => this.groups?.portNormal(device, port, proto) ?? false,
+      describeDevice: (ip) => {
+        const addr = parseAddress(ip);
+        const info = addr ? core.learnDeviceInfo(addr.bytes) : null;
+        if (!info) return undefined;
+        const name = info.reporter !== undefined ? opts.reporterName?.(info.reporter) : undefined;
+        return { ...(info.mac ? { mac: formatMac(info.mac) } : {}), ...(name ? { interface: name } : {}) };
+      },
       onBreach: (b) => { this.byModel.set(b.model, (this.byModel.get(b.model) ?? 0) + 1); opts.onBreach(b); },
     });
   }

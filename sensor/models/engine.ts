@@ -41,6 +41,8 @@ export interface EngineOptions {
   metas?: readonly MetaModel[];
   /** is (port, proto) normal for the device's peer group? (models with skip_group_port) */
   groupNormal?: (device: string, port: number, proto: number) => boolean;
+  /** what else names a device (its MAC, its cloud interface), added to each breach's device */
+  describeDevice?: (device: string) => { mac?: string; interface?: string } | undefined;
   onBreach: (b: Breach) => void;
 }
 
@@ -200,13 +202,21 @@ export class ModelEngine {
     this.raise(breach, ts);
   }
 
+  /** The device's MAC and cloud interface, where learned, into the breach. */
+  private describe(b: Breach): void {
+    const more = this.opts.describeDevice?.(b.device.ip);
+    if (more && (more.mac || more.interface)) b.device = { ip: b.device.ip, ...more };
+  }
+
   /** Emit a breach, add it to the device's risk, and let the meta models judge it. */
   private raise(breach: Breach, ts: number): void {
+    this.describe(breach);
     this.counters.breaches++;
     this.addRisk(breach.device.ip, breach.score, ts);
     this.opts.onBreach(breach);
     if (!this.meta) return;
     for (const mb of this.meta.judge(breach, (d, tags) => this.tags.any(d, tags))) {
+      this.describe(mb);
       this.counters.meta_breaches++;
       this.counters.breaches++;
       this.addRisk(mb.device.ip, mb.score, ts);

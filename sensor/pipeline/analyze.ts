@@ -105,7 +105,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   let flowRecords = 0, interim = 0, firstTs = Infinity, lastRecordTs = -Infinity;
   const reporters = new ReporterIds();
   const ctx = { localNets: new LocalNets(opts.localNets), communityIdSeed: opts.communityIdSeed, reporterName: (id: number) => reporters.name(id) };
-  const detector = openDetection(core, opts); // before the flow sink (detection-stage.ts says why)
+  const detector = openDetection(core, { ...opts, reporters }); // before the flow sink (detection-stage.ts says why)
   const sink = opts.flowsTo
     ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters, lazy: smallInputs(opts.inputs) })
     : null;

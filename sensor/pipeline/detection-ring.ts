@@ -31,3 +31,5 @@ export const CONTROL_WORDS = C_DEAD + 1;
 
 /** No more pulls after this slot's: the thread judges the end (the capture time in the `now` word) and reports. */
 export const F_END = 1;
+/** Reporter names were posted on the names port before this slot (read them first). */
+export const F_NAMES = 2;

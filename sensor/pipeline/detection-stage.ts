@@ -20,6 +20,7 @@ import type { TagConfig } from '../models/tags.ts';
 import { BreachWriter } from '../sinks/breach-writer.ts';
 import type { SinkCounters } from '../sinks/fd-write.ts';
 import { ThreadedDetection } from './threaded-detection.ts';
+import type { ReporterIds } from '../flowlogs/flow-event.ts';
 
 /** The detection options analyze and run share. */
 export interface DetectionOptions {
@@ -61,15 +62,16 @@ export interface DetectionStage {
   mergeCounters(into: Record<string, number>): void;
 }
 
-/** The stage, or null when neither breachesTo nor onBreach asks for detection. */
-export function openDetection(core: WasmCore, opts: DetectionOptions & { localNets?: readonly string[]; communityIdSeed?: number }): DetectionStage | null {
+/** The stage, or null when neither breachesTo nor onBreach asks for detection. `reporters`: the flow-log reporters' names (cloud interfaces on breaches). */
+export function openDetection(core: WasmCore, opts: DetectionOptions & { localNets?: readonly string[]; communityIdSeed?: number; reporters?: ReporterIds }): DetectionStage | null {
   if (!opts.breachesTo && !opts.onBreach) return null;
   const setup: DetectorSetup = {
     models: opts.models, metas: opts.metas, tags: opts.tags, similar: opts.similar, learningS: opts.learningS, baselineS: opts.baselineS,
     localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
   };
-  if (opts.breachesTo && !opts.onBreach && !opts.inlineDetection) return new ThreadedDetection(core, opts.breachesTo, setup);
-  return new InlineDetection(core, setup, opts.breachesTo, opts.onBreach);
+  if (opts.breachesTo && !opts.onBreach && !opts.inlineDetection) return new ThreadedDetection(core, opts.breachesTo, setup, { reporters: opts.reporters });
+  const reporters = opts.reporters;
+  return new InlineDetection(core, { ...setup, reporterName: reporters ? (id) => reporters.name(id) || undefined : undefined }, opts.breachesTo, opts.onBreach);
 }
 
 /** Learning and judging in the packet thread. */
@@ -77,7 +79,7 @@ class InlineDetection implements DetectionStage {
   private readonly detector: Detector;
   private readonly sink: BreachWriter | null;
 
-  constructor(core: WasmCore, setup: DetectorSetup, breachesTo: string | undefined, onBreach: ((b: Breach) => void) | undefined) {
+  constructor(core: WasmCore, setup: DetectorSetup & { reporterName?: (id: number) => string | undefined }, breachesTo: string | undefined, onBreach: ((b: Breach) => void) | undefined) {
     const sink = breachesTo ? new BreachWriter(breachesTo) : null;
     this.sink = sink;
     this.detector = new Detector(core, { ...setup, onBreach: (b) => { sink?.write(b); onBreach?.(b); } });

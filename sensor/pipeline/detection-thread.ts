@@ -5,13 +5,13 @@
 // have learned it in place (Detector.pullShipped → WasmCore.learnShipped),
 // so the breaches are those of inline detection. Started by
 // ThreadedDetection; blocks in Atomics.wait between pulls.
-import { workerData, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { REC_SIZE } from '../core/flow-record.ts';
 import { WasmCore } from '../core/wasm-core.ts';
 import { Detector } from '../models/detector.ts';
 import { BreachWriter } from '../sinks/breach-writer.ts';
 import { consume, consumed, waitForBatch } from '../sinks/ring-wait.ts';
-import { C_BYTES, C_DEAD, C_FLAGS, F_END, RING_SLOTS, SECTION_HEADER } from './detection-ring.ts';
+import { C_BYTES, C_DEAD, C_FLAGS, F_END, F_NAMES, RING_SLOTS, SECTION_HEADER } from './detection-ring.ts';
 import type { DetectionSummary, DetectorSetup } from './detection-stage.ts';
 
 export interface DetectionInit {
@@ -29,6 +29,8 @@ export interface DetectionInit {
   setup: DetectorSetup;
   /** where the thread reports at the end */
   done: MessagePort;
+  /** flow-log reporter names ([id, name] pairs), posted before the first slot flagged F_NAMES that may use them */
+  names: MessagePort;
 }
 
 export interface DetectionDone {
@@ -45,7 +47,8 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
   // A core that only learns: no flow table to speak of, an output region as large as the packet core's.
   const core = new WasmCore({ flowCapacity: 16, fragCapacity: 16, chunkBytes: 1 << 16, outputRecords: init.outputRecords });
   const sink = new BreachWriter(init.breaches.target, init.breaches);
-  const detector = new Detector(core, { ...init.setup, onBreach: (b) => sink.write(b) });
+  const reporterNames = new Map<number, string>();
+  const detector = new Detector(core, { ...init.setup, reporterName: (id) => reporterNames.get(id), onBreach: (b) => sink.write(b) });
   const t1 = performance.now();
   const words = new DataView(init.ring);
   for (let seq = 0; ; seq++) {
@@ -53,7 +56,14 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
     const b0 = performance.now();
     const slot = seq % RING_SLOTS;
     const end = slot * init.slotBytes + Atomics.load(ctl, C_BYTES + slot);
-    const last = (Atomics.load(ctl, C_FLAGS + slot) & F_END) !== 0;
+    const flags = Atomics.load(ctl, C_FLAGS + slot);
+    const last = (flags & F_END) !== 0;
+    if (flags & F_NAMES) {
+      // posted before the slot was published: all there
+      for (let m = receiveMessageOnPort(init.names); m; m = receiveMessageOnPort(init.names)) {
+        for (const [id, name] of m.message as [number, string][]) reporterNames.set(id, name);
+      }
+    }
     // each section is one pull of the packet core, learned as that core would have learned it
     for (let at = slot * init.slotBytes; at < end;) {
       const logBytes = words.getUint32(at, true), count = words.getUint32(at + 4, true);
@@ -74,6 +84,7 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
   const timing = { setup_s: (t1 - t0) / 1e3, busy_s: busy / 1e3, waiting_s: (t2 - t1 - busy) / 1e3, summary_s: (performance.now() - t2) / 1e3 };
   init.done.postMessage({ summary, counters, timing } satisfies DetectionDone);
   init.done.close();
+  init.names.close();
 }
 
 if (workerData?.detection) {

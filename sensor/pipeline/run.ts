@@ -81,7 +81,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   const core = new WasmCore(opts.core);
   const reporter = new InputErrorReporter(log);
   const reporters = new ReporterIds();
-  const detector = openDetection(core, opts); // before the flow sink (detection-stage.ts says why)
+  const detector = openDetection(core, { ...opts, reporters }); // before the flow sink (detection-stage.ts says why)
   const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
   let flowRecords = 0;
   // learned from first (the detector), then shipped to the writer thread
