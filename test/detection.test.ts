@@ -115,7 +115,7 @@ test('a port scan (SYN → RST on 60 ports of one host) is one Device / Suspicio
   const b = breaches[0]!;
   assert.is(b.title, 'Device / Suspicious Port Scan');
   assert.equal(b.mitre, ['T1046']);
-  assert.equal(b.device, { ip: '10.0.0.5' });
+  assert.equal(b.device, { ip: '10.0.0.5', mac: MAC_A }); // the MAC its frames carry
   assert.equal(b.peer, { ip: '10.0.0.9', port: 21 });
   assert.is(b.score, 55); // at the threshold: the category's base
   assert.is(b.port, undefined);
