@@ -107,5 +107,6 @@ export const C_DNS_MALFORMED: i32 = 194; // port-53 payloads that are not a soun
 export const C_LEARN_DNS_EVICTIONS: i32 = 195; // DNS names, domains and askers forgotten to make room
 export const C_LEARN_UNANSWERED: i32 = 197; // outside connections to local addresses that never answered (internet scans): not learned
 export const C_DNS_UNSOLICITED: i32 = 196; // DNS answers sent by a flow's originator (no question went first): not learned
+export const C_LEARN_LOG_DROPPED: i32 = 198; // learning-log entries not learned: a shipped log whose entry is malformed (its replay stops there), or an entry with no room (flowsReady keeps room)
 
 export const NUM_COUNTERS: i32 = 200;

@@ -14,9 +14,9 @@ import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as f
 
 import { dnsLearnInit, dnsTableStats } from "./learn/dns-learner";
 import { tablesReserveScratch } from "./learn/table";
-import { learnDeviceInfo as lDeviceInfo } from "./learn/learner";
-import { learnTableStats, learnExportDevices as lExportDevices, learnExportPorts as lExportPorts, learnExportNext as lExportNext } from "./learn/learner";
-import { learnInit as lInit, learnConfigure as lConfigure, learnRecords as lRecords, observationsPtr as lObsPtr, observationCount as lObsCount, observationCapacity as lObsCap, observationsClear as lObsClear, learnScratch as lScratch, learnFirstTs as lFirstTs } from "./learn/learner";
+import {
+  learnDeviceInfo as lDeviceInfo, learnTableStats, learnExportDevices as lExportDevices, learnExportPorts as lExportPorts, learnExportNext as lExportNext,
+  learnInit as lInit, learnConfigure as lConfigure, learnRecords as lRecords, observationsPtr as lObsPtr, observationCount as lObsCount, observationCapacity as lObsCap, observationsClear as lObsClear, learnScratch as lScratch, learnFirstTs as lFirstTs } from "./learn/learner";
 import { logInit, logPtr, logUsed, logCapacity, logClear, logLoaded, logReplay } from "./learn/learn-log";
 import { modelsPtr as gModels, clausesPtr as gClauses, setsPtr as gSets, setProgram as gProgram, MAX_MODELS, MAX_CLAUSES, MAX_SETS } from "./learn/gate";
 import { addNet, clearNets, localNetsInit } from "./localnets";
@@ -219,7 +219,7 @@ export function learnFirstTs(): f64 { return lFirstTs(); }
 /** The device at the address JS wrote to learnScratch(): 1 and its MAC (u64, bit 63 when known) at scratch + 16 and cloud interface id (u32) at + 24; 0 when not learned. */
 export function learnDeviceInfo(): i32 { return lDeviceInfo() ? 1 : 0; }
 /** Replay the learning log, then learn the flow records in the output region not learned yet: 1 when done, 0 when the observation region filled (drain it, call again). */
-export function learnOutput(): i32 { return logReplay() && lRecords(flowOutputPtr(), flowOutputCount()) ? 1 : 0; }
+export function learnOutput(): i32 { return learnBatch(<i32>flowOutputPtr(), flowOutputCount()); }
 export function observationsPtr(): usize { return lObsPtr(); }
 export function observationCount(): i32 { return lObsCount(); }
 export function observationCapacity(): i32 { return lObsCap(); }

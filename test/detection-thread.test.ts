@@ -20,6 +20,7 @@ import { renderPcap } from './scenario/render-pcap.ts';
 import { renderAwsFlowLogs } from './scenario/render-flowlogs.ts';
 import type { Log } from '../sensor/log/logger.ts';
 import { BUILTIN_MODELS } from '../sensor/models/catalogue.ts';
+import { LocalNets } from '../sensor/flows/local-nets.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-dthread-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -101,7 +102,75 @@ test('a detection thread that dies mid-run: pulls after it are dropped, the summ
   const summary = await stage.finish(core.lastTs(), log);
   assert.match(summary.error ?? '', /detection thread failed/);
   assert.is(summary.sink!.errors, 1);
-  assert.ok(log.errors.some((e) => typeof e.error === 'string'), 'logged');
+  assert.ok(log.errors.some((e) => typeof e.error === 'string' && (e.records_not_learned as number) > 0), 'logged, with the records its dropped pulls held');
+});
+
+test('a detection thread that throws says so in shared memory: a packet thread waiting for room stops waiting at once (not after stallMs) and drops the pulls after it', async () => {
+  const core = new WasmCore();
+  // a stall would end the wait after 20 s and say "took nothing": the error must be the thread's own
+  const stage = new ThreadedDetection(core, join(dir, 'throws.jsonl'), { learningS: 0 }, { stallMs: 20_000 });
+  const pullOf = (log: Uint8Array) => ({ takeLearnBatch: (cb: (log: Uint8Array, records: Uint8Array, n: number) => void) => cb(log, new Uint8Array(0), 0) }) as unknown as WasmCore;
+  // a pull whose log is cut mid-entry (the thread's core refuses it: the thread fails), then pulls
+  // large enough to publish two slots at once: the second waits for room, synchronously, before the
+  // thread has even started; only the thread's word in shared memory can end that wait early
+  stage.pull(pullOf(new Uint8Array(12)));
+  const big = new Uint8Array(3 << 20);
+  stage.pull(pullOf(big));
+  stage.pull(pullOf(big));
+  let records = 0;
+  const input = await openCaptureInput(pcap, 'auto', () => {});
+  await pumpCapture(core, input, (c) => { stage.pull(c); records += c.drainRaw(() => {}); }, () => {});
+  input.source.close();
+  flushCore(core, (c) => { stage.pull(c); records += c.drainRaw(() => {}); });
+  assert.ok(records > 1000);
+  const log = quietLog();
+  const summary = await stage.finish(core.lastTs(), log);
+  assert.match(summary.error ?? '', /not whole entries/);
+  assert.ok(log.errors.some((e) => (e.records_not_learned as number) >= records), 'every later pull dropped, counted');
+});
+
+test('a shipped batch the learner cannot take is refused (too many records, a log cut mid-entry); a malformed entry is counted and the records after it still learned', async () => {
+  // a real pull of the capture: its learning log (connection starts, DNS) and its records, as the packet core ships them
+  const packetCore = new WasmCore();
+  packetCore.enableLearnLog();
+  assert.throws(() => packetCore.enableLearning({}, [], { retentionS: 86400, recountS: 3600, emitAll: true }), /ships its learning log/);
+  let shipped: { log: Uint8Array; records: Uint8Array; count: number } | null = null;
+  const input = await openCaptureInput(pcap, 'auto', () => {});
+  await pumpCapture(packetCore, input, (c) => {
+    c.takeLearnBatch((log, records, count) => { if (!shipped && log.length > 0 && count > 0) shipped = { log: log.slice(), records: records.slice(), count }; });
+    c.drainRaw(() => {});
+  }, () => {});
+  input.source.close();
+  const batch = shipped as { log: Uint8Array; records: Uint8Array; count: number } | null;
+  assert.ok(batch, 'a pull with both log entries and records');
+  const learner = () => {
+    const core = new WasmCore();
+    core.enableLearning({}, new LocalNets().networks, { retentionS: 86400, recountS: 3600, emitAll: true });
+    return core;
+  };
+  const none = () => {};
+  const refuse = learner();
+  assert.throws(() => refuse.learnShipped(batch.log, batch.records, refuse.outputCapacity + 1, none), /does not fit/);
+  assert.throws(() => refuse.learnShipped(batch.log.subarray(0, 12), batch.records, batch.count, none), /not whole entries/);
+
+  // whole: every entry and record learned
+  const whole = learner();
+  whole.learnShipped(batch.log, batch.records, batch.count, none);
+  const all = whole.counters();
+  assert.is(all.learn_log_dropped ?? 0, 0);
+  const replayed = (k: Record<string, number>) => (k.learn_conns ?? 0) + (k.dns_answers ?? 0) + (k.dns_queries ?? 0) + (k.learn_not_local ?? 0) + (k.learn_unanswered ?? 0);
+  assert.ok(replayed(all) > 1, `the log holds several entries (${replayed(all)})`);
+  // the second entry given a kind no log has: the first is learned, the rest of the log counted as dropped, the records still learned
+  const bad = batch.log.slice();
+  const second = new DataView(bad.buffer).getUint32(4, true);
+  new DataView(bad.buffer).setUint32(second, 99, true);
+  const cut = learner();
+  cut.learnShipped(bad, batch.records, batch.count, none);
+  const c = cut.counters();
+  assert.is(c.learn_log_dropped, 1);
+  assert.ok(replayed(c) <= 1, 'only the first entry replayed');
+  assert.is(c.learn_ends, all.learn_ends, 'the records after the log are learned all the same');
+  assert.ok((c.learn_ends ?? 0) > 0);
 });
 
 test('a model set the core cannot take fails when the stage opens, not later in the thread', () => {

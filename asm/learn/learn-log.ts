@@ -19,6 +19,8 @@
 // a full log stops the feed like a full output region does.
 
 import { copyWords, reserve } from "../bytes";
+import { count } from "../stats";
+import { C_LEARN_LOG_DROPPED } from "../counters";
 import { learnDnsPacket } from "./dns-learner";
 import { learnStart, observationRoom } from "./learner";
 
@@ -78,7 +80,7 @@ export function logLoaded(n: i32): bool {
 }
 
 export function logConn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, serial: f64): void {
-  if (cap - used < CONN_BYTES) return; // (cannot happen: flowsReady kept LOG_RESERVE)
+  if (cap - used < CONN_BYTES) { count(C_LEARN_LOG_DROPPED); return; } // (flowsReady keeps LOG_RESERVE: a bug if counted)
   const e = base + used;
   head(e, K_CONN, CONN_BYTES, ts, serial, o, r, oPort, rPort);
   store<u32>(e + 60, proto);
@@ -88,7 +90,7 @@ export function logConn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, pro
 export function logDns(ts: f64, src: usize, dst: usize, sport: u32, dport: u32, proto: u32, at: usize, len: u32, serial: f64, flowTs: f64, asked: bool): void {
   const n = <usize>len < DNS_MAX_PAYLOAD ? <usize>len : DNS_MAX_PAYLOAD;
   const bytes = (DNS_HEAD + n + 7) & ~<usize>7;
-  if (cap - used < bytes) return; // (cannot happen: flowsReady kept LOG_RESERVE)
+  if (cap - used < bytes) { count(C_LEARN_LOG_DROPPED); return; } // (flowsReady keeps LOG_RESERVE: a bug if counted)
   const e = base + used;
   head(e, K_DNS, bytes, ts, serial, src, dst, sport, dport);
   store<u8>(e + 60, <u8>proto);
@@ -103,7 +105,8 @@ export function logDns(ts: f64, src: usize, dst: usize, sport: u32, dport: u32, 
  * Learn the log's entries from where the last call stopped. True when all
  * are learned (the log is then empty), false when the observation region
  * filled first: JS drains it and calls again. A malformed entry (only a
- * foreign log copied in by JS could hold one) ends the replay.
+ * foreign log copied in by JS could hold one) ends the replay, counted
+ * (C_LEARN_LOG_DROPPED): the records after the log are still learned.
  */
 export function logReplay(): bool {
   while (replayed < used) {
@@ -111,16 +114,16 @@ export function logReplay(): bool {
     const e = base + replayed;
     const kind = load<u32>(e);
     const bytes = <usize>load<u32>(e + 4);
-    if (bytes < CONN_BYTES || (bytes & 7) != 0 || bytes > used - replayed) break;
+    if (bytes < CONN_BYTES || (bytes & 7) != 0 || bytes > used - replayed) { count(C_LEARN_LOG_DROPPED); break; }
     replayed += bytes;
     if (kind == K_CONN) {
       learnStart(load<f64>(e + 8), e + 24, e + 40, <u32>load<u16>(e + 56), <u32>load<u16>(e + 58), load<u32>(e + 60), load<f64>(e + 16));
     } else if (kind == K_DNS) {
       const n = load<u32>(e + 64);
-      if (DNS_HEAD + <usize>n > bytes) break;
+      if (DNS_HEAD + <usize>n > bytes) { count(C_LEARN_LOG_DROPPED); break; }
       learnDnsPacket(load<f64>(e + 8), e + 24, e + 40, <u32>load<u16>(e + 56), <u32>load<u16>(e + 58), <u32>load<u8>(e + 60),
         e + DNS_HEAD, n, load<f64>(e + 16), load<f64>(e + 72), load<u8>(e + 61) != 0);
-    } else break;
+    } else { count(C_LEARN_LOG_DROPPED); break; }
   }
   used = 0; replayed = 0;
   return true;

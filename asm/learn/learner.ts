@@ -114,7 +114,7 @@ let obsCount: i32 = 0;
 let learnedRecords: i32 = 0; // output records already learned (learnRecords resumes here)
 let key: usize = 0;          // 64-byte scratch: table keys, JS's arguments
 // Where the region is full an observation is built here and dropped (counted):
-// learning goes on. flowsReady and learnRecords keep room, so this is a net.
+// learning goes on. logReplay and learnRecords keep room, so this is a net.
 let obsScratch: usize = 0;
 
 let ready = false;

@@ -468,9 +468,10 @@ export class WasmCore {
    * cannot grow that far.
    */
   enableLearning(opts: LearnCapacities, nets: readonly { net: Uint8Array; mask: Uint8Array }[], settings: LearnSettings): void {
+    if (this.logOnly) throw new Error('this core ships its learning log to another core (enableLearnLog): it cannot learn itself');
     if (!this.learning) {
       const c = { ...DEFAULT_LEARN_CAPACITIES, ...opts };
-      // room for every record of a full output batch (CONN + END each) and the starts of a batch of packets
+      // room for many records' observations (CONN + END each) between drains: logReplay and learnRecords stop when 2 would not fit
       const observations = Math.max(c.observations, 2 * this.x.outputCapacity() + 4096);
       if (this.x.learnInit(c.devices, c.endpoints, c.pairs, c.channels, c.ports, c.beacons, c.dnsNames, observations, LEARN_LOG_BYTES) !== 0) {
         throw new Error('Wasm core could not allocate its learning tables (lower the learning capacities)');

@@ -176,7 +176,8 @@ export class ThreadedDetection implements DetectionStage {
   }
 
   mergeCounters(into: Record<string, number>): void {
-    for (const [k, v] of Object.entries(this.learnCounters)) into[k] = v;
+    // added: the packet core's learn_* counters are 0 but for learning-log entries it had no room for
+    for (const [k, v] of Object.entries(this.learnCounters)) into[k] = (into[k] ?? 0) + v;
   }
 }
 
