@@ -14,6 +14,8 @@ import { R, REC_SIZE } from '../sensor/core/flow-record.ts';
 import { ReporterIds, SOURCE } from '../sensor/flowlogs/flow-event.ts';
 import { BATCH_RECORDS, MAX_IN_FLIGHT } from '../sensor/sinks/flow-batch.ts';
 import { ThreadedFlowSink } from '../sensor/sinks/threaded-flow-sink.ts';
+import { ReporterNamesOut, receiveReporterNames, type ReporterNames } from '../sensor/sinks/reporter-names.ts';
+import { MessageChannel } from 'node:worker_threads';
 
 /** n flow records; record i has serial i + 1 and reporter id (i % 3) for AWS-sourced ones. */
 function records(n: number, reporters?: ReporterIds): Uint8Array {
@@ -166,5 +168,22 @@ test('a writer thread that vanished without a word (killed) is given up after st
 const tempFiles: string[] = [];
 function tempFileName(): string { const f = tempFile(); tempFiles.push(f.path); return f.path; }
 test.after(() => { for (const p of tempFiles) rmSync(join(p, '..'), { recursive: true, force: true }); });
+
+test('reporter names go to a worker once, with the slot that first needs them; a slot announcing names it did not bring is an error', () => {
+  const reporters = new ReporterIds();
+  const ch = new MessageChannel();
+  const out = new ReporterNamesOut(reporters, ch.port1);
+  const a = reporters.id('eni-a'), b = reporters.id('eni-b');
+  assert.is(out.postNew(), true);
+  assert.is(out.postNew(), false, 'sent once');
+  const c = reporters.id('eni-c');
+  assert.is(out.postNew(), true);
+  // the first slot brings the overflow id's name too (records past the table's room carry it)
+  const first: ReporterNames = receiveReporterNames(ch.port2, 'slot 1');
+  assert.equal(first, [[1, '(other)'], [a, 'eni-a'], [b, 'eni-b']]);
+  assert.equal(receiveReporterNames(ch.port2, 'slot 2'), [[c, 'eni-c']]);
+  assert.throws(() => receiveReporterNames(ch.port2, 'slot 3'), /slot 3: reporter names announced but not received/);
+  ch.port1.close();
+});
 
 test.run();

@@ -5,12 +5,13 @@
 // have learned it in place (Detector.pullShipped → WasmCore.learnShipped),
 // so the breaches are those of inline detection. Started by
 // ThreadedDetection; blocks in Atomics.wait between pulls.
-import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { workerData, type MessagePort } from 'node:worker_threads';
 import { REC_SIZE } from '../core/flow-record.ts';
 import { WasmCore } from '../core/wasm-core.ts';
 import { Detector } from '../models/detector.ts';
 import { BreachWriter } from '../sinks/breach-writer.ts';
 import { consume, consumed, waitForBatch } from '../sinks/ring-wait.ts';
+import { receiveReporterNames } from '../sinks/reporter-names.ts';
 import { C_BYTES, C_DEAD, C_FLAGS, F_END, F_NAMES, RING_SLOTS, SECTION_HEADER } from './detection-ring.ts';
 import type { DetectionSummary, DetectorSetup } from './detection-stage.ts';
 
@@ -29,7 +30,7 @@ export interface DetectionInit {
   setup: DetectorSetup;
   /** where the thread reports at the end */
   done: MessagePort;
-  /** flow-log reporter names ([id, name] pairs), posted before the first slot flagged F_NAMES that may use them */
+  /** flow-log reporter names (reporter-names.ts), one message before each slot flagged F_NAMES */
   names: MessagePort;
 }
 
@@ -58,12 +59,7 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
     const end = slot * init.slotBytes + Atomics.load(ctl, C_BYTES + slot);
     const flags = Atomics.load(ctl, C_FLAGS + slot);
     const last = (flags & F_END) !== 0;
-    if (flags & F_NAMES) {
-      // posted before the slot was published: all there
-      for (let m = receiveMessageOnPort(init.names); m; m = receiveMessageOnPort(init.names)) {
-        for (const [id, name] of m.message as [number, string][]) reporterNames.set(id, name);
-      }
-    }
+    if (flags & F_NAMES) for (const [id, name] of receiveReporterNames(init.names, `slot ${seq}`)) reporterNames.set(id, name);
     // each section is one pull of the packet core, learned as that core would have learned it
     for (let at = slot * init.slotBytes; at < end;) {
       const logBytes = words.getUint32(at, true), count = words.getUint32(at + 4, true);

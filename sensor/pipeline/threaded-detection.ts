@@ -17,6 +17,7 @@ import { openTarget } from '../sinks/fd-write.ts';
 import { publish, waitForRoom } from '../sinks/ring-wait.ts';
 import { C_BYTES, C_DEAD, C_FLAGS, CONTROL_WORDS, F_END, F_NAMES, MAX_IN_FLIGHT, MAX_SLOT_AGE_MS, MIN_SLOT_BYTES, RING_SLOTS, SECTION_HEADER } from './detection-ring.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
+import { ReporterNamesOut } from '../sinks/reporter-names.ts';
 import type { DetectionStage, DetectionSummary, DetectorSetup } from './detection-stage.ts';
 import type { DetectionDone, DetectionInit } from './detection-thread.ts';
 
@@ -47,17 +48,13 @@ export class ThreadedDetection implements DetectionStage {
 
   private readonly stallMs: number;
 
-  private readonly reporters: ReporterIds | undefined;
-  private reportersSent = 0;
-  /** names were posted for the slot being filled */
-  private slotFlags = 0;
   private readonly names: MessageChannel['port1'];
+  private readonly namesOut: ReporterNamesOut;
 
   /** `stallMs`: see send() (default 2 minutes); `reporters`: flow-log reporter names, posted to the thread as they appear */
   constructor(core: WasmCore, breachesTo: string, setup: DetectorSetup, opts: { stallMs?: number; reporters?: ReporterIds } = {}) {
     this.target = breachesTo;
     this.stallMs = opts.stallMs ?? STALL_MS;
-    this.reporters = opts.reporters;
     // Models the core cannot take fail here, at once, as they do inline (the thread compiles them again).
     compileModels((setup.models ?? BUILTIN_MODELS).filter((m) => m.enabled));
     // Opened here so a bad path fails at once, in the caller's thread.
@@ -72,6 +69,7 @@ export class ThreadedDetection implements DetectionStage {
     const port = new MessageChannel();
     const names = new MessageChannel();
     this.names = names.port1;
+    this.namesOut = new ReporterNamesOut(opts.reporters, names.port1);
     const init: DetectionInit = {
       control: this.control.buffer as SharedArrayBuffer, now: this.nowWord.buffer as SharedArrayBuffer, ring: this.ring,
       slotBytes: this.slotBytes, outputRecords, breaches, setup, done: port.port2, names: names.port2,
@@ -107,12 +105,6 @@ export class ThreadedDetection implements DetectionStage {
       if (!this.dead && Atomics.load(this.control, C_DEAD) !== 0) this.dead = 'dead';
       if (this.dead) { this.recordsLost += count; return; }
       if (this.fill === 0) this.startSlot();
-      if (this.reporters && this.reporters.size > this.reportersSent) {
-        // names first: the thread reads them when it takes this slot
-        this.names.postMessage(this.reporters.entriesFrom(this.reportersSent));
-        this.reportersSent = this.reporters.size;
-        this.slotFlags |= F_NAMES;
-      }
       const at = (this.produced % RING_SLOTS) * this.slotBytes + this.fill;
       this.words.setUint32(at, log.length, true);
       this.words.setUint32(at + 4, count, true);
@@ -139,11 +131,12 @@ export class ThreadedDetection implements DetectionStage {
   private send(flags: number): boolean {
     if (this.ageTimer) { clearTimeout(this.ageTimer); this.ageTimer = null; }
     const slot = this.produced % RING_SLOTS;
+    // names first: the thread reads them when it takes this slot (its records' reporters are registered by now)
+    if (this.namesOut.postNew()) flags |= F_NAMES;
     Atomics.store(this.control, C_BYTES + slot, this.fill);
-    Atomics.store(this.control, C_FLAGS + slot, flags | this.slotFlags);
+    Atomics.store(this.control, C_FLAGS + slot, flags);
     publish(this.control, ++this.produced);
     this.fill = 0;
-    this.slotFlags = 0;
     if (this.dead) return false;
     const room = waitForRoom(this.control, this.produced, MAX_IN_FLIGHT, C_DEAD, this.stallMs);
     if (room === 'ok') return true;

@@ -4,11 +4,12 @@
 // and the write syscalls stay off the packet path. Started by
 // ThreadedFlowSink. It takes batches from the shared ring (flow-batch.ts),
 // blocking in Atomics.wait between them: this thread does nothing else.
-import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { workerData, type MessagePort } from 'node:worker_threads';
 import { REC_SIZE } from '../core/flow-record.ts';
 import { RecordWriter } from './record-writer.ts';
 import { BATCH_BYTES, C_COUNT, C_DEAD, C_FLAGS, F_END, F_NAMES, RING_SLOTS } from './flow-batch.ts';
 import { consume, consumed, waitForBatch } from './ring-wait.ts';
+import { receiveReporterNames } from './reporter-names.ts';
 
 export interface WriterInit {
   fd: number;
@@ -26,8 +27,6 @@ export interface WriterInit {
   sent: SharedArrayBuffer;
 }
 
-/** On the names port: [id, name] pairs of reporter ids first used by the next flagged batch. */
-export type ReporterNames = [number, string][];
 export interface WriterDone { type: 'done'; received: number; sent: number; errors: number; discarded: number; error?: string }
 
 function loop(init: WriterInit, ctl: Int32Array): void {
@@ -38,13 +37,8 @@ function loop(init: WriterInit, ctl: Int32Array): void {
     const slot = seq % RING_SLOTS;
     const flags = Atomics.load(ctl, C_FLAGS + slot);
     const count = Atomics.load(ctl, C_COUNT + slot);
-    if (flags & F_NAMES) {
-      // posted before the slot was published, so it is there; if not, fail
-      // loudly (the packet side reports it) rather than write lines without reporter
-      const m = receiveMessageOnPort(init.names);
-      if (!m) throw new Error(`batch ${seq}: reporter names announced but not received`);
-      out.setReporters(m.message as ReporterNames);
-    }
+    // (a slot announcing names it did not bring fails the writer: the packet side reports it)
+    if (flags & F_NAMES) out.setReporters(receiveReporterNames(init.names, `batch ${seq}`));
     if (flags & F_END) break;
     out.writeRecords(new Uint8Array(init.ring, slot * BATCH_BYTES, count * REC_SIZE), count);
     sentShared[0] = out.counters.sent;

@@ -12,7 +12,8 @@ import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { BUNDLED, PACKAGE_ROOT } from '../core/package-root.ts';
-import type { ReporterNames, WriterDone, WriterInit } from './flow-writer-thread.ts';
+import type { WriterDone, WriterInit } from './flow-writer-thread.ts';
+import { ReporterNamesOut } from './reporter-names.ts';
 import { openTarget, type SinkCounters } from './fd-write.ts';
 import { RecordWriter } from './record-writer.ts';
 
@@ -41,6 +42,7 @@ export class ThreadedFlowSink {
   /** the writer thread was started (a lazy sink whose records fit one partial batch never starts it) */
   get threadStarted(): boolean { return this.worker !== null; }
   private names: MessageChannel['port1'] | null = null;
+  private namesOut: ReporterNamesOut | null = null;
   private finished: Promise<WriterDone> | null = null;
   private readonly opts: { localNets?: string[]; communityIdSeed?: number };
   /** Fixed memory: RING_SLOTS slots, no buffer per batch for either heap to collect. */
@@ -56,7 +58,6 @@ export class ThreadedFlowSink {
   private dead = false;
 
   private readonly reporters: ReporterIds | undefined;
-  private reportersSent = 0;
 
   /** how long the writer may take nothing while a batch waits before it is given up as gone */
   private readonly stallMs: number;
@@ -80,6 +81,7 @@ export class ThreadedFlowSink {
     const names = new MessageChannel();
     const done = new MessageChannel();
     this.names = names.port1;
+    this.namesOut = new ReporterNamesOut(this.reporters, names.port1);
     const init: WriterInit = {
       fd: this.fd, localNets: this.opts.localNets, communityIdSeed: this.opts.communityIdSeed,
       control: this.control.buffer as SharedArrayBuffer, ring: this.ring, names: names.port2, done: done.port2,
@@ -173,12 +175,8 @@ export class ThreadedFlowSink {
     // A dead writer takes nothing more: the records are counted as discarded by close().
     if (this.dead) return;
     const slot = this.produced % RING_SLOTS;
-    if (this.reporters && this.reporters.size > this.reportersSent) {
-      // names first: the writer reads them when it takes this slot
-      this.names!.postMessage(this.reporters.entriesFrom(this.reportersSent) satisfies ReporterNames);
-      this.reportersSent = this.reporters.size;
-      flags |= F_NAMES;
-    }
+    // names first: the writer reads them when it takes this slot
+    if (this.namesOut!.postNew()) flags |= F_NAMES;
     Atomics.store(ctl, C_COUNT + slot, count);
     Atomics.store(ctl, C_FLAGS + slot, flags);
     this.produced++;
