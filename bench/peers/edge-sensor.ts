@@ -28,30 +28,26 @@ export const peer: Peer = {
   },
 };
 
+/** `base` with more arguments, under its own name. */
+function withArgs(base: Peer, name: string, label: string, what: string, extra: string[]): Peer {
+  return {
+    ...base, name, label, what,
+    command: (ctx, file) => {
+      const c = base.command(ctx, file);
+      return { ...c, args: [...c.args, ...extra] };
+    },
+  };
+}
+
 /**
  * The same with detection on: learning and every built-in model, breaches
  * written (to /dev/null), no learning period, in the detection thread. Its
  * ratio to the row above is what scoring costs (issue 4's target: at most 25%).
  */
-export const detectPeer: Peer = {
-  ...peer,
-  name: "edge-sensor-detect",
-  label: "edge-sensor analyze --breaches",
-  what: "the same, with pattern-of-life learning and the model catalogue in the detection thread (breaches to /dev/null, --learning 0)",
-  command: (ctx, file) => {
-    const c = peer.command(ctx, file);
-    return { ...c, args: [...c.args, "--breaches", "/dev/null", "--learning", "0"] };
-  },
-};
+export const detectPeer = withArgs(peer, "edge-sensor-detect", "edge-sensor analyze --breaches",
+  "the same, with pattern-of-life learning and the model catalogue in the detection thread (breaches to /dev/null, --learning 0)",
+  ["--breaches", "/dev/null", "--learning", "0"]);
 
 /** Detection in the packet thread (--inline-detection): what it costs on one core. */
-export const detectInlinePeer: Peer = {
-  ...detectPeer,
-  name: "edge-sensor-detect-inline",
-  label: "edge-sensor analyze --breaches --inline-detection",
-  what: "the same, learning and judging in the packet thread (one core busy instead of two)",
-  command: (ctx, file) => {
-    const c = detectPeer.command(ctx, file);
-    return { ...c, args: [...c.args, "--inline-detection"] };
-  },
-};
+export const detectInlinePeer = withArgs(detectPeer, "edge-sensor-detect-inline", "edge-sensor analyze --breaches --inline-detection",
+  "the same, learning and judging in the packet thread (one core busy instead of two)", ["--inline-detection"]);
