@@ -47,9 +47,9 @@ export class WindowStore {
   /** the tick each window was last touched: apart from the rest, so choosing whom to forget reads 16 compact values, not 16 windows */
   private touched: Float64Array;
   /** the numbers of slot s start at s × NUMS */
-  nums: Float64Array;
+  private nums: Float64Array;
   /** evidence peers: 4 words per evidence flow */
-  evPeers: Uint32Array;
+  private evPeers: Uint32Array;
   /** windows forgotten to make room */
   forgotten = 0;
   /** whether the latest slotFor() made the window */

@@ -174,7 +174,12 @@ export class ThreadedDetection implements DetectionStage {
   }
 }
 
-/** The summary of a detection thread that did not report: nothing to count, and why. */
+/**
+ * The summary of a detection thread that did not report: its counts are
+ * lost with it (zeros here, not what it raised), and its breach file is
+ * incomplete — an error of the breach sink, so the run fails as it does when
+ * breaches cannot be written (the CLI exits 1 on sink errors).
+ */
 function failedSummary(target: string, error: string): DetectionSummary {
   return {
     models: 0, observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, suppressed_tagged: 0,
