@@ -13,6 +13,7 @@ import { analyze, type AnalyzeSummary } from '../sensor/pipeline/analyze.ts';
 import { WasmCore } from '../sensor/core/wasm-core.ts';
 import { openDetection } from '../sensor/pipeline/detection-stage.ts';
 import { ThreadedDetection } from '../sensor/pipeline/threaded-detection.ts';
+import { MAX_IN_FLIGHT } from '../sensor/pipeline/detection-ring.ts';
 import { pumpCapture, flushCore } from '../sensor/pipeline/capture-pump.ts';
 import { openCaptureInput } from '../sensor/sources/capture-input.ts';
 import { buildScenario } from './scenario/generate.ts';
@@ -111,12 +112,11 @@ test('a detection thread that throws says so in shared memory: a packet thread w
   const stage = new ThreadedDetection(core, join(dir, 'throws.jsonl'), { learningS: 0 }, { stallMs: 20_000 });
   const pullOf = (log: Uint8Array) => ({ takeLearnBatch: (cb: (log: Uint8Array, records: Uint8Array, n: number) => void) => cb(log, new Uint8Array(0), 0) }) as unknown as WasmCore;
   // a pull whose log is cut mid-entry (the thread's core refuses it: the thread fails), then pulls
-  // large enough to publish two slots at once: the second waits for room, synchronously, before the
-  // thread has even started; only the thread's word in shared memory can end that wait early
+  // large enough to publish a slot each: the ring fills and the last waits for room, synchronously,
+  // before the thread has even started; only the thread's word in shared memory can end that wait early
   stage.pull(pullOf(new Uint8Array(12)));
   const big = new Uint8Array(3 << 20);
-  stage.pull(pullOf(big));
-  stage.pull(pullOf(big));
+  for (let k = 0; k < MAX_IN_FLIGHT; k++) stage.pull(pullOf(big));
   let records = 0;
   const input = await openCaptureInput(pcap, 'auto', () => {});
   await pumpCapture(core, input, (c) => { stage.pull(c); records += c.drainRaw(() => {}); }, () => {});

@@ -5,6 +5,7 @@
 // own in the same order, judges them and writes the breaches. At most
 // MAX_IN_FLIGHT slots wait: when the thread falls behind, the packet path
 // waits instead of buffering without limit.
+import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { REC_SIZE } from '../core/flow-record.ts';
@@ -49,6 +50,8 @@ export class ThreadedDetection implements DetectionStage {
   private readonly stallMs: number;
 
   private readonly names: MessageChannel['port1'];
+  /** The breach file this stage opened (-1: none, or stdout), closed once the thread has ended. */
+  private breachFd: number;
   private readonly namesOut: ReporterNamesOut;
 
   /** `stallMs`: see send() (default 2 minutes); `reporters`: flow-log reporter names, posted to the thread as they appear */
@@ -57,8 +60,12 @@ export class ThreadedDetection implements DetectionStage {
     this.stallMs = opts.stallMs ?? STALL_MS;
     // Models the core cannot take fail here, at once, as they do inline (the thread compiles them again).
     compileModels((setup.models ?? BUILTIN_MODELS).filter((m) => m.enabled));
-    // Opened here so a bad path fails at once, in the caller's thread.
-    const breaches = { target: breachesTo, ...openTarget(breachesTo) };
+    // Opened here so a bad path fails at once, in the caller's thread, and
+    // closed here (finish()): a worker closing a descriptor it did not open
+    // makes Node warn ("closed but not opened in unmanaged mode").
+    const opened = openTarget(breachesTo);
+    this.breachFd = opened.owned ? opened.fd : -1;
+    const breaches = { target: breachesTo, fd: opened.fd, owned: false };
     core.enableLearnLog();
     const outputRecords = core.outputCapacity;
     this.maxSection = SECTION_HEADER + core.learnLogCapacity + outputRecords * REC_SIZE;
@@ -156,13 +163,13 @@ export class ThreadedDetection implements DetectionStage {
       this.learnCounters = d.counters;
       log.debug({ ...d.timing, tail_s: (performance.now() - waited) / 1e3, slots: this.produced }, 'detection thread timing');
     } catch (e) {
-      // (a breach file the thread opened is left to the process's exit: it may have closed it already)
       out = failedSummary(this.target, `detection thread failed: ${(e as Error).message}`);
       log.error({ error: out.error, records_not_learned: this.recordsLost }, 'detection thread failed');
     } finally {
       if (this.ageTimer) { clearTimeout(this.ageTimer); this.ageTimer = null; }
       this.names.close();
       await this.worker.terminate();
+      if (this.breachFd >= 0) { closeSync(this.breachFd); this.breachFd = -1; }
     }
     if (out.sink?.error) log.error({ target: out.sink.target, error: out.sink.error }, 'cannot write breaches');
     return out;
