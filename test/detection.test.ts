@@ -379,6 +379,41 @@ test('an internet scan of a /16 is not learned: no 65 k devices, a known device 
   assert.ok(rare.some((b) => b.peer?.ip === '198.51.100.66'));
 });
 
+test('a flow\'s end is judged with what its start learned (carried by serial), and read from the tables when 32 k flows opened meanwhile', async () => {
+  const tr = new Trace();
+  // two long connections to rare outside peers: A open across 33 k other flows (its start's carry is
+  // overwritten: its end reads the tables), B across a few (its end reads the carry)
+  const long = (c: string, s: string, cport: number, from: number, to: number) => {
+    tr.add(from, frame(c, s, cport, 443, SYN));
+    tr.add(from + 0.001, frame(s, c, 443, cport, SYNACK));
+    tr.add(from + 0.002, frame(c, s, cport, 443, ACK));
+    for (let t = from + 1; t < to; t += 120) tr.add(t, frame(c, s, cport, 443, PSHACK, 100));
+    tr.add(to, frame(c, s, cport, 443, FINACK));
+    tr.add(to + 0.001, frame(s, c, 443, cport, FINACK));
+    tr.add(to + 0.002, frame(c, s, cport, 443, ACK));
+  };
+  long('10.0.0.5', '198.51.100.66', 41000, T0, T0 + 700);
+  long('10.0.0.7', '198.51.100.77', 41001, T0 + 650, T0 + 700);
+  for (let i = 0; i < 33_000; i++) tr.session(T0 + 1 + i * 0.018, '10.0.0.6', '10.0.0.80', 1024 + (i % 60000), 80);
+  const path = tr.write('carry.pcap');
+  const model = parseModels([{ id: 'long-rare', title: 'Test / Long Rare', category: 'informational', mitre: [], on: 'end', filters: [
+    { feature: 'port', op: '==', value: 443 }, { feature: 'peer_rarity', op: '>=', value: 100 }, { feature: 'channel_age_s', op: '>=', value: 45 },
+    { feature: 'pair_conns', op: '>=', value: 0.5 }, { feature: 'peer_age_s', op: '>=', value: 45 }],
+  metric: { kind: 'count' }, group: ['peer'], window_s: 3600, threshold: 1, throttle_s: 0, baseline: false, summary: 'x', metric_label: 'x' }], 'carry');
+  // in the packet thread, and in the detection thread (breaches to a file)
+  for (const threaded of [false, true]) {
+    let got: Breach[] = [];
+    const out = join(dir, 'carry.jsonl');
+    await analyze({ inputs: [path], ...(threaded ? { breachesTo: out } : { onBreach: (b: Breach) => got.push(b) }), models: model, metas: [], learningS: 0, progress: false });
+    if (threaded) got = jsonLines<Breach>(readFileSync(out, 'utf8'));
+    const metric = (b: Breach, name: string) => b.metrics.find((m) => m.name === name)?.value;
+    assert.equal(got.map((b) => [b.device.ip, b.peer?.ip, metric(b, 'channel_age_s'), metric(b, 'peer_age_s'), metric(b, 'peer_rarity')]), [
+      ['10.0.0.5', '198.51.100.66', 700, 700, 100],
+      ['10.0.0.7', '198.51.100.77', 50, 50, 100],
+    ], threaded ? 'thread' : 'inline');
+  }
+});
+
 test('benign generated enterprise traffic raises no breach with the learning period off', async () => {
   const path = join(dir, 'benign.pcap');
   writeSampleCapture(path, { seed: 'detect-benign-1', packets: 60_000, format: 'pcap' });

@@ -147,7 +147,8 @@ export function learnInit(deviceCap: i32, endpointCap: i32, pairCap: i32, channe
   obsBase = reserve(<usize>observations * OBS_SIZE);
   key = reserve(64);
   obsScratch = reserve(OBS_SIZE);
-  if (obsBase == 0 || key == 0 || obsScratch == 0) return false;
+  carry = reserve(<usize>CARRY_SLOTS * CARRY_BYTES);
+  if (obsBase == 0 || key == 0 || obsScratch == 0 || carry == 0) return false;
   obsCap = observations;
   obsCount = 0;
   ready = true;
@@ -436,6 +437,42 @@ function setRarity(obs: usize, others: f64): void {
 let connLearned = false;
 let connDevice: usize = 0, connEndpoint: usize = 0, connPair: usize = 0, connChannel: usize = 0;
 
+// The carry: what a connection's start learned of its pair, endpoint and
+// channel, kept for its end by flow serial (packet sources: the end comes
+// seconds to minutes later, by when those three entries have left the
+// cache, and reading them again cost ~0.2 s of the ~1.45 s detection spends
+// on the generated 2-day capture's 985 k flows). Slots are taken in serial
+// order, so writing and reading them goes through memory in order; a flow
+// still open CARRY_SLOTS flows later, or whose end does not match its start
+// (a flipped originator), reads the tables as before. The end is thereby
+// judged by the standing its connection had when it began (rarity, the
+// pair's connections in the past hour, decayed to the end).
+const CARRY_SLOTS: u32 = 1 << 15;
+const CARRY_BYTES: usize = 96;
+const K_SERIAL: usize = 0;      // f64 the flow's serial (0: empty)
+const K_FLOW_TS: usize = 8;     // f64 its first packet's time
+const K_DEV: usize = 16;        // u64 the device address's last 8 bytes
+const K_PEER: usize = 24;       // u64 the peer's
+const K_CHANNEL: usize = 32;    // u32 the channel's port | proto << 16 | side << 24
+const K_PAIR_CONNS: usize = 40; // counter (16 bytes): the pair's connections, 1 h, after this one
+const K_PAIR_FIRST: usize = 56; // f64
+const K_CLIENT_LAST: usize = 64; // f64
+const K_EP_DEVICES: usize = 72; // f64
+const K_EP_FIRST: usize = 80;   // f64
+const K_CH_FIRST: usize = 88;   // f64
+let carry: usize = 0;
+
+@inline function carrySlot(serial: f64): usize { return carry + <usize>(<u32>(<u64>serial) & (CARRY_SLOTS - 1)) * CARRY_BYTES; }
+@inline function channelWord(proto: u32): u32 { return (side == 1 ? peerPort : devPort) | (proto << 16) | (<u32>side << 24); }
+
+/** The carry of the connection being ended (oriented), or 0. */
+function carried(serial: f64, flowTs: f64, proto: u32): usize {
+  const c = carrySlot(serial);
+  if (load<f64>(c + K_SERIAL) != serial || serial == 0 || load<f64>(c + K_FLOW_TS) != flowTs) return 0;
+  if (load<u64>(c + K_DEV) != load<u64>(dev + 8) || load<u64>(c + K_PEER) != load<u64>(peer + 8)) return 0;
+  return load<u32>(c + K_CHANNEL) == channelWord(proto) ? c : 0;
+}
+
 function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, serial: f64, flowTs: f64): void {
   connLearned = false;
   if (!orient(o, r, oPort, rPort)) { count(C_LEARN_NOT_LOCAL); return; }
@@ -518,6 +555,21 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
   commit(obs);
   connDevice = d; connEndpoint = ep; connPair = pr; connChannel = ch;
   connLearned = true;
+
+  if (serial != 0) {
+    const c = carrySlot(serial);
+    store<f64>(c + K_SERIAL, serial);
+    store<f64>(c + K_FLOW_TS, flowTs);
+    store<u64>(c + K_DEV, load<u64>(dev + 8));
+    store<u64>(c + K_PEER, load<u64>(peer + 8));
+    store<u32>(c + K_CHANNEL, channelWord(proto));
+    copyWords(c + K_PAIR_CONNS, pairs.payload(pr) + P_CONNS_1H, COUNTER_BYTES);
+    store<f64>(c + K_PAIR_FIRST, pairs.first(pr));
+    store<f64>(c + K_CLIENT_LAST, load<f64>(pairs.payload(pr) + P_CLIENT_LAST));
+    store<f64>(c + K_EP_DEVICES, load<f64>(epDevices));
+    store<f64>(c + K_EP_FIRST, endpoints.first(ep));
+    store<f64>(c + K_CH_FIRST, channels.first(ch));
+  }
 }
 
 /**
@@ -609,38 +661,58 @@ function end(rec: usize, serial: f64, flowTs: f64, reuse: bool): void {
     }
   }
 
-  // the pair's and the peer's standing, without counting this connection again
+  // the pair's and the peer's standing, without counting this connection
+  // again: as its start left it (the carry), or from the tables
   copyWords(key, dev, 16);
   copyWords(key + 16, peer, 16);
-  const pr = reuse ? connPair : pairs.find(key);
+  const c = reuse ? 0 : carried(serial, flowTs, proto);
+  let hasPair = false, hasEp = false;
+  let pairFirst: f64 = 0, clientLast: f64 = 0, pairConns: f64 = 0, epDevices: f64 = 0, epFirst: f64 = 0, chFirst: f64 = 0;
+  let hasChannel = false;
+  if (c != 0) {
+    hasPair = true; hasEp = true; hasChannel = true;
+    pairFirst = load<f64>(c + K_PAIR_FIRST);
+    clientLast = load<f64>(c + K_CLIENT_LAST);
+    pairConns = counterValue(c + K_PAIR_CONNS, ts, HOUR);
+    epDevices = load<f64>(c + K_EP_DEVICES);
+    epFirst = load<f64>(c + K_EP_FIRST);
+    chFirst = load<f64>(c + K_CH_FIRST);
+  } else {
+    const pr = reuse ? connPair : pairs.find(key);
+    if (pr != 0) {
+      hasPair = true;
+      pairFirst = pairs.first(pr);
+      clientLast = load<f64>(pairs.payload(pr) + P_CLIENT_LAST);
+      pairConns = counterValue(pairs.payload(pr) + P_CONNS_1H, ts, HOUR);
+    }
+    const ep = reuse ? connEndpoint : endpoints.find(peer);
+    if (ep != 0) { hasEp = true; epDevices = load<f64>(endpoints.payload(ep) + EP_DEVICES); epFirst = endpoints.first(ep); }
+    // how long the device has used this service of the peer (the channel, as at its start)
+    store<u32>(key + 32, channelWord(proto));
+    store<u32>(key + 36, 0);
+    const ch = reuse ? connChannel : channels.find(key);
+    if (ch != 0) { hasChannel = true; chFirst = channels.first(ch); }
+  }
   if (side == 1 && !peerLocal) {
     // periodicity of the device's connections to this outside peer (key: device, peer);
     // the pair's first connection makes no ring, the second seeds it with the first (one lookup either way)
     const start = load<f64>(rec + R_TS);
-    const pairFirst = pr != 0 ? pairs.first(pr) : start;
-    beaconObserve(beacons, key, start, out, ts, pairFirst);
+    beaconObserve(beacons, key, start, out, ts, hasPair ? pairFirst : start);
     setF(obs, FT_BEACON_SCORE, beaconScore);
     setF(obs, FT_BEACON_PERIOD_S, beaconPeriod);
     setF(obs, FT_BEACON_EVENTS, beaconEvents);
     setF(obs, FT_BEACON_AGE_S, beaconAge);
   }
-  if (pr != 0) setF(obs, FT_PAIR_CONNS, counterValue(pairs.payload(pr) + P_CONNS_1H, ts, HOUR));
-  const ep = reuse ? connEndpoint : endpoints.find(peer);
-  if (ep != 0) {
+  if (hasPair) setF(obs, FT_PAIR_CONNS, pairConns);
+  if (hasEp) {
     // this device counts for the endpoint only while its pair is known and within the counted horizon
-    const clientLast = pr != 0 ? load<f64>(pairs.payload(pr) + P_CLIENT_LAST) : 0;
     const self: f64 = clientLast != 0 && clientLast >= countedHorizon ? 1 : 0;
-    setRarity(obs, load<f64>(endpoints.payload(ep) + EP_DEVICES) - self);
-    setF(obs, FT_PEER_AGE_S, since(ts, endpoints.first(ep)));
+    setRarity(obs, epDevices - self);
+    setF(obs, FT_PEER_AGE_S, since(ts, epFirst));
   } else {
     setF(obs, FT_PEER_RARITY, 100);
   }
-
-  // how long the device has used this service of the peer (the channel, as at its start)
-  store<u32>(key + 32, (side == 1 ? peerPort : devPort) | (proto << 16) | (<u32>side << 24));
-  store<u32>(key + 36, 0);
-  const ch = reuse ? connChannel : channels.find(key);
-  setF(obs, FT_CHANNEL_AGE_S, ch != 0 ? since(ts, channels.first(ch)) : 0);
+  setF(obs, FT_CHANNEL_AGE_S, hasChannel ? since(ts, chFirst) : 0);
 
   orientation(obs, proto);
   setF(obs, FT_FAILED, fail ? 1 : 0);
