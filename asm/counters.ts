@@ -104,9 +104,11 @@ export const C_LEARN_BEACON_EVICTIONS: i32 = 191; // device-peer periodicity rin
 export const C_DNS_ANSWERS: i32 = 192; // DNS answers parsed on port 53 (learned when the asker is local)
 export const C_DNS_QUERIES: i32 = 193; // DNS questions seen on port 53 (not learned: their answer carries them)
 export const C_DNS_MALFORMED: i32 = 194; // port-53 payloads that are not a sound DNS message (or whose answers are not)
-export const C_LEARN_DNS_EVICTIONS: i32 = 195; // DNS names, domains and askers forgotten to make room
+export const C_LEARN_DNS_EVICTIONS: i32 = 195; // DNS names (per asking device) forgotten to make room
 export const C_LEARN_UNANSWERED: i32 = 197; // outside connections to local addresses that never answered (internet scans): not learned
 export const C_DNS_UNSOLICITED: i32 = 196; // DNS answers sent by a flow's originator (no question went first): not learned
 export const C_LEARN_LOG_DROPPED: i32 = 198; // learning-log entries not learned: a shipped log whose entry is malformed (its replay stops there), or an entry with no room (flowsReady keeps room)
+export const C_LEARN_DNS_DOMAIN_EVICTIONS: i32 = 199; // DNS registered domains (per asking device) forgotten to make room
+export const C_LEARN_DNS_ASKER_EVICTIONS: i32 = 200; // DNS askers (devices' NXDOMAIN rates, resolvers) forgotten to make room
 
-export const NUM_COUNTERS: i32 = 200;
+export const NUM_COUNTERS: i32 = 208;

@@ -110,3 +110,21 @@ test('DNS over TCP is parsed; a port-53 payload that is not DNS is counted and i
 });
 
 test.run();
+
+test('each DNS table counts its own evictions: 40 k domains new to one device overflow the domains table (32 k), not the names or askers', async () => {
+  const conns: Conn[] = [];
+  for (let k = 0; k < 40_000; k++) conns.push(dnsConn(T0 + k * 0.01, '10.1.0.9', { qname: `www.d${k}.example`, qtype: 1, rcode: 0, answers: ['198.51.100.7'], ttl: 60 }));
+  conns.sort((a, b) => a.ts - b.ts);
+  const path = join(dir, 'many-domains.pcap');
+  renderPcap(path, conns);
+  const s = await analyze({ inputs: [path], onBreach: () => {}, learningS: 0, progress: false });
+  const t = Object.fromEntries(s.detection!.tables.map((x) => [x.name, x]));
+  assert.is(t.dns_domains!.capacity, 32_768);
+  assert.ok(t.dns_domains!.evictions >= 40_000 - 32_768, `domains forgotten: ${t.dns_domains!.evictions}`);
+  assert.is(t.dns_domains!.used + t.dns_domains!.evictions, 40_000, 'every domain made once: kept or forgotten');
+  assert.is(t.dns_names!.evictions, 0);
+  assert.is(t.dns_names!.used, 40_000);
+  assert.is(t.dns_askers!.evictions, 0);
+  assert.is(s.counters.learn_dns_domain_evictions, t.dns_domains!.evictions);
+  assert.is(s.counters.learn_dns_evictions ?? 0, 0);
+});

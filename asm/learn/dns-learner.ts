@@ -19,7 +19,7 @@
 // not parsed. Anything else that does not parse is counted, never trusted.
 
 import { count } from "../stats";
-import { C_DNS_ANSWERS, C_DNS_MALFORMED, C_DNS_QUERIES, C_DNS_UNSOLICITED, C_LEARN_DNS_EVICTIONS } from "../counters";
+import { C_DNS_ANSWERS, C_DNS_MALFORMED, C_DNS_QUERIES, C_DNS_UNSOLICITED, C_LEARN_DNS_ASKER_EVICTIONS, C_LEARN_DNS_DOMAIN_EVICTIONS, C_LEARN_DNS_EVICTIONS } from "../counters";
 import { isLocal } from "../localnets";
 import { copyWords } from "../bytes";
 import {
@@ -57,8 +57,8 @@ const key: usize = memory.data(32, 8);
 export function dnsLearnInit(deviceCap: i32, nameCap: i32): bool {
   if (names.base != 0) return true;
   return names.init(<u32>nameCap, 24, 0, C_LEARN_DNS_EVICTIONS) &&
-    domains.init(<u32>(nameCap >> 1), 24, DOMAIN_PAYLOAD, C_LEARN_DNS_EVICTIONS) &&
-    askers.init(<u32>deviceCap, 16, DEVICE_PAYLOAD, C_LEARN_DNS_EVICTIONS);
+    domains.init(<u32>(nameCap >> 1), 24, DOMAIN_PAYLOAD, C_LEARN_DNS_DOMAIN_EVICTIONS) &&
+    askers.init(<u32>deviceCap, 16, DEVICE_PAYLOAD, C_LEARN_DNS_ASKER_EVICTIONS);
 }
 
 /** Statistics of the DNS tables (names, domains, askers), 16 bytes each at out. */

@@ -172,11 +172,11 @@ export interface LearnCapacities { devices?: number; endpoints?: number; pairs?:
 export const DEFAULT_LEARN_CAPACITIES: Required<LearnCapacities> = {
   devices: 1 << 14, endpoints: 1 << 17, pairs: 1 << 17, channels: 1 << 18, ports: 1 << 16, beacons: 1 << 15, dnsNames: 1 << 16, observations: 1 << 14,
 };
-/** The core's learning tables in learnTables() order, with their eviction counter (several DNS tables share one). */
+/** The core's learning tables in learnTables() order, with their eviction counter. */
 export const LEARN_TABLES = [
   ['devices', 'C_LEARN_DEVICE_EVICTIONS'], ['endpoints', 'C_LEARN_ENDPOINT_EVICTIONS'], ['pairs', 'C_LEARN_PAIR_EVICTIONS'],
   ['channels', 'C_LEARN_CHANNEL_EVICTIONS'], ['client_ports', 'C_LEARN_PORT_EVICTIONS'], ['beacons', 'C_LEARN_BEACON_EVICTIONS'],
-  ['dns_names', 'C_LEARN_DNS_EVICTIONS'], ['dns_domains', 'C_LEARN_DNS_EVICTIONS'], ['dns_askers', 'C_LEARN_DNS_EVICTIONS'],
+  ['dns_names', 'C_LEARN_DNS_EVICTIONS'], ['dns_domains', 'C_LEARN_DNS_DOMAIN_EVICTIONS'], ['dns_askers', 'C_LEARN_DNS_ASKER_EVICTIONS'],
 ] as const;
 /** One device as the core learned it (learnProfiles): client ports are port | proto << 16. */
 export interface DeviceProfileRow { ip: string; served: number; conns: number; hours: Float64Array; clientPorts: Set<number> }
