@@ -3,7 +3,8 @@
 //   1. generates (once; cached in .bench/) a seeded capture of mixed
 //      enterprise traffic with sensor/sample/, plus a 4× shorter one;
 //   2. times each tool on the file, best of N runs, with its peak RSS (the
-//      file read into the page cache again before every run);
+//      file read into the page cache again before every run; the tools take
+//      turns run by run, so the VM's drift does not fall on one of them);
 //   3. prints the table on stdout (progress goes to stderr) and writes
 //      bench/RESULTS.md with the machine and tool versions;
 //   4. runs every tool on the 4× shorter capture too: the difference gives
@@ -193,7 +194,8 @@ interface Row {
   note: string;
 }
 
-async function runPeer(ctx: BenchContext, peer: Peer, file: string, packets: number, flags: Flags, label = peer.name, prepared = false): Promise<Row> {
+/** Probe (and, unless done, prepare) a tool: its row, ready to time (status "ok") or saying why not. */
+async function setupPeer(ctx: BenchContext, peer: Peer, label: string, prepared: boolean): Promise<Row> {
   const row: Row = { peer, status: "ok", version: null, best: null, peakKiB: null, note: "" };
   row.version = await peer.probe(ctx);
   if (row.version === null) {
@@ -208,35 +210,48 @@ async function runPeer(ctx: BenchContext, peer: Peer, file: string, packets: num
       row.status = "failed";
       row.note = `prepare: ${(e as Error).message.split("\n")[0]}`;
       log(`${label}: ${row.note}`);
-      return row;
     }
-  }
-  const cmd = peer.command(ctx, file);
-  for (let i = 1; i <= flags.runs; i++) {
-    // This VM's page cache holds ~2 GB and drops pages in the background:
-    // read the file again before every run, or some runs read from disk.
-    await warm(file);
-    const m = await measure(cmd.cmd, cmd.args, { cwd: ctx.root, captureStdout: cmd.captureStdout, env: cmd.env, timeoutMs: flags.timeoutS * 1000 });
-    if (!m.ok) {
-      row.status = "failed";
-      const why = m.timedOut ? `timed out after ${flags.timeoutS} s` : m.signal ? `killed by ${m.signal}` : `exit ${m.exitCode}`;
-      row.note = `${why}${m.stderrTail ? `: ${lastError(m.stderrTail)}` : ""}`;
-      log(`${label} run ${i}/${flags.runs}: FAILED (${row.note})`);
-      return row;
-    }
-    log(`${label} run ${i}/${flags.runs}: ${fmtMs(m.wallMs)}, peak RSS ${mib(m.peakRssKiB)} MiB`);
-    if (i === 1 && peer.check) {
-      try {
-        const problem = peer.check(m.stdout, packets);
-        if (problem) row.note = problem;
-      } catch (e) {
-        row.note = `could not read its output: ${(e as Error).message}`;
-      }
-    }
-    if (!row.best || m.wallMs < row.best.wallMs) row.best = m;
-    if (m.peakRssKiB !== null) row.peakKiB = Math.max(row.peakKiB ?? 0, m.peakRssKiB);
   }
   return row;
+}
+
+/**
+ * Time every ready tool on the file, `flags.runs` rounds of one run each, the
+ * tools taking turns: this VM's speed drifts by ±5% over a minute, and a
+ * tool's runs back to back would hand that drift to its ratios (the
+ * detection row read −17%, −23% and −26% in three such runs). A tool that
+ * fails is out of the later rounds.
+ */
+async function runRounds(ctx: BenchContext, rows: Row[], file: string, packets: number, flags: Flags, suffix = ""): Promise<void> {
+  for (let i = 1; i <= flags.runs; i++) {
+    for (const row of rows) {
+      if (row.status !== "ok") continue;
+      const label = `${row.peer.name}${suffix}`;
+      const cmd = row.peer.command(ctx, file);
+      // This VM's page cache holds ~2 GB and drops pages in the background:
+      // read the file again before every run, or some runs read from disk.
+      await warm(file);
+      const m = await measure(cmd.cmd, cmd.args, { cwd: ctx.root, captureStdout: cmd.captureStdout, env: cmd.env, timeoutMs: flags.timeoutS * 1000 });
+      if (!m.ok) {
+        row.status = "failed";
+        const why = m.timedOut ? `timed out after ${flags.timeoutS} s` : m.signal ? `killed by ${m.signal}` : `exit ${m.exitCode}`;
+        row.note = `${why}${m.stderrTail ? `: ${lastError(m.stderrTail)}` : ""}`;
+        log(`${label} run ${i}/${flags.runs}: FAILED (${row.note})`);
+        continue;
+      }
+      log(`${label} run ${i}/${flags.runs}: ${fmtMs(m.wallMs)}, peak RSS ${mib(m.peakRssKiB)} MiB`);
+      if (i === 1 && row.peer.check) {
+        try {
+          const problem = row.peer.check(m.stdout, packets);
+          if (problem) row.note = problem;
+        } catch (e) {
+          row.note = `could not read its output: ${(e as Error).message}`;
+        }
+      }
+      if (!row.best || m.wallMs < row.best.wallMs) row.best = m;
+      if (m.peakRssKiB !== null) row.peakKiB = Math.max(row.peakKiB ?? 0, m.peakRssKiB);
+    }
+  }
 }
 
 // ------------------------------------------------------------------ report
@@ -331,15 +346,15 @@ async function main(): Promise<void> {
   const shortCap = ensureCapture(ctx, flags, Math.floor(flags.packets / 4), hash);
 
   const rows: Row[] = [];
-  for (const p of selected) {
-    rows.push(await runPeer(ctx, p, cap.path, cap.packets, flags));
-  }
+  for (const p of selected) rows.push(await setupPeer(ctx, p, p.name, false));
+  await runRounds(ctx, rows, cap.path, cap.packets, flags);
 
   log(`every tool again on the 4× shorter capture (${fmtInt(shortCap.packets)} packets)`);
   const shortRows: Row[] = [];
   for (const r of rows) {
-    if (r.status === "ok") shortRows.push(await runPeer(ctx, r.peer, shortCap.path, shortCap.packets, flags, `${r.peer.name} (short)`, true));
+    if (r.status === "ok") shortRows.push(await setupPeer(ctx, r.peer, `${r.peer.name} (short)`, true));
   }
+  await runRounds(ctx, shortRows, shortCap.path, shortCap.packets, flags, " (short)");
   const esFull = rows.find((r) => r.peer === edgeSensor);
   const esShort = shortRows.find((r) => r.peer === edgeSensor);
   const memRows: Row[] = esFull?.status === "ok" && esShort ? [esShort, esFull] : [];
@@ -387,7 +402,7 @@ async function main(): Promise<void> {
       ...Object.entries(cap.stats).map(([k, v]) => `- ${k}: ${v}`),
       `- generated by sensor/sample at ${fmtInt(cap.generatorPps)} packets/s (including writing the file)`,
       "",
-      `## Throughput (best of ${flags.runs} runs, file in page cache)`,
+      `## Throughput (best of ${flags.runs} runs, the tools taking turns run by run, file in page cache)`,
       "",
       ...tableLines,
       "",

@@ -109,11 +109,14 @@ test('DNS over TCP is parsed; a port-53 payload that is not DNS is counted and i
   assert.is(counters.dns_malformed, 2);
 });
 
-test.run();
 
-test('each DNS table counts its own evictions: 40 k domains new to one device overflow the domains table (32 k), not the names or askers', async () => {
+test('each DNS table counts its own evictions: 40 k domains new to one device overflow the domains table (32 k), the names table (64 k) barely, the askers not', async () => {
   const conns: Conn[] = [];
-  for (let k = 0; k < 40_000; k++) conns.push(dnsConn(T0 + k * 0.01, '10.1.0.9', { qname: `www.d${k}.example`, qtype: 1, rcode: 0, answers: ['198.51.100.7'], ttl: 60 }));
+  for (let k = 0; k < 40_000; k++) {
+    const c = dnsConn(T0 + k * 0.01, '10.1.0.9', { qname: `www.d${k}.example`, qtype: 1, rcode: 0, answers: ['198.51.100.7'], ttl: 60 });
+    c.orig_p = 20_000 + k; // one flow each (the shared port counter would wrap past 65535)
+    conns.push(c);
+  }
   conns.sort((a, b) => a.ts - b.ts);
   const path = join(dir, 'many-domains.pcap');
   renderPcap(path, conns);
@@ -122,9 +125,14 @@ test('each DNS table counts its own evictions: 40 k domains new to one device ov
   assert.is(t.dns_domains!.capacity, 32_768);
   assert.ok(t.dns_domains!.evictions >= 40_000 - 32_768, `domains forgotten: ${t.dns_domains!.evictions}`);
   assert.is(t.dns_domains!.used + t.dns_domains!.evictions, 40_000, 'every domain made once: kept or forgotten');
-  assert.is(t.dns_names!.evictions, 0);
-  assert.is(t.dns_names!.used, 40_000);
+  // the names table (64 k) holds nearly all: a few forgotten where a probe window filled, its own count
+  assert.is(t.dns_names!.used + t.dns_names!.evictions, 40_000);
+  assert.ok(t.dns_names!.evictions < 400, `names forgotten: ${t.dns_names!.evictions}`);
+  assert.is(t.dns_askers!.used, 2); // the asking device, and the local resolver that answered
   assert.is(t.dns_askers!.evictions, 0);
   assert.is(s.counters.learn_dns_domain_evictions, t.dns_domains!.evictions);
-  assert.is(s.counters.learn_dns_evictions ?? 0, 0);
+  assert.is(s.counters.learn_dns_evictions ?? 0, t.dns_names!.evictions);
+  assert.is(s.counters.learn_dns_asker_evictions ?? 0, 0);
 });
+
+test.run();
