@@ -21,12 +21,12 @@
 //
 //   npx tsx bench/detection-cost.ts [--runs R (5)] [--workstations N] [--days D] [--seed S] [--no-write]
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildScenario } from '../test/scenario/generate.ts';
 import { VARIANTS } from '../test/scenario/variants.ts';
-import { measure, warm, type Measurement } from './measure.ts';
+import { measure, warm, writeResultsSection, type Measurement } from './measure.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string) => { const i = args.indexOf(name); return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt; };
@@ -161,21 +161,11 @@ async function main(): Promise<void> {
   const head = `detection cost on the simulated enterprise network (seed ${SEED}, ${WORKSTATIONS} workstations, ${DAYS} days) — best of ${RUNS}, warm cache, process start included`;
   process.stdout.write(`\n${head}\n\n${lines.join('\n')}\n`);
   if (WRITE) {
-    const results = join(root, 'bench/RESULTS.md');
-    const HEAD = '## Detection cost on a simulated enterprise network (bench/detection-cost.ts)';
-    if (existsSync(results)) {
-      const text = readFileSync(results, 'utf8');
-      const at = text.indexOf(`\n${HEAD}`);
-      if (at >= 0) {
-        const next = text.indexOf('\n## ', at + 1);
-        writeFileSync(results, (text.slice(0, at).trimEnd() + '\n' + (next >= 0 ? text.slice(next) : '')).trimEnd() + '\n');
-      }
-    }
-    appendFileSync(results, ['', HEAD, '',
+    writeResultsSection(root, '## Detection cost on a simulated enterprise network (bench/detection-cost.ts)', [
       `The network of \`npm run eval\` (test/scenario/: seed ${SEED}, ${WORKSTATIONS} workstations and their servers, ${DAYS} days of ordinary life, a handful of attacks on the last), ` +
       `rendered as the evaluation renders it. Best of ${RUNS} runs, the three configurations taking turns run by run, of \`edge-sensor analyze FILE --flows /dev/null\`, then with \`--breaches /dev/null --learning 0\` ` +
       '(every model judging from the start), in the detection thread and in the packet thread. "Throughput" is packets or records per second with detection against without; ' +
-      'the issue allows at most 25% less. The capture and flow-log rows above built for decoding speed are floods of new addresses for detection (see bench/README.md).', '', ...lines, ''].join('\n'));
+      'the issue allows at most 25% less. The capture and flow-log rows above built for decoding speed are floods of new addresses for detection (see bench/README.md).', '', ...lines]);
     log('appended to bench/RESULTS.md');
   }
 }

@@ -17,14 +17,14 @@
 //   npx tsx bench/flow-sources.ts [--records N] [--runs R] [--no-write]
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ipfixMessage, ipfixTemplateSet, record, set, type FieldSpec } from '../sensor/netflow/export-writer.ts';
 import { Rng } from '../sensor/sample/rng.ts';
 import { generateAwsLines } from './flowlogs-aws-parse.ts';
-import { compileC, measure, rateAfterStartup, warm, which, type Measurement } from './measure.ts';
+import { compileC, measure, rateAfterStartup, warm, which, writeResultsSection, type Measurement } from './measure.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string) => { const i = args.indexOf(name); return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt; };
@@ -294,18 +294,10 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(`\nflow-record ingestion — best of ${RUNS}, warm cache, process start included\n\n${lines.join('\n')}\n`);
   if (WRITE) {
-    // replace this script's section if an earlier run left one (run.ts rewrites the rest)
-    const results = join(root, 'bench/RESULTS.md');
-    const HEAD = '## Flow-record ingestion (bench/flow-sources.ts)';
-    if (existsSync(results)) {
-      const text = readFileSync(results, 'utf8');
-      const at = text.indexOf(`\n${HEAD}`);
-      if (at >= 0) writeFileSync(results, text.slice(0, at).trimEnd() + '\n');
-    }
-    appendFileSync(results, ['', HEAD, '',
+    writeResultsSection(root, '## Flow-record ingestion (bench/flow-sources.ts)', [
       `Best of ${RUNS} runs; \`edge-sensor analyze FILE --format F --flows /dev/null\` end to end (process start, parse, the core's merger, JSON written). ` +
       'records = source records (AWS lines with traffic, Azure tuples, IPFIX data records). ' +
-      '"After start-up" is the extra records of the full input over the extra time it took against the 4× shorter input: start-up is paid on both and cancels.', '', ...lines, ''].join('\n'));
+      '"After start-up" is the extra records of the full input over the extra time it took against the 4× shorter input: start-up is paid on both and cancels.', '', ...lines]);
     log('appended to bench/RESULTS.md');
   }
 }

@@ -11,7 +11,7 @@
 // process start-up, as a user would see it.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -220,4 +220,23 @@ export function compileC(ctx: BenchContext, source: string, name: string): strin
   const r = spawnSync("cc", ["-O2", "-o", out, src], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`cc failed: ${(r.stderr || String(r.error)).split("\n")[0]}`);
   return out;
+}
+
+/**
+ * Put a script's section into bench/RESULTS.md: the section under `head`
+ * that an earlier run left is removed (up to the next "## " heading) and the
+ * new one appended (run.ts rewrites the file first; the other scripts of
+ * `npm run bench` each keep one section).
+ */
+export function writeResultsSection(root: string, head: string, body: string[]): void {
+  const results = join(root, "bench/RESULTS.md");
+  if (existsSync(results)) {
+    const text = readFileSync(results, "utf8");
+    const at = text.indexOf(`\n${head}`);
+    if (at >= 0) {
+      const next = text.indexOf("\n## ", at + 1);
+      writeFileSync(results, (text.slice(0, at).trimEnd() + "\n" + (next >= 0 ? text.slice(next) : "")).trimEnd() + "\n");
+    }
+  }
+  appendFileSync(results, ["", head, "", ...body, ""].join("\n"));
 }
