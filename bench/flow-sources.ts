@@ -261,6 +261,9 @@ async function main(): Promise<void> {
   // …and at the target rate, as an exporter paces itself: what share it keeps
   log('IPFIX over loopback into edge-sensor run --netflow, paced at 2 M records/s');
   rows.push(await loopbackRow(n, 2_000_000));
+  // …with detection: a live collector's detection thread sheds learning when behind rather than hold up the socket
+  log('IPFIX over loopback into edge-sensor run --netflow --breaches, paced at 2 M records/s');
+  rows.push(await loopbackRow(n, 2_000_000, true));
 
   // nfdump -r
   const nf = await nfcapdFile(n);
@@ -352,15 +355,16 @@ function runToEnd(cmd: string, args: string[]): Promise<{ code: number | null; s
  * thread): a C sender with sendmmsg where there is a compiler, so that it
  * takes as little of them as it can.
  */
-async function loopbackRow(n: number, recordsPerSecond = 0): Promise<FlowRow> {
-  const label = recordsPerSecond > 0
+async function loopbackRow(n: number, recordsPerSecond = 0, detect = false): Promise<FlowRow> {
+  const label = (recordsPerSecond > 0
     ? `IPFIX over loopback, paced at ${(recordsPerSecond / 1e6).toFixed(0)} M records/s (edge-sensor run)`
-    : 'IPFIX over loopback, unpaced (edge-sensor run)';
+    : 'IPFIX over loopback, unpaced (edge-sensor run)') + (detect ? ', with detection (learning shed when behind)' : '');
   const msgs = ipfixMessages(n);
   const bytes = msgs.reduce((a, m) => a + m.length, 0);
   const tmp = mkdtempSync(join(tmpdir(), 'bench-run-'));
   const summaryFile = join(tmp, 'summary.json');
-  const child = spawn(process.execPath, [join(root, 'sensor/cli/bin.cjs'), 'run', '--netflow', 'udp://127.0.0.1:0', '--flows', '/dev/null', '--summary', summaryFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'sensor/cli/bin.cjs'), 'run', '--netflow', 'udp://127.0.0.1:0', '--flows', '/dev/null', '--summary', summaryFile,
+    ...(detect ? ['--breaches', '/dev/null', '--learning', '0'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise((r) => child.once('exit', r));
   let err = '';
   child.stderr.on('data', (b) => { err += b; });
@@ -399,7 +403,7 @@ async function loopbackRow(n: number, recordsPerSecond = 0): Promise<FlowRow> {
   await new Promise((r) => setTimeout(r, 1000)); // let it empty its socket buffer
   child.kill('SIGTERM');
   await exited;
-  let summary: { flow_events?: number; datagrams?: number; netflow_busy_s?: number } = {};
+  let summary: { flow_events?: number; datagrams?: number; netflow_busy_s?: number; detection?: { shed?: { records: number } } } = {};
   try { summary = JSON.parse(readFileSync(summaryFile, 'utf8')); } catch { /* reported below */ }
   rmSync(tmp, { recursive: true, force: true });
   const got = summary.flow_events ?? 0;
@@ -410,7 +414,8 @@ async function loopbackRow(n: number, recordsPerSecond = 0): Promise<FlowRow> {
     // MB and MB/s of what was taken in (the messages are all the same size)
     label, input: recordsPerSecond > 0 ? 'generated, paced' : 'generated, unpaced', records: got, bytes: Math.round(bytes * got / n), best: got > 0 ? m : null,
     note: `${msgs.length.toLocaleString('en')} datagrams sent by ${sender} in ${sent.toFixed(2)} s (${Math.round(msgs.length / sent).toLocaleString('en')}/s); ` +
-      `${got.toLocaleString('en')} of ${n.toLocaleString('en')} records taken in` + (dropped > 0 ? ` (${(100 * dropped).toFixed(1)}% dropped by the kernel: the sensor fell behind)` : ''),
+      `${got.toLocaleString('en')} of ${n.toLocaleString('en')} records taken in` + (dropped > 0 ? ` (${(100 * dropped).toFixed(1)}% dropped by the kernel: the sensor fell behind)` : '') +
+      (detect ? `; learning shed for ${(summary.detection?.shed?.records ?? 0).toLocaleString('en')} flow records (the detection thread behind)` : ''),
   };
 }
 

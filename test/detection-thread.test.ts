@@ -79,6 +79,8 @@ test('--inline-detection gives the same breach file as the detection thread', as
   assert.is(readFileSync(f2, 'utf8'), a);
 });
 
+const T0 = 1_700_000_000;
+
 function quietLog(): Log & { errors: Record<string, unknown>[] } {
   const errors: Record<string, unknown>[] = [];
   return { level: 'info', errors, debug() {}, info() {}, warn() {}, error(o: object) { errors.push(o as Record<string, unknown>); }, fatal() {} } as unknown as Log & { errors: Record<string, unknown>[] };
@@ -127,6 +129,49 @@ test('a detection thread that throws says so in shared memory: a packet thread w
   const summary = await stage.finish(core.lastTs(), log);
   assert.match(summary.error ?? '', /not whole entries/);
   assert.ok(log.errors.some((e) => (e.records_not_learned as number) >= records), 'every later pull dropped, counted');
+});
+
+test('a live input\'s detection thread that falls behind sheds learning instead of holding up the packet thread: every connection start learned or shed, counted, warned', async () => {
+  const core = new WasmCore();
+  const warns: Record<string, unknown>[] = [];
+  const log = { ...quietLog(), warn(o: object) { warns.push(o as Record<string, unknown>); } } as unknown as Log;
+  const stage = new ThreadedDetection(core, join(dir, 'shed.jsonl'), { learningS: 0 }, { shedWhenBehind: true, log });
+  // pulls of 16 k connection starts each (a full 1 MiB learning log): filled far faster than learned
+  const PER = 16_384, PULLS = 100;
+  const entries = new Uint8Array(PER * 64);
+  const dv = new DataView(entries.buffer);
+  const pullOf = (log: Uint8Array) => ({ takeLearnBatch: (cb: (log: Uint8Array, records: Uint8Array, n: number) => void) => cb(log, new Uint8Array(0), 0) }) as unknown as WasmCore;
+  for (let k = 0; k < PULLS; k++) {
+    for (let i = 0; i < PER; i++) {
+      const e = i * 64, n = k * PER + i;
+      dv.setUint32(e, 1, true); // CONN
+      dv.setUint32(e + 4, 64, true);
+      dv.setFloat64(e + 8, T0 + n / 1000, true);
+      dv.setFloat64(e + 16, n + 1, true); // serial
+      entries.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, (n >> 8) & 63, n & 255], e + 24); // ::ffff:10.0.x.y
+      entries.set([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100, n % 200], e + 40);
+      dv.setUint16(e + 56, 40_000 + (n % 20_000), true);
+      dv.setUint16(e + 58, 443, true);
+      dv.setUint32(e + 60, 6, true);
+    }
+    stage.pull(pullOf(entries));
+  }
+  const summary = await stage.finish(T0 + PULLS * PER / 1000, quietLog());
+  const counters: Record<string, number> = {};
+  stage.mergeCounters(counters);
+  assert.ok(summary.shed, 'the summary says what was shed');
+  assert.ok(summary.shed!.pulls > 0, `pulls shed: ${summary.shed!.pulls}`);
+  assert.ok(summary.shed!.pulls < PULLS, 'the thread learned some');
+  assert.is(summary.shed!.log_bytes, summary.shed!.pulls * PER * 64);
+  // nothing lost uncounted: each start was learned by the thread or shed here
+  assert.is(counters.learn_conns! + summary.shed!.log_bytes / 64, PULLS * PER);
+  assert.is(summary.error, undefined);
+  assert.ok(warns.length >= 1 && warns[0]!.pulls === 1, 'warned at the first shed pull (then at most every 10 s)');
+  // a file (no shedding) waits instead: nothing shed, no shed field
+  const files = new ThreadedDetection(new WasmCore(), join(dir, 'noshed.jsonl'), { learningS: 0 });
+  files.pull(pullOf(entries));
+  const s2 = await files.finish(T0 + 100, quietLog());
+  assert.is(s2.shed, undefined);
 });
 
 test('a shipped batch the learner cannot take is refused (too many records, a log cut mid-entry); a malformed entry is counted and the records after it still learned', async () => {

@@ -42,6 +42,14 @@ export interface DetectionOptions {
   baselineS?: number;
   /** devices whose most similar devices the detection summary lists */
   similar?: readonly string[];
+  /**
+   * A live input (`run`): when the detection thread falls behind, the
+   * learning of the pulls that find its ring full is dropped, counted,
+   * instead of the packet thread waiting for it — a flood then slows
+   * detection, not capture (a waiting capture loses packets in the kernel).
+   * Files are read at the pace detection keeps, so their breaches are exact.
+   */
+  shedWhenBehind?: boolean;
 }
 
 /** What a detection thread needs to build the same Detector (structured-cloneable). */
@@ -49,6 +57,8 @@ export type DetectorSetup = Pick<DetectionOptions, 'models' | 'metas' | 'tags' |
 
 export type DetectionSummary = DetectSummary & {
   sink?: SinkCounters & { target: string; error?: string };
+  /** a live input's learning dropped while the detection thread was behind (shedWhenBehind) */
+  shed?: { pulls: number; records: number; log_bytes: number };
   /** the detection thread failed: no breach after the failure was judged */
   error?: string;
 };
@@ -63,13 +73,13 @@ export interface DetectionStage {
 }
 
 /** The stage, or null when neither breachesTo nor onBreach asks for detection. `reporters`: the flow-log reporters' names (cloud interfaces on breaches). */
-export function openDetection(core: WasmCore, opts: DetectionOptions & { localNets?: readonly string[]; communityIdSeed?: number; reporters?: ReporterIds }): DetectionStage | null {
+export function openDetection(core: WasmCore, opts: DetectionOptions & { localNets?: readonly string[]; communityIdSeed?: number; reporters?: ReporterIds; log?: Log }): DetectionStage | null {
   if (!opts.breachesTo && !opts.onBreach) return null;
   const setup: DetectorSetup = {
     models: opts.models, metas: opts.metas, tags: opts.tags, similar: opts.similar, learningS: opts.learningS, baselineS: opts.baselineS,
     localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
   };
-  if (opts.breachesTo && !opts.onBreach && !opts.inlineDetection) return new ThreadedDetection(core, opts.breachesTo, setup, { reporters: opts.reporters });
+  if (opts.breachesTo && !opts.onBreach && !opts.inlineDetection) return new ThreadedDetection(core, opts.breachesTo, setup, { reporters: opts.reporters, shedWhenBehind: opts.shedWhenBehind, log: opts.log });
   const reporters = opts.reporters;
   return new InlineDetection(core, { ...setup, reporterName: reporters ? (id) => reporters.name(id) || undefined : undefined }, opts.breachesTo, opts.onBreach);
 }

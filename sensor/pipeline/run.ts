@@ -81,7 +81,8 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   const core = new WasmCore(opts.core);
   const reporter = new InputErrorReporter(log);
   const reporters = new ReporterIds();
-  const detector = openDetection(core, { ...opts, reporters }); // before the flow sink (detection-stage.ts says why)
+  // live inputs: a detection thread that falls behind sheds learning rather than hold up capture
+  const detector = openDetection(core, { shedWhenBehind: true, ...opts, reporters, log }); // before the flow sink (detection-stage.ts says why)
   const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
   let flowRecords = 0;
   // learned from first (the detector), then shipped to the writer thread

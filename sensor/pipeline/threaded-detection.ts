@@ -15,7 +15,7 @@ import type { Log } from '../log/logger.ts';
 import { BUILTIN_MODELS } from '../models/catalogue.ts';
 import { compileModels } from '../models/compile.ts';
 import { openTarget } from '../sinks/fd-write.ts';
-import { publish, waitForRoom } from '../sinks/ring-wait.ts';
+import { C_CONSUMED, publish, waitForRoom } from '../sinks/ring-wait.ts';
 import { C_BYTES, C_DEAD, C_FLAGS, CONTROL_WORDS, F_END, F_NAMES, MAX_IN_FLIGHT, MAX_SLOT_AGE_MS, MIN_SLOT_BYTES, RING_SLOTS, SECTION_HEADER } from './detection-ring.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
 import { ReporterNamesOut } from '../sinks/reporter-names.ts';
@@ -44,6 +44,11 @@ export class ThreadedDetection implements DetectionStage {
   /** the thread is gone (failed, or stalled): pulls are dropped, counted */
   private dead: 'dead' | 'stalled' | null = null;
   private recordsLost = 0;
+  /** shedWhenBehind: pulls not waited for but dropped while the ring was full */
+  private readonly shedWhenBehind: boolean;
+  private readonly shed = { pulls: 0, records: 0, log_bytes: 0 };
+  private shedWarnedAt = 0;
+  private shedLog: Log | null = null;
   private learnCounters: Record<string, number> = {};
   private readonly target: string;
 
@@ -54,10 +59,17 @@ export class ThreadedDetection implements DetectionStage {
   private breachFd: number;
   private readonly namesOut: ReporterNamesOut;
 
-  /** `stallMs`: see send() (default 2 minutes); `reporters`: flow-log reporter names, posted to the thread as they appear */
-  constructor(core: WasmCore, breachesTo: string, setup: DetectorSetup, opts: { stallMs?: number; reporters?: ReporterIds } = {}) {
+  /**
+   * `stallMs`: see send() (default 2 minutes); `reporters`: flow-log reporter
+   * names, posted to the thread as they appear; `shedWhenBehind`: drop a
+   * pull's learning rather than wait for room (DetectionOptions), warning
+   * through `log` at most every 10 s.
+   */
+  constructor(core: WasmCore, breachesTo: string, setup: DetectorSetup, opts: { stallMs?: number; reporters?: ReporterIds; shedWhenBehind?: boolean; log?: Log } = {}) {
     this.target = breachesTo;
     this.stallMs = opts.stallMs ?? STALL_MS;
+    this.shedWhenBehind = opts.shedWhenBehind ?? false;
+    this.shedLog = opts.log ?? null;
     // Models the core cannot take fail here, at once, as they do inline (the thread compiles them again).
     compileModels((setup.models ?? BUILTIN_MODELS).filter((m) => m.enabled));
     // Opened here so a bad path fails at once, in the caller's thread, and
@@ -111,7 +123,10 @@ export class ThreadedDetection implements DetectionStage {
       if (log.length === 0 && count === 0) return;
       if (!this.dead && Atomics.load(this.control, C_DEAD) !== 0) this.dead = 'dead';
       if (this.dead) { this.recordsLost += count; return; }
-      if (this.fill === 0) this.startSlot();
+      if (this.fill === 0) {
+        if (this.shedWhenBehind && !this.hasRoom()) { this.shedPull(log.length, count); return; }
+        this.startSlot();
+      }
       const at = (this.produced % RING_SLOTS) * this.slotBytes + this.fill;
       this.words.setUint32(at, log.length, true);
       this.words.setUint32(at + 4, count, true);
@@ -145,10 +160,28 @@ export class ThreadedDetection implements DetectionStage {
     publish(this.control, ++this.produced);
     this.fill = 0;
     if (this.dead) return false;
+    // shedding: the next pull looks for room itself, and is dropped if there is none (the end still waits)
+    if (this.shedWhenBehind && (flags & F_END) === 0) return true;
     const room = waitForRoom(this.control, this.produced, MAX_IN_FLIGHT, C_DEAD, this.stallMs);
     if (room === 'ok') return true;
     this.dead = room;
     return false;
+  }
+
+  /** Is a slot free to fill (fewer than MAX_IN_FLIGHT published and not yet taken)? */
+  private hasRoom(): boolean {
+    return this.produced - Atomics.load(this.control, C_CONSUMED) < MAX_IN_FLIGHT;
+  }
+
+  private shedPull(logBytes: number, records: number): void {
+    this.shed.pulls++;
+    this.shed.records += records;
+    this.shed.log_bytes += logBytes;
+    const now = Date.now();
+    if (this.shedLog && now - this.shedWarnedAt >= 10_000) {
+      this.shedWarnedAt = now;
+      this.shedLog.warn({ ...this.shed }, 'detection thread behind: learning of this input shed (flows are still written)');
+    }
   }
 
   async finish(now: number, log: Log): Promise<DetectionSummary> {
@@ -172,6 +205,7 @@ export class ThreadedDetection implements DetectionStage {
       if (this.breachFd >= 0) { closeSync(this.breachFd); this.breachFd = -1; }
     }
     if (out.sink?.error) log.error({ target: out.sink.target, error: out.sink.error }, 'cannot write breaches');
+    if (this.shedWhenBehind) out = { ...out, shed: { ...this.shed } };
     return out;
   }
 
