@@ -43,11 +43,12 @@ export interface DetectionOptions {
   /** devices whose most similar devices the detection summary lists */
   similar?: readonly string[];
   /**
-   * A live input (`run`): when the detection thread falls behind, the
-   * learning of the pulls that find its ring full is dropped, counted,
-   * instead of the packet thread waiting for it — a flood then slows
-   * detection, not capture (a waiting capture loses packets in the kernel).
-   * Files are read at the pace detection keeps, so their breaches are exact.
+   * Inputs that cannot wait (`run` with a flow collector listening): when
+   * the detection thread falls behind, the learning of the pulls that find
+   * its ring full is dropped, counted, instead of the packet thread waiting
+   * for it — a flood then slows detection, not intake (a socket that is not
+   * read loses datagrams in the kernel). Files and pipes are read at the pace
+   * detection keeps, so their breaches are exact.
    */
   shedWhenBehind?: boolean;
 }

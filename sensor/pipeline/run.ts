@@ -81,8 +81,12 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   const core = new WasmCore(opts.core);
   const reporter = new InputErrorReporter(log);
   const reporters = new ReporterIds();
-  // live inputs: a detection thread that falls behind sheds learning rather than hold up capture
-  const detector = openDetection(core, { shedWhenBehind: true, ...opts, reporters, log }); // before the flow sink (detection-stage.ts says why)
+  // Exporters' datagrams cannot wait: with a collector listening, a detection
+  // thread that falls behind sheds learning rather than hold up the socket.
+  // Files (a watched folder, a capture file) and pipes wait for it instead:
+  // what they hold is still there, so their breaches stay exact.
+  const shedWhenBehind = (opts.netflow?.length ?? 0) > 0;
+  const detector = openDetection(core, { shedWhenBehind, ...opts, reporters, log }); // before the flow sink (detection-stage.ts says why)
   const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
   let flowRecords = 0;
   // learned from first (the detector), then shipped to the writer thread
