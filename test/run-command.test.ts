@@ -206,6 +206,26 @@ test('an Azure blob still being appended is read as it grows — cut mid-record,
   assert.equal(strip(live), strip(jsonLines(offline.stdout)), 'the same flows as reading the finished blob, none twice');
 });
 
+test('with a collector listening, detection sheds rather than waits: the summary counts what was shed (nothing, when it keeps up), and the breaches of what it learned are written', async () => {
+  const breachFile = join(tmp, 'collector-breaches.jsonl');
+  const r = start(['--netflow', 'udp://127.0.0.1:0', '--breaches', breachFile, '--learning', '0']);
+  await until('the collector to listen', () => /"port":\d+/.test(r.stderr()) && r.stderr().includes('listening'));
+  const port = Number(/"port":(\d+)[^\n]*listening/.exec(r.stderr())![1]);
+  // a port scan through IPFIX: one host, 30 ports of another, each rejected (RST), within a minute
+  const t = 1_700_000_000_000;
+  const recs = Array.from({ length: 30 }, (_, i) => record(FIELDS, [0x0a000005, 0x0a000009, 40_000 + i, 1000 + i, 6, 44, 1, t + i * 1000, t + i * 1000]));
+  const msg = ipfixMessage({ exportTime: 1_700_000_040, seq: 0, domain: 4 }, [ipfixTemplateSet([{ id: 256, fields: FIELDS }]), set(256, recs)]);
+  const sock = dgram.createSocket('udp4');
+  await new Promise<void>((res, rej) => sock.send(msg, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+  sock.close();
+  await new Promise((res) => setTimeout(res, 500)); // (loopback: the datagram is in the socket's buffer, read at once)
+  r.child.kill('SIGTERM');
+  assert.is(await new Promise((res) => r.child.once('exit', res)), 0, r.stderr());
+  const summary = JSON.parse(r.stdout());
+  assert.equal(summary.detection.shed, { pulls: 0, records: 0, log_bytes: 0 });
+  assert.equal(jsonLines<{ model: string }>(readFileSync(breachFile, 'utf8')).map((b) => b.model), ['device-port-scan']);
+});
+
 test('a packet input that cannot be opened fails the run; a missing watched folder is counted and the rest goes on', async () => {
   const flowsFile = join(tmp, 'err.jsonl');
   const r = start(['--packets', join(tmp, 'no-such.pcap'), '--watch', join(tmp, 'no-such-dir'), '--poll', '0.2', '--flows', flowsFile]);
