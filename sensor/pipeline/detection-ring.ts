@@ -10,6 +10,8 @@
 //
 // Section: u32 log bytes, u32 records, the log (a multiple of 8 bytes), the records.
 
+import { ringControl } from '../sinks/ring-wait.ts';
+
 /**
  * Slots that may wait for the detection thread before the packet thread
  * waits for it. Detection's cost comes in bursts (a run of new peers, a
@@ -28,14 +30,12 @@ export const MIN_SLOT_BYTES = 4 << 20;
 export const MAX_SLOT_AGE_MS = 200;
 export const SECTION_HEADER = 8;
 
-// Int32 control words: C_PRODUCED, C_CONSUMED (ring-wait.ts), then these.
-/** per slot: bytes of sections in it (C_BYTES + slot) */
-export const C_BYTES = 2;
-/** per slot: flags */
-export const C_FLAGS = C_BYTES + RING_SLOTS;
-/** set by the detection thread when it fails: the packet thread stops waiting for it */
-export const C_DEAD = C_FLAGS + RING_SLOTS;
-export const CONTROL_WORDS = C_DEAD + 1;
+/**
+ * Int32 control words: C_PRODUCED, C_CONSUMED, then per slot the bytes of
+ * sections in it (C_BYTES + slot) and its flags, then C_DEAD, set by the
+ * detection thread when it fails (ring-wait.ts ringControl).
+ */
+export const { C_SIZE: C_BYTES, C_FLAGS, C_DEAD, CONTROL_WORDS } = ringControl(RING_SLOTS);
 
 /** No more pulls after this slot's: the thread judges the end (the capture time in the `now` word) and reports. */
 export const F_END = 1;

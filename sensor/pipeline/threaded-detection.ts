@@ -15,7 +15,7 @@ import type { Log } from '../log/logger.ts';
 import { BUILTIN_MODELS } from '../models/catalogue.ts';
 import { compileModels } from '../models/compile.ts';
 import { openTarget } from '../sinks/fd-write.ts';
-import { C_CONSUMED, publish, waitForRoom } from '../sinks/ring-wait.ts';
+import { hasRoom, publish, waitForRoom } from '../sinks/ring-wait.ts';
 import { C_BYTES, C_DEAD, C_FLAGS, CONTROL_WORDS, F_END, F_NAMES, MAX_IN_FLIGHT, MAX_SLOT_AGE_MS, MIN_SLOT_BYTES, RING_SLOTS, SECTION_HEADER } from './detection-ring.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
 import { ReporterNamesOut } from '../sinks/reporter-names.ts';
@@ -48,7 +48,7 @@ export class ThreadedDetection implements DetectionStage {
   private readonly shedWhenBehind: boolean;
   private readonly shed = { pulls: 0, records: 0, log_bytes: 0 };
   private shedWarnedAt = 0;
-  private shedLog: Log | null = null;
+  private readonly shedLog: Log | null;
   private learnCounters: Record<string, number> = {};
   private readonly target: string;
 
@@ -124,7 +124,7 @@ export class ThreadedDetection implements DetectionStage {
       if (!this.dead && Atomics.load(this.control, C_DEAD) !== 0) this.dead = 'dead';
       if (this.dead) { this.recordsLost += count; return; }
       if (this.fill === 0) {
-        if (this.shedWhenBehind && !this.hasRoom()) { this.shedPull(log.length, count); return; }
+        if (this.shedWhenBehind && !hasRoom(this.control, this.produced, MAX_IN_FLIGHT)) { this.shedPull(log.length, count); return; }
         this.startSlot();
       }
       const at = (this.produced % RING_SLOTS) * this.slotBytes + this.fill;
@@ -166,11 +166,6 @@ export class ThreadedDetection implements DetectionStage {
     if (room === 'ok') return true;
     this.dead = room;
     return false;
-  }
-
-  /** Is a slot free to fill (fewer than MAX_IN_FLIGHT published and not yet taken)? */
-  private hasRoom(): boolean {
-    return this.produced - Atomics.load(this.control, C_CONSUMED) < MAX_IN_FLIGHT;
   }
 
   private shedPull(logBytes: number, records: number): void {

@@ -9,7 +9,22 @@ export const C_PRODUCED = 0;
 /** Batches the worker has finished with. */
 export const C_CONSUMED = 1;
 
+/**
+ * The rest of a ring's control words, after C_PRODUCED and C_CONSUMED: per
+ * slot the size of what it holds (C_SIZE + slot) and its flags (C_FLAGS +
+ * slot), then the word the worker sets when it fails.
+ */
+export function ringControl(slots: number): { C_SIZE: number; C_FLAGS: number; C_DEAD: number; CONTROL_WORDS: number } {
+  const C_SIZE = 2, C_FLAGS = C_SIZE + slots, C_DEAD = C_FLAGS + slots;
+  return { C_SIZE, C_FLAGS, C_DEAD, CONTROL_WORDS: C_DEAD + 1 };
+}
+
 export type RoomWait = 'ok' | 'dead' | 'stalled';
+
+/** Producer: is a slot free to fill (fewer than `maxInFlight` published batches unconsumed)? */
+export function hasRoom(ctl: Int32Array, produced: number, maxInFlight: number): boolean {
+  return produced - Atomics.load(ctl, C_CONSUMED) < maxInFlight;
+}
 
 /**
  * Producer: wait until fewer than `maxInFlight` published batches are
@@ -20,7 +35,7 @@ export type RoomWait = 'ok' | 'dead' | 'stalled';
  */
 export function waitForRoom(ctl: Int32Array, produced: number, maxInFlight: number, deadAt: number, stallMs: number): RoomWait {
   let last = Atomics.load(ctl, C_CONSUMED), since = 0;
-  while (produced - last >= maxInFlight) {
+  while (produced - last >= maxInFlight) { // (hasRoom(), with the last count seen kept for the stall clock)
     if (Atomics.load(ctl, deadAt) !== 0) return 'dead';
     if (since === 0) since = Date.now();
     else if (Date.now() - since > stallMs) return 'stalled';
