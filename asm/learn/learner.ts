@@ -429,24 +429,25 @@ function setRarity(obs: usize, others: f64): void {
 }
 
 /**
- * The entries the latest conn() learned, when it learned them all: a flow
- * record's end follows its start at once (flow-record sources), and finds
- * them here instead of in the tables again (no table grows within a record,
- * and the end upserts none of these tables).
+ * The device entry the latest conn() learned, when it learned it all: a
+ * flow record's end follows its start at once (flow-record sources), and
+ * takes it from here (no table grows within a record). Its pair, endpoint
+ * and channel come through the carry, as a packet flow's do.
  */
 let connLearned = false;
-let connDevice: usize = 0, connEndpoint: usize = 0, connPair: usize = 0, connChannel: usize = 0;
+let connDevice: usize = 0;
 
 // The carry: what a connection's start learned of its pair, endpoint and
 // channel, kept for its end by flow serial (packet sources: the end comes
 // seconds to minutes later, by when those three entries have left the
 // cache, and reading them again cost ~0.2 s of the ~1.45 s detection spends
-// on the generated 2-day capture's 985 k flows). Slots are taken in serial
-// order, so writing and reading them goes through memory in order; a flow
-// still open CARRY_SLOTS flows later, or whose end does not match its start
-// (a flipped originator), reads the tables as before. The end is thereby
-// judged by the standing its connection had when it began (rarity, the
-// pair's connections in the past hour, decayed to the end).
+// on the generated 2-day capture's 985 k flows; flow-record sources: the
+// end follows at once and finds the slot just written). Slots are taken in
+// serial order, so writing and reading them goes through memory in order;
+// a flow still open CARRY_SLOTS flows later, or whose end does not match its
+// start (a flipped originator), reads the tables as before. The end is
+// thereby judged by the standing its connection had when it began (rarity,
+// the pair's connections in the past hour, decayed to the end).
 const CARRY_SLOTS: u32 = 1 << 15;
 const CARRY_BYTES: usize = 96;
 const K_SERIAL: usize = 0;      // f64 the flow's serial (0: empty)
@@ -530,7 +531,7 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
 
   // channel: (device, peer, responder port, proto, role)
   const svcPort = side == 1 ? peerPort : devPort;
-  store<u32>(key + 32, svcPort | (proto << 16) | (<u32>side << 24));
+  store<u32>(key + 32, channelWord(proto));
   store<u32>(key + 36, 0);
   const ch = channels.upsert(key, ts);
   const chGap = tableCreated ? NEVER : since(ts, channels.last(ch));
@@ -553,7 +554,7 @@ function conn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, proto: u32, s
 
   orientation(obs, proto);
   commit(obs);
-  connDevice = d; connEndpoint = ep; connPair = pr; connChannel = ch;
+  connDevice = d;
   connLearned = true;
 
   if (serial != 0) {
@@ -665,7 +666,7 @@ function end(rec: usize, serial: f64, flowTs: f64, reuse: bool): void {
   // again: as its start left it (the carry), or from the tables
   copyWords(key, dev, 16);
   copyWords(key + 16, peer, 16);
-  const c = reuse ? 0 : carried(serial, flowTs, proto);
+  const c = carried(serial, flowTs, proto);
   let hasPair = false, hasEp = false;
   let pairFirst: f64 = 0, clientLast: f64 = 0, pairConns: f64 = 0, epDevices: f64 = 0, epFirst: f64 = 0, chFirst: f64 = 0;
   let hasChannel = false;
@@ -678,19 +679,19 @@ function end(rec: usize, serial: f64, flowTs: f64, reuse: bool): void {
     epFirst = load<f64>(c + K_EP_FIRST);
     chFirst = load<f64>(c + K_CH_FIRST);
   } else {
-    const pr = reuse ? connPair : pairs.find(key);
+    const pr = pairs.find(key);
     if (pr != 0) {
       hasPair = true;
       pairFirst = pairs.first(pr);
       clientLast = load<f64>(pairs.payload(pr) + P_CLIENT_LAST);
       pairConns = counterValue(pairs.payload(pr) + P_CONNS_1H, ts, HOUR);
     }
-    const ep = reuse ? connEndpoint : endpoints.find(peer);
+    const ep = endpoints.find(peer);
     if (ep != 0) { hasEp = true; epDevices = load<f64>(endpoints.payload(ep) + EP_DEVICES); epFirst = endpoints.first(ep); }
     // how long the device has used this service of the peer (the channel, as at its start)
     store<u32>(key + 32, channelWord(proto));
     store<u32>(key + 36, 0);
-    const ch = reuse ? connChannel : channels.find(key);
+    const ch = channels.find(key);
     if (ch != 0) { hasChannel = true; chFirst = channels.first(ch); }
   }
   if (side == 1 && !peerLocal) {
