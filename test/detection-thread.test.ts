@@ -180,12 +180,26 @@ test('a shipped batch the learner cannot take is refused (too many records, a lo
   packetCore.enableLearnLog();
   assert.throws(() => packetCore.enableLearning({}, [], { retentionS: 86400, recountS: 3600, emitAll: true }), /ships its learning log/);
   let shipped: { log: Uint8Array; records: Uint8Array; count: number } | null = null;
+  // DNS entries of every shipped log, and those holding a bare question (QR 0, one question): the packet path logs none
+  let dnsEntries = 0, questions = 0;
   const input = await openCaptureInput(pcap, 'auto', () => {});
   await pumpCapture(packetCore, input, (c) => {
-    c.takeLearnBatch((log, records, count) => { if (!shipped && log.length > 0 && count > 0) shipped = { log: log.slice(), records: records.slice(), count }; });
+    c.takeLearnBatch((log, records, count) => {
+      if (!shipped && log.length > 0 && count > 0) shipped = { log: log.slice(), records: records.slice(), count };
+      const v = new DataView(log.buffer, log.byteOffset, log.byteLength);
+      for (let at = 0; at < log.length; at += v.getUint32(at + 4, true)) {
+        if (v.getUint32(at, true) !== 2) continue;
+        dnsEntries++;
+        const hdr = at + 80 + (log[at + 60] === 6 ? 2 : 0);
+        if ((log[hdr + 2]! & 0x80) === 0 && log[hdr + 4] === 0 && log[hdr + 5] === 1) questions++;
+      }
+    });
     c.drainRaw(() => {});
   }, () => {});
   input.source.close();
+  assert.ok(dnsEntries > 0, 'the capture\'s DNS answers are logged');
+  assert.is(questions, 0, 'no bare question is logged');
+  assert.is(packetCore.counters().dns_queries, dnsEntries, 'each question counted where it was left out (one per answer here)');
   const batch = shipped as { log: Uint8Array; records: Uint8Array; count: number } | null;
   assert.ok(batch, 'a pull with both log entries and records');
   const learner = () => {

@@ -67,15 +67,24 @@ export function dnsTableStats(out: usize): void {
 }
 
 /**
+ * A question is not learned (its answer carries it): a header with QR 0 and
+ * one question says so before any parsing (after TCP's 2-byte prefix). The
+ * packet path checks this before it logs a payload (learn-log.ts), so
+ * questions cost neither the log's copies nor a replay.
+ */
+@inline export function isQuestion(at: usize, cap: u32, proto: u32): bool {
+  const pre: u32 = proto == 6 ? 2 : 0;
+  const hdr = at + <usize>pre;
+  return cap >= pre + 12 && (load<u8>(hdr + 2) & 0x80) == 0 && load<u8>(hdr + 4) == 0 && load<u8>(hdr + 5) == 1;
+}
+
+/**
  * A TCP/UDP payload on port 53 of the packet src → dst (16-byte addresses),
  * captured bytes at [at, at + cap). serial/flowTs name its flow.
  */
 export function learnDnsPacket(ts: f64, src: usize, dst: usize, sport: u32, dport: u32, proto: u32, at: usize, cap: u32, serial: f64, flowTs: f64, asked: bool): void {
-  // A question is not learned (its answer carries it): a header with QR 0
-  // and one question says so before any parsing (after TCP's 2-byte prefix).
-  const hdr = at + (proto == 6 ? 2 : 0);
   tablesGrow();
-  if (cap >= <u32>(hdr - at) + 12 && (load<u8>(hdr + 2) & 0x80) == 0 && load<u8>(hdr + 4) == 0 && load<u8>(hdr + 5) == 1) { count(C_DNS_QUERIES); return; }
+  if (isQuestion(at, cap, proto)) { count(C_DNS_QUERIES); return; } // (the packet path logs none: a foreign log might)
   const st = dnsParse(at, cap, proto == 6);
   if (st < 0) { count(C_DNS_MALFORMED); return; }
   if (!dnsIsResponse()) { count(C_DNS_QUERIES); return; }

@@ -11,6 +11,8 @@
 // The packet path then pays a 64-byte append per connection instead of the
 // learning itself (1–2 µs of table lookups per connection, memory-bound).
 //
+// A DNS question is not logged (its answer carries it; counted here).
+//
 // Entries, 8-byte aligned:
 //   CONN  u32 kind, u32 bytes, f64 ts, f64 serial, orig 16, resp 16, u16 oPort, u16 rPort, u8 proto (64 bytes)
 //   DNS   u32 kind, u32 bytes, f64 ts, f64 serial, src 16, dst 16, u16 sport, u16 dport, u8 proto, u8 asked,
@@ -20,8 +22,8 @@
 
 import { copyWords, reserve } from "../bytes";
 import { count } from "../stats";
-import { C_LEARN_LOG_DROPPED } from "../counters";
-import { learnDnsPacket } from "./dns-learner";
+import { C_DNS_QUERIES, C_LEARN_LOG_DROPPED } from "../counters";
+import { isQuestion, learnDnsPacket } from "./dns-learner";
 import { learnStart, observationRoom } from "./learner";
 
 const K_CONN: u32 = 1;
@@ -88,6 +90,7 @@ export function logConn(ts: f64, o: usize, r: usize, oPort: u32, rPort: u32, pro
 }
 
 export function logDns(ts: f64, src: usize, dst: usize, sport: u32, dport: u32, proto: u32, at: usize, len: u32, serial: f64, flowTs: f64, asked: bool): void {
+  if (isQuestion(at, len, proto)) { count(C_DNS_QUERIES); return; } // the learner would count it and go on
   const n = <usize>len < DNS_MAX_PAYLOAD ? <usize>len : DNS_MAX_PAYLOAD;
   const bytes = (DNS_HEAD + n + 7) & ~<usize>7;
   if (cap - used < bytes) { count(C_LEARN_LOG_DROPPED); return; } // (flowsReady keeps LOG_RESERVE: a bug if counted)
