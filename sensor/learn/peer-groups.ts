@@ -29,12 +29,18 @@ export function similarity(a: DeviceProfileRow, b: DeviceProfileRow): number {
   let inter = 0;
   for (const p of a.clientPorts) if (b.clientPorts.has(p)) inter++;
   const union = a.clientPorts.size + b.clientPorts.size - inter;
-  const jac = union > 0 ? inter / union : 1;
   let dot = 0, na = 0, nb = 0;
   for (let h = 0; h < 24; h++) { dot += a.hours[h]! * b.hours[h]!; na += a.hours[h]! ** 2; nb += b.hours[h]! ** 2; }
-  const cos = na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
-  return 0.5 * jac + 0.3 * cos + 0.2 * (1 - Math.abs(a.served - b.served));
+  return mix(jaccard(inter, union), cosine(dot, na, nb), a.served, b.served);
 }
+
+// The three parts and their weights, in one place: similarity() and the
+// all-pairs pass (similarAtLeast) must come to the same value.
+const W_PORTS = 0.5, W_HOURS = 0.3, W_ROLE = 0.2;
+const jaccard = (inter: number, union: number): number => (union > 0 ? inter / union : 1);
+const cosine = (dot: number, na: number, nb: number): number => (na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0);
+const mix = (jac: number, cos: number, servedA: number, servedB: number): number =>
+  W_PORTS * jac + W_HOURS * cos + W_ROLE * (1 - Math.abs(servedA - servedB));
 
 /** A profile made ready for the all-pairs pass: sorted ports, the hours' sum of squares (as similarity() sums it). */
 interface Prepared { ports: Uint32Array; hours: Float64Array; squares: number; served: number }
@@ -48,7 +54,7 @@ function prepare(p: DeviceProfileRow): Prepared {
 /**
  * similarity(a, b) >= at, computed as similarity() does (the same sums in the
  * same order: the same value), but from sorted ports, and skipped when the
- * ports alone rule it out (cosine and role add at most 0.5). The all-pairs
+ * ports alone rule it out (hours and role add at most W_HOURS + W_ROLE). The all-pairs
  * pass over 1,000 devices took 150 ms with similarity().
  */
 function similarAtLeast(a: Prepared, b: Prepared, at: number): boolean {
@@ -57,13 +63,11 @@ function similarAtLeast(a: Prepared, b: Prepared, at: number): boolean {
     const x = a.ports[i]!, y = b.ports[j]!;
     if (x === y) { inter++; i++; j++; } else if (x < y) i++; else j++;
   }
-  const union = a.ports.length + b.ports.length - inter;
-  const jac = union > 0 ? inter / union : 1;
-  if (0.5 * jac + 0.5 < at - 1e-9) return false;
+  const jac = jaccard(inter, a.ports.length + b.ports.length - inter);
+  if (W_PORTS * jac + W_HOURS + W_ROLE < at - 1e-9) return false;
   let dot = 0;
   for (let h = 0; h < 24; h++) dot += a.hours[h]! * b.hours[h]!;
-  const cos = a.squares > 0 && b.squares > 0 ? dot / Math.sqrt(a.squares * b.squares) : 0;
-  return 0.5 * jac + 0.3 * cos + 0.2 * (1 - Math.abs(a.served - b.served)) >= at;
+  return mix(jac, cosine(dot, a.squares, b.squares), a.served, b.served) >= at;
 }
 
 export class PeerGroups {
