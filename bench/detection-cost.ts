@@ -20,13 +20,13 @@
 // flood of novelty; these rows show the cost of a network's everyday life.
 //
 //   npx tsx bench/detection-cost.ts [--runs R (5)] [--workstations N] [--days D] [--seed S] [--no-write]
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildScenario } from '../test/scenario/generate.ts';
 import { VARIANTS } from '../test/scenario/variants.ts';
-import { measure, warm, writeResultsSection, type Measurement } from './measure.ts';
+import { measure, sourceHash, warm, writeResultsSection, type Measurement } from './measure.ts';
+import type { LearnTableStats } from '../sensor/core/wasm-core.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string) => { const i = args.indexOf(name); return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : dflt; };
@@ -43,13 +43,7 @@ const benchDir = join(root, '.bench');
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
 /** Hash of the scenario generator's and the frame writer's sources: a change renders the inputs again. */
-function generatorHash(): string {
-  const h = createHash('sha256');
-  for (const dir of ['test/scenario', 'sensor/sample']) {
-    for (const f of readdirSync(join(root, dir)).filter((f) => f.endsWith('.ts')).sort()) h.update(f).update(readFileSync(join(root, dir, f)));
-  }
-  return h.digest('hex').slice(0, 10);
-}
+const generatorHash = (): string => sourceHash(root, ['test/scenario', 'sensor/sample']);
 
 interface Input { label: string; path: string; format?: string; bytes: number }
 
@@ -76,8 +70,7 @@ function ensureInput(variantName: 'pcap' | 'aws', label: string): Input {
   return { label, path, format: meta.format ?? undefined, bytes: statSync(path).size };
 }
 
-interface TableStats { name: string; capacity: number; active: number; entry_bytes: number; used: number; bytes: number; evictions: number }
-interface Summary { flow_records?: number; packets?: number; detection?: { breaches?: number; tables?: TableStats[] } }
+interface Summary { flow_records?: number; packets?: number; detection?: { breaches?: number; tables?: LearnTableStats[] } }
 
 type Best = { m: Measurement; summary: Summary } | { error: string };
 
@@ -116,7 +109,7 @@ const change = (off: Measurement, on: Measurement) => `${((off.wallMs / on.wallM
  * entries in use (slots are kept 25–50% full, so about twice the entry),
  * beside the entry itself with its 4-byte tag word.
  */
-function memoryRows(label: string, tables: TableStats[]): string[] {
+function memoryRows(label: string, tables: LearnTableStats[]): string[] {
   return tables.map((t) => `| ${label} | ${t.name} | ${t.used.toLocaleString('en')} | ${t.active.toLocaleString('en')} | ${(t.bytes / 2 ** 20).toFixed(1)} MiB | ${t.used ? Math.round(t.bytes / t.used) : '–'} | ${t.entry_bytes + 4} | ${t.evictions.toLocaleString('en')} |`);
 }
 

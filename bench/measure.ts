@@ -11,7 +11,8 @@
 // process start-up, as a user would see it.
 
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -239,4 +240,13 @@ export function writeResultsSection(root: string, head: string, body: string[]):
     }
   }
   appendFileSync(results, ["", head, "", ...body, ""].join("\n"));
+}
+
+/** Hash of the .ts sources in these folders (under root): a change makes a cached generated input stale. */
+export function sourceHash(root: string, dirs: string[]): string {
+  const h = createHash("sha256");
+  for (const dir of dirs) {
+    for (const f of readdirSync(join(root, dir)).filter((f) => f.endsWith(".ts")).sort()) h.update(f).update(readFileSync(join(root, dir, f)));
+  }
+  return h.digest("hex").slice(0, 10);
 }

@@ -16,13 +16,12 @@
 //        written only when every tool was selected)  --help
 
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeSampleCapture } from "../sensor/sample/sample-capture.ts";
-import { measure, rateAfterStartup, rssMethod, warm, type BenchContext, type Measurement, type Peer } from "./measure.ts";
+import { measure, rateAfterStartup, rssMethod, sourceHash, warm, type BenchContext, type Measurement, type Peer } from "./measure.ts";
 import { peer as argus } from "./peers/argus.ts";
 import { peer as cat } from "./peers/cat.ts";
 import { peer as edgeSensor, detectPeer as edgeSensorDetect, detectInlinePeer as edgeSensorDetectInline } from "./peers/edge-sensor.ts";
@@ -107,10 +106,7 @@ interface CaptureInfo {
 
 /** Hash of the generator's sources: a change invalidates cached captures. */
 function generatorHash(root: string): string {
-  const dir = join(root, "sensor/sample");
-  const h = createHash("sha256");
-  for (const f of readdirSync(dir).filter((f) => f.endsWith(".ts")).sort()) h.update(f).update(readFileSync(join(dir, f)));
-  return h.digest("hex").slice(0, 10);
+  return sourceHash(root, ["sensor/sample"]);
 }
 
 function ensureCapture(ctx: BenchContext, flags: Flags, packets: number, hash: string): CaptureInfo {
