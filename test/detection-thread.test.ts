@@ -174,7 +174,7 @@ test('a live input\'s detection thread that falls behind sheds learning instead 
   assert.is(s2.shed, undefined);
 });
 
-test('a shipped batch the learner cannot take is refused (too many records, a log cut mid-entry); a malformed entry is counted and the records after it still learned', async () => {
+test('a shipped batch the learner cannot take is refused (no learning set up, too many records, a log too long or cut mid-entry; a learning core cannot ship its log); a malformed entry is counted and the records after it still learned', async () => {
   // a real pull of the capture: its learning log (connection starts, DNS) and its records, as the packet core ships them
   const packetCore = new WasmCore();
   packetCore.enableLearnLog();
@@ -208,8 +208,11 @@ test('a shipped batch the learner cannot take is refused (too many records, a lo
     return core;
   };
   const none = () => {};
+  assert.throws(() => new WasmCore().learnShipped(batch.log, batch.records, batch.count, none), /enableLearning\(\) first/);
   const refuse = learner();
-  assert.throws(() => refuse.learnShipped(batch.log, batch.records, refuse.outputCapacity + 1, none), /does not fit/);
+  assert.throws(() => refuse.enableLearnLog(), /learns itself/);
+  assert.throws(() => refuse.learnShipped(batch.log, batch.records, refuse.outputCapacity + 1, none), /batch of \d+ records does not fit/);
+  assert.throws(() => refuse.learnShipped(new Uint8Array(refuse.learnLogCapacity + 8), batch.records, batch.count, none), /learning log of \d+ bytes does not fit/);
   assert.throws(() => refuse.learnShipped(batch.log.subarray(0, 12), batch.records, batch.count, none), /not whole entries/);
 
   // whole: every entry and record learned
