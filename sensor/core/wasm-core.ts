@@ -5,7 +5,9 @@
 // grow memory.
 import { formatAddress, isV4Mapped } from '../flows/ip-address.ts';
 import { OBS_SIZE } from '../learn/observation.ts';
-import { instantiateWasm } from './wasm-module.ts';
+import { instantiateWasm, moduleDigest } from './wasm-module.ts';
+import { putImage, stateGlobals, takeImage, type CoreImage } from './core-image.ts';
+import { createHash } from 'node:crypto';
 import { COUNTERS, counterIndex } from './counters.ts';
 import { REC_SIZE, decodeRawFlow, type RawFlow } from './flow-record.ts';
 
@@ -225,9 +227,49 @@ export class WasmCore {
       opts.outputRecords ?? 4096,
     );
     if (rc !== 0) throw new Error('Wasm core could not allocate its tables (lower --max-flows)');
+    this.layoutParts.push(['init', opts.flowCapacity ?? 1 << 17, opts.fragCapacity ?? 1 << 13, this.chunkBytes, opts.outputRecords ?? 4096]);
     const t = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
-    this.x.configure(t.tcpInactivity, t.udpInactivity, t.icmpInactivity, t.otherInactivity, t.tcpCloseDelay, t.activeTimeout);
+    this.setting('timeouts', () => this.x.configure(t.tcpInactivity, t.udpInactivity, t.icmpInactivity, t.otherInactivity, t.tcpCloseDelay, t.activeTimeout));
     this.refreshViews();
+  }
+
+  // ---- snapshots (sensor/core/core-image.ts) ----
+
+  /** What reserved the core's regions, in order: an image restores only into a core laid out the same way. */
+  private readonly layoutParts: unknown[] = [];
+  /** Settings that are not layout (timeouts, local networks, models): applied again after a restore, so this run's win. */
+  private readonly settings = new Map<string, () => void>();
+  private globalsCache: WebAssembly.Global[] | null = null;
+
+  private setting(name: string, apply: () => void): void {
+    apply();
+    this.settings.set(name, apply);
+  }
+
+  /** The module build and the reservations so far, as one digest. */
+  layout(): string {
+    return createHash('sha256').update(moduleDigest('core.wasm')).update(JSON.stringify(this.layoutParts)).digest('hex');
+  }
+
+  private globals(): WebAssembly.Global[] {
+    return (this.globalsCache ??= stateGlobals(this.x as unknown as Record<string, unknown>));
+  }
+
+  /** A copy of the core's whole state (memory chunks in use and globals), as of now. */
+  image(): CoreImage {
+    return takeImage(this.x.memory, this.globals(), this.layout());
+  }
+
+  /**
+   * Carry on from an image: the core must have been set up the same way
+   * (same build, options and enable* calls, so the same layout; throws
+   * ImageMismatchError otherwise). This run's settings (timeouts, local
+   * networks, models) are applied again over the image's.
+   */
+  restore(image: CoreImage): void {
+    putImage(this.x.memory, this.globals(), this.layout(), image);
+    this.refreshViews();
+    for (const apply of this.settings.values()) apply();
   }
 
   /** Memory may have grown: every view must be rebuilt over the new buffer. */
@@ -282,7 +324,8 @@ export class WasmCore {
     for (const [k, v] of Object.entries(opts)) if (v !== undefined) (o as Record<string, number>)[k] = v as number;
     this.eventOptions = o;
     if (this.x.initEvents(o.capacity, o.batch) !== 0) throw new Error('Wasm core could not allocate its flow-event table (lower the capacity)');
-    this.x.configureEvents(o.lateness, o.gap, o.activeTimeout);
+    this.layoutParts.push(['events', o.capacity, o.batch]);
+    this.setting('events', () => this.x.configureEvents(o.lateness, o.gap, o.activeTimeout));
     this.eventsOn = true;
     this.refreshViews();
   }
@@ -476,17 +519,21 @@ export class WasmCore {
       if (this.x.learnInit(c.devices, c.endpoints, c.pairs, c.channels, c.ports, c.beacons, c.dnsNames, observations, LEARN_LOG_BYTES) !== 0) {
         throw new Error('Wasm core could not allocate its learning tables (lower the learning capacities)');
       }
+      this.layoutParts.push(['learning', c.devices, c.endpoints, c.pairs, c.channels, c.ports, c.beacons, c.dnsNames, observations, LEARN_LOG_BYTES]);
       this.learning = true;
       this.refreshViews();
     }
-    this.x.clearLocalNets();
-    const at = this.x.learnScratch();
-    for (const { net, mask } of nets) {
-      this.u8.set(net, at);
-      this.u8.set(mask, at + 16);
-      if (this.x.addLocalNet() !== 0) throw new Error('too many local networks (at most 256)');
-    }
-    this.x.learnConfigure(settings.retentionS, settings.recountS, settings.emitAll ? 1 : 0);
+    this.setting('learning', () => {
+      this.ensureViews();
+      this.x.clearLocalNets();
+      const at = this.x.learnScratch();
+      for (const { net, mask } of nets) {
+        this.u8.set(net, at);
+        this.u8.set(mask, at + 16);
+        if (this.x.addLocalNet() !== 0) throw new Error('too many local networks (at most 256)');
+      }
+      this.x.learnConfigure(settings.retentionS, settings.recountS, settings.emitAll ? 1 : 0);
+    });
   }
 
   get learningEnabled(): boolean { return this.learning; }
@@ -505,6 +552,7 @@ export class WasmCore {
   enableLearnLog(): void {
     if (this.learning) throw new Error('this core learns itself: its log is replayed by learnOutput');
     if (this.x.learnLogInit(LEARN_LOG_BYTES) !== 0) throw new Error('Wasm core could not allocate its learning log');
+    this.layoutParts.push(['learnLog', LEARN_LOG_BYTES]);
     this.logOnly = true;
     this.refreshViews();
   }
@@ -585,6 +633,10 @@ export class WasmCore {
 
   /** Load the models' compiled filters (sensor/models/compile.ts). */
   setGateProgram(p: GateProgram): void {
+    this.setting('gate', () => this.loadGateProgram(p));
+  }
+
+  private loadGateProgram(p: GateProgram): void {
     // checked before anything is written: the regions after these are the learning tables
     if (p.models.length > this.x.gateMaxModels() || p.clauses.length > this.x.gateMaxClauses() || p.sets.length > this.x.gateMaxSets()) {
       throw new Error(`the core's gate takes at most ${this.x.gateMaxModels()} models, ${this.x.gateMaxClauses()} filters and ${this.x.gateMaxSets()} port lists`);

@@ -3,6 +3,7 @@
 // AssemblyScript runtime needs, started, and checked against the ABI version
 // its JavaScript face was written for — a stale build fails here, clearly,
 // instead of misreading memory.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from './package-root.ts';
@@ -11,6 +12,14 @@ import { PACKAGE_ROOT } from './package-root.ts';
 export interface ModuleBasics { _start(): void; abiVersion(): number }
 
 const compiled = new Map<string, WebAssembly.Module>();
+const digests = new Map<string, string>();
+
+/** SHA-256 of build/`file` as compiled in this process (a saved core state names the build that laid it out). */
+export function moduleDigest(file: string): string {
+  const d = digests.get(file);
+  if (!d) throw new Error(`${file} is not instantiated yet`);
+  return d;
+}
 
 /** A started instance of build/`file`; `what` names it in errors. */
 export function instantiateWasm<T extends ModuleBasics>(file: string, what: string, abi: number): T {
@@ -21,6 +30,7 @@ export function instantiateWasm<T extends ModuleBasics>(file: string, what: stri
     try { bytes = readFileSync(path); } catch { throw new Error(`${what} not built (${path} missing): run "npm run build"`); }
     module = new WebAssembly.Module(new Uint8Array(bytes));
     compiled.set(file, module);
+    digests.set(file, createHash('sha256').update(bytes).digest('hex'));
   }
   const x = new WebAssembly.Instance(module, {
     env: { abort(_msg: number, _file: number, line: number, col: number): never { throw new Error(`${what} aborted at ${line}:${col}`); } },

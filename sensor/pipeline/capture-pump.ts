@@ -15,22 +15,44 @@ export function perFlow(onFlow: (f: RawFlow) => void): Drain {
 import type { CaptureInput } from '../sources/capture-input.ts';
 
 
+/**
+ * Where a capture stands between batches: the stream offset of the input
+ * region's first byte, and the bytes there the core has not consumed yet
+ * (part of a record; they live in the core's memory, so a core image taken
+ * here holds them). A checkpoint: a restored core resumes at base + carry.
+ */
+export interface CapturePosition { base: number; carry: number }
+
 export interface PumpResult {
   bytes: number;
   /** false when the core found the capture unusable (bad file header) */
   usable: boolean;
 }
 
+/**
+ * @param afterBatch  after every batch, with the position reached (the core
+ *   and everything drained are consistent with it: a snapshot may be taken)
+ * @param from  resume a capture the core (restored from an image taken at
+ *   this position) was part-way through: its header is not read again
+ */
 export async function pumpCapture(
   core: WasmCore,
   input: CaptureInput,
   drain: Drain,
-  afterBatch: () => void,
+  afterBatch: (at: CapturePosition) => void,
+  from?: CapturePosition,
 ): Promise<PumpResult> {
-  core.beginCapture(input.format);
   let carry = 0; // unconsumed bytes at the front of the input region
   let base = 0; // stream offset of input[0]
   let total = 0;
+  if (from) {
+    const want = from.base + from.carry;
+    const passed = await input.source.skip(want);
+    if (passed !== want) throw new Error(`${input.name} is shorter (${passed} bytes) than its checkpoint (${want}): not the capture the state was saved from`);
+    base = from.base; carry = from.carry; total = want;
+  } else {
+    core.beginCapture(input.format);
+  }
   for (;;) {
     let region = core.input();
     const room = Math.min(core.chunkBytes, region.length - carry);
@@ -52,11 +74,11 @@ export async function pumpCapture(
         len -= used;
         base += used;
       }
-      if (status === STATUS.unusable) { afterBatch(); return { bytes: total, usable: false }; }
+      if (status === STATUS.unusable) { afterBatch({ base, carry: len }); return { bytes: total, usable: false }; }
       if (status !== STATUS.outputFull) break;
     }
     carry = len;
-    afterBatch();
+    afterBatch({ base, carry });
     if (final) return { bytes: total, usable: true };
   }
 }

@@ -1,12 +1,14 @@
 // Where capture bytes come from. A ByteSource fills a caller's buffer —
 // which is a view straight into the Wasm core's input region, so a regular
 // file is read into Wasm memory with no intermediate copy.
-import { closeSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 export interface ByteSource {
   /** Fill `target` (partly is fine); resolve 0 at end of input. */
   read(target: Uint8Array): number | Promise<number>;
+  /** Pass over the next `n` bytes (resuming a capture from a checkpoint); resolves the bytes passed, fewer at end of input. */
+  skip(n: number): number | Promise<number>;
   close(): void;
 }
 
@@ -21,6 +23,11 @@ export class FileByteSource implements ByteSource {
     const n = readSync(this.fd, target, 0, target.length, this.pos);
     this.pos += n;
     return n;
+  }
+  skip(n: number): number {
+    const passed = Math.max(0, Math.min(n, fstatSync(this.fd).size - this.pos));
+    this.pos += passed;
+    return passed;
   }
   private closed = false;
   close(): void { if (!this.closed) { this.closed = true; closeSync(this.fd); } }
@@ -76,6 +83,18 @@ export class StreamByteSource implements ByteSource {
     }
     if (this.queue.length === 0 && this.stream.isPaused() && !this.ended) this.stream.resume();
     return n;
+  }
+
+  /** A stream cannot seek: what it passes over is read and dropped (a compressed capture is inflated up to the checkpoint). */
+  async skip(n: number): Promise<number> {
+    const scratch = new Uint8Array(Math.min(n, 1 << 20));
+    let done = 0;
+    while (done < n) {
+      const got = await this.read(scratch.subarray(0, Math.min(scratch.length, n - done)));
+      if (got === 0) break;
+      done += got;
+    }
+    return done;
   }
 
   close(): void { this.ended = true; this.stream.destroy(); this.wake(); }
