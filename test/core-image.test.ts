@@ -28,7 +28,7 @@ const key = (f: RawFlow) => JSON.stringify(f, (_k, v) => (v instanceof Uint8Arra
 async function uninterrupted(path: string, at: number) {
   const core = new WasmCore(OPTS);
   const all: RawFlow[] = [];
-  let image: CoreImage | null = null, pos: CapturePosition | null = null, before = 0, batches = 0;
+  let image = null as CoreImage | null, pos = null as CapturePosition | null, before = 0, batches = 0;
   const input = await openCaptureInput(path, 'auto', () => {});
   await pumpCapture(core, input, perFlow((f) => all.push(f)), (p) => {
     if (++batches === at) { image = core.image(); pos = p; before = all.length; }

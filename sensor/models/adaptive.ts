@@ -21,6 +21,8 @@ const BINS = 64;
 const PER_OCTAVE = 4;
 const HALF_LIFE_S = 7 * 86400;
 /** The quantile of window peaks the threshold follows, and by how much it must be exceeded. */
+import { loadFields, saveFields } from './saved-fields.ts';
+
 export const TAIL = 0.999;
 export const MARGIN = 1.25;
 /** Window periods the histogram must hold (decayed weight) before it moves a threshold. */
@@ -73,6 +75,9 @@ export class TailEstimator {
   }
 
   get samples(): number { return this.weight; }
+
+  saveState(): unknown { return saveFields(this, ['bins', 'weight', 't']); }
+  loadState(s: unknown): void { loadFields(this, s, ['bins', 'weight', 't'], 'adaptive threshold'); }
 
   private decayTo(ts: number): void {
     if (!(ts > this.t)) return;

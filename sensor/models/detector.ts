@@ -3,7 +3,8 @@
 // the gate let through and feeds them to the model engine. The pipelines
 // (analyze, run) call pull(core) before draining each batch of records.
 import { readFileSync } from 'node:fs';
-import { DEFAULT_LEARN_CAPACITIES, type LearnCapacities, type LearnTableStats, type WasmCore } from '../core/wasm-core.ts';
+import { DEFAULT_LEARN_CAPACITIES, type DeviceProfileRow, type LearnCapacities, type LearnTableStats, type WasmCore } from '../core/wasm-core.ts';
+import { SavedStateError } from './saved-fields.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { formatMac, parseAddress } from '../flows/ip-address.ts';
 import { ObservationView } from '../learn/observation.ts';
@@ -144,9 +145,33 @@ export class Detector {
     const now = this.engine.latest;
     if (Number.isNaN(this.nextGroups)) { if (Number.isFinite(now)) this.nextGroups = now + GROUPS_EVERY_S; }
     else if (now >= this.nextGroups) {
-      this.groups = new PeerGroups(core.learnProfiles(MIN_CONNS));
+      this.groupRows = core.learnProfiles(MIN_CONNS);
+      this.groups = new PeerGroups(this.groupRows);
       this.nextGroups = now + GROUPS_EVERY_S;
     }
+  }
+
+  /** the profiles the peer groups in force were built from (a snapshot keeps these, and builds the same groups again) */
+  private groupRows: DeviceProfileRow[] | null = null;
+
+  /**
+   * The JS side of detection as a structured-cloneable value (the learning
+   * itself is in the core: WasmCore.image()). With the core's image taken at
+   * the same point, a restored detector raises what this one would have.
+   */
+  saveState(): unknown {
+    return { engine: this.engine.saveState(), byModel: new Map(this.byModel), nextGroups: this.nextGroups, groupRows: this.groupRows };
+  }
+
+  loadState(saved: unknown): void {
+    const s = saved as { engine: unknown; byModel: Map<string, number>; nextGroups: number; groupRows: DeviceProfileRow[] | null };
+    if (!s || !(s.byModel instanceof Map) || typeof s.nextGroups !== 'number') throw new SavedStateError('detector: no saved state');
+    this.engine.loadState(s.engine);
+    this.byModel.clear();
+    for (const [k, v] of s.byModel) this.byModel.set(k, v);
+    this.nextGroups = s.nextGroups;
+    this.groupRows = s.groupRows;
+    this.groups = s.groupRows ? new PeerGroups(s.groupRows) : null;
   }
 
   /** The summary at the end of the input (peer groups rebuilt from the final tables: call after the last pull). */

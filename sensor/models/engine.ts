@@ -25,6 +25,7 @@ import { TailEstimator } from './adaptive.ts';
 import { forgetOldest } from './bounded.ts';
 import { DeviceTags } from './tags.ts';
 import { BUCKETS, WindowStore } from './window-store.ts';
+import { SavedStateError } from './saved-fields.ts';
 
 
 export interface EngineOptions {
@@ -93,7 +94,7 @@ export class ModelEngine {
   /** per model: the distribution of its window peaks in this network (adaptive.ts) */
   private readonly tails: TailEstimator[];
   /** per model: key → capture time until which it may not breach again (insertion order = expiry order) */
-  private readonly throttles: Map<string, number>[];
+  private throttles: Map<string, number>[];
   private startTs = NaN;
   private readonly learningS: number;
   private readonly baselineS: number;
@@ -222,6 +223,44 @@ export class ModelEngine {
       this.addRisk(mb.device.ip, mb.score, ts);
       this.opts.onBreach(mb);
     }
+  }
+
+  /**
+   * Everything the engine has learned and holds open, as a structured-
+   * cloneable value: per model (by id) its windows, tail and throttles; the
+   * devices' risk; the meta models' memory; the counters.
+   */
+  saveState(): unknown {
+    return {
+      models: this.models.map((m, i) => ({ id: m.id, windows: this.windows[i]!.saveState(), tick: this.ticks[i]!, tail: this.tails[i]!.saveState(), throttles: new Map(this.throttles[i]!) })),
+      startTs: this.startTs, latest: this.latest, risk: new Map([...this.risk].map(([d, r]) => [d, { ...r }])),
+      meta: this.meta?.saveState() ?? null, counters: { ...this.counters },
+    };
+  }
+
+  /**
+   * Carry on from saveState()'s value. Models are matched by id: a model
+   * added since starts empty, one removed is dropped, one retuned keeps its
+   * windows (the same metric over the same keys).
+   */
+  loadState(saved: unknown): void {
+    const s = saved as { models: { id: string; windows: unknown; tick: number; tail: unknown; throttles: Map<string, number> }[]; startTs: number; latest: number; risk: Map<string, { score: number; t: number }>; meta: unknown; counters: EngineCounters };
+    if (!s || !Array.isArray(s.models) || !(s.risk instanceof Map)) throw new SavedStateError('model engine: no saved state');
+    const byId = new Map(s.models.map((m) => [m.id, m]));
+    this.models.forEach((m, i) => {
+      const was = byId.get(m.id);
+      if (!was) return;
+      this.windows[i]!.loadState(was.windows);
+      this.tails[i]!.loadState(was.tail);
+      this.ticks[i] = was.tick;
+      this.throttles[i] = new Map(was.throttles);
+    });
+    this.startTs = s.startTs;
+    this.latest = s.latest;
+    this.risk.clear();
+    for (const [d, r] of s.risk) this.risk.set(d, r);
+    if (this.meta && s.meta) this.meta.loadState(s.meta);
+    Object.assign(this.counters, s.counters);
   }
 
   /** Each model's threshold in force at capture time `now` (adapted to this network, or its own). */

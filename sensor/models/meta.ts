@@ -14,6 +14,7 @@ import type { Breach } from './breach.ts';
 import { CATEGORIES, ModelError, tagList, type Category } from './model.ts';
 import { duration } from './breach.ts';
 import { forgetOldest } from './bounded.ts';
+import { loadFields } from './saved-fields.ts';
 
 export interface MetaModel {
   id: string;
@@ -113,6 +114,12 @@ export class MetaEngine {
 
   constructor(readonly metas: readonly MetaModel[], private readonly maxDevices = 50_000, private readonly perDevice = 64) {
     this.horizon = Math.max(0, ...metas.map((m) => m.window_s));
+  }
+
+  /** The breaches remembered per device and the throttles, as a structured-cloneable value. */
+  saveState(): unknown { return { recent: new Map([...this.recent].map(([d, l]) => [d, [...l]])), throttle: new Map(this.throttle) }; }
+  loadState(s: unknown): void {
+    loadFields(this, s, ['recent', 'throttle'], 'meta models');
   }
 
   /** A breach was raised; returns the meta breaches it completes (each also goes through here: metas never count metas). */

@@ -22,6 +22,8 @@
 // windows cost 0.4–0.6 s of a 6.5 s run on 2 M IPFIX records of random
 // hosts. Callers hold a window by its slab index, which nothing moves.
 
+import { loadFields, saveFields, SavedStateError } from './saved-fields.ts';
+
 export const BUCKETS = 12;
 export const EVIDENCE = 5;
 /** device address (4 words), peer address (4), port (1) */
@@ -84,6 +86,15 @@ export class WindowStore {
   }
 
   get size(): number { return this.used; }
+
+  private static readonly STATE = ['cap', 'used', 'hashes', 'touched', 'windowOf', 'slab', 'free', 'freeCount', 'keys', 'nums', 'evPeers', 'forgotten'];
+  /** Every window, as a structured-cloneable value (copies). */
+  saveState(): unknown { return { maxCap: this.maxCap, ...saveFields(this, WindowStore.STATE) }; }
+  /** Carry on from saveState()'s value (a store of the same maxKeys). */
+  loadState(s: unknown): void {
+    if ((s as { maxCap?: number })?.maxCap !== this.maxCap) throw new SavedStateError('model windows: saved for another number of keys');
+    loadFields(this, s, WindowStore.STATE, 'model windows');
+  }
 
   /**
    * The window for key (KEY_WORDS words), made — empty, newest bucket b — if

@@ -1,0 +1,39 @@
+// Saving and restoring the JS side of detection (the model engine's windows,
+// throttles and tails, the meta models' memory, the detector's peer groups)
+// for a snapshot: each stateful class names the fields that are its state,
+// and these two copy them out and back. Typed arrays are copied on the way
+// out (the live ones keep changing while a snapshot is written) and checked
+// on the way in: a saved field of another type or length is refused, never
+// half-applied.
+
+export class SavedStateError extends Error {}
+
+type Fields = Record<string, unknown>;
+
+/** The named fields of obj, typed arrays and Maps copied (structured-cloneable). */
+export function saveFields(obj: object, names: readonly string[]): Fields {
+  const o = obj as Fields;
+  const out: Fields = {};
+  for (const n of names) {
+    const v = o[n];
+    out[n] = ArrayBuffer.isView(v) ? (v as Float64Array).slice() : v instanceof Map ? new Map(v) : Array.isArray(v) ? [...v] : v;
+  }
+  return out;
+}
+
+/** Put saved fields back into obj, each of the type obj holds there (`what` names obj in errors). */
+export function loadFields(obj: object, saved: unknown, names: readonly string[], what: string): void {
+  if (typeof saved !== 'object' || saved === null) throw new SavedStateError(`${what}: no saved state`);
+  const s = saved as Fields, o = obj as Fields;
+  for (const n of names) {
+    const have = o[n], got = s[n];
+    if (!(n in s)) throw new SavedStateError(`${what}: saved state lacks ${n}`);
+    const same = ArrayBuffer.isView(have)
+      ? ArrayBuffer.isView(got) && (got as object).constructor === (have as object).constructor
+      : have instanceof Map ? got instanceof Map
+      : Array.isArray(have) ? Array.isArray(got)
+      : typeof got === typeof have;
+    if (!same) throw new SavedStateError(`${what}: saved ${n} is not what this version keeps there`);
+  }
+  for (const n of names) o[n] = s[n];
+}
