@@ -15,13 +15,13 @@ import { flowsInit, configureFlows, outputPtr as flowOutputPtr, outputCount as f
 import { dnsLearnInit, dnsTableStats } from "./learn/dns-learner";
 import { tablesReserveScratch } from "./learn/table";
 import {
-  learnDeviceInfo as lDeviceInfo, learnTableStats, learnExportDevices as lExportDevices, learnExportPorts as lExportPorts, learnExportNext as lExportNext,
+  learnDeviceInfo as lDeviceInfo, learnTableStats, learnExportDevices as lExportDevices, learnExportPorts as lExportPorts, learnExportNext as lExportNext, learnExportInventory as lExportInventory,
   learnInit as lInit, learnConfigure as lConfigure, learnRecords as lRecords, observationsPtr as lObsPtr, observationCount as lObsCount, observationCapacity as lObsCap, observationsClear as lObsClear, learnScratch as lScratch, learnFirstTs as lFirstTs } from "./learn/learner";
 import { logInit, logPtr, logUsed, logCapacity, logClear, logLoaded, logReplay } from "./learn/learn-log";
 import { modelsPtr as gModels, clausesPtr as gClauses, setsPtr as gSets, setProgram as gProgram, MAX_MODELS, MAX_CLAUSES, MAX_SETS } from "./learn/gate";
 import { addNet, clearNets, localNetsInit } from "./localnets";
 
-export const ABI_VERSION: i32 = 8;
+export const ABI_VERSION: i32 = 9;
 
 /**
  * Allocate every table once. Returns 0, or -1 when memory cannot grow that far.
@@ -201,6 +201,8 @@ export function learnExportDevices(start: i32, minConns: f64): i32 { return lExp
 /** Client-port rows (24 bytes: device, u16 port, u8 proto) likewise, of the devices exported. */
 export function learnExportPorts(start: i32, minConns: f64): i32 { return lExportPorts(start, minConns); }
 export function learnExportNext(): i32 { return lExportNext(); }
+/** Device inventory rows (56 bytes: address, first and last seen, MAC, interface, week connections) likewise, every device. */
+export function learnExportInventory(start: i32): i32 { return lExportInventory(start); }
 export function learnConfigure(retentionS: f64, recountS: f64, emitAll: i32): void { lConfigure(retentionS, recountS, emitAll != 0); }
 /** 64 bytes for arguments: a local network (16-byte network, 16-byte mask) before addLocalNet. */
 export function learnScratch(): usize { return lScratch(); }

@@ -223,6 +223,37 @@ export function learnExportPorts(start: i32, minConns: f64): i32 {
   return n;
 }
 
+/**
+ * The device inventory for JS (the state's devices): rows of INVENTORY_ROW
+ * bytes into the observation region (drained: -1 otherwise), from table
+ * slot `start`, learnExportNext() to go on. Row: address, f64 first seen,
+ * f64 last seen, u64 MAC (bit 63 when known), u32 interface (reporter id),
+ * u32 0, f64 connections made in the week profile.
+ */
+export const INVENTORY_ROW: usize = 56;
+export function learnExportInventory(start: i32): i32 {
+  if (!ready || obsCount != 0) return -1;
+  const room = <i32>((<usize>obsCap * OBS_SIZE) / INVENTORY_ROW);
+  let n = 0;
+  let i = <u32>(start > 0 ? start : 0);
+  for (; i <= devices.mask && n < room; i++) {
+    if (!devices.occupied(i)) continue;
+    const d = devices.at(i);
+    const dp = devices.payload(d);
+    const row = obsBase + <usize>n * INVENTORY_ROW;
+    copyWords(row, d, 16);
+    store<f64>(row + 16, devices.first(d));
+    store<f64>(row + 24, devices.last(d));
+    store<u64>(row + 32, load<u64>(dp + D_MAC));
+    store<u32>(row + 40, load<u32>(dp + D_IFACE));
+    store<u32>(row + 44, 0);
+    store<f64>(row + 48, load<f64>(dp + D_WEEK_TOTAL));
+    n++;
+  }
+  exportNext = i > devices.mask ? -1 : <i32>i;
+  return n;
+}
+
 /** Statistics of the six tables (devices, endpoints, pairs, channels, client ports, beacons), 16 bytes each at out. */
 export function learnTableStats(out: usize): void {
   devices.stats(out); endpoints.stats(out + 16); pairs.stats(out + 32);

@@ -2,7 +2,7 @@
 import { INPUT_FORMATS, type InputFormat } from '../pipeline/flow-inputs.ts';
 import { logger } from '../log/logger.ts';
 import { analyze } from '../pipeline/analyze.ts';
-import { parse, UsageError } from './args.ts';
+import { numberFlag, parse, UsageError } from './args.ts';
 import { DETECTION_HELP, DETECTION_OPTIONS, detectionFlags } from './detection-flags.ts';
 import { FLOW_OPTIONS, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
 
@@ -37,6 +37,15 @@ ${DETECTION_HELP}  --summary FILE|-            where to write the run summary (d
   --udp-timeout S             UDP inactivity timeout (default 60)
   --icmp-timeout S            ICMP inactivity timeout (default 60)
   --active-timeout S          interim record for flows open longer (default 1800)
+  --state DIR                 keep learned state, breaches and each input's
+                              checkpoint in LMDB under DIR: a run interrupted
+                              (even killed) and run again carries on where its
+                              last snapshot was taken; inputs read to their
+                              end are skipped. Breaches are stored there
+                              (edge-sensor breaches --state DIR)
+  --fresh-state               move DIR's state aside (DIR.old-<time>) and start empty
+  --snapshot-every S          wall seconds between snapshots while input
+                              flows (default 60; one more at each input's end)
   --log-level LEVEL           pino level: debug, info, warn, error (default info)
   -h, --help                  this help
 
@@ -44,11 +53,15 @@ Examples:
   edge-sensor analyze trace.pcap --flows flows.jsonl
   edge-sensor analyze week.pcap --breaches breaches.jsonl
   edge-sensor analyze incident.pcap --learning 0 --breaches -
+  edge-sensor analyze day1.pcap day2.pcap --state ./state --breaches b.jsonl
   tcpdump -i eth0 -U -w - | edge-sensor analyze - --flows -
 `;
 
 const OPTIONS = {
   format: { type: 'string' },
+  state: { type: 'string' },
+  'fresh-state': { type: 'boolean' },
+  'snapshot-every': { type: 'string' },
   ...DETECTION_OPTIONS,
   ...FLOW_OPTIONS,
 } as const;
@@ -62,16 +75,29 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const f = flowFlags(values);
   const log = logger();
   const { breachesTo, learningS, config: detection, similar, inlineDetection } = detectionFlags(values, f.flowsTo);
+  const stateDir = values.state as string | undefined;
+  if (!stateDir && (values['fresh-state'] || values['snapshot-every'] !== undefined)) throw new UsageError('--fresh-state and --snapshot-every need --state DIR');
+  const state = stateDir ? { dir: stateDir, fresh: values['fresh-state'] === true, everyS: numberFlag(values['snapshot-every'], 'snapshot-every', { min: 0.01 }) } : undefined;
+  // With state, SIGINT/SIGTERM stop at the next batch with a snapshot there (a second signal stops at once)
+  const stop = state ? new AbortController() : null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stop!.signal.aborted) process.exit(130);
+    log.warn({ signal: sig }, 'stopping: snapshot at the next batch (again to stop at once)');
+    stop!.abort();
+  };
+  if (stop) { process.on('SIGINT', onSignal); process.on('SIGTERM', onSignal); }
   const summary = await withOutputTargets({ flows: f.flowsTo, breaches: breachesTo }, () => analyze({
     inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
-    awsFormat: f.awsFormat, events: f.events, breachesTo, models: detection?.models, metas: detection?.metas, tags: detection?.tags, learningS, similar, inlineDetection,
+    awsFormat: f.awsFormat, events: f.events, breachesTo, models: detection?.models, metas: detection?.metas, tags: detection?.tags, learningS, similar, inlineDetection, state, stop: stop?.signal,
   }));
+  if (stop) { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); }
   writeSummary(summary, f, f.flowsTo === '-' || breachesTo === '-');
 
   const failed = summary.inputs.filter((i) => !i.ok);
   for (const inp of failed) log.error({ input: inp.name, error: inp.error }, 'input could not be analysed');
   // Flow records that could not be written (a full disk; not a closed pipe,
   // which is the reader's choice) are lost output: that is a failed run.
-  const lostOutput = (summary.sink?.errors ?? 0) > 0 || (summary.detection?.sink?.errors ?? 0) > 0;
-  return failed.length > 0 || lostOutput ? 1 : 0;
+  const lostOutput = (summary.sink?.errors ?? 0) > 0 || (summary.detection?.sink?.errors ?? 0) > 0 || summary.state?.error !== undefined;
+  if (failed.length > 0 || lostOutput) return 1;
+  return summary.interrupted ? 130 : 0;
 }

@@ -1,10 +1,14 @@
 // Subcommand dispatch. Returns the exit code instead of exiting so tests can
 // drive the CLI in-process.
 import { logger } from '../log/logger.ts';
+import { StateError } from '../state/state-error.ts';
 import { analyzeCommand } from './analyze-command.ts';
 import { UsageError } from './args.ts';
+import { breachesCommand } from './breaches-command.ts';
 import { demoCommand } from './demo-command.ts';
+import { devicesCommand } from './devices-command.ts';
 import { runCommand } from './run-command.ts';
+import { statusCommand } from './status-command.ts';
 
 export const MAIN_HELP = `Usage: edge-sensor <command> [options]
 
@@ -13,6 +17,10 @@ Commands:
   run                the long-running sensor: live packets, NetFlow/IPFIX/sFlow
                      collectors, watched flow-log folders
   demo               run the sensor over a built-in, generated sample network
+  status             read a sensor's state (--state DIR): running or not, last
+                     snapshot, inputs' checkpoints, breaches, outbox, tables
+  breaches           the breach history stored in a sensor's state
+  devices            the device inventory stored in a sensor's state
   help [command]     show help for a command
 
 Run "edge-sensor <command> --help" for the options of a command.
@@ -22,6 +30,9 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   analyze: analyzeCommand,
   run: runCommand,
   demo: demoCommand,
+  status: statusCommand,
+  breaches: breachesCommand,
+  devices: devicesCommand,
 };
 
 export async function runCli(argv: string[]): Promise<number> {
@@ -39,6 +50,8 @@ export async function runCli(argv: string[]): Promise<number> {
     return await run(rest);
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`edge-sensor ${cmd}: ${e.message}\n(see "edge-sensor ${cmd} --help")\n`); return 2; }
+    // The state's condition (missing, read-only, full, another format): its one line says it all.
+    if (e instanceof StateError) { process.stderr.write(`edge-sensor ${cmd}: ${e.message}\n`); return 1; }
     logger().fatal({ err: e }, `edge-sensor ${cmd} failed`);
     return 1;
   }

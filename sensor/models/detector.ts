@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_LEARN_CAPACITIES, type DeviceProfileRow, type LearnCapacities, type LearnTableStats, type WasmCore } from '../core/wasm-core.ts';
 import { SavedStateError } from './saved-fields.ts';
+import type { DeviceRow } from '../state/device-store.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { formatMac, parseAddress } from '../flows/ip-address.ts';
 import { ObservationView } from '../learn/observation.ts';
@@ -94,6 +95,9 @@ export function parseDetectionConfig(raw: unknown, where: string): DetectionConf
 export class Detector {
   readonly engine: ModelEngine;
   private readonly byModel = new Map<string, number>();
+  private readonly byDevice = new Map<string, number>();
+  private readonly tags: DeviceTags;
+  private readonly reporterName: ((id: number) => string | undefined) | undefined;
   private groups: PeerGroups | null = null;
   private nextGroups = NaN;
   private readonly similarAsked: readonly string[];
@@ -106,9 +110,11 @@ export class Detector {
     });
     core.setGateProgram(compileModels(models));
     this.similarAsked = opts.similar ?? [];
+    this.tags = new DeviceTags(opts.tags);
+    this.reporterName = opts.reporterName;
     this.engine = new ModelEngine(models, {
       learningS: opts.learningS, baselineS: opts.baselineS, communityIdSeed: opts.communityIdSeed,
-      tags: new DeviceTags(opts.tags), metas: opts.metas ?? BUILTIN_META_MODELS,
+      tags: this.tags, metas: opts.metas ?? BUILTIN_META_MODELS,
       groupNormal: (device, port, proto) => this.groups?.portNormal(device, port, proto) ?? false,
       describeDevice: (ip) => {
         const addr = parseAddress(ip);
@@ -117,7 +123,11 @@ export class Detector {
         const name = info.reporter !== undefined ? opts.reporterName?.(info.reporter) : undefined;
         return { ...(info.mac ? { mac: formatMac(info.mac) } : {}), ...(name ? { interface: name } : {}) };
       },
-      onBreach: (b) => { this.byModel.set(b.model, (this.byModel.get(b.model) ?? 0) + 1); opts.onBreach(b); },
+      onBreach: (b) => {
+        this.byModel.set(b.model, (this.byModel.get(b.model) ?? 0) + 1);
+        this.byDevice.set(b.device.ip, (this.byDevice.get(b.device.ip) ?? 0) + 1);
+        opts.onBreach(b);
+      },
     });
   }
 
@@ -160,19 +170,42 @@ export class Detector {
    * the same point, a restored detector raises what this one would have.
    */
   saveState(): unknown {
-    return { engine: this.engine.saveState(), byModel: new Map(this.byModel), nextGroups: this.nextGroups, groupRows: this.groupRows };
+    return { engine: this.engine.saveState(), byModel: new Map(this.byModel), byDevice: new Map(this.byDevice), nextGroups: this.nextGroups, groupRows: this.groupRows };
   }
 
   loadState(saved: unknown): void {
-    const s = saved as { engine: unknown; byModel: Map<string, number>; nextGroups: number; groupRows: DeviceProfileRow[] | null };
+    const s = saved as { engine: unknown; byModel: Map<string, number>; byDevice?: Map<string, number>; nextGroups: number; groupRows: DeviceProfileRow[] | null };
     if (!s || !(s.byModel instanceof Map) || typeof s.nextGroups !== 'number') throw new SavedStateError('detector: no saved state');
     this.engine.loadState(s.engine);
     this.byModel.clear();
     for (const [k, v] of s.byModel) this.byModel.set(k, v);
+    this.byDevice.clear();
+    for (const [k, v] of s.byDevice ?? []) this.byDevice.set(k, v);
     this.nextGroups = s.nextGroups;
     this.groupRows = s.groupRows;
     this.groups = s.groupRows ? new PeerGroups(s.groupRows) : null;
   }
+
+  /**
+   * The device inventory as the learner holds it now, with each device's
+   * tags, rolling risk at capture time `now` and breaches (the state's
+   * devices; call with the observation region drained, after a pull).
+   */
+  inventory(now: number): DeviceRow[] {
+    const risk = new Map(this.engine.deviceRisk(now, Infinity).map((r) => [r.device, r.risk]));
+    return this.core.learnInventory().map((d) => {
+      const tags = [...this.tags.of(d.ip)];
+      const iface = d.reporter !== undefined ? this.reporterName?.(d.reporter) : undefined;
+      return {
+        ip: d.ip, ...(d.mac ? { mac: formatMac(d.mac) } : {}), ...(iface ? { interface: iface } : {}), ...(tags.length ? { tags } : {}),
+        first_seen: new Date(d.firstSeen * 1000).toISOString(), last_seen: new Date(d.lastSeen * 1000).toISOString(),
+        risk: risk.get(d.ip) ?? 0, breaches: this.byDevice.get(d.ip) ?? 0,
+      };
+    });
+  }
+
+  /** The learning tables' statistics (capacity, use, evictions). */
+  tables(): LearnTableStats[] { return this.core.learnTables(); }
 
   /** The summary at the end of the input (peer groups rebuilt from the final tables: call after the last pull). */
   summary(now: number): DetectSummary {

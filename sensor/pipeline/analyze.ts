@@ -11,7 +11,7 @@ import { InputError, openCaptureInput } from '../sources/capture-input.ts';
 import { statSync } from 'node:fs';
 import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import type { SinkCounters } from '../sinks/fd-write.ts';
-import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
+import { flushCore, pumpCapture, type CapturePosition, type Drain } from './capture-pump.ts';
 import { EventPump } from './event-pump.ts';
 import { openDetection, type DetectionOptions, type DetectionSummary } from './detection-stage.ts';
 import { detectInput, firstBytesHex, isFlowFormat, readFlowInput, type FlowFormat, type InputFormat } from './flow-inputs.ts';
@@ -21,8 +21,9 @@ import type { EventOptions } from '../core/wasm-core.ts';
 import type { NetflowStats } from '../netflow/common.ts';
 import { InterfaceStats, type InterfaceSnapshot } from '../netflow/interface-stats.ts';
 import { Progress } from './progress.ts';
+import { StateKeeper, type StateOptions, type StateSummary } from './state-keeper.ts';
 
-export interface AnalyzeOptions extends DetectionOptions {
+export interface AnalyzeOptions extends Omit<DetectionOptions, 'state'> {
   inputs: string[];
   /** auto: captures by magic number, flow logs by content (see flow-inputs.ts) */
   format?: InputFormat;
@@ -39,7 +40,14 @@ export interface AnalyzeOptions extends DetectionOptions {
   onRecord?: (rec: FlowRecord) => void;
   log?: Log;
   progress?: boolean;
+  /** durable state (--state DIR): resume from its snapshot, snapshot as input flows, breaches stored */
+  state?: StateOptions;
+  /** stop early (SIGINT/SIGTERM with --state): a capture stops at a batch boundary and its position is snapshotted */
+  stop?: AbortSignal;
 }
+
+/** Thrown out of a capture's batch when the run is asked to stop. */
+class Interrupted extends Error {}
 
 export interface InputSummary {
   name: string;
@@ -50,6 +58,10 @@ export interface InputSummary {
   /** export-packet captures: the decoder's counters (sequence losses, templates, …) */
   netflow?: Omit<NetflowStats, 'rejected'>;
   compressed?: boolean;
+  /** --state: the input was read to its end in an earlier run (its checkpoint says so): skipped */
+  already_in_state?: boolean;
+  /** --state: a capture carried on from its checkpoint at this byte offset */
+  resumed_at?: number;
   /** bytes of the input: a capture's as read, a flow input's file sizes (a folder: all its files) */
   bytes: number;
   ok: boolean;
@@ -73,6 +85,10 @@ export interface AnalyzeSummary {
   detection?: DetectionSummary;
   /** sFlow interface counters: the latest per (agent, ifIndex) */
   interfaces?: InterfaceSnapshot[];
+  /** --state: what was resumed, snapshots written and the pause they cost, breaches stored */
+  state?: StateSummary;
+  /** the run was asked to stop before its inputs ended (opts.stop): run it again to carry on */
+  interrupted?: boolean;
 }
 
 /**
@@ -105,7 +121,13 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   let flowRecords = 0, interim = 0, firstTs = Infinity, lastRecordTs = -Infinity;
   const reporters = new ReporterIds();
   const ctx = { localNets: new LocalNets(opts.localNets), communityIdSeed: opts.communityIdSeed, reporterName: (id: number) => reporters.name(id) };
-  const detector = openDetection(core, { ...opts, reporters }); // before the flow sink (detection-stage.ts says why)
+  const threaded = !!opts.breachesTo && !opts.onBreach && !opts.inlineDetection;
+  const keeper = opts.state ? await StateKeeper.open(opts.state, log, threaded) : null;
+  // with state the core's layout must not depend on the inputs: the flow-event merger is set up at once
+  if (keeper) core.enableEvents(opts.events);
+  const detector = openDetection(core, { ...opts, reporters, state: keeper ? { writer: keeper.writer, restore: keeper.detection } : undefined }); // before the flow sink (detection-stage.ts says why)
+  if (keeper && !detector && keeper.detection) throw new Error(`the state in ${opts.state!.dir} was saved with detection on: run with --breaches, or start over with --fresh-state`);
+  keeper?.restoreCore(core);
   const sink = opts.flowsTo
     ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters, lazy: smallInputs(opts.inputs) })
     : null;
@@ -127,6 +149,11 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     if (opts.onRecord) for (let i = 0; i < n; i++) opts.onRecord(toFlowRecord(decodeRawFlow(dv, bytes, i * REC_SIZE), ctx));
   }); };
 
+  /** the newest capture time so far (a snapshot's capture_ts) */
+  const lastSeenTs = (): number | null => {
+    const t = Math.max(core.counter('C_RECORDS') > 0 ? core.lastTs() : -Infinity, lastRecordTs);
+    return Number.isFinite(t) ? t : null;
+  };
   const interfaces = new InterfaceStats();
   // The flow-event side is set up on the first flow-record input.
   let pump = null as EventPump | null; // (the assertion keeps TS from narrowing it to null: it is set inside eventPump())
@@ -136,18 +163,38 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
       pump = new EventPump(core, drain, (r) => reporter.edgeError(r.kind, r.input, { message: r.message, offset: r.offset, line: r.line }), () => {
         reporter.checkCore(core, 'flow events');
         sink?.flushIfStale();
+        crashPoint();
         progress.update(core.counter('C_RECORDS'), core.counter('C_CAPTURE_BYTES'), flowRecords, core.counter('C_EVENTS_IN'));
       }, reporters);
     }
     return pump;
   };
 
+  // Fault injection for the crash tests (test/state-resume.test.ts): after
+  // this many batches the process signals itself (SIGKILL by default: it
+  // dies there, nothing flushed; SIGINT: a clean stop).
+  const killAt = Number(process.env.EDGE_SENSOR_TEST_KILL_AT_BATCH ?? 0);
+  const killWith = (process.env.EDGE_SENSOR_TEST_KILL_SIGNAL ?? 'SIGKILL') as NodeJS.Signals;
+  let batches = 0;
+  const crashPoint = killAt > 0 ? () => { if (++batches === killAt) process.kill(process.pid, killWith); } : () => {};
+
   const started = process.hrtime.bigint();
+  /** where the capture being read stood when the run was asked to stop */
+  let stoppedAt = null as { path: string; pos: CapturePosition } | null;
+  let interrupted = false;
   for (const path of opts.inputs) {
+    if (opts.stop?.aborted) { interrupted = true; break; }
     const summary: InputSummary = { name: path === '-' ? '<stdin>' : path, bytes: 0, ok: false };
     inputs.push(summary);
     const requested = opts.format ?? 'auto';
     const kind = requested === 'auto' ? detectInput(path) : isFlowFormat(requested) ? requested : 'capture';
+    const cp = keeper?.checkpoint(path) ?? null;
+    if (cp?.done) {
+      summary.ok = true;
+      summary.already_in_state = true;
+      log.info({ input: summary.name }, 'already read to its end in this state: skipped');
+      continue;
+    }
     if (kind !== null && kind !== 'capture') {
       summary.format = kind;
       try {
@@ -157,6 +204,8 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
         if (path !== '-') summary.bytes = filesBytes(path); // standard input: not counted
         if (res.netflow) summary.netflow = { ...res.netflow };
         summary.ok = true;
+        // the merger's pending flows are in the core's memory (its image): only the reader's last events are handed over
+        if (keeper) { pump?.push(); keeper.inputDone(path, core, detector, lastSeenTs()); }
       } catch (e) {
         const err = e as Error & { kind?: string };
         summary.error = `${summary.name}: ${err.message}`;
@@ -183,21 +232,41 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     summary.format = input.format;
     summary.compressed = input.compressed;
     try {
-      const res = await pumpCapture(core, input, drain, () => {
+      if (cp?.position) summary.resumed_at = cp.position.base + cp.position.carry;
+      const res = await pumpCapture(core, input, drain, (pos) => {
         reporter.checkCore(core, summary.name);
         sink?.flushIfStale();
         progress.update(core.counter('C_RECORDS'), core.counter('C_CAPTURE_BYTES'), flowRecords, core.counter('C_EVENTS_IN'));
-      });
+        if (opts.stop?.aborted) { stoppedAt = { path, pos }; throw new Interrupted(); }
+        keeper?.afterBatch(path, pos, core, detector, lastSeenTs());
+        crashPoint();
+      }, cp?.position, opts.stop ? 50 : 0);
       summary.bytes = res.bytes;
       summary.ok = res.usable;
+      if (keeper && res.usable) keeper.inputDone(path, core, detector, lastSeenTs());
       if (!res.usable) summary.error = `${summary.name}: not a readable ${input.format} capture (bad file header)`;
+    } catch (e) {
+      if (!(e instanceof Interrupted)) throw e;
+      summary.ok = true;
+      interrupted = true;
+      break;
     } finally {
       input.source.close();
     }
   }
-  pump?.finish();
-  flushCore(core, drain);
-  reporter.checkCore(core, 'end of input');
+  if (interrupted) log.warn({ at: stoppedAt ? { input: stoppedAt.path, offset: stoppedAt.pos.base + stoppedAt.pos.carry } : null }, 'stopped before the end of the input: run again with the same --state to carry on');
+  let stateSummary: StateSummary | undefined;
+  if (!interrupted) {
+    pump?.finish();
+    flushCore(core, drain);
+    reporter.checkCore(core, 'end of input');
+    stateSummary = keeper ? await keeper.finish(core, detector, lastSeenTs(), true) : undefined;
+  } else if (keeper) {
+    // open flows stay open in the snapshot: the next run carries on with them. A flow input stopped part-way has no position: the state stays at its start
+    const at = stoppedAt;
+    if (at) keeper.checkpointPosition(at.path, at.pos);
+    stateSummary = await keeper.finish(core, detector, lastSeenTs(), at !== null);
+  }
   const coreDone = process.hrtime.bigint();
   const sinkCounters = sink ? { target: sink.target, ...(await sink.close()) } : undefined;
   log.debug({ core_loop_s: Number(coreDone - started) / 1e9, writer_tail_s: Number(process.hrtime.bigint() - coreDone) / 1e9 }, 'timing');
@@ -225,6 +294,8 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     sink: sinkCounters,
     ...(detection ? { detection } : {}),
     ...(interfaces.size ? { interfaces: interfaces.snapshot() } : {}),
+    ...(stateSummary ? { state: stateSummary } : {}),
+    ...(interrupted ? { interrupted: true } : {}),
   };
 }
 

@@ -41,7 +41,10 @@ export async function pumpCapture(
   drain: Drain,
   afterBatch: (at: CapturePosition) => void,
   from?: CapturePosition,
+  /** give the event loop a turn at least this often (ms): a file is read synchronously, and signals and timers wait for a turn */
+  yieldEveryMs = 0,
 ): Promise<PumpResult> {
+  let yielded = performance.now();
   let carry = 0; // unconsumed bytes at the front of the input region
   let base = 0; // stream offset of input[0]
   let total = 0;
@@ -79,6 +82,10 @@ export async function pumpCapture(
     }
     carry = len;
     afterBatch({ base, carry });
+    if (yieldEveryMs > 0 && performance.now() - yielded >= yieldEveryMs) {
+      await new Promise<void>((r) => setImmediate(r));
+      yielded = performance.now();
+    }
     if (final) return { bytes: total, usable: true };
   }
 }

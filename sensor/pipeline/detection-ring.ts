@@ -41,3 +41,6 @@ export const { C_SIZE: C_BYTES, C_FLAGS, C_DEAD, CONTROL_WORDS } = ringControl(R
 export const F_END = 1;
 /** Reporter names were posted on the names port before this slot (read them first). */
 export const F_NAMES = 2;
+/** After this slot's pulls the thread sends its part of a snapshot (the state writer's id in the flags' bits 8 and up). */
+export const F_SNAPSHOT = 4;
+export const SNAPSHOT_ID_SHIFT = 8;

@@ -20,6 +20,9 @@ import type { TagConfig } from '../models/tags.ts';
 import { BreachWriter } from '../sinks/breach-writer.ts';
 import type { SinkCounters } from '../sinks/fd-write.ts';
 import { ThreadedDetection } from './threaded-detection.ts';
+import type { StateWriter } from '../state/state-writer.ts';
+import type { CoreImage } from '../core/core-image.ts';
+import { deserialize, serialize } from 'node:v8';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
 
 /** The detection options analyze and run share. */
@@ -51,7 +54,12 @@ export interface DetectionOptions {
    * detection keeps, so their breaches are exact.
    */
   shedWhenBehind?: boolean;
+  /** durable state (--state): breaches and snapshot parts go to the writer; `restore` carries on from a snapshot's detection part */
+  state?: { writer: StateWriter; restore: DetectionRestore | null };
 }
+
+/** A snapshot's detection part: the detector's state and, from a detection thread, its core's image. */
+export interface DetectionRestore { image: CoreImage | null; state: Uint8Array }
 
 /** What a detection thread needs to build the same Detector (structured-cloneable). */
 export type DetectorSetup = Pick<DetectionOptions, 'models' | 'metas' | 'tags' | 'learningS' | 'baselineS' | 'similar'> & { localNets?: readonly string[]; communityIdSeed?: number };
@@ -69,6 +77,8 @@ export interface DetectionStage {
   pull(core: WasmCore): void;
   /** The summary at capture time `now`, the breach sink closed (failures logged). */
   finish(now: number, log: Log): Promise<DetectionSummary>;
+  /** Send this stage's part of snapshot `id` to the state writer, as of the pulls so far. */
+  snapshot(id: number): void;
   /** After finish: the learner's counters (learn_*, dns_*) into the run's counters, where the learning ran elsewhere. */
   mergeCounters(into: Record<string, number>): void;
 }
@@ -80,25 +90,38 @@ export function openDetection(core: WasmCore, opts: DetectionOptions & { localNe
     models: opts.models, metas: opts.metas, tags: opts.tags, similar: opts.similar, learningS: opts.learningS, baselineS: opts.baselineS,
     localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
   };
-  if (opts.breachesTo && !opts.onBreach && !opts.inlineDetection) return new ThreadedDetection(core, opts.breachesTo, setup, { reporters: opts.reporters, shedWhenBehind: opts.shedWhenBehind, log: opts.log });
+  if (opts.breachesTo && !opts.onBreach && !opts.inlineDetection) return new ThreadedDetection(core, opts.breachesTo, setup, { reporters: opts.reporters, shedWhenBehind: opts.shedWhenBehind, log: opts.log, state: opts.state });
   const reporters = opts.reporters;
-  return new InlineDetection(core, { ...setup, reporterName: reporters ? (id) => reporters.name(id) || undefined : undefined }, opts.breachesTo, opts.onBreach);
+  return new InlineDetection(core, { ...setup, reporterName: reporters ? (id) => reporters.name(id) || undefined : undefined }, opts.breachesTo, opts.onBreach, opts.state);
 }
 
 /** Learning and judging in the packet thread. */
 class InlineDetection implements DetectionStage {
   private readonly detector: Detector;
   private readonly sink: BreachWriter | null;
+  /** breaches raised since the last pull, for the state writer */
+  private raised: Breach[] = [];
 
-  constructor(core: WasmCore, setup: DetectorSetup & { reporterName?: (id: number) => string | undefined }, breachesTo: string | undefined, onBreach: ((b: Breach) => void) | undefined) {
+  constructor(core: WasmCore, setup: DetectorSetup & { reporterName?: (id: number) => string | undefined }, breachesTo: string | undefined, onBreach: ((b: Breach) => void) | undefined,
+    private readonly state: DetectionOptions['state']) {
     const sink = breachesTo ? new BreachWriter(breachesTo) : null;
     this.sink = sink;
-    this.detector = new Detector(core, { ...setup, onBreach: (b) => { sink?.write(b); onBreach?.(b); } });
+    this.detector = new Detector(core, { ...setup, onBreach: (b) => { sink?.write(b); onBreach?.(b); if (state) this.raised.push(b); } });
+    // the packet core's image (restored by the pipeline) holds the learning; this is the rest
+    if (state?.restore) this.detector.loadState(deserialize(state.restore.state));
   }
 
   pull(core: WasmCore): void {
     this.detector.pull(core);
     this.sink?.flush();
+    if (this.state && this.raised.length) { this.state.writer.breaches(this.raised); this.raised = []; }
+  }
+
+  snapshot(id: number): void {
+    if (!this.state) return;
+    const now = this.detector.engine.latest;
+    this.state.writer.detectionPart(id, new Uint8Array(serialize(this.detector.saveState())),
+      this.detector.inventory(Number.isFinite(now) ? now : 0), this.detector.tables());
   }
 
   async finish(now: number, log: Log): Promise<DetectionSummary> {

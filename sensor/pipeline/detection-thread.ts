@@ -12,8 +12,11 @@ import { Detector } from '../models/detector.ts';
 import { BreachWriter } from '../sinks/breach-writer.ts';
 import { consume, consumed, waitForBatch } from '../sinks/ring-wait.ts';
 import { receiveReporterNames } from '../sinks/reporter-names.ts';
-import { C_BYTES, C_DEAD, C_FLAGS, F_END, F_NAMES, RING_SLOTS, SECTION_HEADER } from './detection-ring.ts';
-import type { DetectionSummary, DetectorSetup } from './detection-stage.ts';
+import { C_BYTES, C_DEAD, C_FLAGS, F_END, F_NAMES, F_SNAPSHOT, RING_SLOTS, SECTION_HEADER, SNAPSHOT_ID_SHIFT } from './detection-ring.ts';
+import { deserialize, serialize } from 'node:v8';
+import type { Breach } from '../models/breach.ts';
+import type { WriterMessage } from '../state/state-writer-thread.ts';
+import type { DetectionRestore, DetectionSummary, DetectorSetup } from './detection-stage.ts';
 
 export interface DetectionInit {
   /** Int32 control words (detection-ring.ts C_*) */
@@ -32,6 +35,8 @@ export interface DetectionInit {
   done: MessagePort;
   /** flow-log reporter names (reporter-names.ts), one message before each slot flagged F_NAMES */
   names: MessagePort;
+  /** durable state (--state): the state writer's port (breaches, this thread's snapshot parts), and the part to carry on from */
+  state: { port: MessagePort; restore: DetectionRestore | null } | null;
 }
 
 export interface DetectionDone {
@@ -49,7 +54,14 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
   const core = new WasmCore({ flowCapacity: 16, fragCapacity: 16, chunkBytes: 1 << 16, outputRecords: init.outputRecords });
   const sink = new BreachWriter(init.breaches.target, init.breaches);
   const reporterNames = new Map<number, string>();
-  const detector = new Detector(core, { ...init.setup, reporterName: (id) => reporterNames.get(id), onBreach: (b) => sink.write(b) });
+  const state = init.state;
+  let raised: Breach[] = [];
+  const detector = new Detector(core, { ...init.setup, reporterName: (id) => reporterNames.get(id), onBreach: (b) => { sink.write(b); if (state) raised.push(b); } });
+  if (state?.restore) {
+    if (!state.restore.image) throw new Error('the saved detection state has no image of the detection core');
+    core.restore(state.restore.image);
+    detector.loadState(deserialize(state.restore.state));
+  }
   const t1 = performance.now();
   const words = new DataView(init.ring);
   for (let seq = 0; ; seq++) {
@@ -69,6 +81,17 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
       at += count * REC_SIZE;
     }
     sink.flush();
+    if (state && raised.length) { state.port.postMessage({ kind: 'breaches', breaches: raised } satisfies WriterMessage); raised = []; }
+    if (state && (flags & F_SNAPSHOT)) {
+      // after this slot's breaches on the same port: the writer stores them before the snapshot
+      const image = core.image();
+      const now = detector.engine.latest;
+      const m: WriterMessage = {
+        kind: 'detection', id: flags >>> SNAPSHOT_ID_SHIFT, image, state: new Uint8Array(serialize(detector.saveState())),
+        devices: detector.inventory(Number.isFinite(now) ? now : 0), tables: detector.tables(),
+      };
+      state.port.postMessage(m, image.chunks.map((c) => c.bytes.buffer as ArrayBuffer));
+    }
     consumed(ctl, seq);
     busy += performance.now() - b0;
     if (last) break;
@@ -81,6 +104,7 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
   init.done.postMessage({ summary, counters, timing } satisfies DetectionDone);
   init.done.close();
   init.names.close();
+  state?.port.close();
 }
 
 if (workerData?.detection) {

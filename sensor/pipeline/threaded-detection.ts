@@ -16,10 +16,10 @@ import { BUILTIN_MODELS } from '../models/catalogue.ts';
 import { compileModels } from '../models/compile.ts';
 import { openTarget } from '../sinks/fd-write.ts';
 import { hasRoom, publish, waitForRoom } from '../sinks/ring-wait.ts';
-import { C_BYTES, C_DEAD, C_FLAGS, CONTROL_WORDS, F_END, F_NAMES, MAX_IN_FLIGHT, MAX_SLOT_AGE_MS, MIN_SLOT_BYTES, RING_SLOTS, SECTION_HEADER } from './detection-ring.ts';
+import { C_BYTES, C_DEAD, C_FLAGS, CONTROL_WORDS, F_END, F_NAMES, F_SNAPSHOT, MAX_IN_FLIGHT, MAX_SLOT_AGE_MS, MIN_SLOT_BYTES, RING_SLOTS, SECTION_HEADER, SNAPSHOT_ID_SHIFT } from './detection-ring.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
 import { ReporterNamesOut } from '../sinks/reporter-names.ts';
-import type { DetectionStage, DetectionSummary, DetectorSetup } from './detection-stage.ts';
+import type { DetectionOptions, DetectionStage, DetectionSummary, DetectorSetup } from './detection-stage.ts';
 import type { DetectionDone, DetectionInit } from './detection-thread.ts';
 
 /** How long the thread may take nothing while a slot waits before it is given up as gone (a disk can stall for long, a dead thread never recovers). */
@@ -65,7 +65,7 @@ export class ThreadedDetection implements DetectionStage {
    * pull's learning rather than wait for room (DetectionOptions), warning
    * through `log` at most every 10 s.
    */
-  constructor(core: WasmCore, breachesTo: string, setup: DetectorSetup, opts: { stallMs?: number; reporters?: ReporterIds; shedWhenBehind?: boolean; log?: Log } = {}) {
+  constructor(core: WasmCore, breachesTo: string, setup: DetectorSetup, opts: { stallMs?: number; reporters?: ReporterIds; shedWhenBehind?: boolean; log?: Log; state?: DetectionOptions['state'] } = {}) {
     this.target = breachesTo;
     this.stallMs = opts.stallMs ?? STALL_MS;
     this.shedWhenBehind = opts.shedWhenBehind ?? false;
@@ -89,11 +89,13 @@ export class ThreadedDetection implements DetectionStage {
     const names = new MessageChannel();
     this.names = names.port1;
     this.namesOut = new ReporterNamesOut(opts.reporters, names.port1);
+    const statePort = opts.state?.writer.takeDetectionPort() ?? null;
     const init: DetectionInit = {
       control: this.control.buffer as SharedArrayBuffer, now: this.nowWord.buffer as SharedArrayBuffer, ring: this.ring,
       slotBytes: this.slotBytes, outputRecords, breaches, setup, done: port.port2, names: names.port2,
+      state: statePort ? { port: statePort, restore: opts.state?.restore ?? null } : null,
     };
-    const transferList = [port.port2, names.port2];
+    const transferList = statePort ? [port.port2, names.port2, statePort] : [port.port2, names.port2];
     // The bundled CLI starts the bundled thread (plain JS, quick to start);
     // from the TypeScript sources it is loaded through tsx.
     const worker = BUNDLED
@@ -135,6 +137,17 @@ export class ThreadedDetection implements DetectionStage {
       this.fill += SECTION_HEADER + log.length + count * REC_SIZE;
       if (this.slotBytes - this.fill < this.maxSection || Date.now() - this.fillSince >= MAX_SLOT_AGE_MS) this.send(0);
     });
+  }
+
+  /**
+   * The thread sends its part of snapshot `id` to the state writer once it
+   * has learned every pull so far: the slot being filled is published now,
+   * flagged (empty, if it must be).
+   */
+  snapshot(id: number): void {
+    if (this.dead) return;
+    if (this.fill === 0) this.startSlot();
+    this.send(F_SNAPSHOT | (id << SNAPSHOT_ID_SHIFT));
   }
 
   /** A slot's first section starts its clock; the timer publishes it when input goes quiet (a live pipe between packets). */

@@ -1,0 +1,175 @@
+// Durable state for a pipeline (--state DIR): on start, the last snapshot
+// to carry on from and the inputs' checkpoints; while input flows, a
+// snapshot every `everyS` seconds of wall time at a batch boundary, where
+// the cores, the detection and the checkpoint agree; at the end, the last.
+//
+// The packet thread only copies its core's memory (CoreImage) and hands it
+// to the state writer thread, which does the LMDB work: the pause a
+// snapshot costs ingestion is that copy (measured: `pause_ms` in the
+// summary). A capture resumes at its position; a flow-record input is
+// checkpointed when it ends (its readers keep no resumable position yet), so
+// one interrupted part-way is read again from its start, against the state
+// as it was before it — nothing counted twice.
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../core/package-root.ts';
+import type { SensorStatus } from '../state/status-store.ts';
+import { createHash } from 'node:crypto';
+import type { WasmCore } from '../core/wasm-core.ts';
+import { ImageMismatchError, type CoreImage } from '../core/core-image.ts';
+import type { Log } from '../log/logger.ts';
+import { freshState, openStateDb } from '../state/state-db.ts';
+import { readSnapshot, type Checkpoint, type InputCheckpoint } from '../state/snapshot-store.ts';
+import { StateWriter, type SnapshotStats } from '../state/state-writer.ts';
+import type { CapturePosition } from './capture-pump.ts';
+import type { DetectionRestore, DetectionStage } from './detection-stage.ts';
+
+export interface StateOptions {
+  dir: string;
+  /** move an existing state aside and start empty */
+  fresh?: boolean;
+  /** wall seconds between snapshots (default 60) */
+  everyS?: number;
+}
+
+export interface StateSummary {
+  dir: string;
+  /** the snapshot this run carried on from */
+  resumed_from: { taken_at: string; capture_ts: number | null } | null;
+  snapshots: SnapshotStats & { pause_ms_max: number };
+  breaches: { added: number; duplicates: number };
+  error?: string;
+}
+
+export class StateSettingsError extends Error {}
+
+const HEAD_BYTES = 65536;
+const VERSION = (() => { try { return String(JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version); } catch { return 'unknown'; } })();
+
+/** What makes an input the same one on resume: its size and the hash of its first 64 KiB (null: standard input, never resumed). */
+export function inputIdentity(path: string): InputCheckpoint['identity'] | null {
+  if (path === '-') return null;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) return st.isDirectory() ? { size: -1, head: 'dir' } : null;
+    const fd = openSync(path, 'r');
+    try {
+      const head = Buffer.alloc(Math.min(HEAD_BYTES, st.size));
+      readSync(fd, head, 0, head.length, 0);
+      return { size: st.size, head: createHash('sha256').update(head).digest('hex') };
+    } finally { closeSync(fd); }
+  } catch { return null; }
+}
+
+export class StateKeeper {
+  readonly writer: StateWriter;
+  private readonly inputs = new Map<string, InputCheckpoint>();
+  private readonly everyMs: number;
+  private lastAt = Date.now();
+  private pauseMax = 0;
+  private packetImage: CoreImage | null;
+  readonly detection: DetectionRestore | null;
+  readonly resumedFrom: StateSummary['resumed_from'];
+
+  /** Open the state (moved aside first with opts.fresh) and read its last snapshot; the writer thread opens it after this thread has closed it. */
+  static async open(opts: StateOptions, log: Log, detectionThread: boolean): Promise<StateKeeper> {
+    if (opts.fresh) {
+      const aside = freshState(opts.dir);
+      if (aside) log.info({ state: opts.dir, moved_to: aside }, 'old state moved aside (--fresh-state)');
+    }
+    const db = openStateDb(opts.dir);
+    let saved;
+    try { saved = readSnapshot(db); } finally { await db.close(); }
+    return new StateKeeper(opts, log, detectionThread, saved);
+  }
+
+  private constructor(readonly opts: StateOptions, private readonly log: Log, detectionThread: boolean, saved: ReturnType<typeof readSnapshot>) {
+    this.packetImage = saved?.packetImage ?? null;
+    this.detection = saved?.detection ? { image: saved.detectionImage, state: saved.detection.state } : null;
+    this.resumedFrom = saved ? { taken_at: saved.taken_at, capture_ts: saved.capture_ts } : null;
+    for (const c of saved?.checkpoint.inputs ?? []) this.inputs.set(c.name, c);
+    this.everyMs = (opts.everyS ?? 60) * 1000;
+    this.writer = new StateWriter(opts.dir, detectionThread);
+  }
+
+  /** Carry the packet core on from the snapshot (call once the core is set up as the saving run's was). */
+  restoreCore(core: WasmCore): void {
+    if (!this.packetImage) return;
+    try {
+      core.restore(this.packetImage);
+    } catch (e) {
+      if (e instanceof ImageMismatchError) throw new StateSettingsError(`the state in ${this.opts.dir} was saved by another build of the sensor or with other settings (${e.message}): run with the options it was saved with, or start over with --fresh-state`);
+      throw e;
+    }
+    this.packetImage = null; // the chunks are the core's now
+  }
+
+  /** The input's checkpoint when it is the same input as saved (else it is read from its start). */
+  checkpoint(path: string): InputCheckpoint | null {
+    const c = this.inputs.get(path);
+    if (!c) return null;
+    const id = inputIdentity(path);
+    if (!id || id.size !== c.identity.size || id.head !== c.identity.head) {
+      this.log.warn({ input: path }, 'input differs from the one the state saw under this name: read from its start');
+      this.inputs.delete(path);
+      return null;
+    }
+    return c;
+  }
+
+  /** Record where a capture stands without a snapshot (the last one, at the end, takes it). */
+  checkpointPosition(path: string, pos: CapturePosition): void {
+    const id = inputIdentity(path);
+    if (id) this.inputs.set(path, { name: path, identity: id, position: { ...pos }, done: false });
+  }
+
+  /** A capture's batch ended at `pos`: a snapshot if one is due and none is being written. */
+  afterBatch(path: string, pos: CapturePosition, core: WasmCore, detection: DetectionStage | null, captureTs: number | null): void {
+    if (Date.now() - this.lastAt < this.everyMs || this.writer.busy || this.writer.error) return;
+    const id = inputIdentity(path);
+    if (id) this.inputs.set(path, { name: path, identity: id, position: { ...pos }, done: false });
+    this.take(core, detection, captureTs);
+  }
+
+  /** An input was read to its end: checkpointed as done, in a snapshot now. */
+  inputDone(path: string, core: WasmCore, detection: DetectionStage | null, captureTs: number | null): void {
+    const id = inputIdentity(path);
+    if (!id) return;
+    this.inputs.set(path, { name: path, identity: id, done: true });
+    if (!this.writer.error) this.take(core, detection, captureTs);
+  }
+
+  /** What `edge-sensor status` shows of this process (the writer adds the snapshot, tables and inputs). */
+  private status(core: WasmCore, running: boolean): SensorStatus {
+    const counters = core.counters();
+    return {
+      updated_at: new Date().toISOString(), pid: process.pid, running, version: VERSION, counters,
+      evictions: Object.fromEntries(Object.entries(counters).filter(([k]) => k.includes('evict'))),
+    };
+  }
+
+  private take(core: WasmCore, detection: DetectionStage | null, captureTs: number | null): number {
+    const t0 = performance.now();
+    const image = core.image();
+    const copied = performance.now() - t0;
+    const checkpoint: Checkpoint = { inputs: [...this.inputs.values()] };
+    const id = this.writer.snapshot(image, checkpoint, captureTs, detection !== null, this.status(core, true), copied);
+    detection?.snapshot(id);
+    const pause = performance.now() - t0;
+    if (pause > this.pauseMax) this.pauseMax = pause;
+    this.lastAt = Date.now();
+    return id;
+  }
+
+  /** The end of the input: a last snapshot (unless `snapshot` is false), every write done, the writer closed. */
+  async finish(core: WasmCore, detection: DetectionStage | null, captureTs: number | null, snapshot: boolean): Promise<StateSummary> {
+    if (snapshot && !this.writer.error) await this.writer.written(this.take(core, detection, captureTs));
+    const r = await this.writer.close(this.status(core, false));
+    if (r.error) this.log.error({ state: this.opts.dir, error: r.error }, 'cannot keep state');
+    return {
+      dir: this.opts.dir, resumed_from: this.resumedFrom,
+      snapshots: { ...r.snapshots, pause_ms_max: Math.round(this.pauseMax * 10) / 10 }, breaches: r.breaches,
+      ...(r.error ? { error: r.error } : {}),
+    };
+  }
+}

@@ -1,0 +1,26 @@
+// Errors of the durable state, kept apart from state-db.ts so the CLI's
+// dispatcher can recognise them without loading lmdb (a native addon, ~25 ms
+// of start-up that `analyze` does not need).
+//
+// A StateError is a condition of the machine, not a bug: its message is one
+// line naming the state directory and the cause, printed as is (no stack).
+
+/** Why the state could not be opened or written. */
+export type StateErrorCode =
+  | 'EROFS' | 'EACCES' | 'EPERM' | 'ENOSPC' | 'EDQUOT' | 'EIO' | 'ENOENT' | 'ENOTDIR'
+  | 'MDB_MAP_FULL' | 'NOT_STATE' | 'READ_ONLY' | 'FORMAT' | 'OTHER';
+
+export class StateError extends Error {
+  constructor(message: string, readonly dir: string, readonly code: StateErrorCode, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StateError';
+  }
+}
+
+/** The state was written in another format version: it is never read as this one. */
+export class StateFormatError extends StateError {
+  constructor(message: string, dir: string, readonly found: unknown, readonly expected: number) {
+    super(message, dir, 'FORMAT');
+    this.name = 'StateFormatError';
+  }
+}
