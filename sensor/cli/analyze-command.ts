@@ -2,9 +2,10 @@
 import { INPUT_FORMATS, type InputFormat } from '../pipeline/flow-inputs.ts';
 import { logger } from '../log/logger.ts';
 import { analyze } from '../pipeline/analyze.ts';
+import { BUILTIN_MODELS } from '../models/catalogue.ts';
 import { numberFlag, parse, UsageError } from './args.ts';
 import { DETECTION_HELP, DETECTION_OPTIONS, detectionFlags } from './detection-flags.ts';
-import { FLOW_OPTIONS, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
+import { FLOW_OPTIONS, applyBudget, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
 
 export const ANALYZE_HELP = `Usage: edge-sensor analyze <input…> [options]
 
@@ -31,6 +32,13 @@ ${DETECTION_HELP}  --summary FILE|-            where to write the run summary (d
                               or stderr when --flows or --breaches is "-")
   --local-nets CIDR,…         networks counted as local (local_orig/local_resp);
                               default RFC 1918, RFC 6598, link-local, ULA
+  --memory MiB                budget for every table that grows with the
+                              network (flows, flow-record merger, learning
+                              tables, model windows): all scaled together by
+                              a power of two from the defaults (~690 MiB with
+                              detection at most, 61 MiB without) to fit;
+                              full tables forget their least recently seen
+                              entries, counted (see status)
   --max-flows N               flow table capacity (default 131072); when full,
                               the least recently active flow is evicted (counted)
   --tcp-timeout S             TCP inactivity timeout, seconds (default 300)
@@ -75,6 +83,8 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const f = flowFlags(values);
   const log = logger();
   const { breachesTo, learningS, config: detection, similar, inlineDetection } = detectionFlags(values, f.flowsTo);
+  const budget = applyBudget(f, { detection: breachesTo ? (inlineDetection ? 'inline' : 'thread') : 'off', models: (detection?.models ?? BUILTIN_MODELS).filter((m) => m.enabled).length });
+  if (budget.budget) log.info(budget.budget, 'tables sized for --memory');
   const stateDir = values.state as string | undefined;
   if (!stateDir && (values['fresh-state'] || values['snapshot-every'] !== undefined)) throw new UsageError('--fresh-state and --snapshot-every need --state DIR');
   const state = stateDir ? { dir: stateDir, fresh: values['fresh-state'] === true, everyS: numberFlag(values['snapshot-every'], 'snapshot-every', { min: 0.01 }) } : undefined;
@@ -88,7 +98,7 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   if (stop) { process.on('SIGINT', onSignal); process.on('SIGTERM', onSignal); }
   const summary = await withOutputTargets({ flows: f.flowsTo, breaches: breachesTo }, () => analyze({
     inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
-    awsFormat: f.awsFormat, events: f.events, breachesTo, models: detection?.models, metas: detection?.metas, tags: detection?.tags, learningS, similar, inlineDetection, state, stop: stop?.signal,
+    awsFormat: f.awsFormat, events: f.events, breachesTo, models: detection?.models, metas: detection?.metas, tags: detection?.tags, learningS, similar, inlineDetection, state, stop: stop?.signal, capacities: budget.capacities, maxKeys: budget.maxKeys,
   }));
   if (stop) { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); }
   writeSummary(summary, f, f.flowsTo === '-' || breachesTo === '-');

@@ -2,7 +2,8 @@
 // the flow table's timeouts and the flow-event merger — parsed the same way
 // for both, so a flag means one thing whichever command takes it.
 import { writeFileSync } from 'node:fs';
-import type { CoreOptions, EventOptions } from '../core/wasm-core.ts';
+import type { CoreOptions, EventOptions, LearnCapacities } from '../core/wasm-core.ts';
+import { BudgetError, fitBudget, type BudgetShape } from '../pipeline/memory-budget.ts';
 import { parseCidr } from '../flows/local-nets.ts';
 import { logger } from '../log/logger.ts';
 import { writeFully } from '../sinks/fd-write.ts';
@@ -16,6 +17,7 @@ export const FLOW_OPTIONS = {
   lateness: { type: 'string' },
   'flow-gap': { type: 'string' },
   'max-flows': { type: 'string' },
+  memory: { type: 'string' },
   'tcp-timeout': { type: 'string' },
   'udp-timeout': { type: 'string' },
   'icmp-timeout': { type: 'string' },
@@ -32,6 +34,8 @@ export interface FlowFlags {
   awsFormat?: string;
   core: CoreOptions;
   events: EventOptions;
+  /** --memory: the tables' budget in MiB (memory-budget.ts), applied once detection's shape is known (applyBudget) */
+  memoryMiB?: number;
 }
 
 /** Validate and convert the shared flags (also applies --log-level). */
@@ -48,7 +52,10 @@ export function flowFlags(values: Values): FlowFlags {
     icmpInactivity: numberFlag(values['icmp-timeout'], 'icmp-timeout', { min: 1 }),
     activeTimeout,
   }).filter(([, v]) => v !== undefined));
+  const memoryMiB = numberFlag(values.memory, 'memory', { min: 1 });
+  if (memoryMiB !== undefined && values['max-flows'] !== undefined) throw new UsageError('--memory sizes the flow table too: give --memory or --max-flows, not both');
   return {
+    memoryMiB,
     flowsTo: values.flows as string | undefined,
     summaryTo: values.summary as string | undefined,
     localNets,
@@ -90,4 +97,19 @@ export function writeSummary(summary: unknown, f: FlowFlags, stdoutBusy = f.flow
   if (target === '-') writeFully(1, Buffer.from(text));
   else if (target === 'stderr') writeFully(2, Buffer.from(text));
   else writeFileSync(target, text);
+}
+
+/**
+ * --memory: every table's capacity from the budget, for detection of this
+ * shape (in a thread, inline, or off) with `models` models enabled. Returns
+ * the learning capacities and windows per model for the detection stage,
+ * after setting the flow table and merger capacities in `f`.
+ */
+export function applyBudget(f: FlowFlags, shape: BudgetShape): { capacities?: LearnCapacities; maxKeys?: number; budget?: { mib: number; scale: number; reserved_mib: number } } {
+  if (f.memoryMiB === undefined) return {};
+  let fit;
+  try { fit = fitBudget(f.memoryMiB, shape); } catch (e) { if (e instanceof BudgetError) throw new UsageError(e.message); throw e; }
+  f.core = { ...f.core, ...fit.core };
+  f.events = { ...f.events, capacity: fit.events.capacity };
+  return { capacities: fit.learn, maxKeys: fit.maxKeys, budget: { mib: f.memoryMiB, scale: fit.scale, reserved_mib: Math.round(fit.bytes / 2 ** 20 * 10) / 10 } };
 }

@@ -6,8 +6,9 @@ import { FLOW_FORMATS } from '../pipeline/flow-inputs.ts';
 import { run, type WatchSpec } from '../pipeline/run.ts';
 import type { FlowLogFormat } from '../flowlogs/sniff.ts';
 import { numberFlag, parse, UsageError } from './args.ts';
-import { FLOW_OPTIONS, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
+import { FLOW_OPTIONS, applyBudget, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
 import { DETECTION_HELP, DETECTION_OPTIONS, detectionFlags } from './detection-flags.ts';
+import { BUILTIN_MODELS } from '../models/catalogue.ts';
 
 export const RUN_HELP = `Usage: edge-sensor run [options]
 
@@ -31,7 +32,7 @@ Options:
 ${DETECTION_HELP}  --summary FILE|-            where the summary goes at the end (default: stdout,
                               or stderr when --flows or --breaches is "-")
   --local-nets CIDR,…         networks counted as local (local_orig/local_resp)
-  --lateness S, --flow-gap S, --aws-format '…', --max-flows N,
+  --lateness S, --flow-gap S, --aws-format '…', --max-flows N, --memory MiB,
   --tcp-timeout S, --udp-timeout S, --icmp-timeout S, --active-timeout S
                               as for "edge-sensor analyze"
   --log-level LEVEL           pino level (default info)
@@ -73,6 +74,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (!packets && netflow.length === 0 && watch.length === 0) throw new UsageError('run needs at least one of --packets, --netflow, --watch');
   const f = flowFlags(values);
   const d = detectionFlags(values, f.flowsTo);
+  const budget = applyBudget(f, { detection: d.breachesTo ? (d.inlineDetection ? 'inline' : 'thread') : 'off', models: (d.config?.models ?? BUILTIN_MODELS).filter((m) => m.enabled).length });
 
   const log = logger();
   let stopNow: () => void = () => {};
@@ -85,7 +87,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const summary = await withOutputTargets({ flows: f.flowsTo, breaches: d.breachesTo }, () => run({
     packets, netflow, watch, stop, pollSeconds,
     flowsTo: f.flowsTo, localNets: f.localNets, awsFormat: f.awsFormat, core: f.core, events: f.events,
-    breachesTo: d.breachesTo, models: d.config?.models, metas: d.config?.metas, tags: d.config?.tags, learningS: d.learningS, similar: d.similar, inlineDetection: d.inlineDetection,
+    breachesTo: d.breachesTo, models: d.config?.models, metas: d.config?.metas, tags: d.config?.tags, learningS: d.learningS, similar: d.similar, inlineDetection: d.inlineDetection, capacities: budget.capacities, maxKeys: budget.maxKeys,
     log,
   }));
   writeSummary(summary, f, f.flowsTo === '-' || d.breachesTo === '-');

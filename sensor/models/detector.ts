@@ -31,6 +31,8 @@ export interface DetectOptions {
   /** how long a contact counts for an endpoint's rarity (default 7 days) */
   retentionS?: number;
   capacities?: LearnCapacities;
+  /** model windows (and throttles) per model at most (default 50,000) */
+  maxKeys?: number;
   localNets?: readonly string[];
   communityIdSeed?: number;
   /** devices whose most similar devices the summary lists */
@@ -113,7 +115,7 @@ export class Detector {
     this.tags = new DeviceTags(opts.tags);
     this.reporterName = opts.reporterName;
     this.engine = new ModelEngine(models, {
-      learningS: opts.learningS, baselineS: opts.baselineS, communityIdSeed: opts.communityIdSeed,
+      learningS: opts.learningS, baselineS: opts.baselineS, communityIdSeed: opts.communityIdSeed, maxKeys: opts.maxKeys,
       tags: this.tags, metas: opts.metas ?? BUILTIN_META_MODELS,
       groupNormal: (device, port, proto) => this.groups?.portNormal(device, port, proto) ?? false,
       describeDevice: (ip) => {

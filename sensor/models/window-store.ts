@@ -43,6 +43,14 @@ const N_EV_HEAD = N_NEWEST + 3;
 const N_EV_COUNT = N_NEWEST + 4;
 const NUMS = N_NEWEST + 5;
 
+/**
+ * Bytes one window may take at most: its key, numbers and evidence peers in
+ * the slab, its free-stack entry, and up to 2.5 slots (hash, touch tick,
+ * window index) — the table is at least 1.25 × maxKeys, a power of two.
+ * (--memory counts this per window: sensor/pipeline/memory-budget.ts.)
+ */
+export const WINDOW_BYTES = KEY_WORDS * 4 + NUMS * 8 + EVIDENCE * 4 * 4 + 4 + 2.5 * (4 + 8 + 4);
+
 /** A flow kept as a window's evidence; peer: its address as 4 big-endian words. */
 export interface EvidenceFlow { serial: number; flowTs: number; devPort: number; peerPort: number; proto: number; originator: boolean; peer: Uint32Array }
 

@@ -78,6 +78,8 @@ export interface AnalyzeSummary {
   capture: { first_ts: number | null; last_ts: number | null; span_s: number };
   wall_s: number;
   packets_per_s: number;
+  /** the process's peak resident memory so far (every thread), MiB */
+  peak_rss_mib: number;
   counters: Record<string, number>;
   errors: Record<string, number>;
   sink?: SinkCounters & { target: string; error?: string };
@@ -289,6 +291,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     capture: { first_ts: first, last_ts: lastTs, span_s: first !== null && lastTs !== null ? Math.max(0, lastTs - first) : 0 },
     wall_s: wall,
     packets_per_s: wall > 0 ? packets / wall : 0,
+    peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024 * 10) / 10,
     counters,
     errors: reporter.totals(core),
     sink: sinkCounters,

@@ -10,7 +10,7 @@
 //             thread, learning from the packet core's own log (this file).
 // The breach sink is opened first, before any flow sink: the flow writer
 // thread would keep the process alive if this open failed after it started.
-import type { WasmCore } from '../core/wasm-core.ts';
+import type { LearnCapacities, WasmCore } from '../core/wasm-core.ts';
 import type { Log } from '../log/logger.ts';
 import type { Breach } from '../models/breach.ts';
 import { Detector, type DetectSummary } from '../models/detector.ts';
@@ -54,6 +54,9 @@ export interface DetectionOptions {
    * detection keeps, so their breaches are exact.
    */
   shedWhenBehind?: boolean;
+  /** the learning tables' capacities and model windows per model (--memory) */
+  capacities?: LearnCapacities;
+  maxKeys?: number;
   /** durable state (--state): breaches and snapshot parts go to the writer; `restore` carries on from a snapshot's detection part */
   state?: { writer: StateWriter; restore: DetectionRestore | null };
 }
@@ -62,7 +65,7 @@ export interface DetectionOptions {
 export interface DetectionRestore { image: CoreImage | null; state: Uint8Array }
 
 /** What a detection thread needs to build the same Detector (structured-cloneable). */
-export type DetectorSetup = Pick<DetectionOptions, 'models' | 'metas' | 'tags' | 'learningS' | 'baselineS' | 'similar'> & { localNets?: readonly string[]; communityIdSeed?: number };
+export type DetectorSetup = Pick<DetectionOptions, 'models' | 'metas' | 'tags' | 'learningS' | 'baselineS' | 'similar' | 'capacities' | 'maxKeys'> & { localNets?: readonly string[]; communityIdSeed?: number };
 
 export type DetectionSummary = DetectSummary & {
   sink?: SinkCounters & { target: string; error?: string };
@@ -88,6 +91,7 @@ export function openDetection(core: WasmCore, opts: DetectionOptions & { localNe
   if (!opts.breachesTo && !opts.onBreach) return null;
   const setup: DetectorSetup = {
     models: opts.models, metas: opts.metas, tags: opts.tags, similar: opts.similar, learningS: opts.learningS, baselineS: opts.baselineS,
+    capacities: opts.capacities, maxKeys: opts.maxKeys,
     localNets: opts.localNets, communityIdSeed: opts.communityIdSeed,
   };
   if (opts.breachesTo && !opts.onBreach && !opts.inlineDetection) return new ThreadedDetection(core, opts.breachesTo, setup, { reporters: opts.reporters, shedWhenBehind: opts.shedWhenBehind, log: opts.log, state: opts.state });
