@@ -363,7 +363,7 @@ async function loopbackRow(n: number, recordsPerSecond = 0, detect = false): Pro
   const bytes = msgs.reduce((a, m) => a + m.length, 0);
   const tmp = mkdtempSync(join(tmpdir(), 'bench-run-'));
   const summaryFile = join(tmp, 'summary.json');
-  const child = spawn(process.execPath, [join(root, 'sensor/cli/bin.cjs'), 'run', '--netflow', 'udp://127.0.0.1:0', '--flows', '/dev/null', '--summary', summaryFile,
+  const child = spawn(process.execPath, [join(root, 'sensor/cli/bin.cjs'), 'run', '--no-state', '--netflow', 'udp://127.0.0.1:0', '--flows', '/dev/null', '--summary', summaryFile,
     ...(detect ? ['--breaches', '/dev/null', '--learning', '0'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise((r) => child.once('exit', r));
   let err = '';

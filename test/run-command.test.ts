@@ -21,7 +21,9 @@ import { renderPcap } from './scenario/render-pcap.ts';
 const tmp = mkdtempSync(join(tmpdir(), 'edge-run-'));
 
 function start(args: string[], stdin: 'pipe' | 'ignore' = 'ignore'): { child: ChildProcess; stderr: () => string; stdout: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', 'run', ...args], { cwd: REPO_ROOT, stdio: [stdin, 'pipe', 'pipe'] });
+  // without --state a test keeps none: `run` would otherwise share the user's default state between tests
+  const state = args.includes('--state') ? [] : ['--no-state'];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', 'run', ...state, ...args], { cwd: REPO_ROOT, stdio: [stdin, 'pipe', 'pipe'] });
   let err = '', out = '';
   child.stderr!.on('data', (b) => { err += b; });
   child.stdout!.on('data', (b) => { out += b; });
@@ -319,6 +321,49 @@ test('bad values of --netflow, --flows, --log-level are usage errors: exit 2, on
     assert.not.match(r.stderr(), /\n\s+at /, what);
     assert.is(r.stdout(), '', what);
   }
+});
+
+test('run --state: a restart reads no watched file twice, keeps its breaches once each and its devices, and goes on with new files', async () => {
+  const dir = join(tmp, 'stateful');
+  mkdirSync(dir);
+  const scn = buildScenario({ seed: 22, days: 2, workstations: 8, attacks: ['scan-network', 'beacon'], lookAlikes: false });
+  const all = join(tmp, 'stateful-all.log');
+  renderAwsFlowLogs(all, scn.conns());
+  const [header, ...lines] = readFileSync(all, 'utf8').split('\n').filter((l) => l);
+  const part = (i: number, n: number) => { const per = Math.ceil(lines.length / n); return [header, ...lines.slice(i * per, (i + 1) * per)].join('\n') + '\n'; };
+  for (let i = 0; i < 3; i++) writeFileSync(join(dir, `vpc-${i}.log`), part(i, 4));
+  const state = join(tmp, 'stateful-state');
+  const stateCli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', ...args, '--state', state, '--json'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  const runOnce = async (files: number) => {
+    const summary = join(tmp, `stateful-summary-${files}.json`);
+    const r = start(['--watch', dir, '--poll', '0.2', '--breaches', '/dev/null', '--state', state, '--summary', summary]);
+    await until(`${files} files read`, () => (r.stderr().match(/flow-log file read/g)?.length ?? 0) >= files, 60_000);
+    await new Promise((res) => setTimeout(res, 1200)); // polls pass: nothing more is read
+    r.child.kill('SIGTERM');
+    assert.is(await new Promise((res) => r.child.once('exit', res)), 0, r.stderr());
+    return JSON.parse(readFileSync(summary, 'utf8'));
+  };
+  const first = await runOnce(3);
+  assert.is(first.files_read, 3);
+  const breaches = () => jsonLines(stateCli(['breaches']).stdout).map((b) => b.id as string);
+  const devices = () => jsonLines(stateCli(['devices']).stdout).map((d) => [d.ip, d.first_seen]);
+  const b1 = breaches(), d1 = devices();
+  assert.ok(b1.length > 0 && d1.length >= 8, `breaches ${b1.length}, devices ${d1.length}`);
+
+  const second = await runOnce(0);
+  assert.is(second.files_read, 0, 'no file read again');
+  assert.is(second.flow_events, first.flow_events, 'no flow event added (the counters carry on with the state)');
+  assert.equal(breaches(), b1, 'the breaches, once each');
+  assert.equal(devices(), d1, 'the devices as learned (first seen unchanged: no relearning)');
+
+  writeFileSync(join(dir, 'vpc-3.log'), part(3, 4));
+  const third = await runOnce(1);
+  assert.is(third.files_read, 1, 'only the new file');
+  const b3 = breaches();
+  assert.equal(new Set(b3).size, b3.length, 'no breach stored twice');
+  assert.ok(b1.every((id) => b3.includes(id)));
+  const status = JSON.parse(stateCli(['status']).stdout);
+  assert.is((status.status ?? status).running, false, 'stopped cleanly');
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -9,13 +9,18 @@ import { numberFlag, parse, UsageError } from './args.ts';
 import { FLOW_OPTIONS, applyBudget, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
 import { DETECTION_HELP, DETECTION_OPTIONS, detectionFlags } from './detection-flags.ts';
 import { BUILTIN_MODELS } from '../models/catalogue.ts';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 
 export const RUN_HELP = `Usage: edge-sensor run [options]
 
 Run the sensor until stopped (SIGINT / SIGTERM): read packets from a live pipe
 or a capture, collect NetFlow v5/v9, IPFIX and sFlow over UDP, and read
 flow-log files as they appear in watched folders — all into one stream of
-flow records. On stop, every open flow is written and a summary printed.
+flow records. On stop, a summary is printed and, without state, every open
+flow is written; with state (the default) open flows stay open in the last
+snapshot and the restarted sensor carries on with them, its baselines,
+breaches and watched files' progress intact.
 
 Options:
   --packets FILE|-            a capture, or "-" for a live pipe
@@ -35,6 +40,14 @@ ${DETECTION_HELP}  --summary FILE|-            where the summary goes at the end
   --lateness S, --flow-gap S, --aws-format '…', --max-flows N, --memory MiB,
   --tcp-timeout S, --udp-timeout S, --icmp-timeout S, --active-timeout S
                               as for "edge-sensor analyze"
+  --state DIR                 where learned state, breaches and checkpoints live
+                              (LMDB; default $XDG_DATA_HOME/edge-sensor/state,
+                              i.e. ~/.local/share/edge-sensor/state);
+                              read with edge-sensor status|breaches|devices
+  --no-state                  keep nothing: every start learns from scratch
+  --fresh-state               move the state aside (DIR.old-<time>) and start empty
+  --snapshot-every S          wall seconds between snapshots (default 60; one more
+                              at the stop)
   --log-level LEVEL           pino level (default info)
   -h, --help                  this help
 
@@ -48,6 +61,10 @@ const OPTIONS = {
   netflow: { type: 'string', multiple: true },
   watch: { type: 'string', multiple: true },
   poll: { type: 'string' },
+  state: { type: 'string' },
+  'no-state': { type: 'boolean' },
+  'fresh-state': { type: 'boolean' },
+  'snapshot-every': { type: 'string' },
   ...DETECTION_OPTIONS,
   ...FLOW_OPTIONS,
 } as const;
@@ -76,6 +93,13 @@ export async function runCommand(argv: string[]): Promise<number> {
   const d = detectionFlags(values, f.flowsTo);
   const budget = applyBudget(f, { detection: d.breachesTo ? (d.inlineDetection ? 'inline' : 'thread') : 'off', models: (d.config?.models ?? BUILTIN_MODELS).filter((m) => m.enabled).length });
 
+  if (values['no-state'] && (values.state !== undefined || values['fresh-state'])) throw new UsageError('--no-state with --state or --fresh-state: choose one');
+  const state = values['no-state'] ? undefined : {
+    dir: (values.state as string | undefined) ?? defaultStateDir(),
+    fresh: values['fresh-state'] === true,
+    everyS: numberFlag(values['snapshot-every'], 'snapshot-every', { min: 0.01 }),
+  };
+
   const log = logger();
   let stopNow: () => void = () => {};
   const stop = new Promise<void>((r) => { stopNow = r; });
@@ -88,11 +112,17 @@ export async function runCommand(argv: string[]): Promise<number> {
     packets, netflow, watch, stop, pollSeconds,
     flowsTo: f.flowsTo, localNets: f.localNets, awsFormat: f.awsFormat, core: f.core, events: f.events,
     breachesTo: d.breachesTo, models: d.config?.models, metas: d.config?.metas, tags: d.config?.tags, learningS: d.learningS, similar: d.similar, inlineDetection: d.inlineDetection, capacities: budget.capacities, maxKeys: budget.maxKeys,
-    log,
+    log, state,
   }));
   writeSummary(summary, f, f.flowsTo === '-' || d.breachesTo === '-');
   // Flow records that could not be written (a full disk; not a closed pipe,
   // which is the reader's choice) are lost output: a failed run, as for analyze.
   const lostOutput = (summary.sink?.errors ?? 0) > 0 || (summary.detection?.sink?.errors ?? 0) > 0;
   return summary.inputs.packets?.error || lostOutput ? 1 : 0;
+}
+
+/** Where `run` keeps its state unless told: the user's data directory (XDG). */
+export function defaultStateDir(): string {
+  const base = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  return join(base, 'edge-sensor', 'state');
 }

@@ -28,10 +28,12 @@ import { EventPump } from './event-pump.ts';
 import { openDetection, type DetectionOptions, type DetectionSummary } from './detection-stage.ts';
 import { detectInput, readFlowInput, sampledFrameIngest } from './flow-inputs.ts';
 import type { ResumePoint } from '../flowlogs/azure-reader.ts';
+import { StateKeeper, type StateOptions, type StateSummary } from './state-keeper.ts';
+import type { CapturePosition } from './capture-pump.ts';
 
 export interface WatchSpec { dir: string; format: FlowLogFormat | 'auto' }
 
-export interface RunOptions extends DetectionOptions {
+export interface RunOptions extends Omit<DetectionOptions, 'state'> {
   /** a capture file or "-" (a live pipe from tcpdump -w -) */
   packets?: string;
   /** udp://host:port, one collector each */
@@ -49,6 +51,8 @@ export interface RunOptions extends DetectionOptions {
   stop: Promise<void>;
   /** told once everything listens (the collectors' bound ports) */
   onReady?: (info: { netflowPorts: number[] }) => void;
+  /** durable state (--state DIR): carried on from at start, snapshotted every everyS seconds and at the stop */
+  state?: StateOptions;
 }
 
 export interface RunSummary {
@@ -71,6 +75,8 @@ export interface RunSummary {
   sink?: SinkCounters & { target: string; error?: string };
   /** detection (when --breaches or onBreach): what the engine saw and raised */
   detection?: DetectionSummary;
+  /** --state: what was resumed, snapshots written and the pause they cost, breaches stored */
+  state?: StateSummary;
 }
 
 /** A file in a watched folder: read once it stopped changing; Azure blobs grow and are resumed. */
@@ -86,12 +92,18 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   // Files (a watched folder, a capture file) and pipes wait for it instead:
   // what they hold is still there, so their breaches stay exact.
   const shedWhenBehind = (opts.netflow?.length ?? 0) > 0;
-  const detector = openDetection(core, { shedWhenBehind, ...opts, reporters, log }); // before the flow sink (detection-stage.ts says why)
+  const threaded = !!opts.breachesTo && !opts.onBreach && !opts.inlineDetection;
+  const keeper = opts.state ? await StateKeeper.open(opts.state, log, threaded) : null;
+  // with state the core's layout must not depend on the inputs: the flow-event merger is set up at once
+  if (keeper) core.enableEvents(opts.events);
+  const detector = openDetection(core, { shedWhenBehind, ...opts, reporters, log, state: keeper ? { writer: keeper.writer, restore: keeper.detection } : undefined }); // before the flow sink (detection-stage.ts says why)
+  if (keeper && !detector && keeper.detection) throw new Error(`the state in ${opts.state!.dir} was saved with detection on: run with --breaches, or start over with --fresh-state`);
+  keeper?.restoreCore(core);
   const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
   let flowRecords = 0;
   // learned from first (the detector), then shipped to the writer thread
   const drain: Drain = (c) => { detector?.pull(c); c.drainRaw((bytes, n) => { flowRecords += n; sink?.writeBatch(bytes, n); }); };
-  const wantsEvents = (opts.netflow?.length ?? 0) > 0 || (opts.watch?.length ?? 0) > 0;
+  const wantsEvents = (opts.netflow?.length ?? 0) > 0 || (opts.watch?.length ?? 0) > 0 || keeper !== null;
   if (wantsEvents) core.enableEvents(opts.events);
   const events = core.eventOptions;
   const pump = wantsEvents
@@ -136,6 +148,10 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
 
   // ---- watched folders
   const files = new Map<string, FileState>();
+  // with state: the files read before the restart are not read again (unless they changed since)
+  for (const w of keeper?.watched ?? []) files.set(w.path, { size: w.size, mtimeMs: w.mtimeMs, stableSince: 0, done: w.done, azureResume: w.azureResume ?? null });
+  let readingWatched = false;
+  keeper?.trackWatched(() => [...files].filter(([, f]) => f.done).map(([path, f]) => ({ path, size: f.size, mtimeMs: f.mtimeMs, done: true, azureResume: f.azureResume ?? null })));
   let scanning = false;
   const scan = async () => {
     if (scanning || stopping) return;
@@ -170,6 +186,8 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
     const fmt = format === 'auto' ? sniffHead(path) : format;
     st.done = true;
     if (!fmt) { reporter.edgeError('unknown_format', path, { error: 'not a flow log this sensor recognises' }); return; }
+    // no snapshot while a file is part-way read: its checkpoint is whole files
+    readingWatched = true;
     try {
       // Azure appends to the hour's blob: remember where its complete records end
       const res = await readFlowInput(path, fmt, pump!, core, drain, {
@@ -180,6 +198,9 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
       log.info({ file: path, format: fmt }, 'flow-log file read');
     } catch (e) {
       reporter.edgeError('unreadable_input', path, { error: (e as Error).message });
+    } finally {
+      pump?.push();
+      readingWatched = false;
     }
   };
   const poll = opts.watch?.length ? setInterval(() => { void scan(); }, Math.max(0.2, opts.pollSeconds ?? 5) * 1000) : null;
@@ -194,11 +215,21 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
     if (packetLive || eventLive) core.advanceClocks(now, drain, eventLive, packetLive);
     reporter.checkCore(core, 'run');
     sink?.flushIfStale();
+    // between steps the core, the detection and the checkpoints agree: a snapshot may be taken
+    if (keeper?.due && !readingWatched && !stopping) {
+      if (packetPos && opts.packets) keeper.checkpointPosition(opts.packets, packetPos);
+      keeper.snapshotNow(core, detector, latestTs());
+    }
   }, 1000);
+  const latestTs = (): number | null => {
+    const t = Math.max(core.counter('C_RECORDS') > 0 ? core.lastTs() : -Infinity, core.eventClock() || -Infinity);
+    return Number.isFinite(t) ? t : null;
+  };
   const status = setInterval(() => log.info({ packets: core.counter('C_RECORDS'), flow_events: core.counter('C_EVENTS_IN'), flow_records: flowRecords, pending_event_flows: core.eventFlowsPending() }, 'status'), 60_000);
   status.unref();
 
   // ---- packets (the run's main loop when given; otherwise wait for stop)
+  let packetPos = null as CapturePosition | null;
   const packetsDone = (async () => {
     if (!opts.packets) return;
     const name = opts.packets === '-' ? '<stdin>' : opts.packets;
@@ -207,11 +238,16 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
       const input = await openCaptureInput(opts.packets, 'auto', (err) => reporter.edgeError('stream_error', name, { error: err.message }));
       // stopping ends the read (a live pipe never ends by itself)
       void opts.stop.then(() => input.source.close());
-      const res = await pumpCapture(core, input, drain, () => {
+      // a capture file carries on from its checkpoint; a live pipe starts where it is (the flows it had open go on)
+      const cp = keeper && opts.packets !== '-' ? keeper.checkpoint(opts.packets) : null;
+      if (cp?.done) { summary.inputs.packets.ok = true; log.info({ input: name }, 'already read to its end in this state: skipped'); return; }
+      const res = await pumpCapture(core, input, drain, (pos) => {
         reporter.checkCore(core, name);
         sink?.flushIfStale();
         summary.packets = core.counter('C_RECORDS');
-      });
+        packetPos = pos;
+      }, cp?.position, keeper ? 50 : 0);
+      if (keeper && opts.packets !== '-' && res.usable && !stopping) keeper.inputDone(opts.packets, core, detector, latestTs());
       input.source.close();
       summary.inputs.packets.ok = res.usable;
       if (!res.usable) summary.inputs.packets.error = `${name}: not a readable capture`;
@@ -231,8 +267,16 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   clearInterval(status);
   for (const { c } of collectors) await c.close();
   await Promise.race([packetsDone, new Promise((r) => setTimeout(r, 2000))]);
-  pump?.finish();
-  flushCore(core, drain);
+  let stateSummary: StateSummary | undefined;
+  if (keeper) {
+    // open flows stay open in the last snapshot: the restarted sensor carries on with them
+    pump?.push();
+    if (packetPos && opts.packets && opts.packets !== '-') keeper.checkpointPosition(opts.packets, packetPos);
+    stateSummary = await keeper.finish(core, detector, latestTs(), true);
+  } else {
+    pump?.finish();
+    flushCore(core, drain);
+  }
   reporter.checkCore(core, 'end of run');
   const sinkCounters = sink ? { target: sink.target, ...(await sink.close()) } : undefined;
   if (sinkCounters?.error) log.error({ target: sinkCounters.target, error: sinkCounters.error }, 'cannot write flow records');
@@ -250,6 +294,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
     summary.detection = await detector.finish(Math.max(summary.packets > 0 ? core.lastTs() : 0, core.eventClock() || 0), log);
     detector.mergeCounters(summary.counters);
   }
+  if (stateSummary) summary.state = stateSummary;
   return summary;
 }
 

@@ -19,7 +19,7 @@ import type { WasmCore } from '../core/wasm-core.ts';
 import { ImageMismatchError, type CoreImage } from '../core/core-image.ts';
 import type { Log } from '../log/logger.ts';
 import { freshState, openStateDb } from '../state/state-db.ts';
-import { readSnapshot, type Checkpoint, type InputCheckpoint } from '../state/snapshot-store.ts';
+import { readSnapshot, type Checkpoint, type InputCheckpoint, type WatchedFile } from '../state/snapshot-store.ts';
 import { StateWriter, type SnapshotStats } from '../state/state-writer.ts';
 import type { CapturePosition } from './capture-pump.ts';
 import type { DetectionRestore, DetectionStage } from './detection-stage.ts';
@@ -70,6 +70,9 @@ export class StateKeeper {
   private packetImage: CoreImage | null;
   readonly detection: DetectionRestore | null;
   readonly resumedFrom: StateSummary['resumed_from'];
+  /** `run`: the watched files as the snapshot left them; the run keeps this current (watchedNow) */
+  readonly watched: WatchedFile[];
+  private watchedNow: () => WatchedFile[] = () => this.watched;
 
   /** Open the state (moved aside first with opts.fresh) and read its last snapshot; the writer thread opens it after this thread has closed it. */
   static async open(opts: StateOptions, log: Log, detectionThread: boolean): Promise<StateKeeper> {
@@ -88,6 +91,7 @@ export class StateKeeper {
     this.detection = saved?.detection ? { image: saved.detectionImage, state: saved.detection.state } : null;
     this.resumedFrom = saved ? { taken_at: saved.taken_at, capture_ts: saved.capture_ts } : null;
     for (const c of saved?.checkpoint.inputs ?? []) this.inputs.set(c.name, c);
+    this.watched = saved?.checkpoint.watched ?? [];
     this.everyMs = (opts.everyS ?? 60) * 1000;
     this.writer = new StateWriter(opts.dir, detectionThread);
   }
@@ -115,6 +119,17 @@ export class StateKeeper {
       return null;
     }
     return c;
+  }
+
+  /** `run`: where the watched files' checkpoint comes from at each snapshot. */
+  trackWatched(now: () => WatchedFile[]): void { this.watchedNow = now; }
+
+  /** Whether a snapshot is due (`run` takes it between steps, on its clock tick). */
+  get due(): boolean { return Date.now() - this.lastAt >= this.everyMs && !this.writer.busy && !this.writer.error; }
+
+  /** A snapshot now (`run`, at a point where the core and the checkpoints agree). */
+  snapshotNow(core: WasmCore, detection: DetectionStage | null, captureTs: number | null): void {
+    if (!this.writer.error) this.take(core, detection, captureTs);
   }
 
   /** Record where a capture stands without a snapshot (the last one, at the end, takes it). */
@@ -152,7 +167,8 @@ export class StateKeeper {
     const t0 = performance.now();
     const image = core.image();
     const copied = performance.now() - t0;
-    const checkpoint: Checkpoint = { inputs: [...this.inputs.values()] };
+    const watched = this.watchedNow();
+    const checkpoint: Checkpoint = { inputs: [...this.inputs.values()], ...(watched.length ? { watched } : {}) };
     const id = this.writer.snapshot(image, checkpoint, captureTs, detection !== null, this.status(core, true), copied);
     detection?.snapshot(id);
     const pause = performance.now() - t0;

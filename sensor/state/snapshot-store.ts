@@ -23,8 +23,13 @@ export interface InputCheckpoint {
   done: boolean;
 }
 
+/** A file of a watched folder (`run --watch`): read to its end, or an Azure blob read up to a point. */
+export interface WatchedFile { path: string; size: number; mtimeMs: number; done: boolean; azureResume?: { offset: number; inRecords: boolean } | null }
+
 export interface Checkpoint {
   inputs: InputCheckpoint[];
+  /** `run`: the watched folders' files as far as they were read */
+  watched?: WatchedFile[];
 }
 
 /** A core image as the record keeps it: chunk data in the `chunks` database. */
