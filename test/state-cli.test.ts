@@ -146,7 +146,7 @@ test('status: a readable summary', async () => {
   assert.match(text, /^state\s+.*\(format 1, created .*on disk/m);
   assert.match(text, /^sensor id\s+[0-9a-f-]{36}$/m);
   assert.match(text, new RegExp(`^writer\\s+running \\(pid ${process.pid}\\)$`, 'm'));
-  assert.match(text, /^snapshot\s+taken .*\(\d+ s ago\), input time 2024-05-02T05:00:00.000Z, 3.3 MiB, took 180 ms \(input paused 12 ms\)$/m);
+  assert.match(text, /^snapshot\s+taken .*\(\d+ (?:s|min) ago\), input time 2024-05-02T05:00:00.000Z, 3.3 MiB, took 180 ms \(input paused 12 ms\)$/m);
   assert.match(text, /^inputs\s+eth0\.pcap\s+offset 123456\s+reading$/m);
   assert.match(text, /^\s+vpc-logs\/\s+offset\s+999\s+done$/m);
   assert.match(text, /^breaches\s+30 stored, 10 in the outbox \(not yet acknowledged\)$/m);

@@ -449,7 +449,7 @@ export function stateErrorSync(e: unknown, dir: string, what: string, readOnly: 
       return make(`state directory ${dir}: an I/O error (EIO) while ${what} (${Number.isFinite(free) ? `${formatBytes(free)} free on its disk; ` : ''}LMDB also reports a disk filling up mid-write so); the last committed state is kept`, 'EIO');
     }
     case 'ENOENT':
-      return make(`no state at ${dir}: ${what} failed (ENOENT: ${(e as Error).message})`, 'ENOENT');
+      return make(`no state at ${dir}: ${what} failed (${withCode('ENOENT', (e as Error).message)})`, 'ENOENT');
     case 'ENOTDIR':
       return make(`${dir} is not a directory (or a parent of it is not): it cannot hold state`, 'ENOTDIR');
     case 'MDB_MAP_FULL':
@@ -458,7 +458,7 @@ export function stateErrorSync(e: unknown, dir: string, what: string, readOnly: 
     case 'MDB_VERSION_MISMATCH':
       return make(`${dir} is not edge-sensor state: its data.mdb is not an LMDB environment this sensor can read (${code}); refusing to use it`, 'NOT_STATE');
     default:
-      if (code && /^E[A-Z0-9]+$/.test(code)) return make(`state directory ${dir}: ${what} failed (${code}: ${(e as Error).message})`, 'OTHER');
+      if (code && /^E[A-Z0-9]+$/.test(code)) return make(`state directory ${dir}: ${what} failed (${withCode(code, (e as Error).message)})`, 'OTHER');
       return e;
   }
 }
@@ -478,4 +478,9 @@ export function formatBytes(n: number): string {
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
   if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
   return `${n} bytes`;
+}
+
+/** "CODE: message", without saying the code twice (Node's messages often begin with it). */
+function withCode(code: string, message: string): string {
+  return message.startsWith(`${code}:`) ? message : `${code}: ${message}`;
 }

@@ -14,7 +14,7 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import type { Breach } from '../models/breach.ts';
 import type { CoreImage } from '../core/core-image.ts';
 import { openStateDb, type StateDb } from './state-db.ts';
-import { BreachStore } from './breach-store.ts';
+import { BreachStore, DEFAULT_RETENTION_S } from './breach-store.ts';
 import { writeSnapshot, type Checkpoint } from './snapshot-store.ts';
 import { DeviceStore, type DeviceRow } from './device-store.ts';
 import { writeStatus, type SensorStatus } from './status-store.ts';
@@ -109,6 +109,8 @@ function run(init: WriterInit): void {
         ...(tables ? { tables, evictions: { ...p.status.evictions, ...Object.fromEntries(tables.map((t) => [`learn_${t.name}`, t.evictions])) } } : {}),
       };
       await writeStatus(db, status);
+      // the history keeps RETENTION of the input's own clock (an old capture's breaches are not old to it); the outbox is never pruned
+      if (rec.capture_ts !== null) await breaches.prune(DEFAULT_RETENTION_S, rec.capture_ts * 1000);
       init.main.postMessage({ kind: 'written', id, bytes: rec.bytes, ms } satisfies WriterReport);
     }).catch(fail);
   };
