@@ -133,6 +133,20 @@ test('flow logs in several files: killed part-way, the files read to their end a
   }
 });
 
+test('one flow-log file killed part-way resumes at its checkpoint: the records before it are read again but not learned twice', async () => {
+  const clean = join(dir, 'clean-aws-one');
+  assert.equal(analyze([aws], clean).code, 0);
+  const state = join(dir, 'kill-aws-one');
+  // killed once its second snapshot part-way through the file is written (wherever the writer thread's start-up put it)
+  const killed = analyze([aws], state, [], { EDGE_SENSOR_TEST_KILL_AFTER_SNAPSHOT: '2' });
+  assert.equal(killed.code, 137);
+  const summary = join(dir, 'aws-one-summary.json');
+  assert.equal(analyze([aws], state, ['--summary', summary]).code, 0);
+  const resumedAt = JSON.parse(readFileSync(summary, 'utf8')).inputs[0].resumed_at;
+  assert.ok(resumedAt > 0, `resumed at flow record ${resumedAt}`);
+  await same(state, clean, 'one AWS file, resumed part-way');
+});
+
 test('a clean stop (SIGINT) in the middle of the learning day keeps the baseline: the same breaches after the restart', async () => {
   const clean = join(dir, 'clean');
   const state = join(dir, 'sigint');

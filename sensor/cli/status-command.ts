@@ -116,7 +116,7 @@ export function renderStatus(r: StatusReport, now: number): string {
     const inputs = s.inputs ?? [];
     const nameWidth = Math.max(0, ...inputs.map((inp) => inp.name.length));
     const offsetWidth = Math.max(0, ...inputs.map((inp) => String(inp.offset).length));
-    inputs.forEach((inp, i) => rows.push([i === 0 ? 'inputs' : '', `${inp.name.padEnd(nameWidth)}  offset ${String(inp.offset).padStart(offsetWidth)}  ${inp.done ? 'done' : 'reading'}`]));
+    inputs.forEach((inp, i) => rows.push([i === 0 ? 'inputs' : '', `${inp.name.padEnd(nameWidth)}  ${inp.records ? 'record' : 'offset'} ${String(inp.offset).padStart(offsetWidth)}  ${inp.done ? 'done' : 'reading'}`]));
   }
   rows.push(['breaches', `${r.breaches} stored, ${r.outbox} in the outbox (not yet acknowledged)`]);
   rows.push(['devices', String(r.devices)]);

@@ -152,6 +152,17 @@ export class ReporterIds {
     return this.ids.get(name) ?? -1;
   }
   name(id: number): string { return this.names[id] ?? ''; }
+  /** The names by id (a snapshot keeps them: the core's tables hold these ids). */
+  saveState(): string[] { return this.names.slice(2); }
+  /**
+   * Carry on with the ids of a snapshot (before any name is interned): a
+   * restored core's reporter table and flows hold them, so a name must get
+   * its old id again, not the next free one.
+   */
+  loadState(names: readonly string[]): void {
+    if (this.names.length > 2) throw new Error('reporter ids: restored after names were interned');
+    for (const n of names) { this.ids.set(n, this.names.length); this.names.push(n); }
+  }
   /** ids handed out so far + 1 (id 0 is "none") */
   get size(): number { return this.names.length; }
   /** [id, name] for ids ≥ from */

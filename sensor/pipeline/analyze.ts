@@ -130,6 +130,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   const detector = openDetection(core, { ...opts, reporters, state: keeper ? { writer: keeper.writer, restore: keeper.detection } : undefined }); // before the flow sink (detection-stage.ts says why)
   if (keeper && !detector && keeper.detection) throw new Error(`the state in ${opts.state!.dir} was saved with detection on: run with --breaches, or start over with --fresh-state`);
   keeper?.restoreCore(core);
+  keeper?.trackReporters(reporters);
   const sink = opts.flowsTo
     ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters, lazy: smallInputs(opts.inputs) })
     : null;
@@ -165,6 +166,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
       pump = new EventPump(core, drain, (r) => reporter.edgeError(r.kind, r.input, { message: r.message, offset: r.offset, line: r.line }), () => {
         reporter.checkCore(core, 'flow events');
         sink?.flushIfStale();
+        if (keeper && flowInput && !opts.stop?.aborted) keeper.afterEvents(flowInput, pump!.inputEvents, core, detector, lastSeenTs());
         crashPoint();
         progress.update(core.counter('C_RECORDS'), core.counter('C_CAPTURE_BYTES'), flowRecords, core.counter('C_EVENTS_IN'));
       }, reporters);
@@ -183,6 +185,8 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   const started = process.hrtime.bigint();
   /** where the capture being read stood when the run was asked to stop */
   let stoppedAt = null as { path: string; pos: CapturePosition } | null;
+  /** the flow-record input being read (its batches may be snapshotted) */
+  let flowInput = null as string | null;
   let interrupted = false;
   for (const path of opts.inputs) {
     if (opts.stop?.aborted) { interrupted = true; break; }
@@ -199,6 +203,11 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
     }
     if (kind !== null && kind !== 'capture') {
       summary.format = kind;
+      const p = eventPump();
+      p.push(); // what came before this input is not counted as its events
+      p.beginInput();
+      if (cp?.events) { p.skipInput(cp.events); summary.resumed_at = cp.events; }
+      flowInput = path;
       try {
         const res = await readFlowInput(path, kind, eventPump(), core, drain, { awsFormat: opts.awsFormat, interfaces });
         summary.events = res.events;
@@ -207,11 +216,18 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
         if (res.netflow) summary.netflow = { ...res.netflow };
         summary.ok = true;
         // the merger's pending flows are in the core's memory (its image): only the reader's last events are handed over
-        if (keeper) { pump?.push(); keeper.inputDone(path, core, detector, lastSeenTs()); }
+        if (keeper) {
+          pump?.push();
+          if (pump!.stillToSkip > 0) throw new Error(`${summary.name} has fewer flow records than its checkpoint (${cp?.events}): not the input the state was saved from`);
+          keeper.inputDone(path, core, detector, lastSeenTs());
+        }
       } catch (e) {
         const err = e as Error & { kind?: string };
+        summary.ok = false;
         summary.error = `${summary.name}: ${err.message}`;
         reporter.edgeError(err.kind ?? 'unreadable_input', summary.name, { error: err.message });
+      } finally {
+        flowInput = null;
       }
       continue;
     }

@@ -64,9 +64,33 @@ export class EventPump implements FlowEventSink {
     this.onReject(r);
   }
 
+  /** Events of the current input handed over so far, the skipped included (a flow input's checkpoint: beginInput resets it). */
+  inputEvents = 0;
+  /** Events still to drop before the core (skipInput). */
+  private skipping = 0;
+
+  /** A new input begins: its events are counted from 0. */
+  beginInput(): void { this.inputEvents = 0; this.skipping = 0; }
+
+  /**
+   * Resuming an input read part-way before a restart: its first `n` events
+   * were learned before the snapshot the core was restored from; they are
+   * read again but dropped here, before the core (readers are deterministic:
+   * the same file gives the same events in the same order).
+   */
+  skipInput(n: number): void { this.skipping = n; }
+
+  /** Events a skipInput() still expects to drop (not 0 at the input's end: it was shorter than its checkpoint). */
+  get stillToSkip(): number { return this.skipping; }
+
   /** Hand the pending batch to the core (sources call this at the end of each input or datagram burst). */
   push(): void {
     let start = 0;
+    if (this.skipping > 0) {
+      start = Math.min(this.skipping, this.pending);
+      this.skipping -= start;
+    }
+    this.inputEvents += this.pending;
     for (let spins = 0; start < this.pending; spins++) {
       if (spins > 1_000_000) throw new Error('core stuck merging flow events');
       start += this.core.ingestEvents(start, this.pending - start);

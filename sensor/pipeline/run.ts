@@ -99,6 +99,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   const detector = openDetection(core, { shedWhenBehind, ...opts, reporters, log, state: keeper ? { writer: keeper.writer, restore: keeper.detection } : undefined }); // before the flow sink (detection-stage.ts says why)
   if (keeper && !detector && keeper.detection) throw new Error(`the state in ${opts.state!.dir} was saved with detection on: run with --breaches, or start over with --fresh-state`);
   keeper?.restoreCore(core);
+  keeper?.trackReporters(reporters);
   const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
   let flowRecords = 0;
   // learned from first (the detector), then shipped to the writer thread

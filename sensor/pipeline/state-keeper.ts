@@ -22,6 +22,7 @@ import { freshState, openStateDb } from '../state/state-db.ts';
 import { readSnapshot, type Checkpoint, type InputCheckpoint, type WatchedFile } from '../state/snapshot-store.ts';
 import { StateWriter, type SnapshotStats } from '../state/state-writer.ts';
 import type { CapturePosition } from './capture-pump.ts';
+import type { ReporterIds } from '../flowlogs/flow-event.ts';
 import type { DetectionRestore, DetectionStage } from './detection-stage.ts';
 
 export interface StateOptions {
@@ -72,6 +73,7 @@ export class StateKeeper {
   readonly resumedFrom: StateSummary['resumed_from'];
   /** `run`: the watched files as the snapshot left them; the run keeps this current (watchedNow) */
   readonly watched: WatchedFile[];
+  private readonly savedReporters: string[];
   private watchedNow: () => WatchedFile[] = () => this.watched;
 
   /** Open the state (moved aside first with opts.fresh) and read its last snapshot; the writer thread opens it after this thread has closed it. */
@@ -92,6 +94,7 @@ export class StateKeeper {
     this.resumedFrom = saved ? { taken_at: saved.taken_at, capture_ts: saved.capture_ts } : null;
     for (const c of saved?.checkpoint.inputs ?? []) this.inputs.set(c.name, c);
     this.watched = saved?.checkpoint.watched ?? [];
+    this.savedReporters = saved?.checkpoint.reporters ?? [];
     this.everyMs = (opts.everyS ?? 60) * 1000;
     this.writer = new StateWriter(opts.dir, detectionThread);
   }
@@ -121,6 +124,13 @@ export class StateKeeper {
     return c;
   }
 
+  /** The reporters' ids as saved, and where they are kept current: call before any input is read. */
+  trackReporters(reporters: ReporterIds): void {
+    reporters.loadState(this.savedReporters);
+    this.reporters = reporters;
+  }
+  private reporters: ReporterIds | null = null;
+
   /** `run`: where the watched files' checkpoint comes from at each snapshot. */
   trackWatched(now: () => WatchedFile[]): void { this.watchedNow = now; }
 
@@ -136,6 +146,15 @@ export class StateKeeper {
   checkpointPosition(path: string, pos: CapturePosition): void {
     const id = inputIdentity(path);
     if (id) this.inputs.set(path, { name: path, identity: id, position: { ...pos }, done: false });
+  }
+
+  /** A flow-record input's batch reached the core, `events` of it so far: a snapshot if one is due. */
+  afterEvents(path: string, events: number, core: WasmCore, detection: DetectionStage | null, captureTs: number | null): void {
+    if (Date.now() - this.lastAt < this.everyMs || this.writer.busy || this.writer.error) return;
+    const id = inputIdentity(path);
+    if (!id || id.size < 0) return; // a folder: no single file's identity to resume against
+    this.inputs.set(path, { name: path, identity: id, events, done: false });
+    this.take(core, detection, captureTs);
   }
 
   /** A capture's batch ended at `pos`: a snapshot if one is due and none is being written. */
@@ -168,7 +187,8 @@ export class StateKeeper {
     const image = core.image();
     const copied = performance.now() - t0;
     const watched = this.watchedNow();
-    const checkpoint: Checkpoint = { inputs: [...this.inputs.values()], ...(watched.length ? { watched } : {}) };
+    const reporters = this.reporters?.saveState() ?? [];
+    const checkpoint: Checkpoint = { inputs: [...this.inputs.values()], ...(watched.length ? { watched } : {}), ...(reporters.length ? { reporters } : {}) };
     const id = this.writer.snapshot(image, checkpoint, captureTs, detection !== null, this.status(core, true), copied);
     detection?.snapshot(id);
     const pause = performance.now() - t0;

@@ -19,6 +19,8 @@ export interface InputCheckpoint {
   identity: { size: number; head: string };
   /** a capture part-way through: the stream offset of the input region and the unconsumed bytes there (capture-pump.ts) */
   position?: { base: number; carry: number };
+  /** a flow-record input part-way through: the events of it the core has had (EventPump.inputEvents) */
+  events?: number;
   /** read to its end */
   done: boolean;
 }
@@ -30,6 +32,8 @@ export interface Checkpoint {
   inputs: InputCheckpoint[];
   /** `run`: the watched folders' files as far as they were read */
   watched?: WatchedFile[];
+  /** flow-log reporters (cloud interfaces, exporters) by id: the restored core's flows and reporter table hold these ids */
+  reporters?: string[];
 }
 
 /** A core image as the record keeps it: chunk data in the `chunks` database. */

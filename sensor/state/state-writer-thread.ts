@@ -105,7 +105,9 @@ function run(init: WriterInit): void {
       status = {
         ...p.status, updated_at: new Date().toISOString(),
         snapshot: { taken_at: rec.taken_at, ...(rec.capture_ts !== null ? { capture_ts: new Date(rec.capture_ts * 1000).toISOString() } : {}), bytes: rec.bytes, duration_ms: Math.round(ms), pause_ms: Math.round(p.pauseMs * 10) / 10 },
-        inputs: p.checkpoint.inputs.map((i) => ({ name: i.name, offset: i.done ? i.identity.size : (i.position ? i.position.base + i.position.carry : 0), done: i.done })),
+        inputs: p.checkpoint.inputs.map((i) => i.events !== undefined && !i.done
+          ? { name: i.name, offset: i.events, records: true, done: false }
+          : { name: i.name, offset: i.done ? i.identity.size : (i.position ? i.position.base + i.position.carry : 0), done: i.done }),
         ...(tables ? { tables, evictions: { ...p.status.evictions, ...Object.fromEntries(tables.map((t) => [`learn_${t.name}`, t.evictions])) } } : {}),
       };
       await writeStatus(db, status);

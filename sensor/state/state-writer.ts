@@ -14,6 +14,9 @@ import type { DeviceRow } from './device-store.ts';
 import type { LearnTableStats } from '../core/wasm-core.ts';
 import type { WriterInit, WriterMessage, WriterReport } from './state-writer-thread.ts';
 
+/** Test-only fault injection (test/state-resume.test.ts): the process is killed once this many snapshots with an input part-way read are written. */
+const KILL_AFTER_SNAPSHOT = Number(process.env.EDGE_SENSOR_TEST_KILL_AFTER_SNAPSHOT ?? 0);
+
 export interface SnapshotStats { written: number; last_bytes: number; last_ms: number; max_ms: number; pending: number }
 
 export class StateWriter {
@@ -23,6 +26,9 @@ export class StateWriter {
   private detectionPort: MessagePort | null;
   private nextId = 1;
   private readonly inFlight = new Set<number>();
+  /** snapshots whose checkpoint has an input part-way read, and how many of those were written (fault injection) */
+  private readonly partway = new Set<number>();
+  private partwayWritten = 0;
   private waiters: { id: number; resolve: () => void }[] = [];
   private closed: Promise<Extract<WriterReport, { kind: 'closed' }>> | null = null;
   private resolveClosed: ((r: Extract<WriterReport, { kind: 'closed' }>) => void) | null = null;
@@ -81,6 +87,7 @@ export class StateWriter {
     const id = this.nextId++;
     if (this.error) return id;
     this.inFlight.add(id);
+    if (KILL_AFTER_SNAPSHOT > 0 && checkpoint.inputs.some((i) => !i.done)) this.partway.add(id);
     this.stats.pending = this.inFlight.size;
     this.post({ kind: 'packet', id, image, checkpoint, captureTs, detectionPart, status, pauseMs }, image ? image.chunks.map((c) => c.bytes.buffer as ArrayBuffer) : []);
     return id;
@@ -124,6 +131,7 @@ export class StateWriter {
     if (r.kind === 'written') {
       this.inFlight.delete(r.id);
       this.stats.written++;
+      if (this.partway.delete(r.id) && ++this.partwayWritten === KILL_AFTER_SNAPSHOT) process.kill(process.pid, 'SIGKILL');
       this.stats.last_bytes = r.bytes;
       this.stats.last_ms = Math.round(r.ms);
       this.stats.max_ms = Math.max(this.stats.max_ms, this.stats.last_ms);

@@ -26,7 +26,8 @@ export interface SensorStatus {
     pause_ms: number;
   };
   /** each input and its checkpoint */
-  inputs?: { name: string; offset: number; done: boolean }[];
+  /** offset: bytes of a capture, or, with `records`, flow records of a flow-record input */
+  inputs?: { name: string; offset: number; records?: boolean; done: boolean }[];
   counters?: Record<string, number>;
   evictions?: Record<string, number>;
   tables?: { name: string; capacity: number; used: number; evictions: number }[];
