@@ -294,17 +294,23 @@ interface IngestRun { ms: number; snapshots: number; pauseMaxMs: number; writeMa
  * state, through StateKeeper (snapshots every EVERY_S, or none) and the
  * detection stage the pipeline opens: `analyze --state DIR` in miniature.
  */
+const dbg = (m: string) => { if (process.env.BENCH_DEBUG) log(`    · ${m}`); };
 async function ingest(built: Built, more: Stream, snapshots: boolean): Promise<IngestRun> {
+  dbg(`ingest ${built.mode} snapshots=${snapshots}: gc`);
   gc();
+  dbg('core');
   const packet = new WasmCore(O.core);
   packet.enableEvents(O.events);
+  dbg('keeper');
   const keeper = await StateKeeper.open({ dir: tempDir(), everyS: snapshots ? EVERY_S : 1e9 }, logger(), built.mode === 'thread');
   const detection = openDetection(packet, {
     ...SETUP,
     ...(built.mode === 'inline' ? { onBreach: () => {}, inlineDetection: true } : { breachesTo: '/dev/null' }),
     state: { writer: keeper.writer, restore: { image: built.learnerImage, state: built.state } },
   }) as DetectionStage;
+  dbg('restore');
   packet.restore(built.packetImage);
+  dbg('restored');
   const drain = (c: WasmCore) => { detection.pull(c); c.drainRaw(() => {}); };
   const pos = { base: 0, carry: 0 };
   let longest = 0, last = 0;
@@ -316,11 +322,14 @@ async function ingest(built: Built, more: Stream, snapshots: boolean): Promise<I
   });
   const t0 = performance.now();
   last = t0;
-  feed(pump, more);
+  for (let i = 0; i < more.channel.length; i += 50_000) { feed(pump, more, i, Math.min(more.channel.length, i + 50_000)); dbg(`fed ${i + 50_000}`); }
   pump.finish();
+  dbg('finished');
   const took = ms(t0);
   const summary = await keeper.finish(packet, detection, packet.eventClock(), false);
+  dbg('keeper finished');
   const det = await detection.finish(packet.eventClock(), logger());
+  dbg('detection finished');
   return {
     ms: took, snapshots: summary.snapshots.written, pauseMaxMs: summary.snapshots.pause_ms_max, writeMaxMs: summary.snapshots.max_ms,
     longestBatchMs: longest, tables: det.tables, ...(summary.error ? { error: summary.error } : {}),
