@@ -18,13 +18,15 @@
 //            detector's state serialized, the device inventory (with inline
 //            detection the packet thread builds both for the snapshot too);
 //   write    the snapshot (writeSnapshot in one StateDb.write transaction,
-//            synced) into a fresh state directory, then a second over it;
+//            synced) into fresh state directories, then over and over into
+//            one of them: data.mdb grows for two more, then stays (the steady
+//            state);
 //   restore  readSnapshot, a core set up as before, core.restore, the
 //            detector's loadState — checked: the tables and counters equal
 //            the state's;
 //   ingest   500,000 more connections (--events; the channels already known,
-//            the next hour) into cores restored from the state, through StateKeeper and
-//            the state writer thread exactly as `analyze --state` runs them,
+//            the next hour) into cores restored from the state, through
+//            StateKeeper and the state writer thread as `analyze --state` runs them,
 //            with a snapshot every 0.5 s and with none (every ~0.5 s only when
 //            the writer has finished the last one), taking turns; with
 //            detection in the packet thread and in its own thread (the
@@ -37,7 +39,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deserialize, serialize, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { CHUNK_BYTES, imageBytes, type CoreImage } from '../sensor/core/core-image.ts';
+import { imageBytes, type CoreImage } from '../sensor/core/core-image.ts';
 import { WasmCore, type LearnTableStats } from '../sensor/core/wasm-core.ts';
 import { FlowEvent, SOURCE, setV4 } from '../sensor/flowlogs/flow-event.ts';
 import { logger } from '../sensor/log/logger.ts';
@@ -294,42 +296,36 @@ interface IngestRun { ms: number; snapshots: number; pauseMaxMs: number; writeMa
  * state, through StateKeeper (snapshots every EVERY_S, or none) and the
  * detection stage the pipeline opens: `analyze --state DIR` in miniature.
  */
-const dbg = (m: string) => { if (process.env.BENCH_DEBUG) log(`    · ${m}`); };
 async function ingest(built: Built, more: Stream, snapshots: boolean): Promise<IngestRun> {
-  dbg(`ingest ${built.mode} snapshots=${snapshots}: gc`);
   gc();
-  dbg('core');
   const packet = new WasmCore(O.core);
   packet.enableEvents(O.events);
-  dbg('keeper');
   const keeper = await StateKeeper.open({ dir: tempDir(), everyS: snapshots ? EVERY_S : 1e9 }, logger(), built.mode === 'thread');
   const detection = openDetection(packet, {
     ...SETUP,
     ...(built.mode === 'inline' ? { onBreach: () => {}, inlineDetection: true } : { breachesTo: '/dev/null' }),
-    state: { writer: keeper.writer, restore: { image: built.learnerImage, state: built.state } },
+    // a copy: v8.deserialize returns typed arrays that are views into the bytes it is given (when aligned), so the
+    // restored detector's window stores would write into built.state and the next run would restore a corrupted state
+    state: { writer: keeper.writer, restore: { image: built.learnerImage, state: built.state.slice() } },
   }) as DetectionStage;
-  dbg('restore');
   packet.restore(built.packetImage);
-  dbg('restored');
   const drain = (c: WasmCore) => { detection.pull(c); c.drainRaw(() => {}); };
-  const pos = { base: 0, carry: 0 };
   let longest = 0, last = 0;
+  // after each batch reaches the core, as analyze's flow-record path does (keeper.afterEvents: there with the file's checkpoint)
   const pump = new EventPump(packet, drain, () => {}, () => {
-    keeper.afterBatch('-', pos, packet, detection, packet.eventClock());
+    if (keeper.due) keeper.snapshotNow(packet, detection, packet.eventClock());
     const now = performance.now();
     if (now - last > longest) longest = now - last;
     last = now;
   });
+  keeper.trackReporters(pump.reporters);
   const t0 = performance.now();
   last = t0;
-  for (let i = 0; i < more.channel.length; i += 50_000) { feed(pump, more, i, Math.min(more.channel.length, i + 50_000)); dbg(`fed ${i + 50_000}`); }
+  feed(pump, more);
   pump.finish();
-  dbg('finished');
   const took = ms(t0);
   const summary = await keeper.finish(packet, detection, packet.eventClock(), false);
-  dbg('keeper finished');
   const det = await detection.finish(packet.eventClock(), logger());
-  dbg('detection finished');
   return {
     ms: took, snapshots: summary.snapshots.written, pauseMaxMs: summary.snapshots.pause_ms_max, writeMaxMs: summary.snapshots.max_ms,
     longestBatchMs: longest, tables: det.tables, ...(summary.error ? { error: summary.error } : {}),
@@ -381,7 +377,7 @@ async function main(): Promise<void> {
   first = null; // the built cores are not needed any more: their image and state are
   gc();
 
-  log(`write: the snapshot into a fresh state directory, then a second over it (best of ${RUNS})`);
+  log(`write: the snapshot into fresh state directories, then over and over into one (best of ${RUNS})`);
   const wr = await measureWrite(inline);
   log(`restore: readSnapshot, a core set up, restore, loadState (best of ${RUNS})`);
   const rs = await measureRestore(wr.dir, inline);
@@ -422,15 +418,22 @@ async function main(): Promise<void> {
     ['restore: detector.loadState(deserialize(state))', `${f0(best(rs.loadMs))} ms`, '', '', ''],
     ['**restore** (total, process start excluded)', `${f0(best(rs.totalMs))} ms (worst ${f0(worst(rs.totalMs))})`, rs.ok ? 'tables and counters as saved' : `**${rs.problem}**`, '< 2 s', met(best(rs.totalMs), RESTORE_TARGET_MS)],
   ];
-  const ingestRow = (label: string, r: Awaited<ReturnType<typeof measureIngest>>): string[][] => {
-    const ratio = r.off.ms / r.on.ms;
+  const ingestRow = (label: string, r: Awaited<ReturnType<typeof measureIngest>>, note: string): string[][] => {
+    const lost = r.on.snapshots > 0 ? (r.on.ms - r.off.ms) / r.on.snapshots : NaN;
+    const whole = r.on.pauseMaxMs + r.on.writeMaxMs;
     return [
-      [`ingest ${int(EVENTS)} connections, ${label}: without snapshots → with one every ${EVERY_S} s`, `${(r.off.ms / 1000).toFixed(2)} s → ${(r.on.ms / 1000).toFixed(2)} s`, `throughput ${((ratio - 1) * 100).toFixed(0)}%; ${r.on.snapshots} snapshots written${r.on.error ? `; writer failed: ${r.on.error}` : ''}${r.same ? '' : '; **tables differ between runs**'}`, '', ''],
-      [`  ${label}: the packet thread's pause per snapshot (StateKeeper's pause_ms_max)`, `${f0(r.on.pauseMaxMs)} ms`, `worst of the fastest run; the writer's longest snapshot ${f0(r.on.writeMaxMs)} ms`, '', ''],
+      [`ingest ${int(EVENTS)} connections, ${label}: without snapshots → with one every ${EVERY_S} s`, `${(r.off.ms / 1000).toFixed(2)} s → ${(r.on.ms / 1000).toFixed(2)} s`,
+        `${r.on.snapshots} snapshot${r.on.snapshots === 1 ? '' : 's'} taken (the next waits for the writer): ${Number.isNaN(lost) ? '–' : `${f0(lost)} ms of ingestion lost per snapshot`}${note}${r.on.error ? `; writer failed: ${r.on.error}` : ''}${r.same ? '' : '; **the tables differ between runs**'}`, '', ''],
+      [`  ${label}: the packet thread's pause per snapshot (StateKeeper's pause_ms_max)`, `${f0(r.on.pauseMaxMs)} ms`, 'of the fastest run', '', ''],
       [`  ${label}: longest batch of 1,024 events, without → with snapshots`, `${f0(r.off.longestBatchMs)} ms → ${f0(r.on.longestBatchMs)} ms`, 'the longest the packet thread went without taking input', '', ''],
+      [`  ${label}: the writer thread's snapshot transaction while ingesting`, `${f0(r.on.writeMaxMs)} ms`, 'StateWriter stats.max_ms, into a fresh state directory', '', ''],
+      r.on.snapshots > 0
+        ? [`  **snapshot with ingestion continuing**, ${label} (pause + transaction)`, `${f0(whole)} ms`, '', '< 1 s', met(whole, SNAPSHOT_TARGET_MS)]
+        : [`  **snapshot with ingestion continuing**, ${label}`, '–', 'no snapshot was taken while ingesting (a larger --events)', '< 1 s', '?'],
     ];
   };
-  rows.push(...ingestRow('detection in the packet thread', ingInline), ...ingestRow('detection in its thread (default)', ingThread));
+  rows.push(...ingestRow('detection in the packet thread', ingInline, ''),
+    ...ingestRow('detection in its thread (default)', ingThread, '; both times include the detection thread\'s start and restore (the longest batch without snapshots)'));
   const table = [
     '| measure | time | size / note | target | met? |',
     '|---|--:|---|---|---|',
@@ -442,8 +445,13 @@ async function main(): Promise<void> {
     ...inline.tables.filter((t) => t.used > 0).map((t) => `| ${t.name} | ${int(t.used)} | ${int(t.active)} | ${int(t.capacity)} | ${(t.bytes / 2 ** 20).toFixed(1)} | ${int(t.evictions)} |`),
   ];
   const verdict: string[] = [];
-  if (snapshotMs >= SNAPSHOT_TARGET_MS || steadyMs >= SNAPSHOT_TARGET_MS) verdict.push(`the snapshot target (< 1 s) is **not met**: ${f0(snapshotMs)} ms (first) / ${f0(steadyMs)} ms (steady state)`);
-  else verdict.push('the snapshot target (< 1 s) is met');
+  const live = ([['detection inline', ingInline], ['detection in its thread', ingThread]] as const)
+    .filter(([, r]) => r.on.snapshots > 0).map(([label, r]) => ({ label, ms: r.on.pauseMaxMs + r.on.writeMaxMs }));
+  if (snapshotMs >= SNAPSHOT_TARGET_MS || steadyMs >= SNAPSHOT_TARGET_MS || live.some((x) => x.ms >= SNAPSHOT_TARGET_MS)) {
+    verdict.push(`the snapshot target (< 1 s) is **not met**: ${f0(snapshotMs)} ms (first) / ${f0(steadyMs)} ms (steady state) alone${live.length ? `, ${live.map((x) => `${f0(x.ms)} ms (${x.label})`).join(' / ')} with ingestion continuing` : ''}`);
+  } else {
+    verdict.push('the snapshot target (< 1 s) is met');
+  }
   verdict.push(best(rs.totalMs) < RESTORE_TARGET_MS ? 'the restore target (< 2 s) is met' : `the restore target (< 2 s) is **not met**: ${f0(best(rs.totalMs))} ms`);
   const pauseNote = `with detection in the packet thread a snapshot stops ingestion for ${f0(ingInline.on.pauseMaxMs)} ms at worst (image ${f0(best(img.imageMs))} + detector state ${f0(best(img.stateMs))} + inventory ${f0(best(img.inventoryMs))} ms at best: ${f0(pauseInline)} ms)`;
   const load = `load average ${loadStart.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min) at start, ${loadEnd.map((x) => x.toFixed(2)).join(' / ')} at the end, ${cpus().length} cores${loadStart[0]! > 0.5 * cpus().length || loadEnd[0]! > 0.5 * cpus().length ? ' — other work was running: expect noise' : ''}`;

@@ -14,7 +14,7 @@ import { WasmCore, type CoreOptions } from '../sensor/core/wasm-core.ts';
 import type { CoreImage } from '../sensor/core/core-image.ts';
 import type { Breach } from '../sensor/models/breach.ts';
 import { Detector } from '../sensor/models/detector.ts';
-import { SavedStateError } from '../sensor/models/saved-fields.ts';
+import { SavedStateError, loadFields } from '../sensor/models/saved-fields.ts';
 import { flushCore, pumpCapture, type CapturePosition, type Drain } from '../sensor/pipeline/capture-pump.ts';
 import { openCaptureInput } from '../sensor/sources/capture-input.ts';
 import { buildScenario } from './scenario/generate.ts';
@@ -88,6 +88,10 @@ test('a detector resumed from a snapshot raises exactly the breaches of the unin
     assert.equal(b.summary.top_devices, a.summary.top_devices);
     assert.equal(b.summary.tables, a.summary.tables);
   }
+  // the same saved bytes restored again after a detector restored from them has run on:
+  // v8.deserialize may give typed arrays over those very bytes, which must not be shared
+  const again = await resumed(a.saved[1]!);
+  assert.equal(again.breaches, a.breaches.slice(a.saved[1]!.before), 'restored twice from one buffer');
 });
 
 test('saved detection state of another shape is refused, not half-applied', () => {
@@ -97,6 +101,15 @@ test('saved detection state of another shape is refused, not half-applied', () =
   const s = d.saveState() as { engine: { models: { windows: { nums: unknown } }[] } };
   s.engine.models[0]!.windows.nums = new Uint32Array(4);
   assert.throws(() => d.loadState(s), (e: unknown) => e instanceof SavedStateError);
+});
+
+test('restored typed arrays belong to the restored object, never views of the saved bytes (v8.deserialize may hand back such views)', () => {
+  const saved = new Float64Array([1, 2, 3, 4]);
+  const target = { nums: new Float64Array(4), used: 0 };
+  loadFields(target, { nums: saved, used: 4 }, ['nums', 'used'], 'test');
+  target.nums[0] = 99;
+  assert.is(saved[0], 1, 'the saved bytes are untouched by the restored object');
+  assert.is(target.used, 4);
 });
 
 test.run();

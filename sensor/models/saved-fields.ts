@@ -35,5 +35,8 @@ export function loadFields(obj: object, saved: unknown, names: readonly string[]
       : typeof got === typeof have;
     if (!same) throw new SavedStateError(`${what}: saved ${n} is not what this version keeps there`);
   }
-  for (const n of names) o[n] = s[n];
+  // copies: v8.deserialize may hand back typed arrays over the serialized
+  // bytes themselves, so a store restored twice from one buffer would share
+  // (and corrupt) its arrays with the first
+  for (const n of names) o[n] = ArrayBuffer.isView(s[n]) ? (s[n] as Float64Array).slice() : s[n];
 }

@@ -98,9 +98,10 @@ export class SnapshotReadError extends Error {}
 
 function image(dbs: SnapshotDbs, core: string, r: ImageRecord): CoreImage {
   const chunks: CoreChunk[] = r.chunks.map((index) => {
+    // getBinary returns a copy of its own (not a view of the map): no second copy
     const bytes = dbs.chunks.getBinary([core, index]);
     if (!bytes || bytes.length !== CHUNK_BYTES) throw new SnapshotReadError(`the snapshot's ${core} chunk ${index} is missing or damaged`);
-    return { index, bytes: new Uint8Array(bytes) };
+    return { index, bytes };
   });
   return { layout: r.layout, pages: r.pages, globals: r.globals, chunks };
 }
