@@ -45,8 +45,13 @@ function zeroChunk(words: Int32Array, w: number): boolean {
   return true;
 }
 
-/** A copy of memory and globals as they are now. */
-export function takeImage(memory: WebAssembly.Memory, globals: readonly WebAssembly.Global[], layout: string): CoreImage {
+/**
+ * A copy of memory and globals as they are now. `spare`: chunk buffers an
+ * earlier image no longer needs (the state writer hands them back once
+ * written), filled instead of new ones — half a GiB of fresh 64 KiB
+ * allocations costs more in page faults than the copy itself.
+ */
+export function takeImage(memory: WebAssembly.Memory, globals: readonly WebAssembly.Global[], layout: string, spare?: Uint8Array[]): CoreImage {
   const buf = memory.buffer;
   const words = new Int32Array(buf);
   const u8 = new Uint8Array(buf);
@@ -54,7 +59,10 @@ export function takeImage(memory: WebAssembly.Memory, globals: readonly WebAssem
   const chunks: CoreChunk[] = [];
   for (let i = 0; i < pages; i++) {
     if (zeroChunk(words, i * (CHUNK_BYTES / 4))) continue;
-    chunks.push({ index: i, bytes: u8.slice(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES) });
+    const from = u8.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
+    const reuse = spare?.pop();
+    if (reuse && reuse.length === CHUNK_BYTES) { reuse.set(from); chunks.push({ index: i, bytes: reuse }); }
+    else chunks.push({ index: i, bytes: from.slice() });
   }
   return { layout, pages, chunks, globals: globals.map((g) => g.value as number | bigint) };
 }

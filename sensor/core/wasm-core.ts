@@ -259,9 +259,9 @@ export class WasmCore {
     return (this.globalsCache ??= stateGlobals(this.x as unknown as Record<string, unknown>));
   }
 
-  /** A copy of the core's whole state (memory chunks in use and globals), as of now. */
-  image(): CoreImage {
-    return takeImage(this.x.memory, this.globals(), this.layout());
+  /** A copy of the core's whole state (memory chunks in use and globals), as of now; `spare`: chunk buffers to fill first (core-image.ts). */
+  image(spare?: Uint8Array[]): CoreImage {
+    return takeImage(this.x.memory, this.globals(), this.layout(), spare);
   }
 
   /**

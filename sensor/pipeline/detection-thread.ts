@@ -5,7 +5,7 @@
 // have learned it in place (Detector.pullShipped → WasmCore.learnShipped),
 // so the breaches are those of inline detection. Started by
 // ThreadedDetection; blocks in Atomics.wait between pulls.
-import { workerData, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { REC_SIZE } from '../core/flow-record.ts';
 import { WasmCore } from '../core/wasm-core.ts';
 import { Detector } from '../models/detector.ts';
@@ -56,6 +56,7 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
   const reporterNames = new Map<number, string>();
   const state = init.state;
   let raised: Breach[] = [];
+  const spare: Uint8Array[] = [];
   const detector = new Detector(core, { ...init.setup, reporterName: (id) => reporterNames.get(id), onBreach: (b) => { sink.write(b); if (state) raised.push(b); } });
   if (state?.restore) {
     if (!state.restore.image) throw new Error('the saved detection state has no image of the detection core');
@@ -84,7 +85,12 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
     if (state && raised.length) { state.port.postMessage({ kind: 'breaches', breaches: raised } satisfies WriterMessage); raised = []; }
     if (state && (flags & F_SNAPSHOT)) {
       // after this slot's breaches on the same port: the writer stores them before the snapshot
-      const image = core.image();
+      // the chunk buffers of this thread's earlier images, handed back by the writer once written
+      for (let m = receiveMessageOnPort(state.port); m; m = receiveMessageOnPort(state.port)) {
+        const r = m.message as { kind: string; buffers?: Uint8Array[] };
+        if (r.kind === 'spare' && r.buffers && spare.length < 16384) spare.push(...r.buffers);
+      }
+      const image = core.image(spare);
       const now = detector.engine.latest;
       const m: WriterMessage = {
         kind: 'detection', id: flags >>> SNAPSHOT_ID_SHIFT, image, state: new Uint8Array(serialize(detector.saveState())),

@@ -184,7 +184,8 @@ export class StateKeeper {
 
   private take(core: WasmCore, detection: DetectionStage | null, captureTs: number | null): number {
     const t0 = performance.now();
-    const image = core.image();
+    this.writer.poll();
+    const image = core.image(this.writer.spare);
     const copied = performance.now() - t0;
     const watched = this.watchedNow();
     const reporters = this.reporters?.saveState() ?? [];

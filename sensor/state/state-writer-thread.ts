@@ -38,10 +38,18 @@ export type WriterMessage =
 export type WriterReport =
   | { kind: 'written'; id: number; bytes: number; ms: number }
   | { kind: 'failed'; error: string }
-  | { kind: 'closed'; breaches: { added: number; duplicates: number }; snapshots: number };
+  | { kind: 'closed'; breaches: { added: number; duplicates: number }; snapshots: number }
+  /** an image's chunk buffers, written: the next image fills these instead of new ones */
+  | { kind: 'spare'; buffers: Uint8Array[] };
 
 /** Test-only fault injection (test/state-resume.test.ts): the process is killed inside the transaction of this snapshot. */
 const KILL_IN_SNAPSHOT = Number(process.env.EDGE_SENSOR_TEST_KILL_IN_SNAPSHOT ?? 0);
+
+function giveBack(port: MessagePort, image: CoreImage | null): void {
+  if (!image?.chunks.length) return;
+  const buffers = image.chunks.map((c) => c.bytes);
+  port.postMessage({ kind: 'spare', buffers } satisfies WriterReport, buffers.map((b) => b.buffer as ArrayBuffer));
+}
 
 function run(init: WriterInit): void {
   let db: StateDb;
@@ -114,6 +122,9 @@ function run(init: WriterInit): void {
       // the history keeps RETENTION of the input's own clock (an old capture's breaches are not old to it); the outbox is never pruned
       if (rec.capture_ts !== null) await breaches.prune(DEFAULT_RETENTION_S, rec.capture_ts * 1000);
       init.main.postMessage({ kind: 'written', id, bytes: rec.bytes, ms } satisfies WriterReport);
+      // LMDB copied the chunks into its pages: their buffers go back for the next images
+      giveBack(init.main, p.image);
+      if (d?.image && init.detection) giveBack(init.detection, d.image);
     }).catch(fail);
   };
 

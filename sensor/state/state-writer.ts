@@ -17,6 +17,9 @@ import type { WriterInit, WriterMessage, WriterReport } from './state-writer-thr
 /** Test-only fault injection (test/state-resume.test.ts): the process is killed once this many snapshots with an input part-way read are written. */
 const KILL_AFTER_SNAPSHOT = Number(process.env.EDGE_SENSOR_TEST_KILL_AFTER_SNAPSHOT ?? 0);
 
+/** Spare chunk buffers kept at most (64 KiB each: 1 GiB). */
+const MAX_SPARE = 16384;
+
 export interface SnapshotStats { written: number; last_bytes: number; last_ms: number; max_ms: number; pending: number }
 
 export class StateWriter {
@@ -35,6 +38,8 @@ export class StateWriter {
   /** the thread failed (it says why): nothing more is written */
   error: string | null = null;
   readonly stats: SnapshotStats = { written: 0, last_bytes: 0, last_ms: 0, max_ms: 0, pending: 0 };
+  /** chunk buffers of written images, handed back for the next (core-image.ts takeImage) */
+  readonly spare: Uint8Array[] = [];
 
   constructor(readonly dir: string, withDetection: boolean) {
     const main = new MessageChannel();
@@ -122,8 +127,8 @@ export class StateWriter {
     this.port.postMessage(m, transfer);
   }
 
-  /** Reports that arrived while this thread was busy. */
-  private poll(): void {
+  /** Reports that arrived while this thread was busy (spare buffers among them). */
+  poll(): void {
     for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) this.report(m.message as WriterReport);
   }
 
@@ -139,6 +144,8 @@ export class StateWriter {
       this.error ??= r.error;
       this.inFlight.clear();
       for (const f of this.failWaiters.splice(0)) f();
+    } else if (r.kind === 'spare') {
+      if (this.spare.length < MAX_SPARE) this.spare.push(...r.buffers.slice(0, MAX_SPARE - this.spare.length));
     } else if (r.kind === 'closed') {
       this.resolveClosed?.(r);
     }
