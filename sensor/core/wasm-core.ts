@@ -740,6 +740,26 @@ export class WasmCore {
    * reporter id), its connections in the week profile. Call with the
    * observation region drained (the rows pass through it).
    */
+  /** The same rows raw (56 bytes each: sensor/state/inventory.ts), copied out in one piece for another thread to format. */
+  learnInventoryRaw(): { rows: Uint8Array; count: number } {
+    if (!this.learning) return { rows: new Uint8Array(0), count: 0 };
+    const parts: Uint8Array[] = [];
+    let count = 0;
+    for (let start = 0; start >= 0;) {
+      const n = this.x.learnExportInventory(start);
+      if (n < 0) throw new Error('learnInventory: the observation region is not drained');
+      this.ensureViews();
+      const base = this.x.observationsPtr();
+      parts.push(this.u8.slice(base, base + n * INVENTORY_ROW));
+      count += n;
+      start = this.x.learnExportNext();
+    }
+    const rows = new Uint8Array(count * INVENTORY_ROW);
+    let at = 0;
+    for (const p of parts) { rows.set(p, at); at += p.length; }
+    return { rows, count };
+  }
+
   learnInventory(): DeviceInventoryRow[] {
     if (!this.learning) return [];
     const rows: DeviceInventoryRow[] = [];

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_LEARN_CAPACITIES, type DeviceProfileRow, type LearnCapacities, type LearnTableStats, type WasmCore } from '../core/wasm-core.ts';
 import { SavedStateError } from './saved-fields.ts';
 import type { DeviceRow } from '../state/device-store.ts';
+import { INVENTORY_ROW, inventoryRows, type RawInventory } from '../state/inventory.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { formatMac, parseAddress } from '../flows/ip-address.ts';
 import { ObservationView } from '../learn/observation.ts';
@@ -99,6 +100,7 @@ export class Detector {
   private readonly byModel = new Map<string, number>();
   private readonly byDevice = new Map<string, number>();
   private readonly tags: DeviceTags;
+  private readonly tagConfig: TagConfig;
   private readonly reporterName: ((id: number) => string | undefined) | undefined;
   private groups: PeerGroups | null = null;
   private nextGroups = NaN;
@@ -113,6 +115,7 @@ export class Detector {
     core.setGateProgram(compileModels(models));
     this.similarAsked = opts.similar ?? [];
     this.tags = new DeviceTags(opts.tags);
+    this.tagConfig = opts.tags ?? {};
     this.reporterName = opts.reporterName;
     this.engine = new ModelEngine(models, {
       learningS: opts.learningS, baselineS: opts.baselineS, communityIdSeed: opts.communityIdSeed, maxKeys: opts.maxKeys,
@@ -194,16 +197,19 @@ export class Detector {
    * devices; call with the observation region drained, after a pull).
    */
   inventory(now: number): DeviceRow[] {
-    const risk = new Map(this.engine.deviceRisk(now, Infinity).map((r) => [r.device, r.risk]));
-    return this.core.learnInventory().map((d) => {
-      const tags = [...this.tags.of(d.ip)];
-      const iface = d.reporter !== undefined ? this.reporterName?.(d.reporter) : undefined;
-      return {
-        ip: d.ip, ...(d.mac ? { mac: formatMac(d.mac) } : {}), ...(iface ? { interface: iface } : {}), ...(tags.length ? { tags } : {}),
-        first_seen: new Date(d.firstSeen * 1000).toISOString(), last_seen: new Date(d.lastSeen * 1000).toISOString(),
-        risk: risk.get(d.ip) ?? 0, breaches: this.byDevice.get(d.ip) ?? 0,
-      };
-    });
+    return inventoryRows(this.inventoryRaw(now));
+  }
+
+  /** The inventory's raw rows and what only this thread knows of them: the state writer formats them (sensor/state/inventory.ts). */
+  inventoryRaw(now: number): RawInventory {
+    const { rows, count } = this.core.learnInventoryRaw();
+    const ids = new Set<number>();
+    const dv = new DataView(rows.buffer, rows.byteOffset, rows.byteLength);
+    for (let i = 0; i < count; i++) { const r = dv.getUint32(i * INVENTORY_ROW + 40, true); if (r) ids.add(r); }
+    return {
+      rows, count, now, risk: this.engine.riskEntries(), breaches: [...this.byDevice], tags: this.tagConfig,
+      reporters: [...ids].map((id) => [id, this.reporterName?.(id) ?? ''] as [number, string]).filter(([, n]) => n !== ''),
+    };
   }
 
   /** The learning tables' statistics (capacity, use, evictions). */

@@ -26,6 +26,7 @@ import { forgetOldest } from './bounded.ts';
 import { DeviceTags } from './tags.ts';
 import { BUCKETS, WindowStore } from './window-store.ts';
 import { SavedStateError } from './saved-fields.ts';
+import { decayedRisk } from '../state/inventory.ts';
 
 
 export interface EngineOptions {
@@ -278,9 +279,14 @@ export class ModelEngine {
    */
   deviceRisk(now: number, top = 20): { device: string; risk: number }[] {
     return [...this.risk.entries()]
-      .map(([device, r]) => ({ device, risk: Math.round(r.score * 2 ** (-(Math.max(0, now - r.t)) / 86400) * 10) / 10 }))
+      .map(([device, r]) => ({ device, risk: decayedRisk(r.score, r.t, now) }))
       .sort((a, b) => b.risk - a.risk)
       .slice(0, top);
+  }
+
+  /** Every device's rolling score as [device, score, its time], undecayed (the inventory decays it: sensor/state/inventory.ts). */
+  riskEntries(): [string, number, number][] {
+    return [...this.risk].map(([d, r]) => [d, r.score, r.t]);
   }
 
   private addRisk(device: string, score: number, t: number): void {

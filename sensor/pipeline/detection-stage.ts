@@ -125,7 +125,7 @@ class InlineDetection implements DetectionStage {
     if (!this.state) return;
     const now = this.detector.engine.latest;
     this.state.writer.detectionPart(id, new Uint8Array(serialize(this.detector.saveState())),
-      this.detector.inventory(Number.isFinite(now) ? now : 0), this.detector.tables());
+      this.detector.inventoryRaw(Number.isFinite(now) ? now : 0), this.detector.tables());
   }
 
   async finish(now: number, log: Log): Promise<DetectionSummary> {

@@ -94,9 +94,9 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
       const now = detector.engine.latest;
       const m: WriterMessage = {
         kind: 'detection', id: flags >>> SNAPSHOT_ID_SHIFT, image, state: new Uint8Array(serialize(detector.saveState())),
-        devices: detector.inventory(Number.isFinite(now) ? now : 0), tables: detector.tables(),
+        inventory: detector.inventoryRaw(Number.isFinite(now) ? now : 0), tables: detector.tables(),
       };
-      state.port.postMessage(m, image.chunks.map((c) => c.bytes.buffer as ArrayBuffer));
+      state.port.postMessage(m, [...image.chunks.map((c) => c.bytes.buffer as ArrayBuffer), m.inventory!.rows.buffer as ArrayBuffer]);
     }
     consumed(ctl, seq);
     busy += performance.now() - b0;

@@ -16,7 +16,8 @@ import type { CoreImage } from '../core/core-image.ts';
 import { openStateDb, type StateDb } from './state-db.ts';
 import { BreachStore, DEFAULT_RETENTION_S } from './breach-store.ts';
 import { writeSnapshot, type Checkpoint } from './snapshot-store.ts';
-import { DeviceStore, type DeviceRow } from './device-store.ts';
+import { DeviceStore } from './device-store.ts';
+import { inventoryRows, type RawInventory } from './inventory.ts';
 import { writeStatus, type SensorStatus } from './status-store.ts';
 import type { LearnTableStats } from '../core/wasm-core.ts';
 
@@ -31,7 +32,7 @@ export interface WriterInit {
 export type WriterMessage =
   | { kind: 'breaches'; breaches: Breach[] }
   | { kind: 'packet'; id: number; image: CoreImage | null; checkpoint: Checkpoint; captureTs: number | null; detectionPart: boolean; status: SensorStatus; pauseMs: number }
-  | { kind: 'detection'; id: number; image: CoreImage | null; state: Uint8Array; devices?: DeviceRow[]; tables?: LearnTableStats[] }
+  | { kind: 'detection'; id: number; image: CoreImage | null; state: Uint8Array; inventory?: RawInventory; tables?: LearnTableStats[] }
   | { kind: 'close'; status: SensorStatus };
 
 /** What the writer reports back to the packet thread. */
@@ -108,7 +109,7 @@ function run(init: WriterInit): void {
       const ms = performance.now() - t0;
       snapshots++;
       // what `edge-sensor status` and `devices` read: informational, each its own transaction after the snapshot
-      if (d?.devices) await devices.putDevices(d.devices);
+      if (d?.inventory) await devices.putDevices(inventoryRows(d.inventory));
       const tables = d?.tables?.map((t) => ({ name: t.name, capacity: t.capacity, used: t.used, evictions: t.evictions }));
       status = {
         ...p.status, updated_at: new Date().toISOString(),

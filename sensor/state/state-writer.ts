@@ -10,7 +10,7 @@ import type { CoreImage } from '../core/core-image.ts';
 import type { Breach } from '../models/breach.ts';
 import type { Checkpoint } from './snapshot-store.ts';
 import type { SensorStatus } from './status-store.ts';
-import type { DeviceRow } from './device-store.ts';
+import type { RawInventory } from './inventory.ts';
 import type { LearnTableStats } from '../core/wasm-core.ts';
 import type { WriterInit, WriterMessage, WriterReport } from './state-writer-thread.ts';
 
@@ -73,8 +73,8 @@ export class StateWriter {
   }
 
   /** The detection part of snapshot `id`, from this thread (inline detection: its state; the packet core's image holds its learning). */
-  detectionPart(id: number, state: Uint8Array, devices?: DeviceRow[], tables?: LearnTableStats[]): void {
-    if (!this.error) this.post({ kind: 'detection', id, image: null, state, devices, tables });
+  detectionPart(id: number, state: Uint8Array, inventory?: RawInventory, tables?: LearnTableStats[]): void {
+    if (!this.error) this.post({ kind: 'detection', id, image: null, state, inventory, tables }, inventory ? [inventory.rows.buffer as ArrayBuffer] : []);
   }
 
   /** Whether a snapshot is still being written (one at a time: the next waits). */
