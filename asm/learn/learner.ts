@@ -179,30 +179,46 @@ export const PORT_ROW: usize = 24;
 let exportNext: i32 = -1;
 export function learnExportNext(): i32 { return exportNext; }
 
-export function learnExportDevices(start: i32, minConns: f64): i32 {
+/**
+ * Rows of `rowBytes` into the observation region for the devices from table
+ * slot `start`, as many as fit: `write(entry, row)` fills one and says
+ * whether it counts (false: the device is left out). learnExportNext() is
+ * where to go on (-1: done). -1 when the region is not drained.
+ */
+function exportDevices(start: i32, rowBytes: usize, write: (d: usize, row: usize) => bool): i32 {
   if (!ready || obsCount != 0) return -1;
-  const room = <i32>((<usize>obsCap * OBS_SIZE) / DEVICE_ROW);
+  const room = <i32>((<usize>obsCap * OBS_SIZE) / rowBytes);
   let n = 0;
   let i = <u32>(start > 0 ? start : 0);
   for (; i <= devices.mask && n < room; i++) {
     if (!devices.occupied(i)) continue;
-    const d = devices.at(i);
-    const dp = devices.payload(d);
-    if (load<f64>(dp + D_WEEK_TOTAL) < minConns) continue;
-    const row = obsBase + <usize>n * DEVICE_ROW;
-    copyWords(row, d, 16);
-    const all = load<f64>(dp + D_ALL_1D);
-    store<f64>(row + 16, all > 0 ? load<f64>(dp + D_SERVED_1D) / all : 0);
-    store<f64>(row + 24, load<f64>(dp + D_WEEK_TOTAL));
-    for (let h: usize = 0; h < 24; h++) {
-      let c: u32 = 0;
-      for (let day: usize = 0; day < 7; day++) c += <u32>load<u16>(dp + D_WEEK + ((day * 24 + h) << 1));
-      store<f32>(row + 32 + (h << 2), <f32>c);
-    }
-    n++;
+    if (write(devices.at(i), obsBase + <usize>n * rowBytes)) n++;
   }
   exportNext = i > devices.mask ? -1 : <i32>i;
   return n;
+}
+
+/** learnExportDevices' threshold (a module variable: the row writer is a function without captures). */
+let exportMinConns: f64 = 0;
+
+function profileRow(d: usize, row: usize): bool {
+  const dp = devices.payload(d);
+  if (load<f64>(dp + D_WEEK_TOTAL) < exportMinConns) return false;
+  copyWords(row, d, 16);
+  const all = load<f64>(dp + D_ALL_1D);
+  store<f64>(row + 16, all > 0 ? load<f64>(dp + D_SERVED_1D) / all : 0);
+  store<f64>(row + 24, load<f64>(dp + D_WEEK_TOTAL));
+  for (let h: usize = 0; h < 24; h++) {
+    let c: u32 = 0;
+    for (let day: usize = 0; day < 7; day++) c += <u32>load<u16>(dp + D_WEEK + ((day * 24 + h) << 1));
+    store<f32>(row + 32 + (h << 2), <f32>c);
+  }
+  return true;
+}
+
+export function learnExportDevices(start: i32, minConns: f64): i32 {
+  exportMinConns = minConns;
+  return exportDevices(start, DEVICE_ROW, profileRow);
 }
 
 export function learnExportPorts(start: i32, minConns: f64): i32 {
@@ -231,27 +247,21 @@ export function learnExportPorts(start: i32, minConns: f64): i32 {
  * u32 0, f64 connections made in the week profile.
  */
 export const INVENTORY_ROW: usize = 56;
+
+function inventoryRow(d: usize, row: usize): bool {
+  const dp = devices.payload(d);
+  copyWords(row, d, 16);
+  store<f64>(row + 16, devices.first(d));
+  store<f64>(row + 24, devices.last(d));
+  store<u64>(row + 32, load<u64>(dp + D_MAC));
+  store<u32>(row + 40, load<u32>(dp + D_IFACE));
+  store<u32>(row + 44, 0);
+  store<f64>(row + 48, load<f64>(dp + D_WEEK_TOTAL));
+  return true;
+}
+
 export function learnExportInventory(start: i32): i32 {
-  if (!ready || obsCount != 0) return -1;
-  const room = <i32>((<usize>obsCap * OBS_SIZE) / INVENTORY_ROW);
-  let n = 0;
-  let i = <u32>(start > 0 ? start : 0);
-  for (; i <= devices.mask && n < room; i++) {
-    if (!devices.occupied(i)) continue;
-    const d = devices.at(i);
-    const dp = devices.payload(d);
-    const row = obsBase + <usize>n * INVENTORY_ROW;
-    copyWords(row, d, 16);
-    store<f64>(row + 16, devices.first(d));
-    store<f64>(row + 24, devices.last(d));
-    store<u64>(row + 32, load<u64>(dp + D_MAC));
-    store<u32>(row + 40, load<u32>(dp + D_IFACE));
-    store<u32>(row + 44, 0);
-    store<f64>(row + 48, load<f64>(dp + D_WEEK_TOTAL));
-    n++;
-  }
-  exportNext = i > devices.mask ? -1 : <i32>i;
-  return n;
+  return exportDevices(start, INVENTORY_ROW, inventoryRow);
 }
 
 /** Statistics of the six tables (devices, endpoints, pairs, channels, client ports, beacons), 16 bytes each at out. */
