@@ -19,6 +19,7 @@ import type { WasmCore } from '../core/wasm-core.ts';
 import { ImageMismatchError, type CoreImage } from '../core/core-image.ts';
 import type { Log } from '../log/logger.ts';
 import { freshState, openStateDb } from '../state/state-db.ts';
+import { acquireWriterLock } from '../state/writer-lock.ts';
 import { readSnapshot, type Checkpoint, type InputCheckpoint, type WatchedFile } from '../state/snapshot-store.ts';
 import { StateWriter, type SnapshotStats } from '../state/state-writer.ts';
 import type { CapturePosition } from './capture-pump.ts';
@@ -83,10 +84,21 @@ export class StateKeeper {
       if (aside) log.info({ state: opts.dir, moved_to: aside }, 'old state moved aside (--fresh-state)');
     }
     const db = openStateDb(opts.dir);
-    let saved;
-    try { saved = readSnapshot(db); } finally { await db.close(); }
-    return new StateKeeper(opts, log, detectionThread, saved);
+    let saved, release: (() => void) | null = null;
+    try {
+      release = acquireWriterLock(db.dir);
+      saved = readSnapshot(db);
+    } catch (e) {
+      release?.();
+      throw e;
+    } finally { await db.close(); }
+    const keeper = new StateKeeper(opts, log, detectionThread, saved);
+    keeper.releaseLock = release;
+    return keeper;
   }
+
+  /** the state's writer lock (writer-lock.ts), released once the writer has closed */
+  private releaseLock: (() => void) | null = null;
 
   private constructor(readonly opts: StateOptions, private readonly log: Log, detectionThread: boolean, saved: ReturnType<typeof readSnapshot>) {
     this.packetImage = saved?.packetImage ?? null;
@@ -202,6 +214,7 @@ export class StateKeeper {
   async finish(core: WasmCore, detection: DetectionStage | null, captureTs: number | null, snapshot: boolean): Promise<StateSummary> {
     if (snapshot && !this.writer.error) await this.writer.written(this.take(core, detection, captureTs));
     const r = await this.writer.close(this.status(core, false));
+    this.releaseLock?.();
     if (r.error) this.log.error({ state: this.opts.dir, error: r.error }, 'cannot keep state');
     return {
       dir: this.opts.dir, resumed_from: this.resumedFrom,
