@@ -13,7 +13,7 @@ import { ThreadedFlowSink } from '../sinks/threaded-flow-sink.ts';
 import type { SinkCounters } from '../sinks/fd-write.ts';
 import { flushCore, pumpCapture, type CapturePosition, type Drain } from './capture-pump.ts';
 import { EventPump } from './event-pump.ts';
-import { openDetection, type DetectionOptions, type DetectionSummary } from './detection-stage.ts';
+import type { DetectionOptions, DetectionSummary } from './detection-stage.ts';
 import { detectInput, firstBytesHex, isFlowFormat, readFlowInput, type FlowFormat, type InputFormat } from './flow-inputs.ts';
 import { ReporterIds } from '../flowlogs/flow-event.ts';
 import { expandInput } from '../flowlogs/text-input.ts';
@@ -21,7 +21,7 @@ import type { EventOptions } from '../core/wasm-core.ts';
 import type { NetflowStats } from '../netflow/common.ts';
 import { InterfaceStats, type InterfaceSnapshot } from '../netflow/interface-stats.ts';
 import { Progress } from './progress.ts';
-import { StateKeeper, type StateOptions, type StateSummary } from './state-keeper.ts';
+import { openDetectionWithState, type StateOptions, type StateSummary } from './state-keeper.ts';
 
 export interface AnalyzeOptions extends Omit<DetectionOptions, 'state'> {
   inputs: string[];
@@ -123,14 +123,8 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   let flowRecords = 0, interim = 0, firstTs = Infinity, lastRecordTs = -Infinity;
   const reporters = new ReporterIds();
   const ctx = { localNets: new LocalNets(opts.localNets), communityIdSeed: opts.communityIdSeed, reporterName: (id: number) => reporters.name(id) };
-  const threaded = !!opts.breachesTo && !opts.onBreach && !opts.inlineDetection;
-  const keeper = opts.state ? await StateKeeper.open(opts.state, log, threaded) : null;
-  // with state the core's layout must not depend on the inputs: the flow-event merger is set up at once
-  if (keeper) core.enableEvents(opts.events);
-  const detector = openDetection(core, { ...opts, reporters, state: keeper ? { writer: keeper.writer, restore: keeper.detection } : undefined }); // before the flow sink (detection-stage.ts says why)
-  if (keeper && !detector && keeper.detection) throw new Error(`the state in ${opts.state!.dir} was saved with detection on: run with --breaches, or start over with --fresh-state`);
-  keeper?.restoreCore(core);
-  keeper?.trackReporters(reporters);
+  // before the flow sink (detection-stage.ts says why)
+  const { keeper, detector } = await openDetectionWithState(core, { ...opts, state: undefined, reporters }, opts.state, opts.events, log);
   const sink = opts.flowsTo
     ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters, lazy: smallInputs(opts.inputs) })
     : null;

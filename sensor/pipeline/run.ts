@@ -25,10 +25,10 @@ import { openCaptureInput } from '../sources/capture-input.ts';
 import { flushCore, pumpCapture, type Drain } from './capture-pump.ts';
 import { CoreDataSets } from './core-data-sets.ts';
 import { EventPump } from './event-pump.ts';
-import { openDetection, type DetectionOptions, type DetectionSummary } from './detection-stage.ts';
+import type { DetectionOptions, DetectionSummary } from './detection-stage.ts';
 import { detectInput, readFlowInput, sampledFrameIngest } from './flow-inputs.ts';
 import type { ResumePoint } from '../flowlogs/azure-reader.ts';
-import { StateKeeper, type StateOptions, type StateSummary } from './state-keeper.ts';
+import { openDetectionWithState, type StateOptions, type StateSummary } from './state-keeper.ts';
 import type { CapturePosition } from './capture-pump.ts';
 
 export interface WatchSpec { dir: string; format: FlowLogFormat | 'auto' }
@@ -92,14 +92,8 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   // Files (a watched folder, a capture file) and pipes wait for it instead:
   // what they hold is still there, so their breaches stay exact.
   const shedWhenBehind = (opts.netflow?.length ?? 0) > 0;
-  const threaded = !!opts.breachesTo && !opts.onBreach && !opts.inlineDetection;
-  const keeper = opts.state ? await StateKeeper.open(opts.state, log, threaded) : null;
-  // with state the core's layout must not depend on the inputs: the flow-event merger is set up at once
-  if (keeper) core.enableEvents(opts.events);
-  const detector = openDetection(core, { shedWhenBehind, ...opts, reporters, log, state: keeper ? { writer: keeper.writer, restore: keeper.detection } : undefined }); // before the flow sink (detection-stage.ts says why)
-  if (keeper && !detector && keeper.detection) throw new Error(`the state in ${opts.state!.dir} was saved with detection on: run with --breaches, or start over with --fresh-state`);
-  keeper?.restoreCore(core);
-  keeper?.trackReporters(reporters);
+  // before the flow sink (detection-stage.ts says why)
+  const { keeper, detector } = await openDetectionWithState(core, { shedWhenBehind, ...opts, state: undefined, reporters, log }, opts.state, opts.events, log);
   const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
   let flowRecords = 0;
   // learned from first (the detector), then shipped to the writer thread

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../core/package-root.ts';
 import type { SensorStatus } from '../state/status-store.ts';
 import { createHash } from 'node:crypto';
-import type { WasmCore } from '../core/wasm-core.ts';
+import type { EventOptions, WasmCore } from '../core/wasm-core.ts';
 import { ImageMismatchError, type CoreImage } from '../core/core-image.ts';
 import type { Log } from '../log/logger.ts';
 import { freshState, openStateDb } from '../state/state-db.ts';
@@ -24,7 +24,8 @@ import { readSnapshot, type Checkpoint, type InputCheckpoint, type WatchedFile }
 import { StateWriter, type SnapshotStats } from '../state/state-writer.ts';
 import type { CapturePosition } from './capture-pump.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
-import type { DetectionRestore, DetectionStage } from './detection-stage.ts';
+import { openDetection, type DetectionRestore, type DetectionStage } from './detection-stage.ts';
+import { StateError } from '../state/state-error.ts';
 
 export interface StateOptions {
   dir: string;
@@ -43,7 +44,10 @@ export interface StateSummary {
   error?: string;
 }
 
-export class StateSettingsError extends Error {}
+/** The state was saved by another build or with other settings: refused, never misread (one line, like every StateError). */
+export class StateSettingsError extends StateError {
+  constructor(message: string, dir: string) { super(message, dir, 'SETTINGS'); this.name = 'StateSettingsError'; }
+}
 
 const HEAD_BYTES = 65536;
 const VERSION = (() => { try { return String(JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version); } catch { return 'unknown'; } })();
@@ -117,7 +121,7 @@ export class StateKeeper {
     try {
       core.restore(this.packetImage);
     } catch (e) {
-      if (e instanceof ImageMismatchError) throw new StateSettingsError(`the state in ${this.opts.dir} was saved by another build of the sensor or with other settings (${e.message}): run with the options it was saved with, or start over with --fresh-state`);
+      if (e instanceof ImageMismatchError) throw new StateSettingsError(`the state in ${this.opts.dir} was saved by another build of the sensor or with other settings (${e.message}): run with the options it was saved with, or start over with --fresh-state`, this.opts.dir);
       throw e;
     }
     this.packetImage = null; // the chunks are the core's now
@@ -162,7 +166,7 @@ export class StateKeeper {
 
   /** A flow-record input's batch reached the core, `events` of it so far: a snapshot if one is due. */
   afterEvents(path: string, events: number, core: WasmCore, detection: DetectionStage | null, captureTs: number | null): void {
-    if (Date.now() - this.lastAt < this.everyMs || this.writer.busy || this.writer.error) return;
+    if (!this.due) return;
     const id = inputIdentity(path);
     if (!id || id.size < 0) return; // a folder: no single file's identity to resume against
     this.inputs.set(path, { name: path, identity: id, events, done: false });
@@ -171,7 +175,7 @@ export class StateKeeper {
 
   /** A capture's batch ended at `pos`: a snapshot if one is due and none is being written. */
   afterBatch(path: string, pos: CapturePosition, core: WasmCore, detection: DetectionStage | null, captureTs: number | null): void {
-    if (Date.now() - this.lastAt < this.everyMs || this.writer.busy || this.writer.error) return;
+    if (!this.due) return;
     const id = inputIdentity(path);
     if (id) this.inputs.set(path, { name: path, identity: id, position: { ...pos }, done: false });
     this.take(core, detection, captureTs);
@@ -222,4 +226,29 @@ export class StateKeeper {
       ...(r.error ? { error: r.error } : {}),
     };
   }
+}
+
+/**
+ * Detection as the pipelines (analyze, run) open it, with durable state when
+ * `state` is given: the state first (its lock and last snapshot), the core
+ * laid out as the saving run laid it out (the flow-event merger at once, so
+ * the layout does not depend on the inputs), detection with the state's
+ * writer and its saved part, then the core and the reporters' ids restored.
+ */
+export async function openDetectionWithState(
+  core: WasmCore,
+  detection: Parameters<typeof openDetection>[1] & { reporters: ReporterIds },
+  state: StateOptions | undefined,
+  events: EventOptions | undefined,
+  log: Log,
+): Promise<{ keeper: StateKeeper | null; detector: DetectionStage | null }> {
+  if (!state) return { keeper: null, detector: openDetection(core, detection) };
+  const threaded = !!detection.breachesTo && !detection.onBreach && !detection.inlineDetection;
+  const keeper = await StateKeeper.open(state, log, threaded);
+  core.enableEvents(events);
+  const detector = openDetection(core, { ...detection, state: { writer: keeper.writer, restore: keeper.detection } });
+  if (!detector && keeper.detection) throw new StateSettingsError(`the state in ${state.dir} was saved with detection on: run with --breaches, or start over with --fresh-state`, state.dir);
+  keeper.restoreCore(core);
+  keeper.trackReporters(detection.reporters);
+  return { keeper, detector };
 }

@@ -8,7 +8,7 @@
 /** Why the state could not be opened or written. */
 export type StateErrorCode =
   | 'EROFS' | 'EACCES' | 'EPERM' | 'ENOSPC' | 'EDQUOT' | 'EIO' | 'ENOENT' | 'ENOTDIR'
-  | 'MDB_MAP_FULL' | 'NOT_STATE' | 'READ_ONLY' | 'FORMAT' | 'IN_USE' | 'OTHER';
+  | 'MDB_MAP_FULL' | 'NOT_STATE' | 'READ_ONLY' | 'FORMAT' | 'IN_USE' | 'SETTINGS' | 'OTHER';
 
 export class StateError extends Error {
   constructor(message: string, readonly dir: string, readonly code: StateErrorCode, options?: { cause?: unknown }) {

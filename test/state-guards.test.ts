@@ -1,0 +1,59 @@
+// What guards a state directory: one sensor per state (writer-lock.ts) — a
+// second sensor on a state another live sensor writes is refused with one
+// clear line, a lock left by a sensor that died (kill -9) is taken over, a
+// clean run leaves no lock behind — and a state saved with other settings
+// (another table size, detection off where it was on) is refused with one
+// line, never misread.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cli } from './helpers/cli.ts';
+import { writeSynFlood } from './helpers/flood-pcap.ts';
+import { LOCK_FILE } from '../sensor/state/writer-lock.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'state-lock-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+const pcap = join(dir, 'tiny.pcap');
+writeSynFlood(pcap, 1000);
+
+test('a clean run leaves no lock; a state held by a live sensor is refused; a dead sensor\'s lock is taken over', () => {
+  const state = join(dir, 'state');
+  const first = cli(['analyze', pcap, '--state', state, '--summary', '/dev/null']);
+  assert.is(first.code, 0, first.stderr);
+  assert.not.ok(existsSync(join(state, LOCK_FILE)), 'released at the end');
+
+  writeFileSync(join(state, LOCK_FILE), `${process.pid}\n`); // this test process: alive
+  const held = cli(['analyze', pcap, '--state', state, '--summary', '/dev/null']);
+  assert.is(held.code, 1);
+  assert.match(held.stderr, new RegExp(`in use by another sensor \\(pid ${process.pid}\\)`));
+  assert.not.match(held.stderr, /\n\s+at /, 'one line, no stack');
+
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid!; // a process that has exited
+  writeFileSync(join(state, LOCK_FILE), `${gone}\n`);
+  const after = cli(['analyze', pcap, '--state', state, '--summary', '/dev/null']);
+  assert.is(after.code, 0, after.stderr);
+  assert.not.ok(existsSync(join(state, LOCK_FILE)));
+});
+
+test('a state saved with other settings is refused with one line, and left as it was', () => {
+  const state = join(dir, 'settings');
+  const saved = cli(['analyze', pcap, '--state', state, '--breaches', '/dev/null', '--summary', '/dev/null']);
+  assert.is(saved.code, 0, saved.stderr);
+  const budget = cli(['analyze', pcap, '--state', state, '--breaches', '/dev/null', '--memory', '128', '--summary', '/dev/null']);
+  assert.is(budget.code, 1);
+  // one line as the CLI prints a state's condition, not a crash report with a stack
+  assert.equal(budget.stderr.trim().split('\n').length, 1, budget.stderr);
+  assert.match(budget.stderr, /^edge-sensor analyze: the state in .* was saved by another build of the sensor or with other settings .*--fresh-state/);
+  const noDetection = cli(['analyze', pcap, '--state', state, '--summary', '/dev/null']);
+  assert.is(noDetection.code, 1);
+  assert.match(noDetection.stderr, /^edge-sensor analyze: the state in .* was saved with detection on: run with --breaches/);
+  assert.not.ok(existsSync(join(state, LOCK_FILE)), 'the refused runs released the lock');
+  // the state is intact: the saving options still carry on from it
+  const again = cli(['analyze', pcap, '--state', state, '--breaches', '/dev/null', '--summary', '/dev/null']);
+  assert.is(again.code, 0, again.stderr);
+});
+
+test.run();
