@@ -22,6 +22,7 @@ import { renderAwsFlowLogs } from './scenario/render-flowlogs.ts';
 import type { Log } from '../sensor/log/logger.ts';
 import { BUILTIN_MODELS } from '../sensor/models/catalogue.ts';
 import { LocalNets } from '../sensor/flows/local-nets.ts';
+import { StateKeeper } from '../sensor/pipeline/state-keeper.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-dthread-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -129,6 +130,22 @@ test('a detection thread that throws says so in shared memory: a packet thread w
   const summary = await stage.finish(core.lastTs(), log);
   assert.match(summary.error ?? '', /not whole entries/);
   assert.ok(log.errors.some((e) => (e.records_not_learned as number) >= records), 'every later pull dropped, counted');
+});
+
+test('with --state, a detection thread that dies after it was asked for its part of the last snapshot does not hang the end: the keeper stops waiting, says so, and the state stays at the snapshot before', async () => {
+  const core = new WasmCore();
+  const log = quietLog();
+  const keeper = await StateKeeper.open({ dir: join(dir, 'state-dies') }, log, true);
+  const stage = new ThreadedDetection(core, join(dir, 'state-dies.jsonl'), { learningS: 0 }, { state: { writer: keeper.writer, restore: null } });
+  // a pull whose log is cut mid-entry: the thread fails on the slot the snapshot publishes, before it sends its part
+  stage.pull({ takeLearnBatch: (cb: (log: Uint8Array, records: Uint8Array, n: number) => void) => cb(new Uint8Array(12), new Uint8Array(0), 0) } as unknown as WasmCore);
+  const finished = keeper.finish(core, stage, null, true);
+  const result = await Promise.race([finished, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000).unref())]);
+  assert.ok(result !== 'hung', 'the last snapshot does not wait forever for a part that will not come');
+  assert.ok(log.errors.some((e) => e.state !== undefined), 'logged');
+  assert.is(result.snapshots.written, 0, 'nothing half-written');
+  const summary = await stage.finish(core.lastTs(), log);
+  assert.match(summary.error ?? '', /not whole entries/);
 });
 
 test('a live input\'s detection thread that falls behind sheds learning instead of holding up the packet thread: every connection start learned or shed, counted, warned', async () => {

@@ -338,7 +338,10 @@ test('run --state: a restart reads no watched file twice, keeps its breaches onc
     const summary = join(tmp, `stateful-summary-${files}.json`);
     const r = start(['--watch', dir, '--poll', '0.2', '--breaches', '/dev/null', '--state', state, '--summary', summary]);
     await until(`${files} files read`, () => (r.stderr().match(/flow-log file read/g)?.length ?? 0) >= files, 60_000);
-    await new Promise((res) => setTimeout(res, 1200)); // polls pass: nothing more is read
+    // polls pass: nothing more is read. Long enough after start-up (tsx, the threads) for a dozen
+    // scans at 0.2 s — a file is read on its second stable scan — so a restart that did read
+    // its files again would have done so by now
+    await new Promise((res) => setTimeout(res, files === 0 ? 4000 : 1200));
     r.child.kill('SIGTERM');
     assert.is(await new Promise((res) => r.child.once('exit', res)), 0, r.stderr());
     return JSON.parse(readFileSync(summary, 'utf8'));
@@ -359,6 +362,7 @@ test('run --state: a restart reads no watched file twice, keeps its breaches onc
   writeFileSync(join(dir, 'vpc-3.log'), part(3, 4));
   const third = await runOnce(1);
   assert.is(third.files_read, 1, 'only the new file');
+  assert.ok(third.flow_events > first.flow_events, `the new file's records learned on top (${first.flow_events} → ${third.flow_events})`);
   const b3 = breaches();
   assert.equal(new Set(b3).size, b3.length, 'no breach stored twice');
   assert.ok(b1.every((id) => b3.includes(id)));

@@ -31,6 +31,12 @@ test('a clean run leaves no lock; a state held by a live sensor is refused; a de
   assert.match(held.stderr, new RegExp(`in use by another sensor \\(pid ${process.pid}\\)`));
   assert.not.match(held.stderr, /\n\s+at /, 'one line, no stack');
 
+  // --fresh-state does not pull a running sensor's state from under it either
+  const fresh = cli(['analyze', pcap, '--state', state, '--fresh-state', '--summary', '/dev/null']);
+  assert.is(fresh.code, 1);
+  assert.match(fresh.stderr, new RegExp(`^edge-sensor analyze: state directory .* is in use by another sensor \\(pid ${process.pid}\\): --fresh-state`));
+  assert.ok(existsSync(join(state, 'data.mdb')), 'not moved aside');
+
   const gone = spawnSync(process.execPath, ['-e', '0']).pid!; // a process that has exited
   writeFileSync(join(state, LOCK_FILE), `${gone}\n`);
   const after = cli(['analyze', pcap, '--state', state, '--summary', '/dev/null']);

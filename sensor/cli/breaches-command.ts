@@ -6,6 +6,7 @@ import { numberFlag, parse, UsageError } from './args.ts';
 import { STATE_EXIT_HELP, STATE_READ_HELP, STATE_READ_OPTIONS, StdoutText, columns, stateDirFlag, withReadOnlyState } from './state-flags.ts';
 import type { Breach } from '../models/breach.ts';
 import type { BreachFilter } from '../state/breach-store.ts';
+import { parseRfc3339 } from '../flowlogs/gcp-vpc.ts';
 
 export const BREACHES_HELP = `Usage: edge-sensor breaches --state DIR [options]
 
@@ -41,18 +42,14 @@ const OPTIONS = {
   limit: { type: 'string' },
 } as const;
 
-// RFC 3339 date-time: a date, T (or a space), a time with optional
-// fraction, and a zone (Z or an offset) — a time without a zone is ambiguous.
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-
-/** --since/--until: RFC 3339 or epoch seconds, to epoch ms. */
+/** --since/--until: RFC 3339 with a zone (parseRfc3339, as GCP's flow logs are read: no 31 February, leap seconds kept) or epoch seconds, to epoch ms. */
 export function timeFlag(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;
   const text = String(v).trim();
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
-  const ms = RFC3339.test(text) ? Date.parse(text.replace(' ', 'T')) : NaN;
-  if (!Number.isFinite(ms)) throw new UsageError(`--${name} must be an RFC 3339 time (2024-05-01T00:00:00Z) or epoch seconds (got "${text}")`);
-  return ms;
+  const s = parseRfc3339(text);
+  if (!Number.isFinite(s)) throw new UsageError(`--${name} must be an RFC 3339 time (2024-05-01T00:00:00Z) or epoch seconds (got "${text}")`);
+  return s * 1000;
 }
 
 export async function breachesCommand(argv: string[]): Promise<number> {

@@ -103,7 +103,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const log = logger();
   let stopNow: () => void = () => {};
   const stop = new Promise<void>((r) => { stopNow = r; });
-  const onSignal = (sig: string) => { log.info({ signal: sig }, 'stopping: writing open flows'); stopNow(); };
+  const onSignal = (sig: string) => { log.info({ signal: sig }, state ? 'stopping: open flows stay open in the last snapshot' : 'stopping: writing open flows'); stopNow(); };
   process.once('SIGINT', () => onSignal('SIGINT'));
   process.once('SIGTERM', () => onSignal('SIGTERM'));
 
@@ -117,7 +117,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   writeSummary(summary, f, f.flowsTo === '-' || d.breachesTo === '-');
   // Flow records that could not be written (a full disk; not a closed pipe,
   // which is the reader's choice) are lost output: a failed run, as for analyze.
-  const lostOutput = (summary.sink?.errors ?? 0) > 0 || (summary.detection?.sink?.errors ?? 0) > 0;
+  const lostOutput = (summary.sink?.errors ?? 0) > 0 || (summary.detection?.sink?.errors ?? 0) > 0 || summary.state?.error !== undefined;
   return summary.inputs.packets?.error || lostOutput ? 1 : 0;
 }
 

@@ -5,6 +5,8 @@
 import { parse } from './args.ts';
 import { STATE_EXIT_HELP, STATE_READ_HELP, STATE_READ_OPTIONS, StdoutText, age, columns, stateDirFlag, withReadOnlyState } from './state-flags.ts';
 import type { SensorStatus } from '../state/status-store.ts';
+import { formatBytes } from '../state/state-error.ts';
+import { processAlive } from '../state/writer-lock.ts';
 
 export const STATUS_HELP = `Usage: edge-sensor status --state DIR [--json]
 
@@ -58,7 +60,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
     const usage = db.usage();
     const breaches = new BreachStore(db);
     const pid = typeof status?.pid === 'number' ? status.pid : null;
-    const alive = pid === null ? null : pidAlive(pid);
+    const alive = pid === null ? null : processAlive(pid);
     const r: StatusReport = {
       state: db.dir,
       sensor_id: db.sensorId,
@@ -80,15 +82,6 @@ export async function statusCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Is a process with this id alive here? (EPERM: it is, but another user's.) */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function renderStatus(r: StatusReport, now: number): string {
   const s = r.status;
@@ -98,7 +91,7 @@ export function renderStatus(r: StatusReport, now: number): string {
     return Number.isFinite(t) ? `${iso} (${age(now - t)} ago)` : iso;
   };
   const rows: string[][] = [
-    ['state', `${r.state} (format ${r.format_version}, created ${r.created_at}, ${bytes(r.disk_bytes)} on disk, ${bytes(r.data_bytes)} of data)`],
+    ['state', `${r.state} (format ${r.format_version}, created ${r.created_at}, ${formatBytes(r.disk_bytes)} on disk, ${formatBytes(r.data_bytes)} of data)`],
     ['sensor id', r.sensor_id],
   ];
   if (!s) rows.push(['writer', 'unknown: no status written yet (a sensor writes one at every snapshot)']);
@@ -111,7 +104,7 @@ export function renderStatus(r: StatusReport, now: number): string {
     rows.push(['status', `written ${when(s.updated_at)}${s.version ? ` by edge-sensor ${s.version}` : ''}`]);
     if (s.snapshot) {
       const sn = s.snapshot;
-      rows.push(['snapshot', `taken ${when(sn.taken_at)}${sn.capture_ts ? `, input time ${sn.capture_ts}` : ''}, ${bytes(sn.bytes)}, took ${sn.duration_ms} ms (input paused ${sn.pause_ms} ms)`]);
+      rows.push(['snapshot', `taken ${when(sn.taken_at)}${sn.capture_ts ? `, input time ${sn.capture_ts}` : ''}, ${formatBytes(sn.bytes)}, took ${sn.duration_ms} ms (input paused ${sn.pause_ms} ms)`]);
     } else rows.push(['snapshot', 'none yet']);
     const inputs = s.inputs ?? [];
     const nameWidth = Math.max(0, ...inputs.map((inp) => inp.name.length));
@@ -128,9 +121,3 @@ export function renderStatus(r: StatusReport, now: number): string {
   return columns(rows);
 }
 
-function bytes(n: number): string {
-  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`;
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
-  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
-  return `${n} bytes`;
-}

@@ -7,6 +7,7 @@ import { formatAddress, isV4Mapped } from '../flows/ip-address.ts';
 import { OBS_SIZE } from '../learn/observation.ts';
 import { instantiateWasm, moduleDigest } from './wasm-module.ts';
 import { putImage, stateGlobals, takeImage, type CoreImage } from './core-image.ts';
+import { INVENTORY_ROW } from '../state/inventory.ts';
 import { createHash } from 'node:crypto';
 import { COUNTERS, counterIndex } from './counters.ts';
 import { REC_SIZE, decodeRawFlow, type RawFlow } from './flow-record.ts';
@@ -182,9 +183,6 @@ export const LEARN_TABLES = [
   ['dns_names', 'C_LEARN_DNS_EVICTIONS'], ['dns_domains', 'C_LEARN_DNS_DOMAIN_EVICTIONS'], ['dns_askers', 'C_LEARN_DNS_ASKER_EVICTIONS'],
 ] as const;
 /** One device as the core learned it (learnProfiles): client ports are port | proto << 16. */
-/** A device of the inventory (learnInventory). */
-export interface DeviceInventoryRow { ip: string; firstSeen: number; lastSeen: number; mac?: Uint8Array; reporter?: number; conns: number }
-const INVENTORY_ROW = 56;
 export interface DeviceProfileRow { ip: string; served: number; conns: number; hours: Float64Array; clientPorts: Set<number> }
 /** capacity: the most entries the table may hold; active: the slots it uses now (it doubles while more than half full); bytes: the memory those slots take (entries and their 4-byte tag words). */
 export interface LearnTableStats { name: string; capacity: number; active: number; entry_bytes: number; used: number; bytes: number; evictions: number }
@@ -738,9 +736,10 @@ export class WasmCore {
    * Every device the learner holds: address, first and last seen (capture
    * seconds), the MAC its frames carried last and its cloud interface (a
    * reporter id), its connections in the week profile. Call with the
-   * observation region drained (the rows pass through it).
+   * observation region drained (the rows pass through it). Raw rows of
+   * INVENTORY_ROW bytes (sensor/state/inventory.ts), copied out in one piece
+   * for another thread to format.
    */
-  /** The same rows raw (56 bytes each: sensor/state/inventory.ts), copied out in one piece for another thread to format. */
   learnInventoryRaw(): { rows: Uint8Array; count: number } {
     if (!this.learning) return { rows: new Uint8Array(0), count: 0 };
     const parts: Uint8Array[] = [];
@@ -760,30 +759,7 @@ export class WasmCore {
     return { rows, count };
   }
 
-  learnInventory(): DeviceInventoryRow[] {
-    if (!this.learning) return [];
-    const rows: DeviceInventoryRow[] = [];
-    for (let start = 0; start >= 0;) {
-      const n = this.x.learnExportInventory(start);
-      if (n < 0) throw new Error('learnInventory: the observation region is not drained');
-      this.ensureViews();
-      const base = this.x.observationsPtr();
-      for (let i = 0; i < n; i++) {
-        const at = base + i * INVENTORY_ROW;
-        const addr = this.u8.subarray(at, at + 16);
-        const macWord = this.dv.getBigUint64(at + 32, true);
-        rows.push({
-          ip: formatAddress(addr, isV4Mapped(addr) ? 4 : 6),
-          firstSeen: this.dv.getFloat64(at + 16, true), lastSeen: this.dv.getFloat64(at + 24, true),
-          ...(macWord >> 63n ? { mac: this.u8.slice(at + 32, at + 38) } : {}),
-          ...(this.dv.getUint32(at + 40, true) ? { reporter: this.dv.getUint32(at + 40, true) } : {}),
-          conns: this.dv.getFloat64(at + 48, true),
-        });
-      }
-      start = this.x.learnExportNext();
-    }
-    return rows;
-  }
+
 
   /** Decode and account one frame outside a capture file (tests, sFlow samples). 1 accounted, 0 not, 2 output full. */
   ingestFrame(frame: Uint8Array, wireLen: number, linktype: number, ts: number): number {

@@ -5,8 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_LEARN_CAPACITIES, type DeviceProfileRow, type LearnCapacities, type LearnTableStats, type WasmCore } from '../core/wasm-core.ts';
 import { SavedStateError } from './saved-fields.ts';
-import type { DeviceRow } from '../state/device-store.ts';
-import { INVENTORY_ROW, inventoryRows, type RawInventory } from '../state/inventory.ts';
+import { INVENTORY_ROW, type RawInventory } from '../state/inventory.ts';
 import { LocalNets } from '../flows/local-nets.ts';
 import { formatMac, parseAddress } from '../flows/ip-address.ts';
 import { ObservationView } from '../learn/observation.ts';
@@ -192,15 +191,12 @@ export class Detector {
   }
 
   /**
-   * The device inventory as the learner holds it now, with each device's
-   * tags, rolling risk at capture time `now` and breaches (the state's
-   * devices; call with the observation region drained, after a pull).
+   * The device inventory as the learner holds it now, raw, with what only
+   * this thread knows of it (each device's rolling risk at capture time
+   * `now`, breaches, tags, reporter names): the state writer formats the
+   * rows (sensor/state/inventory.ts). Call with the observation region
+   * drained, after a pull.
    */
-  inventory(now: number): DeviceRow[] {
-    return inventoryRows(this.inventoryRaw(now));
-  }
-
-  /** The inventory's raw rows and what only this thread knows of them: the state writer formats them (sensor/state/inventory.ts). */
   inventoryRaw(now: number): RawInventory {
     const { rows, count } = this.core.learnInventoryRaw();
     const ids = new Set<number>();

@@ -80,8 +80,10 @@ export interface DetectionStage {
   pull(core: WasmCore): void;
   /** The summary at capture time `now`, the breach sink closed (failures logged). */
   finish(now: number, log: Log): Promise<DetectionSummary>;
-  /** Send this stage's part of snapshot `id` to the state writer, as of the pulls so far. */
-  snapshot(id: number): void;
+  /** Send this stage's part of snapshot `id` to the state writer, as of the pulls so far; false when none will come (the detection thread is gone). */
+  snapshot(id: number): boolean;
+  /** A detection thread: resolves once it has ended (a part it owed will not come). */
+  readonly ended?: Promise<void>;
   /** After finish: the learner's counters (learn_*, dns_*) into the run's counters, where the learning ran elsewhere. */
   mergeCounters(into: Record<string, number>): void;
 }
@@ -121,11 +123,12 @@ class InlineDetection implements DetectionStage {
     if (this.state && this.raised.length) { this.state.writer.breaches(this.raised); this.raised = []; }
   }
 
-  snapshot(id: number): void {
-    if (!this.state) return;
+  snapshot(id: number): boolean {
+    if (!this.state) return false;
     const now = this.detector.engine.latest;
     this.state.writer.detectionPart(id, new Uint8Array(serialize(this.detector.saveState())),
       this.detector.inventoryRaw(Number.isFinite(now) ? now : 0), this.detector.tables());
+    return true;
   }
 
   async finish(now: number, log: Log): Promise<DetectionSummary> {

@@ -206,8 +206,10 @@ export class StateKeeper {
     const watched = this.watchedNow();
     const reporters = this.reporters?.saveState() ?? [];
     const checkpoint: Checkpoint = { inputs: [...this.inputs.values()], ...(watched.length ? { watched } : {}), ...(reporters.length ? { reporters } : {}) };
-    const id = this.writer.snapshot(image, checkpoint, captureTs, detection !== null, this.status(core, true), copied);
-    detection?.snapshot(id);
+    const id = this.writer.nextSnapshotId();
+    // asked first: a detection thread that is gone sends no part, and the writer must not wait for one
+    const detectionPart = detection?.snapshot(id) ?? false;
+    this.writer.snapshot(id, image, checkpoint, captureTs, detectionPart, this.status(core, true), copied);
     const pause = performance.now() - t0;
     if (pause > this.pauseMax) this.pauseMax = pause;
     this.lastAt = Date.now();
@@ -216,7 +218,15 @@ export class StateKeeper {
 
   /** The end of the input: a last snapshot (unless `snapshot` is false), every write done, the writer closed. */
   async finish(core: WasmCore, detection: DetectionStage | null, captureTs: number | null, snapshot: boolean): Promise<StateSummary> {
-    if (snapshot && !this.writer.error) await this.writer.written(this.take(core, detection, captureTs));
+    if (snapshot && !this.writer.error) {
+      const id = this.take(core, detection, captureTs);
+      // a detection thread that dies after it was asked owes a part it will not send: stop waiting when it has ended
+      const gone = detection?.ended?.then(() => 'gone' as const);
+      if (await Promise.race([this.writer.written(id).then(() => 'written' as const), ...(gone ? [gone] : [])]) === 'gone' && this.writer.busy) {
+        this.writer.abandon(id);
+        this.log.error({ state: this.opts.dir }, 'the detection thread ended before its part of the last snapshot: the state stays at the snapshot before');
+      }
+    }
     const r = await this.writer.close(this.status(core, false));
     this.releaseLock?.();
     if (r.error) this.log.error({ state: this.opts.dir, error: r.error }, 'cannot keep state');

@@ -118,6 +118,7 @@ export class ThreadedDetection implements DetectionStage {
     });
     // A rejection before finish() is awaited must not crash the process.
     this.done.catch(() => {});
+    this.ended = this.done.then(() => {}, () => {});
   }
 
   pull(core: WasmCore): void {
@@ -144,10 +145,32 @@ export class ThreadedDetection implements DetectionStage {
    * has learned every pull so far: the slot being filled is published now,
    * flagged (empty, if it must be).
    */
-  snapshot(id: number): void {
-    if (this.dead) return;
-    if (this.fill === 0) this.startSlot();
+  snapshot(id: number): boolean {
+    if (!this.dead && Atomics.load(this.control, C_DEAD) !== 0) this.dead = 'dead';
+    if (this.dead) return false;
+    if (this.fill === 0) {
+      if (!this.roomForSlot()) return false;
+      this.startSlot();
+    }
     this.send(F_SNAPSHOT | (id << SNAPSHOT_ID_SHIFT));
+    return true;
+  }
+
+  /** Resolves once the thread has ended, well or not (a snapshot part it owed will not come). */
+  readonly ended: Promise<void>;
+
+  /**
+   * A slot that must not be dropped (a snapshot's, the end's) is started only
+   * with room for it: shedding pulls check before they start one, and so must
+   * these, or a full ring's unread slot would be overwritten. False: the
+   * thread is gone.
+   */
+  private roomForSlot(): boolean {
+    if (!this.shedWhenBehind || hasRoom(this.control, this.produced, MAX_IN_FLIGHT)) return true;
+    const room = waitForRoom(this.control, this.produced, MAX_IN_FLIGHT, C_DEAD, this.stallMs);
+    if (room === 'ok') return true;
+    this.dead = room;
+    return false;
   }
 
   /** A slot's first section starts its clock; the timer publishes it when input goes quiet (a live pipe between packets). */
@@ -194,7 +217,7 @@ export class ThreadedDetection implements DetectionStage {
 
   async finish(now: number, log: Log): Promise<DetectionSummary> {
     this.nowWord[0] = now;
-    if (!this.dead) this.send(F_END);
+    if (!this.dead && (this.fill > 0 || this.roomForSlot())) this.send(F_END);
     let out: DetectionSummary;
     try {
       if (this.dead === 'stalled') throw new Error(`took nothing for ${this.stallMs / 1000} s: given up`);

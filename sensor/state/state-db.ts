@@ -37,9 +37,10 @@ import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, rena
 import { constants as osConstants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
-import { StateError, StateFormatError, type StateErrorCode } from './state-error.ts';
+import { StateError, StateFormatError, formatBytes, type StateErrorCode } from './state-error.ts';
+import { lockHolder } from './writer-lock.ts';
 
-export { StateError, StateFormatError } from './state-error.ts';
+export { StateError, StateFormatError, formatBytes } from './state-error.ts';
 
 /** The layout of the records below; bumped whenever an older sensor could misread them. */
 export const STATE_FORMAT_VERSION = 1;
@@ -384,6 +385,9 @@ export function freshState(dir: string, now: Date = new Date()): string | null {
   if (!entries.includes('data.mdb')) {
     throw new StateError(`${abs} is not edge-sensor state (no data.mdb): --fresh-state moves only a state directory aside; refusing to move it`, abs, 'NOT_STATE');
   }
+  // a running sensor's state is not pulled from under it (its lock would go with it)
+  const holder = lockHolder(abs);
+  if (holder !== null) throw new StateError(`state directory ${abs} is in use by another sensor (pid ${holder}): --fresh-state does not move a running sensor's state`, abs, 'IN_USE');
   const stamp = now.toISOString().replace(/:/g, '');
   let target = `${abs}.old-${stamp}`;
   for (let i = 1; existsSync(target); i++) target = `${abs}.old-${stamp}-${i}`;
@@ -473,12 +477,6 @@ function freeBytes(dir: string): number {
 }
 
 /** "1.5 MiB" (binary units, as memory and map sizes are quoted). */
-export function formatBytes(n: number): string {
-  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`;
-  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
-  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
-  return `${n} bytes`;
-}
 
 /** "CODE: message", without saying the code twice (Node's messages often begin with it). */
 function withCode(code: string, message: string): string {

@@ -24,3 +24,11 @@ export class StateFormatError extends StateError {
     this.name = 'StateFormatError';
   }
 }
+
+/** "1.5 MiB": sizes of the state (binary units), for its messages and `edge-sensor status`. Here, not in state-db.ts, so the CLI need not load lmdb for it. */
+export function formatBytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`;
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
+  return `${n} bytes`;
+}

@@ -84,18 +84,27 @@ export class StateWriter {
   }
 
   /**
-   * Start a snapshot: the packet part now; with `detectionPart`, the
-   * detection thread sends its part under the returned id. The image's
+   * Start snapshot `id` (nextSnapshotId): the packet part now; with
+   * `detectionPart`, the detection side sends its part under the same id. The image's
    * chunks are handed over, not copied.
    */
-  snapshot(image: CoreImage | null, checkpoint: Checkpoint, captureTs: number | null, detectionPart: boolean, status: SensorStatus, pauseMs: number): number {
-    const id = this.nextId++;
+  /** The id of the next snapshot (its detection part is asked for under it before the packet part is sent). */
+  nextSnapshotId(): number { return this.nextId++; }
+
+  snapshot(id: number, image: CoreImage | null, checkpoint: Checkpoint, captureTs: number | null, detectionPart: boolean, status: SensorStatus, pauseMs: number): number {
     if (this.error) return id;
     this.inFlight.add(id);
     if (KILL_AFTER_SNAPSHOT > 0 && checkpoint.inputs.some((i) => !i.done)) this.partway.add(id);
     this.stats.pending = this.inFlight.size;
     this.post({ kind: 'packet', id, image, checkpoint, captureTs, detectionPart, status, pauseMs }, image ? image.chunks.map((c) => c.bytes.buffer as ArrayBuffer) : []);
     return id;
+  }
+
+  /** Give up waiting for snapshot `id` (its detection part will never come: the thread is gone); the writer drops it with the next one. */
+  abandon(id: number): void {
+    this.inFlight.delete(id);
+    this.partway.delete(id);
+    this.settle();
   }
 
   /** Resolves once snapshot `id` is written (or the writer failed). */
@@ -149,6 +158,11 @@ export class StateWriter {
     } else if (r.kind === 'closed') {
       this.resolveClosed?.(r);
     }
+    this.settle();
+  }
+
+  /** Waiters of snapshots no longer in flight are resolved. */
+  private settle(): void {
     this.stats.pending = this.inFlight.size;
     const still = this.waiters.filter((w) => this.inFlight.has(w.id));
     for (const w of this.waiters) if (!this.inFlight.has(w.id)) w.resolve();

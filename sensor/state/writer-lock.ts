@@ -14,6 +14,13 @@ export function processAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
+/** The pid of the live sensor that holds the state's lock, or null (none, or its process is gone, or it is this process). */
+export function lockHolder(dir: string): number | null {
+  let pid = NaN;
+  try { pid = Number(readFileSync(join(dir, LOCK_FILE), 'utf8').trim()); } catch { return null; }
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid) ? pid : null;
+}
+
 /** Take the state's writer lock; throws StateError (IN_USE) when another live sensor holds it. Returns the release. */
 export function acquireWriterLock(dir: string): () => void {
   const path = join(dir, LOCK_FILE);
@@ -26,11 +33,8 @@ export function acquireWriterLock(dir: string): () => void {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) {
         throw new StateError(`state directory ${dir}: cannot take its writer lock (${(e as Error).message})`, dir, 'OTHER', { cause: e });
       }
-      let pid = NaN;
-      try { pid = Number(readFileSync(path, 'utf8').trim()); } catch { /* removed meanwhile */ }
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-        throw new StateError(`state directory ${dir} is in use by another sensor (pid ${pid}): run one sensor per state directory`, dir, 'IN_USE');
-      }
+      const holder = lockHolder(dir);
+      if (holder !== null) throw new StateError(`state directory ${dir} is in use by another sensor (pid ${holder}): run one sensor per state directory`, dir, 'IN_USE');
       try { unlinkSync(path); } catch { /* another taker was first: the next open says */ }
     }
   }
