@@ -1,5 +1,5 @@
 // Post-build step: export every mutable global of a built module as
-// "state:<name>", so a snapshot of the core (sensor/state/core-image.ts) is
+// "state:<name>", so a snapshot of the core (sensor/core/core-image.ts) is
 // its memory plus these values. AssemblyScript keeps module-level `let`s in
 // Wasm globals, not in memory: without them a restored memory would be read
 // through the wrong table sizes, cursors and counts. Exporting by rewriting

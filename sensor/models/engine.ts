@@ -26,7 +26,7 @@ import { forgetOldest } from './bounded.ts';
 import { DeviceTags } from './tags.ts';
 import { BUCKETS, WindowStore } from './window-store.ts';
 import { SavedStateError } from './saved-fields.ts';
-import { decayedRisk } from '../state/inventory.ts';
+import { decayRisk, decayedRisk } from './risk.ts';
 
 
 export interface EngineOptions {
@@ -292,7 +292,7 @@ export class ModelEngine {
   private addRisk(device: string, score: number, t: number): void {
     const r = this.risk.get(device);
     if (!r) { this.risk.set(device, { score, t }); return; }
-    r.score = r.score * 2 ** (-(Math.max(0, t - r.t)) / 86400) + score;
+    r.score = decayRisk(r.score, r.t, t) + score;
     r.t = Math.max(r.t, t);
   }
 }

@@ -6,10 +6,11 @@
 // The packet thread only copies its core's memory (CoreImage) and hands it
 // to the state writer thread, which does the LMDB work: the pause a
 // snapshot costs ingestion is that copy (measured: `pause_ms` in the
-// summary). A capture resumes at its position; a flow-record input is
-// checkpointed when it ends (its readers keep no resumable position yet), so
-// one interrupted part-way is read again from its start, against the state
-// as it was before it — nothing counted twice.
+// summary; with inline detection the detector's state too). A capture
+// resumes at its byte position; a flow-record input at its record count —
+// read again from its start, the records the core had dropped before it
+// (EventPump.skipInput): readers are deterministic, and nothing is counted
+// twice.
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../core/package-root.ts';

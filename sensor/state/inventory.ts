@@ -8,6 +8,9 @@
 import { formatAddress, formatMac, isV4Mapped } from '../flows/ip-address.ts';
 import { DeviceTags, type TagConfig } from '../models/tags.ts';
 import type { DeviceRow } from './device-store.ts';
+import { decayedRisk } from '../models/risk.ts';
+
+export { decayedRisk };
 
 export const INVENTORY_ROW = 56;
 
@@ -26,10 +29,6 @@ export interface RawInventory {
   reporters: [number, string][];
 }
 
-/** A device's rolling anomaly score at capture time `now`: its breaches' scores decayed with a one-day half-life (the engine's rule). */
-export function decayedRisk(score: number, t: number, now: number): number {
-  return Math.round(score * 2 ** (-(Math.max(0, now - t)) / 86400) * 10) / 10;
-}
 
 /** One row: its address, and its reporter id (0: none). */
 export function rowAddress(raw: Uint8Array, i: number): { ip: string; reporter: number } {
