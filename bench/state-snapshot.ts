@@ -27,8 +27,11 @@
 //   ingest   500,000 more connections (--events; the channels already known,
 //            the next hour) into cores restored from the state, through
 //            StateKeeper and the state writer thread as `analyze --state` runs them,
-//            with a snapshot every 0.5 s and with none (every ~0.5 s only when
-//            the writer has finished the last one), taking turns; with
+//            with none and with a snapshot every 0.5 s (every ~0.5 s only when
+//            the writer has finished the last one) — into a fresh state
+//            directory (the first snapshot a sensor ever writes: data.mdb
+//            grows) and into the steady-state directory the write step left
+//            (every later snapshot of a running sensor) — taking turns; with
 //            detection in the packet thread and in its own thread (the
 //            default).
 //
@@ -301,11 +304,12 @@ interface IngestRun { ms: number; snapshots: number; pauseMaxMs: number; writeMa
  * state, through StateKeeper (snapshots every EVERY_S, or none) and the
  * detection stage the pipeline opens: `analyze --state DIR` in miniature.
  */
-async function ingest(built: Built, more: Stream, snapshots: boolean): Promise<IngestRun> {
+async function ingest(built: Built, more: Stream, snapshots: boolean, dir: string): Promise<IngestRun> {
   gc();
   const packet = new WasmCore(O.core);
   packet.enableEvents(O.events);
-  const keeper = await StateKeeper.open({ dir: tempDir(), everyS: snapshots ? EVERY_S : 1e9 }, logger(), built.mode === 'thread');
+  // (the keeper reads the directory's snapshot, if any, before the clock starts; the cores are restored from `built` below)
+  const keeper = await StateKeeper.open({ dir, everyS: snapshots ? EVERY_S : 1e9 }, logger(), built.mode === 'thread');
   const detection = openDetection(packet, {
     ...SETUP,
     ...(built.mode === 'inline' ? { onBreach: () => {}, inlineDetection: true } : { breachesTo: '/dev/null' }),
@@ -337,17 +341,27 @@ async function ingest(built: Built, more: Stream, snapshots: boolean): Promise<I
   };
 }
 
-/** Best (fastest) of RUNS each, without and with snapshots taking turns. */
-async function measureIngest(built: Built, more: Stream): Promise<{ off: IngestRun; on: IngestRun; offAll: IngestRun[]; onAll: IngestRun[]; same: boolean }> {
-  const offAll: IngestRun[] = [], onAll: IngestRun[] = [];
+interface IngestTimes { off: IngestRun; fresh: IngestRun; on: IngestRun; same: boolean }
+
+/**
+ * Best (fastest) of RUNS each, taking turns: without snapshots, with them
+ * into a fresh state directory, and with them into the steady-state
+ * directory `steadyDir` (`on`: what a running sensor's snapshots cost).
+ */
+async function measureIngest(built: Built, more: Stream, steadyDir: string): Promise<IngestTimes> {
+  const offAll: IngestRun[] = [], freshAll: IngestRun[] = [], onAll: IngestRun[] = [];
   for (let r = 0; r < RUNS; r++) {
-    offAll.push(await ingest(built, more, false));
-    onAll.push(await ingest(built, more, true));
-    log(`  ${built.mode} run ${r + 1}: without ${(offAll[r]!.ms / 1000).toFixed(2)} s, with ${(onAll[r]!.ms / 1000).toFixed(2)} s (${onAll[r]!.snapshots} snapshots)`);
+    const scratch = [tempDir(), tempDir()];
+    offAll.push(await ingest(built, more, false, scratch[0]!));
+    freshAll.push(await ingest(built, more, true, scratch[1]!));
+    onAll.push(await ingest(built, more, true, steadyDir));
+    for (const d of scratch) rmSync(d, { recursive: true, force: true });
+    log(`  ${built.mode} run ${r + 1}: without ${(offAll[r]!.ms / 1000).toFixed(2)} s, with (fresh state) ${(freshAll[r]!.ms / 1000).toFixed(2)} s, with (steady state) ${(onAll[r]!.ms / 1000).toFixed(2)} s; ` +
+      `transactions ${f0(freshAll[r]!.writeMaxMs)} / ${f0(onAll[r]!.writeMaxMs)} ms`);
   }
   const fastest = (xs: IngestRun[]) => xs.reduce((a, b) => (b.ms < a.ms ? b : a));
-  const same = [...offAll, ...onAll].every((x) => sameTables(x.tables, offAll[0]!.tables));
-  return { off: fastest(offAll), on: fastest(onAll), offAll, onAll, same };
+  const same = [...offAll, ...freshAll, ...onAll].every((x) => sameTables(x.tables, offAll[0]!.tables));
+  return { off: fastest(offAll), fresh: fastest(freshAll), on: fastest(onAll), same };
 }
 
 // ---------------------------------------------------------------- main
@@ -386,18 +400,19 @@ async function main(): Promise<void> {
   const wr = await measureWrite(inline);
   log(`restore: readSnapshot, a core set up, restore, loadState (best of ${RUNS})`);
   const rs = await measureRestore(wr.dir, inline);
-  rmSync(wr.dir, { recursive: true, force: true });
+  // wr.dir stays: the steady-state directory the ingest runs snapshot into (as a running sensor's)
   gc();
 
   log(`ingest ${int(EVENTS)} more connections, detection in the packet thread, without and with snapshots every ${EVERY_S} s (best of ${RUNS}, taking turns)`);
-  const ingInline = await measureIngest(inline, more);
+  const ingInline = await measureIngest(inline, more, wr.dir);
   gc();
 
   log('building the state again with detection in its own thread (the default)');
   const threadBuilt = build('thread', s1).built;
   gc();
   log(`ingest ${int(EVENTS)} more connections, detection in its thread, without and with snapshots (best of ${RUNS}, taking turns)`);
-  const ingThread = await measureIngest(threadBuilt, more);
+  const ingThread = await measureIngest(threadBuilt, more, wr.dir);
+  rmSync(wr.dir, { recursive: true, force: true });
   const loadEnd = loadavg();
   const runS = ms(started) / 1000;
 
@@ -424,17 +439,22 @@ async function main(): Promise<void> {
     ['restore: detector.loadState(deserialize(state))', `${f0(best(rs.loadMs))} ms`, '', '', ''],
     ['**restore** (total, process start excluded)', `${f0(best(rs.totalMs))} ms (worst ${f0(worst(rs.totalMs))})`, rs.ok ? 'tables and counters as saved' : `**${rs.problem}**`, '< 2 s', met(best(rs.totalMs), RESTORE_TARGET_MS)],
   ];
-  const ingestRow = (label: string, r: Awaited<ReturnType<typeof measureIngest>>, note: string): string[][] => {
-    const lost = r.on.snapshots > 0 ? (r.on.ms - r.off.ms) / r.on.snapshots : NaN;
-    const whole = r.on.pauseMaxMs + r.on.writeMaxMs;
+  const ingestRow = (label: string, r: IngestTimes, note: string): string[][] => {
+    const lostOf = (x: IngestRun) => (x.snapshots > 0 ? `${f0((x.ms - r.off.ms) / x.snapshots)} ms of ingestion lost per snapshot` : 'no snapshot');
+    const whole = (x: IngestRun) => x.pauseMaxMs + x.writeMaxMs;
+    const failed = [r.fresh, r.on].map((x) => x.error).filter(Boolean);
     return [
-      [`ingest ${int(EVENTS)} connections, ${label}: without snapshots → with one every ${EVERY_S} s`, `${(r.off.ms / 1000).toFixed(2)} s → ${(r.on.ms / 1000).toFixed(2)} s`,
-        `${r.on.snapshots} snapshot${r.on.snapshots === 1 ? '' : 's'} taken (the next waits for the writer): ${Number.isNaN(lost) ? '–' : `${f0(lost)} ms of ingestion lost per snapshot`}${note}${r.on.error ? `; writer failed: ${r.on.error}` : ''}${r.same ? '' : '; **the tables differ between runs**'}`, '', ''],
-      [`  ${label}: the packet thread's pause per snapshot (StateKeeper's pause_ms_max)`, `${f0(r.on.pauseMaxMs)} ms`, 'of the fastest run', '', ''],
-      [`  ${label}: longest batch of 1,024 events, without → with snapshots`, `${f0(r.off.longestBatchMs)} ms → ${f0(r.on.longestBatchMs)} ms`, 'the longest the packet thread went without taking input', '', ''],
-      [`  ${label}: the writer thread's snapshot transaction while ingesting`, `${f0(r.on.writeMaxMs)} ms`, 'StateWriter stats.max_ms, into a fresh state directory', '', ''],
+      [`ingest ${int(EVENTS)} connections, ${label}: without snapshots → with one every ${EVERY_S} s into a fresh state → into the steady-state one`,
+        `${(r.off.ms / 1000).toFixed(2)} s → ${(r.fresh.ms / 1000).toFixed(2)} s → ${(r.on.ms / 1000).toFixed(2)} s`,
+        `${r.on.snapshots} snapshot${r.on.snapshots === 1 ? '' : 's'} taken (the next waits for the writer): ${lostOf(r.fresh)} (fresh), ${lostOf(r.on)} (steady)${note}${failed.length ? `; writer failed: ${failed.join('; ')}` : ''}${r.same ? '' : '; **the tables differ between runs**'}`, '', ''],
+      [`  ${label}: the packet thread's pause per snapshot (StateKeeper's pause_ms_max)`, `${f0(r.on.pauseMaxMs)} ms`, 'of the fastest steady-state run', '', ''],
+      [`  ${label}: longest batch of 1,024 events, without → with snapshots`, `${f0(r.off.longestBatchMs)} ms → ${f0(r.on.longestBatchMs)} ms`, 'the longest the packet thread went without taking input (steady state)', '', ''],
+      [`  ${label}: the writer thread's snapshot transaction while ingesting, fresh → steady state`, `${f0(r.fresh.writeMaxMs)} ms → ${f0(r.on.writeMaxMs)} ms`, 'StateWriter stats.max_ms (fresh: data.mdb grows by the whole snapshot)', '', ''],
+      r.fresh.snapshots > 0
+        ? [`  **first snapshot with ingestion continuing**, ${label} (pause + transaction, fresh state)`, `${f0(whole(r.fresh))} ms`, 'once per state directory', '< 1 s', met(whole(r.fresh), SNAPSHOT_TARGET_MS)]
+        : [`  **first snapshot with ingestion continuing**, ${label}`, '–', 'no snapshot was taken while ingesting (a larger --events)', '< 1 s', '?'],
       r.on.snapshots > 0
-        ? [`  **snapshot with ingestion continuing**, ${label} (pause + transaction)`, `${f0(whole)} ms`, '', '< 1 s', met(whole, SNAPSHOT_TARGET_MS)]
+        ? [`  **snapshot with ingestion continuing**, ${label} (pause + transaction, steady state)`, `${f0(whole(r.on))} ms`, 'every later snapshot', '< 1 s', met(whole(r.on), SNAPSHOT_TARGET_MS)]
         : [`  **snapshot with ingestion continuing**, ${label}`, '–', 'no snapshot was taken while ingesting (a larger --events)', '< 1 s', '?'],
     ];
   };
@@ -453,11 +473,14 @@ async function main(): Promise<void> {
   const verdict: string[] = [];
   const live = ([['detection inline', ingInline], ['detection in its thread', ingThread]] as const)
     .filter(([, r]) => r.on.snapshots > 0).map(([label, r]) => ({ label, ms: r.on.pauseMaxMs + r.on.writeMaxMs }));
+  const liveFirst = ([['detection inline', ingInline], ['detection in its thread', ingThread]] as const)
+    .filter(([, r]) => r.fresh.snapshots > 0).map(([label, r]) => `${f0(r.fresh.pauseMaxMs + r.fresh.writeMaxMs)} ms (${label})`);
   if (snapshotMs >= SNAPSHOT_TARGET_MS || steadyMs >= SNAPSHOT_TARGET_MS || live.some((x) => x.ms >= SNAPSHOT_TARGET_MS)) {
-    verdict.push(`the snapshot target (< 1 s) is **not met**: ${f0(snapshotMs)} ms (first) / ${f0(steadyMs)} ms (steady state) alone${live.length ? `, ${live.map((x) => `${f0(x.ms)} ms (${x.label})`).join(' / ')} with ingestion continuing` : ''}`);
+    verdict.push(`the snapshot target (< 1 s) is **not met**: ${f0(snapshotMs)} ms (first) / ${f0(steadyMs)} ms (steady state) alone${live.length ? `, ${live.map((x) => `${f0(x.ms)} ms (${x.label})`).join(' / ')} with ingestion continuing (steady state)` : ''}`);
   } else {
-    verdict.push('the snapshot target (< 1 s) is met');
+    verdict.push(`the snapshot target (< 1 s) is met in the steady state, alone (${f0(steadyMs)} ms) and with ingestion continuing (${live.map((x) => `${f0(x.ms)} ms, ${x.label}`).join('; ')})`);
   }
+  if (liveFirst.length) verdict.push(`a state directory's first snapshot with ingestion continuing: ${liveFirst.join(' / ')}`);
   verdict.push(best(rs.totalMs) < RESTORE_TARGET_MS ? 'the restore target (< 2 s) is met' : `the restore target (< 2 s) is **not met**: ${f0(best(rs.totalMs))} ms`);
   const pauseNote = `with detection in the packet thread a snapshot stops ingestion for ${f0(ingInline.on.pauseMaxMs)} ms at worst (image ${f0(best(img.imageMs))} + detector state ${f0(best(img.stateMs))} + inventory ${f0(best(img.inventoryMs))} ms at best: ${f0(pauseInline)} ms)`;
   const load = `load average ${loadStart.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min) at start, ${loadEnd.map((x) => x.toFixed(2)).join(' / ')} at the end, ${cpus().length} cores${loadStart[0]! > 0.5 * cpus().length || loadEnd[0]! > 0.5 * cpus().length ? ' — other work was running: expect noise' : ''}`;
@@ -469,7 +492,7 @@ async function main(): Promise<void> {
       `${int(CHANNELS)} connections over two hours of capture time and ${LEAD_IN_S / 60} minutes more, as flow events through the flow-record path with learning and every model on, ` +
       `the tables of \`--memory\` at ${2 ** SCALE}× the defaults (devices ${int(O.learn.devices!)}, endpoints ${int(O.learn.endpoints!)}, pairs ${int(O.learn.pairs!)}, channels ${int(O.learn.channels!)}). ` +
       `Best of ${RUNS}; ${load}. Then ${int(EVENTS)} more connections (the same channels, the next hour) are ingested into cores restored from the state through StateKeeper and the state writer thread, ` +
-      `without snapshots and with one every ${EVERY_S} s (the next waits until the writer has finished the last), taking turns.`,
+      `without snapshots and with one every ${EVERY_S} s (the next waits until the writer has finished the last) into a fresh state directory and into the steady-state directory of the write step, taking turns.`,
       '',
       ...table,
       '',

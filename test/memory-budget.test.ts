@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BudgetError, atScale, fitBudget, reservedBytes } from '../sensor/pipeline/memory-budget.ts';
@@ -97,6 +97,40 @@ test('evictions are visible in status', () => {
   assert.ok(endpoints.evictions > 100_000 && endpoints.used <= endpoints.capacity, JSON.stringify(endpoints));
   const human = cli(['status', '--state', state]);
   assert.match(human.stdout, /endpoints +\d+ \/ \d+ .*evicted/);
+});
+
+test('a flood of one-time sources does not evict the devices with a history: the least valuable entries go first', () => {
+  // 40 of our devices, each seen in three different minutes, then a flood of 60,000 spoofed
+  // internal sources (one record each) into a devices table of 256 slots (--memory at its
+  // smallest scale). Evicting the least recently seen alone would forget all 40 within the
+  // flood's first minute; a one-time entry counts a day older than it is, so the flood
+  // replaces its own kind and the 40 remain.
+  const T0 = 1_700_000_000;
+  const lines = ['version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status'];
+  for (let minute = 0; minute < 3; minute++) {
+    for (let d = 1; d <= 40; d++) lines.push(`2 123456789012 eni-0a 10.0.0.${d} 10.0.9.9 ${40_000 + minute} 443 6 10 4000 ${T0 + minute * 60 + d} ${T0 + minute * 60 + d + 1} ACCEPT OK`);
+  }
+  for (let i = 0; i < 60_000; i++) {
+    const t = T0 + 300 + Math.floor(i / 100);
+    lines.push(`2 123456789012 eni-0a 10.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255} 10.0.9.9 1024 443 6 1 40 ${t} ${t + 1} REJECT OK`);
+  }
+  const log = join(dir, 'spoofed.log');
+  writeFileSync(log, lines.join('\n') + '\n');
+  const state = join(dir, 'state-oneshot');
+  const summary = join(dir, 'oneshot-summary.json');
+  const r = spawnSync(process.execPath, ['sensor/cli/bin.cjs', 'analyze', log, '--format', 'aws-vpc', '--breaches', '/dev/null', '--learning', '0',
+    '--memory', '32', '--state', state, '--summary', summary], { cwd: REPO_ROOT, env: { ...process.env, EDGE_SENSOR_LOG_LEVEL: 'warn' } });
+  assert.equal(r.status, 0, r.stderr.toString().slice(0, 500));
+  const s = JSON.parse(readFileSync(summary, 'utf8'));
+  const devicesTable = s.detection.tables.find((t: { name: string }) => t.name === 'devices');
+  assert.ok(devicesTable.capacity <= 1024 && devicesTable.evictions > 50_000, JSON.stringify(devicesTable));
+  const listed = cli(['devices', '--state', state, '--json']);
+  assert.equal(listed.code, 0, listed.stderr);
+  const ips = new Set(listed.stdout.trim().split('\n').map((l) => JSON.parse(l).ip));
+  const kept = Array.from({ length: 40 }, (_, k) => `10.0.0.${k + 1}`).filter((ip) => ips.has(ip));
+  assert.is(kept.length, 40, `devices with a history kept: ${kept.length} of 40`);
+  // the stored inventory is the table's devices, not every spoofed source that passed through it
+  assert.is(ips.size, devicesTable.used);
 });
 
 test.run();

@@ -276,6 +276,10 @@ test('devices and status: replaced by address, listed in address order; status r
   assert.equal(devices.get('10.0.0.10'), updated);
   assert.is(devices.list().length, 4);
   assert.is(devices.get('10.9.9.9'), undefined);
+  // a snapshot's inventory replaces the whole set: a device the table no longer holds goes
+  await devices.replaceDevices([updated, rows[1]!]);
+  assert.equal(devices.list().map((d) => d.ip).sort(), [rows[0]!.ip, rows[1]!.ip].sort());
+  await devices.replaceDevices(rows);
 
   assert.is(readStatus(db), undefined);
   const status: SensorStatus = {

@@ -16,6 +16,14 @@ import { parseModels, ModelError, type Model } from './model.ts';
 import { BUILTIN_META_MODELS, parseMetaModels, type MetaModel } from './meta.ts';
 import { DeviceTags, type TagConfig } from './tags.ts';
 import { MIN_CONNS, PeerGroups } from '../learn/peer-groups.ts';
+
+/**
+ * The shape of saveState()'s value. The core's layout digest guards the
+ * Wasm state against another build; this guards the JS side, which can
+ * change while the core does not: bump it with any change to what
+ * saveState() or the stores it calls keep.
+ */
+export const DETECTION_STATE_VERSION = 1;
 import type { Breach } from './breach.ts';
 
 export interface DetectOptions {
@@ -174,12 +182,16 @@ export class Detector {
    * the same point, a restored detector raises what this one would have.
    */
   saveState(): unknown {
-    return { engine: this.engine.saveState(), byModel: new Map(this.byModel), byDevice: new Map(this.byDevice), nextGroups: this.nextGroups, groupRows: this.groupRows };
+    return { version: DETECTION_STATE_VERSION, engine: this.engine.saveState(), byModel: new Map(this.byModel), byDevice: new Map(this.byDevice), nextGroups: this.nextGroups, groupRows: this.groupRows };
   }
 
   loadState(saved: unknown): void {
-    const s = saved as { engine: unknown; byModel: Map<string, number>; byDevice?: Map<string, number>; nextGroups: number; groupRows: DeviceProfileRow[] | null };
+    const s = saved as { version?: number; engine: unknown; byModel: Map<string, number>; byDevice?: Map<string, number>; nextGroups: number; groupRows: DeviceProfileRow[] | null };
     if (!s || !(s.byModel instanceof Map) || typeof s.nextGroups !== 'number') throw new SavedStateError('detector: no saved state');
+    if (s.version !== DETECTION_STATE_VERSION) throw new SavedStateError(`detector: saved by a version that keeps its state as format ${s.version ?? 0}, this one reads format ${DETECTION_STATE_VERSION}`);
+    if (s.groupRows !== null && !Array.isArray(s.groupRows)) throw new SavedStateError('detector: saved peer groups are damaged');
+    // (built before anything is applied: a damaged part leaves this detector as it was)
+    const groups = s.groupRows ? new PeerGroups(s.groupRows) : null;
     this.engine.loadState(s.engine);
     this.byModel.clear();
     for (const [k, v] of s.byModel) this.byModel.set(k, v);
@@ -187,7 +199,7 @@ export class Detector {
     for (const [k, v] of s.byDevice ?? []) this.byDevice.set(k, v);
     this.nextGroups = s.nextGroups;
     this.groupRows = s.groupRows;
-    this.groups = s.groupRows ? new PeerGroups(s.groupRows) : null;
+    this.groups = groups;
   }
 
   /**

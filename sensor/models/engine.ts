@@ -80,9 +80,9 @@ export class ModelEngine {
   readonly counters: EngineCounters = {
     observations: 0, breaches: 0, suppressed_learning: 0, suppressed_baseline: 0, suppressed_throttle: 0, suppressed_tagged: 0, suppressed_adaptive: 0, suppressed_group: 0, meta_breaches: 0, late: 0, windows_forgotten: 0, throttles_forgotten: 0,
   };
-  private readonly windows: WindowStore[];
+  private windows: WindowStore[];
   /** per model: observations accounted (the clock of its windows' touch order) */
-  private readonly ticks: number[];
+  private ticks: number[];
   /** per model: which key its windows use (bit 0: per peer, bit 1: per port), and this observation's keys by kind */
   private readonly keyKinds: number[];
   /** the key words of the window being accounted, and the observation's addresses as words */
@@ -93,7 +93,7 @@ export class ModelEngine {
   private devText: string | null = null;
   private peerText: string | null = null;
   /** per model: the distribution of its window peaks in this network (adaptive.ts) */
-  private readonly tails: TailEstimator[];
+  private tails: TailEstimator[];
   /** per model: key → capture time until which it may not breach again (insertion order = expiry order) */
   private throttles: Map<string, number>[];
   private startTs = NaN;
@@ -102,7 +102,7 @@ export class ModelEngine {
   private readonly maxKeys: number;
   private readonly risk = new Map<string, { score: number; t: number }>();
   private readonly tags: DeviceTags;
-  private readonly meta: MetaEngine | null;
+  private meta: MetaEngine | null;
 
   /** models in the order of the compiled program: bit i of an observation = models[i] */
   constructor(readonly models: readonly Model[], private readonly opts: EngineOptions) {
@@ -247,20 +247,37 @@ export class ModelEngine {
   loadState(saved: unknown): void {
     const s = saved as { models: { id: string; windows: unknown; tick: number; tail: unknown; throttles: Map<string, number> }[]; startTs: number; latest: number; risk: Map<string, { score: number; t: number }>; meta: unknown; counters: EngineCounters };
     if (!s || !Array.isArray(s.models) || !(s.risk instanceof Map)) throw new SavedStateError('model engine: no saved state');
-    const byId = new Map(s.models.map((m) => [m.id, m]));
+    if (typeof s.startTs !== 'number' || typeof s.latest !== 'number' || typeof s.counters !== 'object' || s.counters === null) throw new SavedStateError('model engine: saved times or counters missing');
+    // Everything is loaded into new stores first and swapped in at the end: a
+    // damaged later part leaves the engine as it was, never half restored.
+    const byId = new Map(s.models.map((m) => [m?.id, m]));
+    const windows = this.models.map(() => new WindowStore(this.maxKeys));
+    const tails = this.models.map(() => new TailEstimator());
+    const ticks = this.models.map(() => 0);
+    const throttles = this.models.map(() => new Map<string, number>());
     this.models.forEach((m, i) => {
       const was = byId.get(m.id);
       if (!was) return;
-      this.windows[i]!.loadState(was.windows);
-      this.tails[i]!.loadState(was.tail);
-      this.ticks[i] = was.tick;
-      this.throttles[i] = new Map(was.throttles);
+      if (typeof was.tick !== 'number' || !(was.throttles instanceof Map)) throw new SavedStateError(`model engine: saved state of model ${m.id} is damaged`);
+      windows[i]!.loadState(was.windows);
+      tails[i]!.loadState(was.tail);
+      ticks[i] = was.tick;
+      throttles[i] = new Map(was.throttles);
     });
+    let meta = this.meta;
+    if (this.meta && s.meta) {
+      meta = new MetaEngine(this.meta.metas, this.maxKeys);
+      meta.loadState(s.meta);
+    }
+    this.windows = windows;
+    this.tails = tails;
+    this.ticks = ticks;
+    this.throttles = throttles;
+    this.meta = meta;
     this.startTs = s.startTs;
     this.latest = s.latest;
     this.risk.clear();
     for (const [d, r] of s.risk) this.risk.set(d, r);
-    if (this.meta && s.meta) this.meta.loadState(s.meta);
     Object.assign(this.counters, s.counters);
   }
 

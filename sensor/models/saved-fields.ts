@@ -6,7 +6,22 @@
 // on the way in: a saved field of another type or length is refused, never
 // half-applied.
 
+import { ImageMismatchError } from '../core/core-image.ts';
+
 export class SavedStateError extends Error {}
+/** Saved under other settings (another --memory, another build): sound, but not for this run. */
+export class SavedSettingsError extends SavedStateError {}
+
+/** Restore a saved detection state with `load`, any failure (v8.deserialize's too) as a SavedStateError. */
+export function restoring<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (e) {
+    if (e instanceof SavedStateError) throw e;
+    if (e instanceof ImageMismatchError) throw new SavedSettingsError(e.message);
+    throw new SavedStateError(`the saved detection state cannot be read: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
 
 type Fields = Record<string, unknown>;
 

@@ -22,7 +22,7 @@
 // windows cost 0.4–0.6 s of a 6.5 s run on 2 M IPFIX records of random
 // hosts. Callers hold a window by its slab index, which nothing moves.
 
-import { loadFields, saveFields, SavedStateError } from './saved-fields.ts';
+import { loadFields, saveFields, SavedSettingsError } from './saved-fields.ts';
 
 export const BUCKETS = 12;
 export const EVIDENCE = 5;
@@ -100,7 +100,7 @@ export class WindowStore {
   saveState(): unknown { return { maxCap: this.maxCap, ...saveFields(this, WindowStore.STATE) }; }
   /** Carry on from saveState()'s value (a store of the same maxKeys). */
   loadState(s: unknown): void {
-    if ((s as { maxCap?: number })?.maxCap !== this.maxCap) throw new SavedStateError('model windows: saved for another number of keys');
+    if ((s as { maxCap?: number })?.maxCap !== this.maxCap) throw new SavedSettingsError('model windows: saved for another number of keys');
     loadFields(this, s, WindowStore.STATE, 'model windows');
   }
 

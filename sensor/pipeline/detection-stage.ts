@@ -23,6 +23,7 @@ import { ThreadedDetection } from './threaded-detection.ts';
 import type { StateWriter } from '../state/state-writer.ts';
 import type { CoreImage } from '../core/core-image.ts';
 import { deserialize, serialize } from 'node:v8';
+import { restoring } from '../models/saved-fields.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
 
 /** The detection options analyze and run share. */
@@ -84,6 +85,8 @@ export interface DetectionStage {
   snapshot(id: number): boolean;
   /** A detection thread: resolves once it has ended (a part it owed will not come). */
   readonly ended?: Promise<void>;
+  /** A detection thread restoring a snapshot: resolves once it has, rejects with a SavedStateError when it cannot. */
+  readonly restored?: Promise<void>;
   /** After finish: the learner's counters (learn_*, dns_*) into the run's counters, where the learning ran elsewhere. */
   mergeCounters(into: Record<string, number>): void;
 }
@@ -114,7 +117,7 @@ class InlineDetection implements DetectionStage {
     this.sink = sink;
     this.detector = new Detector(core, { ...setup, onBreach: (b) => { sink?.write(b); onBreach?.(b); if (state) this.raised.push(b); } });
     // the packet core's image (restored by the pipeline) holds the learning; this is the rest
-    if (state?.restore) this.detector.loadState(deserialize(state.restore.state));
+    if (state?.restore) restoring(() => this.detector.loadState(deserialize(state.restore!.state)));
   }
 
   pull(core: WasmCore): void {

@@ -14,6 +14,7 @@ import { consume, consumed, waitForBatch } from '../sinks/ring-wait.ts';
 import { receiveReporterNames } from '../sinks/reporter-names.ts';
 import { C_BYTES, C_DEAD, C_FLAGS, F_END, F_NAMES, F_SNAPSHOT, RING_SLOTS, SECTION_HEADER, SNAPSHOT_ID_SHIFT } from './detection-ring.ts';
 import { deserialize, serialize } from 'node:v8';
+import { SavedSettingsError, SavedStateError, restoring } from '../models/saved-fields.ts';
 import type { Breach } from '../models/breach.ts';
 import type { WriterMessage } from '../state/state-writer-thread.ts';
 import type { DetectionRestore, DetectionSummary, DetectorSetup } from './detection-stage.ts';
@@ -36,7 +37,8 @@ export interface DetectionInit {
   /** flow-log reporter names (reporter-names.ts), one message before each slot flagged F_NAMES */
   names: MessagePort;
   /** durable state (--state): the state writer's port (breaches, this thread's snapshot parts), and the part to carry on from */
-  state: { port: MessagePort; restore: DetectionRestore | null } | null;
+  /** `restored`: where the outcome of restoring goes ({ ok, error? }), when restoring */
+  state: { port: MessagePort; restore: DetectionRestore | null; restored?: MessagePort } | null;
 }
 
 export interface DetectionDone {
@@ -59,9 +61,18 @@ function loop(init: DetectionInit, ctl: Int32Array): void {
   const spare: Uint8Array[] = [];
   const detector = new Detector(core, { ...init.setup, reporterName: (id) => reporterNames.get(id), onBreach: (b) => { sink.write(b); if (state) raised.push(b); } });
   if (state?.restore) {
-    if (!state.restore.image) throw new Error('the saved detection state has no image of the detection core');
-    core.restore(state.restore.image);
-    detector.loadState(deserialize(state.restore.state));
+    // the outcome goes back at once (ThreadedDetection.restored): the sensor refuses a state it cannot carry on from before reading any input
+    try {
+      restoring(() => {
+        if (!state.restore!.image) throw new SavedStateError('the saved detection state has no image of the detection core');
+        core.restore(state.restore!.image);
+        detector.loadState(deserialize(state.restore!.state));
+      });
+      state.restored?.postMessage({ ok: true });
+    } catch (e) {
+      state.restored?.postMessage({ ok: false, error: (e as Error).message, settings: e instanceof SavedSettingsError });
+      throw e;
+    }
   }
   const t1 = performance.now();
   const words = new DataView(init.ring);

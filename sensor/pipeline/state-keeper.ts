@@ -27,6 +27,7 @@ import type { CapturePosition } from './capture-pump.ts';
 import type { ReporterIds } from '../flowlogs/flow-event.ts';
 import { openDetection, type DetectionRestore, type DetectionStage } from './detection-stage.ts';
 import { StateError } from '../state/state-error.ts';
+import { SavedSettingsError, SavedStateError } from '../models/saved-fields.ts';
 
 export interface StateOptions {
   dir: string;
@@ -48,6 +49,11 @@ export interface StateSummary {
 /** The state was saved by another build or with other settings: refused, never misread (one line, like every StateError). */
 export class StateSettingsError extends StateError {
   constructor(message: string, dir: string) { super(message, dir, 'SETTINGS'); this.name = 'StateSettingsError'; }
+}
+
+/** A state sound but saved by another build or under other settings. */
+function otherSettings(dir: string, why: string): StateSettingsError {
+  return new StateSettingsError(`the state in ${dir} was saved by another build of the sensor or with other settings (${why}): run with the options it was saved with, or start over with --fresh-state`, dir);
 }
 
 const HEAD_BYTES = 65536;
@@ -122,7 +128,7 @@ export class StateKeeper {
     try {
       core.restore(this.packetImage);
     } catch (e) {
-      if (e instanceof ImageMismatchError) throw new StateSettingsError(`the state in ${this.opts.dir} was saved by another build of the sensor or with other settings (${e.message}): run with the options it was saved with, or start over with --fresh-state`, this.opts.dir);
+      if (e instanceof ImageMismatchError) throw otherSettings(this.opts.dir, e.message);
       throw e;
     }
     this.packetImage = null; // the chunks are the core's now
@@ -257,7 +263,16 @@ export async function openDetectionWithState(
   const threaded = !!detection.breachesTo && !detection.onBreach && !detection.inlineDetection;
   const keeper = await StateKeeper.open(state, log, threaded);
   core.enableEvents(events);
-  const detector = openDetection(core, { ...detection, state: { writer: keeper.writer, restore: keeper.detection } });
+  let detector: DetectionStage | null;
+  try {
+    detector = openDetection(core, { ...detection, state: { writer: keeper.writer, restore: keeper.detection } });
+    // a detection thread restores in its own time: wait, so a state it cannot carry on from is refused before any input is read
+    await detector?.restored;
+  } catch (e) {
+    if (e instanceof SavedSettingsError) throw otherSettings(state.dir, e.message);
+    if (e instanceof SavedStateError) throw new StateSettingsError(`the state in ${state.dir} cannot be restored (${e.message}): start over with --fresh-state`, state.dir);
+    throw e;
+  }
   if (!detector && keeper.detection) throw new StateSettingsError(`the state in ${state.dir} was saved with detection on: run with --breaches, or start over with --fresh-state`, state.dir);
   keeper.restoreCore(core);
   keeper.trackReporters(detection.reporters);

@@ -14,6 +14,7 @@ import type { WasmCore } from '../core/wasm-core.ts';
 import type { Log } from '../log/logger.ts';
 import { BUILTIN_MODELS } from '../models/catalogue.ts';
 import { compileModels } from '../models/compile.ts';
+import { SavedSettingsError, SavedStateError } from '../models/saved-fields.ts';
 import { openTarget } from '../sinks/fd-write.ts';
 import { hasRoom, publish, waitForRoom } from '../sinks/ring-wait.ts';
 import { C_BYTES, C_DEAD, C_FLAGS, CONTROL_WORDS, F_END, F_NAMES, F_SNAPSHOT, MAX_IN_FLIGHT, MAX_SLOT_AGE_MS, MIN_SLOT_BYTES, RING_SLOTS, SECTION_HEADER, SNAPSHOT_ID_SHIFT } from './detection-ring.ts';
@@ -90,12 +91,13 @@ export class ThreadedDetection implements DetectionStage {
     this.names = names.port1;
     this.namesOut = new ReporterNamesOut(opts.reporters, names.port1);
     const statePort = opts.state?.writer.takeDetectionPort() ?? null;
+    const restoring = statePort && opts.state?.restore ? new MessageChannel() : null;
     const init: DetectionInit = {
       control: this.control.buffer as SharedArrayBuffer, now: this.nowWord.buffer as SharedArrayBuffer, ring: this.ring,
       slotBytes: this.slotBytes, outputRecords, breaches, setup, done: port.port2, names: names.port2,
-      state: statePort ? { port: statePort, restore: opts.state?.restore ?? null } : null,
+      state: statePort ? { port: statePort, restore: opts.state?.restore ?? null, ...(restoring ? { restored: restoring.port2 } : {}) } : null,
     };
-    const transferList = statePort ? [port.port2, names.port2, statePort] : [port.port2, names.port2];
+    const transferList = [port.port2, names.port2, ...(statePort ? [statePort] : []), ...(restoring ? [restoring.port2] : [])];
     // The bundled CLI starts the bundled thread (plain JS, quick to start);
     // from the TypeScript sources it is loaded through tsx.
     const worker = BUNDLED
@@ -118,6 +120,22 @@ export class ThreadedDetection implements DetectionStage {
     });
     // A rejection before finish() is awaited must not crash the process.
     this.done.catch(() => {});
+    if (restoring) {
+      const out = restoring.port1;
+      this.restored = new Promise<void>((resolve, reject) => {
+        const settle = (m: { ok: boolean; error?: string; settings?: boolean }) => {
+          out.close();
+          if (m.ok) resolve();
+          else reject(new (m.settings ? SavedSettingsError : SavedStateError)(m.error ?? 'the detection thread could not restore its state'));
+        };
+        out.once('message', settle);
+        worker.once('exit', () => {
+          const m = receiveMessageOnPort(out);
+          settle(m ? m.message : { ok: false, error: 'the detection thread ended while restoring its state' });
+        });
+      });
+      this.restored.catch(() => {});
+    }
     this.ended = this.done.then(() => {}, () => {});
   }
 
@@ -158,6 +176,8 @@ export class ThreadedDetection implements DetectionStage {
 
   /** Resolves once the thread has ended, well or not (a snapshot part it owed will not come). */
   readonly ended: Promise<void>;
+  /** Restoring a snapshot: resolves once the thread has, rejects (SavedStateError) when it cannot. */
+  readonly restored?: Promise<void>;
 
   /**
    * A slot that must not be dropped (a snapshot's, the end's) is started only

@@ -2,7 +2,10 @@
 // device (addresses, names and tags, when first and last seen, its risk),
 // kept so `edge-sensor devices` can list it while the sensor runs and so an
 // aggregator can be sent one table rather than rebuilding it from flows.
-// The running sensor replaces the rows at every snapshot; rows are keyed by
+// The running sensor replaces the whole inventory at every snapshot
+// (replaceDevices): the rows are the devices its learning table holds, so
+// the store is bounded by that table — a flood of spoofed sources that
+// passes through the table leaves no trail of rows. Rows are keyed by
 // address, so a device is one row however often it is written.
 import { parseAddress } from '../flows/ip-address.ts';
 import type { StateDb } from './state-db.ts';
@@ -31,6 +34,16 @@ export class DeviceStore {
   putDevices(rows: DeviceRow[]): Promise<void> {
     const devices = this.db.devices;
     return this.db.write('storing the device inventory', () => {
+      for (const row of rows) devices.putSync(row.ip, row);
+    });
+  }
+
+  /** Make the rows exactly these (one transaction): rows of addresses not among them are removed. */
+  replaceDevices(rows: DeviceRow[]): Promise<void> {
+    const devices = this.db.devices;
+    return this.db.write('storing the device inventory', () => {
+      const keep = new Set(rows.map((r) => r.ip));
+      for (const ip of devices.getKeys({})) if (!keep.has(ip as string)) devices.removeSync(ip);
       for (const row of rows) devices.putSync(row.ip, row);
     });
   }

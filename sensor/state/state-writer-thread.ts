@@ -109,7 +109,7 @@ function run(init: WriterInit): void {
       const ms = performance.now() - t0;
       snapshots++;
       // what `edge-sensor status` and `devices` read: informational, each its own transaction after the snapshot
-      if (d?.inventory) await devices.putDevices(inventoryRows(d.inventory));
+      if (d?.inventory) await devices.replaceDevices(inventoryRows(d.inventory));
       const tables = d?.tables?.map((t) => ({ name: t.name, capacity: t.capacity, used: t.used, evictions: t.evictions }));
       status = {
         ...p.status, updated_at: new Date().toISOString(),
