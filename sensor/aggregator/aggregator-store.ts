@@ -29,6 +29,7 @@
 // - breach_time: [time_ms, sensor, epoch, seq] → [score, model, device ip]: the time index, with what the filters need
 // - rejected:    [sensor, epoch, seq] → { reason, at }: settled, never stored
 // - devices:     [sensor, ip] → StoredDevice
+// - annotations: [kind, …target] → acknowledgement and comments (annotation-store.ts)
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, statSync, statfsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -41,7 +42,7 @@ import type { ValidBreach, ValidDevice, ValidHealth, ValidHello } from '../uplin
 
 /** The layout below; bumped whenever an older aggregator could misread it. */
 export const AGGREGATOR_FORMAT_VERSION = 1;
-export const AGGREGATOR_SUB_DATABASES = ['meta', 'sensors', 'breaches', 'breach_time', 'rejected', 'devices'] as const;
+export const AGGREGATOR_SUB_DATABASES = ['meta', 'sensors', 'breaches', 'breach_time', 'rejected', 'devices', 'annotations'] as const;
 /** Writes are refused with less than this free on the disk (see DISK_RESERVE_BYTES in state-db.ts: LMDB reports a full disk mid-commit as EIO). */
 export const DISK_RESERVE_BYTES = 1 << 20;
 
@@ -185,6 +186,12 @@ export class AggregatorStore {
   }
 
   get aggregatorId(): string { return this.format.aggregator_id; }
+
+  /** The LMDB environment, for stores kept beside this one in sub-databases of AGGREGATOR_SUB_DATABASES (annotation-store.ts). */
+  get environment(): RootDatabase { return this.env; }
+
+  /** One write transaction with this store's guards (read-only, disk space, size limit, errors as StateErrors), for those stores. */
+  transaction<T>(what: string, fn: () => T): Promise<T> { return this.write(what, fn); }
 
   /**
    * A stream's Hello was accepted for `sensorId` (the authenticated id):

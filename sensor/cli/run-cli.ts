@@ -2,9 +2,11 @@
 // drive the CLI in-process.
 import { logger } from '../log/logger.ts';
 import { StateError } from '../state/state-error.ts';
+import { aggregatorCommand } from './aggregator-command.ts';
 import { analyzeCommand } from './analyze-command.ts';
 import { UsageError } from './args.ts';
 import { breachesCommand } from './breaches-command.ts';
+import { certsCommand } from './certs-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { devicesCommand } from './devices-command.ts';
 import { runCommand } from './run-command.ts';
@@ -21,6 +23,9 @@ Commands:
                      snapshot, inputs' checkpoints, breaches, outbox, tables
   breaches           the breach history stored in a sensor's state
   devices            the device inventory stored in a sensor's state
+  aggregator         the central aggregator: sensors deliver over gRPC, analysts
+                     read the HTTP JSON API
+  certs              make a lab CA and certificates for the aggregator and sensors
   help [command]     show help for a command
 
 Run "edge-sensor <command> --help" for the options of a command.
@@ -33,6 +38,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   status: statusCommand,
   breaches: breachesCommand,
   devices: devicesCommand,
+  aggregator: aggregatorCommand,
+  certs: certsCommand,
 };
 
 export async function runCli(argv: string[]): Promise<number> {
