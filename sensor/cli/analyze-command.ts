@@ -6,6 +6,8 @@ import { BUILTIN_MODELS } from '../models/catalogue.ts';
 import { numberFlag, parse, UsageError } from './args.ts';
 import { DETECTION_HELP, DETECTION_OPTIONS, detectionFlags } from './detection-flags.ts';
 import { FLOW_OPTIONS, applyBudget, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
+import { UPLINK_HELP, UPLINK_OPTIONS, UPLINK_TIMEOUT_HELP, UPLINK_TIMEOUT_OPTION, prepareUplink, uplinkFlags, uplinkSummary } from './uplink-flags.ts';
+import type { Uplink } from '../uplink/uplink-client.ts';
 
 export const ANALYZE_HELP = `Usage: edge-sensor analyze <input…> [options]
 
@@ -54,7 +56,7 @@ ${DETECTION_HELP}  --summary FILE|-            where to write the run summary (d
   --fresh-state               move DIR's state aside (DIR.old-<time>) and start empty
   --snapshot-every S          wall seconds between snapshots while input
                               flows (default 60; one more at each input's end)
-  --log-level LEVEL           pino level: debug, info, warn, error (default info)
+${UPLINK_HELP}${UPLINK_TIMEOUT_HELP}  --log-level LEVEL           pino level: debug, info, warn, error (default info)
   -h, --help                  this help
 
 Examples:
@@ -62,6 +64,8 @@ Examples:
   edge-sensor analyze week.pcap --breaches breaches.jsonl
   edge-sensor analyze incident.pcap --learning 0 --breaches -
   edge-sensor analyze day1.pcap day2.pcap --state ./state --breaches b.jsonl
+  edge-sensor analyze day.pcap --state ./state --breaches b.jsonl \
+    --aggregator agg.example.net:7443 --tls-ca ca.crt --tls-cert sensor.crt --tls-key sensor.key
   tcpdump -i eth0 -U -w - | edge-sensor analyze - --flows -
 `;
 
@@ -72,6 +76,8 @@ const OPTIONS = {
   'snapshot-every': { type: 'string' },
   ...DETECTION_OPTIONS,
   ...FLOW_OPTIONS,
+  ...UPLINK_OPTIONS,
+  ...UPLINK_TIMEOUT_OPTION,
 } as const;
 
 export async function analyzeCommand(argv: string[]): Promise<number> {
@@ -88,6 +94,15 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const stateDir = values.state as string | undefined;
   if (!stateDir && (values['fresh-state'] || values['snapshot-every'] !== undefined)) throw new UsageError('--fresh-state and --snapshot-every need --state DIR');
   const state = stateDir ? { dir: stateDir, fresh: values['fresh-state'] === true, everyS: numberFlag(values['snapshot-every'], 'snapshot-every', { min: 0.01 }) } : undefined;
+  const uplinkConfig = uplinkFlags(values, state !== undefined, '--state DIR');
+  const startUplink = uplinkConfig ? await prepareUplink(uplinkConfig, log) : null;
+  let uplink: Uplink | null = null;
+  // the uplink opens the state once the run has (created it, moved an old one aside): it delivers while the input is read
+  const onStateReady = startUplink ? (dir: string) => {
+    try { uplink = startUplink(dir); } catch (e) {
+      log.error({ aggregator: uplinkConfig!.address, err: (e as Error).message }, 'uplink: cannot start: breaches stay in the outbox for the next run');
+    }
+  } : undefined;
   // With state, SIGINT/SIGTERM stop at the next batch with a snapshot there (a second signal stops at once)
   const stop = state ? new AbortController() : null;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -96,12 +111,23 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
     stop!.abort();
   };
   if (stop) { process.on('SIGINT', onSignal); process.on('SIGTERM', onSignal); }
-  const summary = await withOutputTargets({ flows: f.flowsTo, breaches: breachesTo }, () => analyze({
-    inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
-    awsFormat: f.awsFormat, events: f.events, breachesTo, models: detection?.models, metas: detection?.metas, tags: detection?.tags, learningS, similar, inlineDetection, state, stop: stop?.signal, capacities: budget.capacities, maxKeys: budget.maxKeys,
-  }));
-  if (stop) { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); }
-  writeSummary(summary, f, f.flowsTo === '-' || breachesTo === '-');
+  let summary;
+  try {
+    summary = await withOutputTargets({ flows: f.flowsTo, breaches: breachesTo }, () => analyze({
+      inputs: positionals, format: format as InputFormat, core: f.core, localNets: f.localNets, flowsTo: f.flowsTo,
+      awsFormat: f.awsFormat, events: f.events, breachesTo, models: detection?.models, metas: detection?.metas, tags: detection?.tags, learningS, similar, inlineDetection, state, stop: stop?.signal, capacities: budget.capacities, maxKeys: budget.maxKeys,
+      onStateReady,
+    }));
+  } catch (e) {
+    await (uplink as Uplink | null)?.stop();
+    throw e;
+  } finally {
+    if (stop) { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); }
+  }
+  // (set by onStateReady: the cast undoes TypeScript's narrowing of it to null)
+  const started = uplink as Uplink | null;
+  const delivered = started ? await finishUplink(started, uplinkConfig!.address, summary.interrupted ? 0 : uplinkConfig!.timeoutS, log) : undefined;
+  writeSummary(delivered ? { ...summary, uplink: delivered } : summary, f, f.flowsTo === '-' || breachesTo === '-');
 
   const failed = summary.inputs.filter((i) => !i.ok);
   for (const inp of failed) log.error({ input: inp.name, error: inp.error }, 'input could not be analysed');
@@ -110,4 +136,19 @@ export async function analyzeCommand(argv: string[]): Promise<number> {
   const lostOutput = (summary.sink?.errors ?? 0) > 0 || (summary.detection?.sink?.errors ?? 0) > 0 || summary.state?.error !== undefined;
   if (failed.length > 0 || lostOutput) return 1;
   return summary.interrupted ? 130 : 0;
+}
+
+/**
+ * The end of the run: every breach is in the outbox now; wait up to
+ * `timeoutS` for the aggregator to acknowledge them, then stop. What is left
+ * waits in the outbox for the next run — safe there, so not a failure.
+ */
+async function finishUplink(uplink: Uplink, address: string, timeoutS: number, log: ReturnType<typeof logger>): Promise<Record<string, unknown>> {
+  const drained = await uplink.drained(timeoutS * 1000);
+  const left = drained ? 0 : uplink.outboxSize();
+  const stats = uplink.stats();
+  await uplink.stop();
+  if (left > 0) log.warn({ aggregator: address, outbox_left: left, timeout_s: timeoutS, state: stats.state }, `uplink: ${left} breaches not acknowledged in time: they stay in the outbox for the next run`);
+  else log.info({ aggregator: address, sent: stats.sent, acked: stats.acked }, 'uplink: every breach acknowledged');
+  return uplinkSummary(stats, left);
 }

@@ -9,6 +9,8 @@ import { numberFlag, parse, UsageError } from './args.ts';
 import { FLOW_OPTIONS, applyBudget, flowFlags, withOutputTargets, writeSummary } from './flow-flags.ts';
 import { DETECTION_HELP, DETECTION_OPTIONS, detectionFlags } from './detection-flags.ts';
 import { BUILTIN_MODELS } from '../models/catalogue.ts';
+import { UPLINK_HELP, UPLINK_OPTIONS, prepareUplink, uplinkFlags, uplinkSummary } from './uplink-flags.ts';
+import type { Uplink } from '../uplink/uplink-client.ts';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -48,7 +50,7 @@ ${DETECTION_HELP}  --summary FILE|-            where the summary goes at the end
   --fresh-state               move the state aside (DIR.old-<time>) and start empty
   --snapshot-every S          wall seconds between snapshots (default 60; one more
                               at the stop)
-  --log-level LEVEL           pino level (default info)
+${UPLINK_HELP}  --log-level LEVEL           pino level (default info)
   -h, --help                  this help
 
 Live inputs have no end: quiet flows are timed out by wall time once a second,
@@ -67,6 +69,7 @@ const OPTIONS = {
   'snapshot-every': { type: 'string' },
   ...DETECTION_OPTIONS,
   ...FLOW_OPTIONS,
+  ...UPLINK_OPTIONS,
 } as const;
 
 function watchSpec(text: string): WatchSpec {
@@ -101,6 +104,16 @@ export async function runCommand(argv: string[]): Promise<number> {
   };
 
   const log = logger();
+  const uplinkConfig = uplinkFlags(values, state !== undefined, 'state (--state DIR or the default, not --no-state)');
+  const startUplink = uplinkConfig ? await prepareUplink(uplinkConfig, log) : null;
+  let uplink: Uplink | null = null;
+  let uplinkReport: Record<string, unknown> | null = null;
+  // for the run's lifetime, from when the run has opened the state
+  const onStateReady = startUplink ? (dir: string) => {
+    try { uplink = startUplink(dir); } catch (e) {
+      log.error({ aggregator: uplinkConfig!.address, err: (e as Error).message }, 'uplink: cannot start: breaches stay in the outbox for the next run');
+    }
+  } : undefined;
   let stopNow: () => void = () => {};
   const stop = new Promise<void>((r) => { stopNow = r; });
   const onSignal = (sig: string) => { log.info({ signal: sig }, state ? 'stopping: open flows stay open in the last snapshot' : 'stopping: writing open flows'); stopNow(); };
@@ -108,13 +121,26 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => onSignal('SIGTERM'));
 
   const pollSeconds = numberFlag(values.poll, 'poll', { min: 0.2 });
-  const summary = await withOutputTargets({ flows: f.flowsTo, breaches: d.breachesTo }, () => run({
-    packets, netflow, watch, stop, pollSeconds,
-    flowsTo: f.flowsTo, localNets: f.localNets, awsFormat: f.awsFormat, core: f.core, events: f.events,
-    breachesTo: d.breachesTo, models: d.config?.models, metas: d.config?.metas, tags: d.config?.tags, learningS: d.learningS, similar: d.similar, inlineDetection: d.inlineDetection, capacities: budget.capacities, maxKeys: budget.maxKeys,
-    log, state,
-  }));
-  writeSummary(summary, f, f.flowsTo === '-' || d.breachesTo === '-');
+  let summary;
+  try {
+    summary = await withOutputTargets({ flows: f.flowsTo, breaches: d.breachesTo }, () => run({
+      packets, netflow, watch, stop, pollSeconds,
+      flowsTo: f.flowsTo, localNets: f.localNets, awsFormat: f.awsFormat, core: f.core, events: f.events,
+      breachesTo: d.breachesTo, models: d.config?.models, metas: d.config?.metas, tags: d.config?.tags, learningS: d.learningS, similar: d.similar, inlineDetection: d.inlineDetection, capacities: budget.capacities, maxKeys: budget.maxKeys,
+      log, state, onStateReady,
+    }));
+  } finally {
+    // stopped with the run: what is not acknowledged yet stays in the outbox for the next start
+    const u = uplink as Uplink | null;
+    if (u) {
+      const left = u.outboxSize();
+      const stats = u.stats();
+      await u.stop();
+      if (left > 0) log.info({ aggregator: uplinkConfig!.address, outbox_left: left }, 'uplink: stopped; unacknowledged breaches stay in the outbox for the next start');
+      uplinkReport = uplinkSummary(stats, left);
+    }
+  }
+  writeSummary(uplinkReport ? { ...summary, uplink: uplinkReport } : summary, f, f.flowsTo === '-' || d.breachesTo === '-');
   // Flow records that could not be written (a full disk; not a closed pipe,
   // which is the reader's choice) are lost output: a failed run, as for analyze.
   const lostOutput = (summary.sink?.errors ?? 0) > 0 || (summary.detection?.sink?.errors ?? 0) > 0 || summary.state?.error !== undefined;

@@ -44,6 +44,8 @@ export interface AnalyzeOptions extends Omit<DetectionOptions, 'state'> {
   state?: StateOptions;
   /** stop early (SIGINT/SIGTERM with --state): a capture stops at a batch boundary and its position is snapshotted */
   stop?: AbortSignal;
+  /** told once the state is open (created, or moved aside with --fresh-state, and locked): the uplink opens it from then on */
+  onStateReady?: (dir: string) => void;
 }
 
 /** Thrown out of a capture's batch when the run is asked to stop. */
@@ -125,6 +127,7 @@ export async function analyze(opts: AnalyzeOptions): Promise<AnalyzeSummary> {
   const ctx = { localNets: new LocalNets(opts.localNets), communityIdSeed: opts.communityIdSeed, reporterName: (id: number) => reporters.name(id) };
   // before the flow sink (detection-stage.ts says why)
   const { keeper, detector } = await openDetectionWithState(core, { ...opts, state: undefined, reporters }, opts.state, opts.events, log);
+  if (keeper && opts.state) opts.onStateReady?.(opts.state.dir);
   const sink = opts.flowsTo
     ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, communityIdSeed: opts.communityIdSeed, reporters, lazy: smallInputs(opts.inputs) })
     : null;

@@ -53,6 +53,8 @@ export interface RunOptions extends Omit<DetectionOptions, 'state'> {
   onReady?: (info: { netflowPorts: number[] }) => void;
   /** durable state (--state DIR): carried on from at start, snapshotted every everyS seconds and at the stop */
   state?: StateOptions;
+  /** told once the state is open (created, or moved aside with --fresh-state, and locked): the uplink opens it from then on */
+  onStateReady?: (dir: string) => void;
 }
 
 export interface RunSummary {
@@ -94,6 +96,7 @@ export async function run(opts: RunOptions): Promise<RunSummary> {
   const shedWhenBehind = (opts.netflow?.length ?? 0) > 0;
   // before the flow sink (detection-stage.ts says why)
   const { keeper, detector } = await openDetectionWithState(core, { shedWhenBehind, ...opts, state: undefined, reporters, log }, opts.state, opts.events, log);
+  if (keeper && opts.state) opts.onStateReady?.(opts.state.dir);
   const sink = opts.flowsTo ? new ThreadedFlowSink(opts.flowsTo, { localNets: opts.localNets, reporters }) : null;
   let flowRecords = 0;
   // learned from first (the detector), then shipped to the writer thread

@@ -111,24 +111,34 @@ export class BreachStore {
     return this.db.breaches.get(id) as StoredBreach | undefined;
   }
 
-  /** Outbox entries, oldest first: what the uplink still has to deliver. */
-  pending(limit?: number): { seq: number; breach: Breach }[] {
+  /** Outbox entries, oldest first (those with seq > afterSeq): what the uplink still has to deliver. */
+  pending(limit?: number, afterSeq = 0): { seq: number; breach: Breach }[] {
     const out: { seq: number; breach: Breach }[] = [];
-    for (const { key, value } of this.db.outbox.getRange(limit !== undefined ? { limit } : {})) {
+    for (const { key, value } of this.db.outbox.getRange({ ...(limit !== undefined ? { limit } : {}), ...(afterSeq > 0 ? { start: Math.floor(afterSeq) + 1 } : {}) })) {
       const rec = this.db.breaches.get(value) as StoredBreach | undefined;
       if (rec) out.push({ seq: key, breach: rec.breach });
     }
     return out;
   }
 
-  /** Cumulative acknowledgement: removes every outbox entry with seq ≤ uptoSeq. Resolves to how many. */
+  /**
+   * Cumulative acknowledgement: removes every outbox entry with seq ≤ uptoSeq
+   * and records uptoSeq as the highest acknowledged (meta `acked_seq`, in
+   * the same transaction: the uplink's Hello.last_seq). Resolves to how many.
+   */
   acknowledge(uptoSeq: number): Promise<number> {
-    const outbox = this.db.outbox;
+    const { outbox, meta } = this.db;
     return this.db.write('acknowledging breaches', () => {
       const seqs = [...outbox.getKeys({ end: Math.floor(uptoSeq) + 1 })];
       for (const s of seqs) outbox.removeSync(s);
+      if (uptoSeq > this.lastAcknowledged()) meta.putSync('acked_seq', Math.floor(uptoSeq));
       return seqs.length;
     });
+  }
+
+  /** The highest seq ever acknowledged (0: none). */
+  lastAcknowledged(): number {
+    return (this.db.meta.get('acked_seq') as number | undefined) ?? 0;
   }
 
   outboxSize(): number {
