@@ -131,6 +131,8 @@ export interface RejectedItem {
 
 export interface BatchResult {
   stored: number;
+  /** the seqs this batch stored (not duplicates): what correlation takes next */
+  storedSeqs: number[];
   duplicates: number;
   rejected: number;
   acked_seq: number;
@@ -239,12 +241,14 @@ export class AggregatorStore {
       const rec = this.requireSensor(sensorId);
       const { epoch } = rec;
       let stored = 0, duplicates = 0;
+      const storedSeqs: number[] = [];
       for (const it of items) {
         const key: SeqKey = [sensorId, epoch, it.seq];
         if (it.seq <= rec.acked_seq || this.breachesDb.doesExist(key) || this.rejectedDb.doesExist(key)) { duplicates++; continue; }
         this.breachesDb.putSync(key, { id: it.id, time: it.time, model: it.model, score: it.score, device_ip: it.device_ip, received_at: at, json: it.json });
         this.timeDb.putSync([it.time_ms, sensorId, epoch, it.seq], [it.score, it.model, it.device_ip]);
         stored++;
+        storedSeqs.push(it.seq);
       }
       for (const r of rejected) {
         if (r.seq === null || r.seq <= rec.acked_seq) continue;
@@ -259,7 +263,7 @@ export class AggregatorStore {
       c.duplicates += duplicates;
       c.rejected += rejected.length;
       this.sensorsDb.putSync(sensorId, rec);
-      return { stored, duplicates, rejected: rejected.length, acked_seq: rec.acked_seq };
+      return { stored, storedSeqs, duplicates, rejected: rejected.length, acked_seq: rec.acked_seq };
     }, bytesHint);
   }
 

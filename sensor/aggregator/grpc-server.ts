@@ -91,6 +91,8 @@ export interface AggregatorServerOptions {
   identify?: (call: UplinkCall) => string | null | undefined;
   logger?: Log;
   limits?: Partial<ServerLimits>;
+  /** after each batch is committed: the breaches it newly stored (never duplicates), e.g. for correlation */
+  onStored?: (sensorId: string, items: readonly ValidBreach[]) => void;
 }
 
 export interface ServerStats {
@@ -317,6 +319,10 @@ export async function startAggregatorServer(opts: AggregatorServerOptions): Prom
       }
       const r = await this.store(() => opts.store.storeBreaches(sensor, valid, rejected));
       if (r === undefined) return;
+      if (opts.onStored && r.storedSeqs.length > 0) {
+        const stored = new Set(r.storedSeqs);
+        try { opts.onStored(sensor, valid.filter((v) => stored.has(v.seq))); } catch (e) { log.error({ err: e, sensor }, 'aggregator: a consumer of stored breaches failed'); }
+      }
       stats.received += items.length;
       stats.stored += r.stored;
       stats.duplicates += r.duplicates;

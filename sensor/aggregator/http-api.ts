@@ -12,6 +12,7 @@
 // (64 KiB → 413), a handler's failure is a 500 for that request only, and
 // the parser's own rejections (malformed HTTP) are answered 400 and counted —
 // nothing a client sends can end the process.
+import type { IncidentService } from './incident-service.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { logger as defaultLogger, type Log } from '../log/logger.ts';
@@ -34,6 +35,8 @@ export interface HttpApiOptions {
   store: AggregatorStore;
   /** the gRPC server, for who is connected now and its counters (without it: connected is null) */
   server?: Pick<AggregatorServer, 'stats' | 'connected'>;
+  /** incidents (GET /api/v1/incidents): without it those routes answer 404 */
+  incidents?: Pick<IncidentService, 'incidents' | 'incident'>;
   logger?: Log;
 }
 
@@ -172,6 +175,14 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     };
   }
 
+  function listIncidents(q: URLSearchParams): Reply {
+    const p = singleParams(q, ['min_score', 'limit']);
+    const minScore = numberParam(p.get('min_score'), 'min_score', 0, 100, false);
+    const limit = numberParam(p.get('limit'), 'limit', 1, 10_000, true) ?? 100;
+    const all = opts.incidents!.incidents(minScore !== undefined ? { minScore } : {});
+    return { body: { count: Math.min(all.length, limit), limit, truncated: all.length > limit, incidents: all.slice(0, limit) } };
+  }
+
   async function route(r: Request): Promise<Reply> {
     const [a, b, c, d, ...rest] = r.parts;
     const only = (method: string) => { if (r.method !== method) throw new HttpError(405, `${r.method} is not allowed here: ${method} only`, { Allow: method }); };
@@ -180,6 +191,14 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
       if (a === 'sensors' && b === undefined) { only('GET'); return listSensors(r.query); }
       if (a === 'devices' && b === undefined) { only('GET'); return listDevices(r.query); }
       if (a === 'breaches' && b === undefined) { only('GET'); return listBreaches(r.query); }
+      if (a === 'incidents' && opts.incidents && b === undefined) { only('GET'); return listIncidents(r.query); }
+      if (a === 'incidents' && opts.incidents && b !== undefined && c === undefined) {
+        only('GET');
+        singleParams(r.query, []);
+        const inc = opts.incidents.incident(b);
+        if (!inc) throw new HttpError(404, `no incident "${b}" (incidents merge: a merged one answers under the id of the earlier)`);
+        return { body: inc };
+      }
       if (a === 'breaches' && b !== undefined && c !== undefined && d === undefined) {
         only('GET');
         const found = findBreach(b, c, r.query);
@@ -196,7 +215,7 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
         return annotationReply(found, a2);
       }
     }
-    throw new HttpError(404, 'no such route (see GET /api/v1/health, /api/v1/breaches, /api/v1/sensors, /api/v1/devices)');
+    throw new HttpError(404, 'no such route (see GET /api/v1/health, /api/v1/breaches, /api/v1/incidents, /api/v1/sensors, /api/v1/devices)');
   }
 
   // ---- HTTP ----

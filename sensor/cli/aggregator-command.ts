@@ -128,9 +128,9 @@ interface ServeOptions {
 }
 
 async function serve(o: ServeOptions): Promise<number> {
-  const [{ ServerCredentials }, { openAggregatorStore }, { startAggregatorServer }, { startHttpApi }, { SensorListFile, sensorAuthorizer }] = await Promise.all([
+  const [{ ServerCredentials }, { openAggregatorStore }, { startAggregatorServer }, { startHttpApi }, { SensorListFile, sensorAuthorizer }, { IncidentService }] = await Promise.all([
     import('@grpc/grpc-js'), import('../aggregator/aggregator-store.ts'), import('../aggregator/grpc-server.ts'),
-    import('../aggregator/http-api.ts'), import('../aggregator/sensor-lists.ts'),
+    import('../aggregator/http-api.ts'), import('../aggregator/sensor-lists.ts'), import('../aggregator/incident-service.ts'),
   ]);
   const list = (path: string | undefined, flag: string) => {
     if (path === undefined) return null;
@@ -145,10 +145,18 @@ async function serve(o: ServeOptions): Promise<number> {
   const stops: (() => Promise<void>)[] = [() => store.close()];
   const stopAll = async () => { for (const stop of stops.splice(0)) await stop().catch((e: unknown) => o.log.error({ err: String(e) }, 'aggregator: closing failed')); };
   try {
-    const grpc = await startAggregatorServer({ address: o.grpcAddress, store, credentials, authorize: sensorAuthorizer(allow, revoked), logger: o.log })
+    // incidents are derived from the stored breaches: rebuilt here, then fed as each batch is stored
+    const incidents = new IncidentService();
+    const t0 = performance.now();
+    const replayed = incidents.rebuild(store);
+    o.log.info({ breaches: replayed, incidents: incidents.correlator.size, ms: Math.round(performance.now() - t0) }, 'aggregator: incidents rebuilt from the stored breaches');
+    const onStored = (sensor: string, items: readonly { seq: number; json: string }[]) => {
+      for (const it of items) incidents.add(sensor, it.seq, JSON.parse(it.json) as Record<string, unknown>);
+    };
+    const grpc = await startAggregatorServer({ address: o.grpcAddress, store, credentials, authorize: sensorAuthorizer(allow, revoked), logger: o.log, onStored })
       .catch((e: Error) => { throw new StartError(e.message); });
     stops.unshift(() => grpc.close(2000));
-    const http = await startHttpApi({ address: o.httpAddress, store, server: grpc, logger: o.log })
+    const http = await startHttpApi({ address: o.httpAddress, store, server: grpc, incidents, logger: o.log })
       .catch((e: Error) => { throw new StartError(e.message); });
     stops.unshift(() => http.close());
     o.log.info({

@@ -9,6 +9,7 @@ import { breachesCommand } from './breaches-command.ts';
 import { certsCommand } from './certs-command.ts';
 import { demoCommand } from './demo-command.ts';
 import { devicesCommand } from './devices-command.ts';
+import { incidentsCommand } from './incidents-command.ts';
 import { runCommand } from './run-command.ts';
 import { statusCommand } from './status-command.ts';
 
@@ -26,6 +27,7 @@ Commands:
   aggregator         the central aggregator: sensors deliver over gRPC, analysts
                      read the HTTP JSON API
   certs              make a lab CA and certificates for the aggregator and sensors
+  incidents          the incidents an aggregator has correlated (its HTTP API)
   help [command]     show help for a command
 
 Run "edge-sensor <command> --help" for the options of a command.
@@ -40,6 +42,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   devices: devicesCommand,
   aggregator: aggregatorCommand,
   certs: certsCommand,
+  incidents: incidentsCommand,
 };
 
 export async function runCli(argv: string[]): Promise<number> {

@@ -1,0 +1,118 @@
+// Incidents in the aggregator (sensor/aggregator/incident-service.ts): fed
+// by the gRPC server with each breach it newly stores (a resent batch adds
+// nothing), served at /api/v1/incidents, and rebuilt from the stored
+// breaches after a restart — the same incidents.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { REPO_ROOT } from './helpers/shared-data.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Metadata, ServerCredentials, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { openAggregatorStore } from '../sensor/aggregator/aggregator-store.ts';
+import { startAggregatorServer } from '../sensor/aggregator/grpc-server.ts';
+import { startHttpApi } from '../sensor/aggregator/http-api.ts';
+import { IncidentService } from '../sensor/aggregator/incident-service.ts';
+import type { Log } from '../sensor/log/logger.ts';
+import type { Breach } from '../sensor/models/breach.ts';
+import { UplinkClient, type AggregatorMessageIn, type BreachItem, type SensorMessageOut } from '../sensor/uplink/protocol.ts';
+import { makeBreach } from './helpers/breach-fixtures.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'edge-incidents-'));
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+const quiet = { level: 'error', debug() {}, info() {}, warn() {}, error() {}, fatal() {} } as unknown as Log;
+const T0 = Date.parse('2026-11-20T09:00:00Z');
+
+/** The CLI in a child process, without blocking this one (its aggregator answers from here). */
+function cliAsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, EDGE_SENSOR_LOG_LEVEL: 'warn' } });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (b) => { stdout += b; });
+    child.stderr.on('data', (b) => { stderr += b; });
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+function item(seq: number, b: Breach): BreachItem {
+  return { seq, id: b.id, time: b.time, model: b.model, score: b.score, json: JSON.stringify(b) };
+}
+const at = (min: number) => T0 + min * 60_000;
+/** sensor s1 sees the scan and the admin logins; sensor s2 the exfiltration from the second device */
+const s1 = [
+  item(1, makeBreach(1, at(0), { model: 'device-network-scan', mitre: ['T1046'], device: { ip: '10.0.0.16' }, summary: '10.0.0.16 scanned 508 hosts on 4 ports in 5 minutes', score: 55 }, 'x')),
+  item(2, makeBreach(2, at(12), { model: 'lateral-movement-admin-connections', mitre: ['T1021'], device: { ip: '10.0.0.16' }, peer: { ip: '10.0.0.18', port: 445 }, summary: 'admin logins to 10.0.0.18', score: 55 }, 'x')),
+];
+const s2 = [
+  item(1, makeBreach(3, at(40), { model: 'anomalous-data-to-rare-endpoint', mitre: ['T1041'], device: { ip: '10.0.0.18' }, peer: { ip: '203.0.113.9', port: 443 }, summary: '10.0.0.18 sent 2.1 GB to 203.0.113.9', score: 76 }, 'y')),
+];
+
+/** Deliver `items` as sensor `id` on one raw stream; resolves at the ack of the last. */
+function deliver(address: string, id: string, items: BreachItem[], times = 1): Promise<void> {
+  const client = new UplinkClient(address, credentials.createInsecure(), {});
+  const call = (client as unknown as { Connect(md: Metadata): ClientDuplexStream<SensorMessageOut, AggregatorMessageIn> }).Connect(new Metadata());
+  return new Promise((resolve, reject) => {
+    let acks = 0;
+    call.on('data', (m: AggregatorMessageIn) => {
+      if (m.msg === 'welcome') for (let k = 0; k < times; k++) call.write({ breaches: { items } });
+      if (m.msg === 'ack' && ++acks === times) { call.end(); client.close(); resolve(); }
+    });
+    call.on('error', reject);
+    call.write({ hello: { sensor_id: id, sensor_version: 'test', protocol_version: 1, capabilities: [], last_seq: 0, state_id: `${id}-state` } });
+  });
+}
+
+test('incidents follow the stored breaches once each, are served over HTTP, and are the same after a restart', async () => {
+  const dir = join(tmp, 'agg');
+  const store = openAggregatorStore(dir);
+  const incidents = new IncidentService();
+  const server = await startAggregatorServer({
+    address: '127.0.0.1:0', store, credentials: ServerCredentials.createInsecure(), authorize: () => true, logger: quiet,
+    onStored: (sensor, items) => { for (const it of items) incidents.add(sensor, it.seq, JSON.parse(it.json)); },
+  });
+  const http = await startHttpApi({ address: '127.0.0.1:0', store, server, incidents, logger: quiet });
+  const address = `127.0.0.1:${server.port}`;
+  await deliver(address, 's1', s1, 2); // the batch twice: the second is all duplicates
+  await deliver(address, 's2', s2);
+  assert.is(incidents.correlator.counters.breaches, 3, 'each stored breach correlated once');
+
+  const list = await (await fetch(`http://${http.address}/api/v1/incidents`)).json() as { count: number; incidents: { id: string; devices: string[]; sensors: string[]; phases: string[]; breaches: number; summary: string }[] };
+  assert.is(list.count, 1);
+  const inc = list.incidents[0]!;
+  assert.equal(inc.devices, ['10.0.0.16', '10.0.0.18']);
+  assert.equal(inc.sensors, ['s1', 's2']);
+  assert.equal(inc.phases, ['Discovery', 'Lateral Movement', 'Exfiltration']);
+  assert.is(inc.breaches, 3);
+  assert.match(inc.summary, /scanned 508 hosts on 4 ports in 5 minutes/);
+  const one = await fetch(`http://${http.address}/api/v1/incidents/${inc.id}`);
+  assert.is(one.status, 200);
+  assert.equal(await one.json(), inc);
+  assert.is((await fetch(`http://${http.address}/api/v1/incidents/inc-nope`)).status, 404);
+  assert.is((await fetch(`http://${http.address}/api/v1/incidents?min_score=101`)).status, 400);
+  assert.is((await (await fetch(`http://${http.address}/api/v1/incidents?min_score=99.9`)).json() as { count: number }).count, 0);
+  // the CLI over the same API
+  const human = await cliAsync(['incidents', '--api', `http://${http.address}`]);
+  assert.is(human.code, 0, human.stderr);
+  assert.match(human.stdout, /Discovery → Lateral Movement → Exfiltration across 2 devices/);
+  assert.match(human.stdout, /devices 10\.0\.0\.16, 10\.0\.0\.18; sensors s1, s2/);
+  const json = await cliAsync(['incidents', '--api', `http://${http.address}/`, '--json', '--min-score', '50']);
+  assert.equal(json.stdout.trim().split('\n').map((l) => JSON.parse(l).id), [inc.id]);
+  const bad = await cliAsync(['incidents', '--api', 'ftp://x']);
+  assert.is(bad.code, 2);
+  await http.close();
+  const gone = await cliAsync(['incidents', '--api', `http://${http.address}`]);
+  assert.is(gone.code, 1);
+  assert.match(gone.stderr, /^edge-sensor incidents: cannot reach the aggregator at /);
+  await server.close(500);
+  await store.close();
+
+  // a restart: rebuilt from the store, the same incident
+  const again = openAggregatorStore(dir);
+  const rebuilt = new IncidentService();
+  assert.is(rebuilt.rebuild(again), 3);
+  assert.equal(JSON.parse(JSON.stringify(rebuilt.incidents())), JSON.parse(JSON.stringify(list.incidents)));
+  await again.close();
+});
+
+test.run();
