@@ -32,7 +32,7 @@ test('every subcommand has --help; unknown commands and bad flags exit 2', () =>
   assert.is(cli(['analyze', 'x.pcap', '--no-such-flag']).code, 2);
 });
 
-test('demo (npm start): the sample network\'s injected attack is detected — a sweep, a port scan, brute force on its workstation, and the meta model; nothing else breaches', () => {
+test('demo (npm start): the sample network\'s injected attack is detected — a sweep, a port scan, brute force on its workstation, and the meta model; nothing else breaches; the breaches reach the in-process aggregator and are one incident', () => {
   const r = cli(['demo', '--packets', '20000']);
   assert.is(r.code, 0, r.stderr);
   const m = /Injected at \+[\d.]+ s from \S+ \((\S+)\):/.exec(r.stdout);
@@ -43,6 +43,10 @@ test('demo (npm start): the sample network\'s injected attack is detected — a 
     `Device / Network Scan ${ip}`, `Device / Suspicious Port Scan ${ip}`, `Device / Brute Force Attempt ${ip}`, `Device / Large Number of Model Breaches ${ip}`,
   ]);
   assert.match(r.stdout, 'Model breaches (4;');
+  // the second half: delivered over the uplink to the in-process aggregator, correlated into one incident, its API named
+  assert.match(r.stdout, 'Aggregator: 4 breaches delivered over gRPC, 1 incident');
+  assert.match(r.stdout, `Credential Access → Discovery on ${ip}`);
+  assert.match(r.stdout, /API: http:\/\/127\.0\.0\.1:\d+\/api\/v1\/incidents/);
 });
 
 test('missing files and non-captures fail clearly, other inputs still run', () => {

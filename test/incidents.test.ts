@@ -121,6 +121,18 @@ test('memory is bounded: incidents past maxIncidents are forgotten least recentl
   assert.is(c.counters.timeline_dropped, 4990);
 });
 
+test('a phase is told by the breach that saw it, not by a meta model summing breaches up', () => {
+  n = 0;
+  const c = new IncidentCorrelator();
+  c.add(breach(0, '10.1.0.4', 'device-brute-force', ['T1110'], '10.1.0.4 made 20 short connections to 10.10.0.11 on port 22 within 5 min'), 's', 1);
+  const id = c.add({ ...breach(1, '10.1.0.4', 'meta-many-models', ['T1046', 'T1110'], '10.1.0.4 breached 3 different models', undefined, 60), related: ['b000000000000001'] }, 's', 2);
+  const inc = c.incident(id)!;
+  assert.match(inc.summary, /Credential Access: 10\.1\.0\.4 made 20 short connections/);
+  // with nothing else to tell Discovery, the meta breach tells it
+  assert.match(inc.summary, /Discovery: 10\.1\.0\.4 breached 3 different models/);
+  assert.is(inc.timeline[1]!.meta, true);
+});
+
 test('tactics from technique ids, sub-techniques by their parent, in kill-chain order', () => {
   assert.equal(tacticsOf(['T1048', 'T1046', 'T1568.002', 'T9999']), ['Discovery', 'Command and Control', 'Exfiltration']);
   assert.equal(tacticsOf([]), []);

@@ -46,5 +46,6 @@ function asIncidentBreach(x: Record<string, unknown>): IncidentBreach | null {
     mitre: Array.isArray(x.mitre) ? x.mitre.filter((t): t is string => typeof t === 'string') : [],
     summary: typeof x.summary === 'string' ? x.summary : '',
     ...(typeof peer?.ip === 'string' ? { peer: { ip: peer.ip, ...(typeof peer.port === 'number' ? { port: peer.port } : {}) } } : {}),
+    ...(Array.isArray(x.related) ? { related: x.related.filter((r): r is string => typeof r === 'string') } : {}),
   };
 }

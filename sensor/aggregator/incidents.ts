@@ -34,6 +34,8 @@ export interface IncidentBreach {
   device: { ip: string };
   peer?: { ip: string; port?: number };
   summary: string;
+  /** a meta model's breach: the ids it sums up */
+  related?: string[];
 }
 
 export interface TimelineEntry {
@@ -48,6 +50,8 @@ export interface TimelineEntry {
   peer?: string;
   tactics: string[];
   summary: string;
+  /** a meta model's breach (it sums up others) */
+  meta?: true;
 }
 
 export interface Incident {
@@ -155,7 +159,7 @@ export class IncidentCorrelator {
     }
     const entry: TimelineEntry = {
       sensor, seq, id: b.id, time: b.time, model: b.model, title: b.title, score: b.score, device: b.device.ip,
-      ...(b.peer?.ip ? { peer: b.peer.ip } : {}), tactics: tacticsOf(b.mitre), summary: b.summary,
+      ...(b.peer?.ip ? { peer: b.peer.ip } : {}), tactics: tacticsOf(b.mitre), summary: b.summary, ...(b.related?.length ? { meta: true as const } : {}),
     };
     this.append(inc, entry, at);
     inc.clear *= 1 - Math.min(100, Math.max(0, b.score)) / 100;
@@ -276,7 +280,8 @@ function summarize(inc: Open, phases: string[], devices: string[], sensors: stri
   for (const p of phases.length ? phases : ['']) {
     const candidates = inc.timeline.filter((e) => (p ? e.tactics.includes(p) : e.tactics.length === 0) && !said.has(e.id));
     if (!candidates.length) continue;
-    const best = candidates.reduce((a, b) => (b.score > a.score ? b : a));
+    // a phase is told by the breach that saw it, not a meta model's sum of breaches (it names its models, not what happened)
+    const best = candidates.reduce((a, b) => ((!b.meta && a.meta) || (!!b.meta === !!a.meta && b.score > a.score) ? b : a));
     said.add(best.id);
     parts.push(`${p ? `${p}: ` : ''}${best.summary.replace(/\.$/, '')} (${best.title}, score ${best.score}).`);
   }
