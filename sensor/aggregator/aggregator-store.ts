@@ -31,11 +31,11 @@
 // - devices:     [sensor, ip] → StoredDevice
 // - annotations: [kind, …target] → acknowledgement and comments (annotation-store.ts)
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, statSync, statfsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { resolve } from 'node:path';
+import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { StateError, StateFormatError, formatBytes } from '../state/state-error.ts';
 import { stateErrorSync } from '../state/state-db.ts';
+import { DISK_RESERVE_BYTES, checkDiskSpace, liveBytes, prepareLmdbDirectory, type LmdbWords } from '../state/lmdb-guards.ts';
 import { formatAddress, parseAddress } from '../flows/ip-address.ts';
 // types only: the store does not load the proto (a CLI reading the data needs no gRPC)
 import type { ValidBreach, ValidDevice, ValidHealth, ValidHello } from '../uplink/protocol.ts';
@@ -43,8 +43,13 @@ import type { ValidBreach, ValidDevice, ValidHealth, ValidHello } from '../uplin
 /** The layout below; bumped whenever an older aggregator could misread it. */
 export const AGGREGATOR_FORMAT_VERSION = 1;
 export const AGGREGATOR_SUB_DATABASES = ['meta', 'sensors', 'breaches', 'breach_time', 'rejected', 'devices', 'annotations'] as const;
-/** Writes are refused with less than this free on the disk (see DISK_RESERVE_BYTES in state-db.ts: LMDB reports a full disk mid-commit as EIO). */
-export const DISK_RESERVE_BYTES = 1 << 20;
+export { DISK_RESERVE_BYTES };
+
+/** How the guards of lmdb-guards.ts name the aggregator's data. */
+const WORDS: LmdbWords = {
+  noun: 'aggregator data', ours: 'aggregator data', opening: 'opening the aggregator data', creating: 'creating the aggregator data directory',
+  instead: 'point the aggregator at a new or empty directory', createdBy: () => '',
+};
 
 export interface AggregatorFormat {
   version: number;
@@ -172,6 +177,7 @@ export class AggregatorStore {
   private readonly timeDb: Database<[number, string, string], TimeKey>;
   private readonly rejectedDb: Database<{ reason: string; at: string }, SeqKey>;
   private readonly devicesDb: Database<StoredDevice, [string, string]>;
+  private readonly annotationsDb: Database<unknown, Key> | null;
   private closed = false;
 
   /** @internal use openAggregatorStore() */
@@ -185,6 +191,8 @@ export class AggregatorStore {
     this.timeDb = env.openDB('breach_time', {});
     this.rejectedDb = env.openDB('rejected', {});
     this.devicesDb = env.openDB('devices', {});
+    // annotation-store.ts keeps its sub-database beside these: counted against the size limit too (writes only)
+    this.annotationsDb = readOnly ? null : env.openDB('annotations', {});
   }
 
   get aggregatorId(): string { return this.format.aggregator_id; }
@@ -380,7 +388,7 @@ export class AggregatorStore {
   private async write<T>(what: string, fn: () => T, bytesHint = 0): Promise<T> {
     if (this.closed) throw new Error(`aggregator data ${this.dir} is closed`);
     if (this.readOnly) throw new StateError(`aggregator data directory ${this.dir} was opened read-only: ${what} is not possible`, this.dir, 'READ_ONLY');
-    this.checkDiskSpace(what, bytesHint);
+    checkDiskSpace(this.dir, what, bytesHint, `aggregator data directory ${this.dir}`, 'the data kept so far');
     try {
       return await this.env.childTransaction(() => {
         const result = fn();
@@ -398,28 +406,9 @@ export class AggregatorStore {
   }
 
   private liveBytes(): number {
-    const env = this.env.getStats() as LmdbStats;
-    let pages = 2 + treePages(env.root) + treePages(env.free);
-    for (const db of [this.metaDb, this.sensorsDb, this.breachesDb, this.timeDb, this.rejectedDb, this.devicesDb]) pages += treePages(db.getStats() as LmdbStats);
-    return pages * env.pageSize;
-  }
-
-  private checkDiskSpace(what: string, bytesHint: number): void {
-    let free: number;
-    try {
-      const st = statfsSync(this.dir);
-      free = Number(st.bavail) * Number(st.bsize);
-    } catch {
-      return; // a filesystem that cannot say: LMDB's own error will tell
-    }
-    if (free < DISK_RESERVE_BYTES + 2 * bytesHint) {
-      throw new StateError(`the disk holding aggregator data directory ${this.dir} is full (ENOSPC: ${formatBytes(free)} free, ${formatBytes(DISK_RESERVE_BYTES)} kept in reserve): ${what} refused; the data kept so far is intact`, this.dir, 'ENOSPC');
-    }
+    return liveBytes(this.env, [this.metaDb, this.sensorsDb, this.breachesDb, this.timeDb, this.rejectedDb, this.devicesDb, ...(this.annotationsDb ? [this.annotationsDb] : [])]);
   }
 }
-
-interface LmdbStats { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number; root: LmdbStats; free: LmdbStats }
-const treePages = (s: LmdbStats | undefined): number => (s ? s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages : 0);
 
 function toStored(sensor: string, epoch: number, seq: number, rec: StoredBreachRecord): StoredBreach {
   // validated as one JSON object when it arrived
@@ -435,7 +424,7 @@ export function openAggregatorStore(dir: string, opts: AggregatorStoreOptions = 
   const abs = resolve(dir);
   const readOnly = opts.readOnly === true;
   if (opts.mapSizeBytes !== undefined && !(opts.mapSizeBytes > 0)) throw new RangeError(`mapSizeBytes must be > 0 (got ${opts.mapSizeBytes})`);
-  prepareDirectory(abs, readOnly);
+  prepareLmdbDirectory(abs, readOnly, WORDS, stateErrorSync);
   let env: RootDatabase;
   try {
     env = open(abs, {
@@ -451,49 +440,6 @@ export function openAggregatorStore(dir: string, opts: AggregatorStoreOptions = 
     void env.close().catch(() => {});
     throw e instanceof StateError ? e : stateErrorSync(e, abs, 'opening the aggregator data', readOnly);
   }
-}
-
-// New or empty, or holding an LMDB environment (checked as state-db.ts does).
-function prepareDirectory(dir: string, readOnly: boolean): void {
-  let st;
-  try {
-    st = statSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw stateErrorSync(e, dir, 'opening the aggregator data', readOnly);
-    if (readOnly) throw new StateError(`no aggregator data at ${dir}: the directory does not exist`, dir, 'ENOENT');
-    try {
-      // non-recursive when the parent exists: Node's recursive mkdir says ENOENT on a read-only filesystem instead of EROFS
-      if (existsSync(dirname(dir))) mkdirSync(dir);
-      else mkdirSync(dir, { recursive: true });
-    } catch (e2) {
-      throw stateErrorSync(e2, dir, 'creating the aggregator data directory', false);
-    }
-    return;
-  }
-  if (!st.isDirectory()) throw new StateError(`${dir} is not a directory: it cannot hold aggregator data`, dir, 'ENOTDIR');
-  let entries: string[] = [];
-  try { entries = readdirSync(dir); } catch { /* unreadable: LMDB says why */ }
-  if (entries.includes('data.mdb')) return checkDataFile(dir);
-  if (entries.length > 0) throw new StateError(`${dir} is not aggregator data: it holds files but no LMDB environment (no data.mdb); refusing to use it: point the aggregator at a new or empty directory`, dir, 'NOT_STATE');
-  if (readOnly) throw new StateError(`no aggregator data at ${dir}: the directory is empty`, dir, 'ENOENT');
-}
-
-// lmdb-js 3.5.6 crashes the process (SIGSEGV) opening a data.mdb that is not
-// LMDB: its header (magic number, data format 2) is checked first, as in state-db.ts.
-function checkDataFile(dir: string): void {
-  const head = Buffer.alloc(64);
-  let got = 0;
-  try {
-    const fd = openSync(join(dir, 'data.mdb'), 'r');
-    try { got = readSync(fd, head, 0, head.length, 0); } finally { closeSync(fd); }
-  } catch (e) {
-    throw stateErrorSync(e, dir, 'opening the aggregator data', true);
-  }
-  if (got === 0) return; // being created, or its creation was cut short: LMDB initialises it
-  for (let off = 0; off + 8 <= got; off += 4) {
-    if (head.readUInt32LE(off) === 0xbeefc0de && (head.readUInt32LE(off + 4) & 0xffff) === 2) return;
-  }
-  throw new StateError(`${dir} is not aggregator data: its data.mdb is not an LMDB environment this aggregator can read; refusing to use it`, dir, 'NOT_STATE');
 }
 
 function checkOrCreateFormat(env: RootDatabase, dir: string, readOnly: boolean): AggregatorFormat {

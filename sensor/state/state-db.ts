@@ -33,12 +33,20 @@
 // - noSubdir false always: lmdb-js takes a path with a dot in its last
 //   component ("state.old-…", "sensor.db") for a single file otherwise.
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, readdirSync, renameSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, renameSync, statSync, statfsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { StateError, StateFormatError, formatBytes, type StateErrorCode } from './state-error.ts';
 import { lockHolder } from './writer-lock.ts';
+import { DISK_RESERVE_BYTES, checkDiskSpace, liveBytes, prepareLmdbDirectory, safeReaddir, type LmdbWords } from './lmdb-guards.ts';
+
+/** How the guards of lmdb-guards.ts name a sensor's state. */
+const WORDS: LmdbWords = {
+  noun: 'state', ours: 'edge-sensor state', opening: 'opening the state', creating: 'creating the state directory',
+  instead: 'point --state at a new or empty directory',
+  createdBy: (dir, exists) => ` (a sensor run with --state ${dir} creates ${exists ? 'the state' : 'it'})`,
+};
 
 export { StateError, StateFormatError, formatBytes } from './state-error.ts';
 
@@ -79,12 +87,7 @@ export interface WriteOptions {
 /** The named sub-databases: their names are part of the format. */
 export const SUB_DATABASES = ['meta', 'snapshot', 'chunks', 'breaches', 'breach_time', 'outbox', 'devices'] as const;
 
-/**
- * Writes are refused while the disk holding the state has less than this
- * free: LMDB that runs out of space mid-commit reports a short write as EIO
- * and lmdb-js prints its stack; refusing first keeps the error clear.
- */
-export const DISK_RESERVE_BYTES = 1 << 20;
+export { DISK_RESERVE_BYTES };
 
 // LMDB's own error codes (lmdb.h) that can reach us.
 const MDB_ERRORS: Record<number, string> = {
@@ -152,7 +155,7 @@ export class StateDb {
   async write<T>(what: string, fn: () => T, opts: WriteOptions = {}): Promise<T> {
     if (this.closed) throw new Error(`state ${this.dir} is closed`);
     if (this.readOnly) throw new StateError(`state directory ${this.dir} was opened read-only: ${what} is not possible`, this.dir, 'READ_ONLY');
-    this.checkDiskSpace(what, opts.bytesHint ?? 0);
+    checkDiskSpace(this.dir, what, opts.bytesHint ?? 0, `state directory ${this.dir}`, 'the state kept so far');
     try {
       return await this.env.childTransaction(() => {
         const result = fn();
@@ -189,41 +192,9 @@ export class StateDb {
     await this.env.close();
   }
 
-  // Pages in use: every sub-database's tree, the main database (the
-  // sub-database directory), the free list's own tree and the two meta
-  // pages. Within a write transaction it counts that transaction's pages.
   private liveBytes(): number {
-    const env = this.env.getStats() as LmdbStats;
-    let pages = 2 + treePages(env.root) + treePages(env.free);
-    for (const db of [this.meta, this.snapshot, this.chunks, this.breaches, this.breachTime, this.outbox, this.devices]) pages += treePages(db.getStats() as LmdbStats);
-    return pages * env.pageSize;
+    return liveBytes(this.env, [this.meta, this.snapshot, this.chunks, this.breaches, this.breachTime, this.outbox, this.devices]);
   }
-
-  private checkDiskSpace(what: string, bytesHint: number): void {
-    let free: number;
-    try {
-      const st = statfsSync(this.dir);
-      free = Number(st.bavail) * Number(st.bsize);
-    } catch {
-      return; // a filesystem that cannot say: LMDB's own error will tell
-    }
-    if (free < DISK_RESERVE_BYTES + 2 * bytesHint) {
-      throw new StateError(`the disk holding state directory ${this.dir} is full (ENOSPC: ${formatBytes(free)} free, ${formatBytes(DISK_RESERVE_BYTES)} kept in reserve): ${what} refused; the state kept so far is intact`, this.dir, 'ENOSPC');
-    }
-  }
-}
-
-interface LmdbStats {
-  pageSize: number;
-  treeBranchPageCount: number;
-  treeLeafPageCount: number;
-  overflowPages: number;
-  root: LmdbStats;
-  free: LmdbStats;
-}
-
-function treePages(s: LmdbStats | undefined): number {
-  return s ? s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages : 0;
 }
 
 /**
@@ -237,7 +208,7 @@ export function openStateDb(dir: string, opts: StateDbOptions = {}): StateDb {
   const what = readOnly ? 'opening the state' : 'opening or creating the state';
   if (opts.mapSizeBytes !== undefined && !(opts.mapSizeBytes > 0)) throw new RangeError(`mapSizeBytes must be > 0 (got ${opts.mapSizeBytes})`);
 
-  prepareDirectory(abs, readOnly);
+  prepareLmdbDirectory(abs, readOnly, WORDS, stateErrorSync);
 
   let env: RootDatabase;
   try {
@@ -256,68 +227,6 @@ export function openStateDb(dir: string, opts: StateDbOptions = {}): StateDb {
     if (e instanceof StateError) throw e;
     throw stateErrorSync(e, abs, what, readOnly);
   }
-}
-
-// The directory must be ours or nothing yet: created when absent (unless
-// read-only); an existing one must hold an LMDB environment or be empty.
-function prepareDirectory(dir: string, readOnly: boolean): void {
-  let st;
-  try {
-    st = statSync(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw stateErrorSync(e, dir, 'opening the state', readOnly);
-    if (readOnly) throw new StateError(`no state at ${dir}: the directory does not exist (a sensor run with --state ${dir} creates it)`, dir, 'ENOENT');
-    try {
-      // Non-recursive when the parent exists: Node's recursive mkdir reports
-      // ENOENT on a read-only filesystem instead of EROFS.
-      if (existsSync(dirname(dir))) mkdirSync(dir);
-      else mkdirSync(dir, { recursive: true });
-    } catch (e2) {
-      throw stateErrorSync(e2, dir, 'creating the state directory', false);
-    }
-    return;
-  }
-  if (!st.isDirectory()) throw new StateError(`${dir} is not a directory: it cannot hold state`, dir, 'ENOTDIR');
-  const entries = safeReaddir(dir);
-  if (entries.includes('data.mdb')) return checkDataFile(dir, readOnly);
-  if (entries.length > 0) {
-    throw new StateError(`${dir} is not edge-sensor state: it holds files but no LMDB environment (no data.mdb); refusing to use it: point --state at a new or empty directory`, dir, 'NOT_STATE');
-  }
-  if (readOnly) throw new StateError(`no state at ${dir}: the directory is empty (a sensor run with --state ${dir} creates the state)`, dir, 'ENOENT');
-}
-
-// LMDB trusts its data file: lmdb-js 3.5.6 crashes the process (SIGSEGV)
-// opening a data.mdb that is not LMDB, and opening an empty one read-only.
-// So the file's first meta page is checked here first: LMDB's magic number
-// and the data format version of the LMDB built into lmdb-js. (A file with a
-// valid header and damaged pages further in is still LMDB's to judge.)
-const MDB_MAGIC = 0xbeefc0de;
-const MDB_DATA_VERSION = 2;
-
-function checkDataFile(dir: string, readOnly: boolean): void {
-  const path = join(dir, 'data.mdb');
-  const head = Buffer.alloc(64);
-  let got = 0;
-  try {
-    const fd = openSync(path, 'r');
-    try { got = readSync(fd, head, 0, head.length, 0); } finally { closeSync(fd); }
-  } catch (e) {
-    throw stateErrorSync(e, dir, 'opening the state', true);
-  }
-  if (got === 0) {
-    // LMDB creates data.mdb empty, then writes its meta pages: a state being
-    // created this instant, or whose creation was cut short (a writer
-    // initialises it).
-    if (readOnly) throw new StateError(`no state at ${dir} yet: its data.mdb is empty (being created, or its creation was interrupted)`, dir, 'ENOENT');
-    return;
-  }
-  for (let off = 0; off + 8 <= got; off += 4) {
-    if (head.readUInt32LE(off) !== MDB_MAGIC) continue;
-    const version = head.readUInt32LE(off + 4) & 0xffff;
-    if (version === MDB_DATA_VERSION) return;
-    throw new StateError(`${dir} is not edge-sensor state this sensor can read: its data.mdb is LMDB data format ${version}, this sensor's LMDB reads format ${MDB_DATA_VERSION}; refusing to use it`, dir, 'NOT_STATE');
-  }
-  throw new StateError(`${dir} is not edge-sensor state: its data.mdb is not an LMDB environment (no LMDB header); refusing to use it`, dir, 'NOT_STATE');
 }
 
 function checkOrCreateFormat(env: RootDatabase, dir: string, readOnly: boolean): StateFormat {
@@ -397,10 +306,6 @@ export function freshState(dir: string, now: Date = new Date()): string | null {
     throw stateErrorSync(e, abs, 'moving the old state aside', false);
   }
   return target;
-}
-
-function safeReaddir(dir: string): string[] {
-  try { return readdirSync(dir); } catch { return []; }
 }
 
 function mapFull(dir: string, what: string, limit: number): StateError {
