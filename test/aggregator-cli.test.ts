@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { credentials, Metadata, type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { UplinkClient, type AggregatorMessageIn, type SensorMessageOut } from '../sensor/uplink/protocol.ts';
 import { openAggregatorStore } from '../sensor/aggregator/aggregator-store.ts';
-import { logLines, type CliResult } from './helpers/cli.ts';
+import { cliAsync, logLines, type CliResult } from './helpers/cli.ts';
 import { REPO_ROOT } from './helpers/shared-data.ts';
 import { makeBreach } from './helpers/breach-fixtures.ts';
 
@@ -25,17 +25,6 @@ const WAIT_MS = 15_000;
 test.after(() => { rmSync(tmp, { recursive: true, force: true }); });
 
 const nodeArgs = (args: string[]) => ['--import', 'tsx', 'sensor/cli/main.ts', ...args];
-
-/** The CLI to its end. */
-function cliAsync(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, nodeArgs(args), { cwd: REPO_ROOT, env: { ...process.env, EDGE_SENSOR_LOG_LEVEL: 'warn' } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (b) => { stdout += b; });
-    child.stderr.on('data', (b) => { stderr += b; });
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 interface Running { child: ChildProcess; grpcPort: number; httpPort: number; stderr: () => string; exited: Promise<number | null> }
 

@@ -9,7 +9,6 @@
 // certificate.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import type { Log } from '../sensor/log/logger.ts';
 import { openStateDb } from '../sensor/state/state-db.ts';
 import type { Breach } from '../sensor/models/breach.ts';
 import { makeBreach } from './helpers/breach-fixtures.ts';
+import { hasOpenssl, makePki } from './helpers/pki.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edge-aggregator-'));
 let dirs = 0;
@@ -662,29 +662,9 @@ test('plaintext is refused on an address that is not loopback', async () => {
 
 // ---- mutual TLS, with certificates made by openssl ----
 
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
-
-function makePki(dir: string): Record<string, Buffer> {
-  mkdirSync(dir, { recursive: true });
-  const run = (...args: string[]) => {
-    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
-  };
-  const key = (name: string) => run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`);
-  key('ca');
-  run('req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=edge-test-ca', '-days', '2', '-out', 'ca.crt');
-  const leaf = (name: string, cn: string, ext: string, ca = 'ca') => {
-    key(name);
-    run('req', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    run('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
-  };
-  leaf('server', 'localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  leaf('sensor-a', 'sensor-a', 'extendedKeyUsage=clientAuth\n');
-  // a certificate from a CA the aggregator does not trust
-  key('rogue');
-  run('req', '-x509', '-new', '-key', 'rogue.key', '-subj', '/CN=rogue-ca', '-days', '2', '-out', 'rogue.crt');
-  leaf('forged', 'sensor-a', 'extendedKeyUsage=clientAuth\n', 'rogue');
+/** The PKI's files as the server and clients take them. */
+function pkiFiles(dir: string): Record<string, Buffer> {
+  makePki(dir, { 'sensor-a': 'sensor-a' }, 'sensor-a');
   const out: Record<string, Buffer> = {};
   for (const f of ['ca.crt', 'server.key', 'server.crt', 'sensor-a.key', 'sensor-a.crt', 'forged.key', 'forged.crt']) out[f] = readFileSync(join(dir, f));
   return out;
@@ -692,7 +672,7 @@ function makePki(dir: string): Record<string, Buffer> {
 
 test('mTLS: the identity is the client certificate\'s CN; a Hello naming another sensor, no certificate, or an untrusted one is refused', async () => {
   if (!hasOpenssl) { console.log('  (skipped: no openssl)'); return; }
-  const pki = makePki(join(tmp, 'pki'));
+  const pki = pkiFiles(join(tmp, 'pki'));
   const serverCreds = ServerCredentials.createSsl(pki['ca.crt']!, [{ private_key: pki['server.key']!, cert_chain: pki['server.crt']! }], true);
   const h = await harness({ credentials: serverCreds, address: '127.0.0.1:0' });
   try {

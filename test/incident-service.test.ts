@@ -5,8 +5,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { REPO_ROOT } from './helpers/shared-data.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, ServerCredentials, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
@@ -18,22 +16,12 @@ import type { Log } from '../sensor/log/logger.ts';
 import type { Breach } from '../sensor/models/breach.ts';
 import { UplinkClient, type AggregatorMessageIn, type BreachItem, type SensorMessageOut } from '../sensor/uplink/protocol.ts';
 import { makeBreach } from './helpers/breach-fixtures.ts';
+import { cliAsync } from './helpers/cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edge-incidents-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 const quiet = { level: 'error', debug() {}, info() {}, warn() {}, error() {}, fatal() {} } as unknown as Log;
 const T0 = Date.parse('2026-11-20T09:00:00Z');
-
-/** The CLI in a child process, without blocking this one (its aggregator answers from here). */
-function cliAsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, EDGE_SENSOR_LOG_LEVEL: 'warn' } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (b) => { stdout += b; });
-    child.stderr.on('data', (b) => { stderr += b; });
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 function item(seq: number, b: Breach): BreachItem {
   return { seq, id: b.id, time: b.time, model: b.model, score: b.score, json: JSON.stringify(b) };

@@ -5,7 +5,7 @@
 // one line on stderr with exit status 1, a usage error 2.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +15,7 @@ import { BreachStore } from '../sensor/state/breach-store.ts';
 import { DeviceStore } from '../sensor/state/device-store.ts';
 import { writeStatus, type SensorStatus } from '../sensor/state/status-store.ts';
 import type { Breach } from '../sensor/models/breach.ts';
-import { jsonLines, type CliResult } from './helpers/cli.ts';
-import { REPO_ROOT } from './helpers/shared-data.ts';
+import { cliAsync, jsonLines, type CliResult } from './helpers/cli.ts';
 import { makeBreach, makeDevices } from './helpers/breach-fixtures.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edge-state-cli-'));
@@ -35,17 +34,6 @@ const status: SensorStatus = {
   counters: { packets: 1000, flows: 40 }, evictions: { flows: 3 },
   tables: [{ name: 'flows', capacity: 131072, used: 4096, evictions: 3 }],
 };
-
-/** The CLI in a child process, asynchronously: the cases run in parallel. */
-function cliAsync(args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, EDGE_SENSOR_LOG_LEVEL: 'warn' } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (b) => { stdout += b; });
-    child.stderr.on('data', (b) => { stderr += b; });
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 const runs = new Map<string, Promise<CliResult>>();
 /** Each distinct command line runs once, all of them started together in before(). */

@@ -8,8 +8,8 @@
 // stay in the outbox, exit 0) and the next run that delivers them.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServerCredentials, credentials, type ServerCredentials as ServerCreds } from '@grpc/grpc-js';
@@ -21,6 +21,8 @@ import { openStateDb } from '../sensor/state/state-db.ts';
 import { Rng } from '../sensor/sample/rng.ts';
 import { Uplink, type UplinkOptions } from '../sensor/uplink/uplink-client.ts';
 import { isLoopbackAddress, uplinkCredentials } from '../sensor/uplink/credentials.ts';
+import { cliAsync } from './helpers/cli.ts';
+import { hasOpenssl, makePki } from './helpers/pki.ts';
 import { makeBreach } from './helpers/breach-fixtures.ts';
 import { REPO_ROOT } from './helpers/shared-data.ts';
 import { buildScenario } from './scenario/generate.ts';
@@ -195,32 +197,10 @@ test('plaintext only to loopback: any other address is refused with a clear erro
   assert.throws(() => uplinkCredentials({ ca: join(tmp, 'nope.crt'), cert: join(tmp, 'nope.crt'), key: join(tmp, 'nope.key') }, '10.0.0.5:7443'), /cannot read the CA certificate \(--tls-ca\)/);
 });
 
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
-
-/** A CA, the aggregator's certificate (for 127.0.0.1) and a sensor's client certificate (CN = its id), as files. */
-function makePki(dir: string, sensorId: string): void {
-  mkdirSync(dir, { recursive: true });
-  const run = (...args: string[]) => {
-    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
-  };
-  const key = (name: string) => run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`);
-  key('ca');
-  run('req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=edge-test-ca', '-days', '2', '-out', 'ca.crt');
-  const leaf = (name: string, cn: string, ext: string) => {
-    key(name);
-    run('req', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    run('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
-  };
-  leaf('server', 'localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  leaf('sensor', sensorId, 'extendedKeyUsage=clientAuth\n');
-}
-
 test('mutual TLS from PEM files: the sensor named by its certificate delivers', async () => {
   if (!hasOpenssl) { console.log('  (skipped: no openssl)'); return; }
   const pki = newDir('pki');
-  makePki(pki, 'sensor-tls');
+  makePki(pki, { sensor: 'sensor-tls' });
   const state = newDir('state');
   await fillState(state, 1, 50);
   const f = (n: string) => readFileSync(join(pki, n));
@@ -240,16 +220,6 @@ test('mutual TLS from PEM files: the sensor named by its certificate delivers', 
 // ---- the CLI end to end ----
 
 /** The CLI in a child process, asynchronously (the aggregator answers from this process meanwhile). */
-function cliAsync(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'sensor/cli/main.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, EDGE_SENSOR_LOG_LEVEL: 'warn' } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (b) => { stdout += b; });
-    child.stderr.on('data', (b) => { stderr += b; });
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
 const ids = (jsonl: string) => readFileSync(jsonl, 'utf8').split('\n').filter((l) => l.trim()).map((l) => (JSON.parse(l) as { id: string }).id).sort();
 const storedIds = (a: Aggregator, sensor: string) => a.store.breaches({ sensor, limit: 1e7 }).map((b) => b.breach.id as string).sort();
 const stateSensorId = async (dir: string) => { const db = openStateDb(dir); const id = db.sensorId; await db.close(); return id; };
