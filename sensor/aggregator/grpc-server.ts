@@ -31,10 +31,10 @@
 // grpc.http2.min_ping_interval_without_data_ms are set anyway for what
 // honours them. The server pings too (keepalive_time_ms), so a sensor that
 // vanished is dropped and its stream closed. No deadline on the stream.
+import { isLoopbackAddress } from '../uplink/address.ts';
 import {
   Server, status as GrpcStatus, type ServerCredentials, type ServerDuplexStream, type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { isIP } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { logger as defaultLogger, type Log } from '../log/logger.ts';
 import {
@@ -141,14 +141,6 @@ export function certificateIdentity(call: UplinkCall): string | null {
   const cert = call.getAuthContext()?.sslPeerCertificate;
   const cn = cert?.subject?.CN as unknown;
   return typeof cn === 'string' && cn.length > 0 ? cn : null;
-}
-
-/** Whether "host:port" names a loopback address (127.0.0.0/8, ::1, localhost). */
-export function isLoopbackAddress(address: string): boolean {
-  const host = /^\[(.*)\]:\d+$/.exec(address)?.[1] ?? address.replace(/:\d+$/, '');
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
 }
 
 export async function startAggregatorServer(opts: AggregatorServerOptions): Promise<AggregatorServer> {

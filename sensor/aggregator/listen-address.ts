@@ -25,12 +25,7 @@ export function parseListenAddress(text: string): ListenAddress {
   return { host, port };
 }
 
-/** Whether the host is loopback only (127.0.0.0/8, ::1, localhost): reachable from this machine alone. */
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}
+export { isLoopbackHost } from '../uplink/address.ts';
 
 /** "host:port" again, IPv6 bracketed. */
 export const formatListenAddress = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);

@@ -14,9 +14,13 @@ export function parseHostPort(address: string): { host: string; port: number } |
 /** Whether "host:port" names a loopback address: 127.0.0.0/8, ::1 or localhost. */
 export function isLoopbackAddress(address: string): boolean {
   const hp = parseHostPort(address);
-  if (!hp) return false;
-  const host = hp.host.toLowerCase();
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return isIP(host) === 6 && (host === '::1' || host === '0:0:0:0:0:0:0:1');
+  return hp !== null && isLoopbackHost(hp.host);
+}
+
+/** Whether a host (no port, no brackets) is loopback only: 127.0.0.0/8, ::1 or localhost — reachable from this machine alone. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  return isIP(h) === 6 && (h === '::1' || h === '0:0:0:0:0:0:0:1');
 }
