@@ -103,4 +103,25 @@ test('incidents follow the stored breaches once each, are served over HTTP, and 
   await again.close();
 });
 
+test('a consumer of stored breaches that throws is logged; the batch stays stored and acknowledged, and the next batch is fed again', async () => {
+  const store = openAggregatorStore(join(tmp, 'agg-throws'));
+  const errors: string[] = [];
+  const log = { ...quiet, error: (_o: object, msg?: string) => { errors.push(msg ?? ''); } } as Log;
+  const fed: number[] = [];
+  const server = await startAggregatorServer({
+    address: '127.0.0.1:0', store, credentials: ServerCredentials.createInsecure(), authorize: () => true, logger: log,
+    onStored: (_sensor, items) => { fed.push(...items.map((i) => i.seq)); if (fed.length === s1.length) throw new Error('correlation broke'); },
+  });
+  try {
+    await deliver(`127.0.0.1:${server.port}`, 's1', s1);
+    await deliver(`127.0.0.1:${server.port}`, 's2', s2);
+    assert.equal(errors, ['aggregator: a consumer of stored breaches failed']);
+    assert.is(server.stats().stored, 3);
+    assert.equal(fed, [1, 2, 1]);
+  } finally {
+    await server.close(500);
+    await store.close();
+  }
+});
+
 test.run();

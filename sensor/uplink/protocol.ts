@@ -19,6 +19,7 @@
 //   "absent" for scalars), so checks compare against '' and 0;
 // - oneofs: true: a decoded SensorMessage names its kind in `msg`;
 // - enums: String: ErrorCode travels as its name ("REJECTED").
+import type { DeviceRow } from '../state/device-store.ts';
 import { join } from 'node:path';
 import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { makeClientConstructor, type MethodDefinition, type ServiceClientConstructor, type ServiceDefinition } from '@grpc/grpc-js';
@@ -384,18 +385,8 @@ function shallowerThan(text: string, max: number): boolean {
 
 // ---- Device ----
 
-/** A device row as the aggregator keeps it: the sensor's DeviceRow (sensor/state/device-store.ts), empty fields left out, the address canonical. */
-export interface ValidDevice {
-  ip: string;
-  mac?: string;
-  interface?: string;
-  name?: string;
-  tags?: string[];
-  first_seen: string;
-  last_seen: string;
-  risk?: number;
-  breaches?: number;
-}
+/** A device row as the aggregator keeps it: the sensor's DeviceRow, empty fields left out, the address canonical. */
+export type ValidDevice = DeviceRow;
 
 export function validateDevice(x: unknown): Checked<ValidDevice> {
   if (!isRecord(x)) return fail('device', 'must be a message');
