@@ -538,6 +538,10 @@ test('close and reopen: the store keeps every breach, counter and acknowledgemen
     assert.equal(again.store.sensor('sensor-a')!.counters, before.counters);
     w.p.send({ breaches: { items: items('sensor-a', 5, 6) } });
     assert.is(await w.p.ack(), 6);
+    // the reopened store knows 6 is stored (its highest seq is read from the data, not assumed): 5 stored, 6 a duplicate
+    const after = again.store.sensor('sensor-a')!.counters;
+    assert.is(after.stored, before.counters.stored + 1);
+    assert.is(after.duplicates, before.counters.duplicates + 1);
     // a reader (a CLI, another process) opens it read-only while the server writes
     const ro = openAggregatorStore(dir, { readOnly: true });
     assert.equal(ro.breaches({ sensor: 'sensor-a' }).map((b) => b.seq), [1, 2, 3, 4, 5, 6]);

@@ -57,7 +57,7 @@ test('incidents follow the stored breaches once each, are served over HTTP, and 
   const incidents = new IncidentService();
   const server = await startAggregatorServer({
     address: '127.0.0.1:0', store, credentials: ServerCredentials.createInsecure(), authorize: () => true, logger: quiet,
-    onStored: (sensor, items) => { for (const it of items) incidents.add(sensor, it.seq, JSON.parse(it.json)); },
+    onStored: (sensor, items) => incidents.addStored(sensor, items),
   });
   const http = await startHttpApi({ address: '127.0.0.1:0', store, server, incidents, logger: quiet });
   const address = `127.0.0.1:${server.port}`;

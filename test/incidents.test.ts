@@ -5,7 +5,7 @@
 // is bounded.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { IncidentCorrelator, tacticsOf, type IncidentBreach } from '../sensor/aggregator/incidents.ts';
+import { IncidentCorrelator, incidentId, tacticsOf, type IncidentBreach } from '../sensor/aggregator/incidents.ts';
 import { Rng } from '../sensor/sample/rng.ts';
 
 const T0 = Date.parse('2026-11-20T09:00:00Z');
@@ -119,6 +119,25 @@ test('memory is bounded: incidents past maxIncidents are forgotten least recentl
   assert.is(busy.timeline.length, 10);
   assert.is(busy.timeline[0]!.summary, 'busy 0');
   assert.is(c.counters.timeline_dropped, 4990);
+});
+
+test('incident ids are 64-bit FNV-1a of sensor and opening breach: equal to a BigInt reference, stable, distinct', () => {
+  const reference = (text: string) => {
+    let h = 0xcbf29ce484222325n;
+    for (let i = 0; i < text.length; i++) h = ((h ^ BigInt(text.charCodeAt(i))) * 0x100000001b3n) & 0xffffffffffffffffn;
+    return `inc-${h.toString(16).padStart(16, '0')}`;
+  };
+  const rng = new Rng(6);
+  const seen = new Set<string>();
+  for (let i = 0; i < 5000; i++) {
+    const sensor = `sensor-${Math.floor(rng.float() * 50)}`;
+    const id = `${Math.floor(rng.float() * 2 ** 48).toString(16)}${i}`;
+    const got = incidentId(sensor, id);
+    assert.is(got, reference(`${sensor}\u0000${id}`));
+    assert.is(incidentId(sensor, id), got, 'stable');
+    seen.add(got);
+  }
+  assert.is(seen.size, 5000);
 });
 
 test('a phase is told by the breach that saw it, not by a meta model summing breaches up', () => {

@@ -121,6 +121,7 @@ test('validateBreachItem: real breaches accepted with their index fields, as sen
     assert.is(v.time_ms, T0 + n * 1000);
     assert.is(v.device_ip, b.device.ip);
     assert.is(v.json, it.json, 'kept as sent');
+    assert.equal(v.breach, JSON.parse(it.json), 'the parsed breach, for consumers');
   }
   accepted(validateBreachItem(item(1, {}, makeBreach(1, T0, { device: { ip: '2001:db8::7' } }))), 'an IPv6 device');
   accepted(validateBreachItem(item(1, {}, makeBreach(1, T0, { score: 0 }))), 'score 0');

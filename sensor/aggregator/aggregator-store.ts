@@ -167,6 +167,16 @@ const emptyCounters = (): SensorCounters => ({ received: 0, stored: 0, duplicate
 
 class OverLimit extends Error {}
 
+/** What storeBreaches and connect ask of a sequence space (see AggregatorStore.settledSeqs). */
+interface SettledSeqs {
+  has(seq: number): boolean;
+  add(seq: number): void;
+  /** the acknowledgement moved over every settled seq right after it */
+  advance(acked: number): number;
+  /** this transaction's seqs are in the data: later lookups may skip seqs up to them */
+  commit(): void;
+}
+
 export class AggregatorStore {
   readonly dir: string;
   readonly readOnly: boolean;
@@ -179,6 +189,8 @@ export class AggregatorStore {
   private readonly devicesDb: Database<StoredDevice, [string, string]>;
   private readonly annotationsDb: Database<unknown, Key> | null;
   private closed = false;
+  /** per sequence space ("sensor\0epoch"): no seq above this is settled (see settledSeqs) */
+  private readonly highSeq = new Map<string, number>();
 
   /** @internal use openAggregatorStore() */
   constructor(private readonly env: RootDatabase, dir: string, readOnly: boolean, private readonly limitBytes: number | undefined, format: AggregatorFormat) {
@@ -231,7 +243,7 @@ export class AggregatorStore {
         rec.counters.lost += lost;
         rec.acked_seq = hello.last_seq;
       }
-      rec.acked_seq = this.advance(sensorId, rec.epoch, rec.acked_seq);
+      rec.acked_seq = this.settledSeqs(sensorId, rec.epoch).advance(rec.acked_seq);
       this.sensorsDb.putSync(sensorId, rec);
       return { acked_seq: rec.acked_seq, epoch: rec.epoch, new_epoch: newEpoch, lost };
     });
@@ -248,29 +260,33 @@ export class AggregatorStore {
     return this.write('storing breaches', () => {
       const rec = this.requireSensor(sensorId);
       const { epoch } = rec;
+      const settled = this.settledSeqs(sensorId, epoch);
       let stored = 0, duplicates = 0;
       const storedSeqs: number[] = [];
       for (const it of items) {
-        const key: SeqKey = [sensorId, epoch, it.seq];
-        if (it.seq <= rec.acked_seq || this.breachesDb.doesExist(key) || this.rejectedDb.doesExist(key)) { duplicates++; continue; }
-        this.breachesDb.putSync(key, { id: it.id, time: it.time, model: it.model, score: it.score, device_ip: it.device_ip, received_at: at, json: it.json });
+        if (it.seq <= rec.acked_seq || settled.has(it.seq)) { duplicates++; continue; }
+        this.breachesDb.putSync([sensorId, epoch, it.seq], { id: it.id, time: it.time, model: it.model, score: it.score, device_ip: it.device_ip, received_at: at, json: it.json });
         this.timeDb.putSync([it.time_ms, sensorId, epoch, it.seq], [it.score, it.model, it.device_ip]);
+        settled.add(it.seq);
         stored++;
         storedSeqs.push(it.seq);
       }
       for (const r of rejected) {
         if (r.seq === null || r.seq <= rec.acked_seq) continue;
-        const key: SeqKey = [sensorId, epoch, r.seq];
         // a stored breach stays stored: a bad resend of its seq does not replace it
-        if (!this.breachesDb.doesExist(key) && !this.rejectedDb.doesExist(key)) this.rejectedDb.putSync(key, { reason: r.reason.slice(0, 200), at });
+        if (!settled.has(r.seq)) {
+          this.rejectedDb.putSync([sensorId, epoch, r.seq], { reason: r.reason.slice(0, 200), at });
+          settled.add(r.seq);
+        }
       }
-      rec.acked_seq = this.advance(sensorId, epoch, rec.acked_seq);
+      rec.acked_seq = settled.advance(rec.acked_seq);
       const c = rec.counters;
       c.received += items.length + rejected.length;
       c.stored += stored;
       c.duplicates += duplicates;
       c.rejected += rejected.length;
       this.sensorsDb.putSync(sensorId, rec);
+      settled.commit();
       return { stored, storedSeqs, duplicates, rejected: rejected.length, acked_seq: rec.acked_seq };
     }, bytesHint);
   }
@@ -369,13 +385,41 @@ export class AggregatorStore {
     return { ...rec, counters: { ...emptyCounters(), ...rec.counters } };
   }
 
-  // The ack moves over every settled seq right after it.
-  private advance(sensorId: string, epoch: number, acked: number): number {
-    for (;;) {
-      const key: SeqKey = [sensorId, epoch, acked + 1];
-      if (!this.breachesDb.doesExist(key) && !this.rejectedDb.doesExist(key)) return acked;
-      acked++;
+  /**
+   * The settled seqs of one sequence space, inside a write transaction.
+   * Every seq above the space's highest settled seq is known unsettled
+   * without a lookup: a sensor delivers in order, so nearly every item of
+   * a batch is above it, and the two existence lookups an item would cost
+   * (breaches, rejected) are skipped. The highest seq is read from the
+   * data once per space and process (the last key of each table), then
+   * kept here, raised by commit() inside the transaction that settled the
+   * seqs. A transaction that then fails to commit leaves it too high, which
+   * is only conservative (those seqs are looked up again); it is never
+   * lower than the data, as nothing but this store writes these tables.
+   */
+  private settledSeqs(sensorId: string, epoch: number): SettledSeqs {
+    const key = `${sensorId}\u0000${epoch}`;
+    let high = this.highSeq.get(key);
+    if (high === undefined) {
+      high = Math.max(this.lastSeq(this.breachesDb, sensorId, epoch), this.lastSeq(this.rejectedDb, sensorId, epoch));
+      this.highSeq.set(key, high);
     }
+    const known = high;
+    const added = new Set<number>();
+    const inData = (seq: number) => seq <= known && (this.breachesDb.doesExist([sensorId, epoch, seq]) || this.rejectedDb.doesExist([sensorId, epoch, seq]));
+    const has = (seq: number) => added.has(seq) || inData(seq);
+    return {
+      has,
+      add: (seq) => { added.add(seq); },
+      // the ack moves over every settled seq right after it
+      advance: (acked) => { while (has(acked + 1)) acked++; return acked; },
+      commit: () => { let h = known; for (const seq of added) if (seq > h) h = seq; this.highSeq.set(key, h); },
+    };
+  }
+
+  private lastSeq(db: Database<unknown, SeqKey>, sensorId: string, epoch: number): number {
+    for (const k of db.getKeys({ start: [sensorId, epoch, Number.MAX_SAFE_INTEGER], end: [sensorId, epoch, 0], reverse: true, limit: 1 })) return k[2];
+    return 0;
   }
 
   /** How many seqs in (from, to] are settled. */

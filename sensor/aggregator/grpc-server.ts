@@ -8,11 +8,17 @@
 //   certificate's CN by default) — on a plaintext loopback server there is
 //   no proof and the Hello's id is taken as given — and authorize() must
 //   accept it; otherwise Error and the stream ends;
-// - messages are handled one at a time, in order: the stream is paused
-//   while a message is checked, stored and answered, so a sensor sending
+// - messages are decoded and checked one at a time, in order, and their
+//   writes issued in that order without waiting for the one before to
+//   commit: lmdb-js commits the writes queued meanwhile together, so one
+//   synced commit (the disk's few milliseconds) serves many batches and
+//   many sensors (group commit). Answers go out in the messages' order,
+//   each once its own write is committed. At most maxPipelinedBatches
+//   messages per stream, and maxPendingBytes over all streams, wait for
+//   their commit; beyond that the stream is paused, so a sensor sending
 //   faster than the disk commits is held back by HTTP/2 flow control, not
-//   buffered here; answers wait for 'drain' when grpc-js says its buffer is
-//   full (write() false);
+//   buffered here. Answers wait for 'drain' when grpc-js says its buffer
+//   is full (write() false);
 // - each BreachBatch: every item checked (invalid ones rejected, counted,
 //   settled, never stored), the valid ones stored in one transaction, then
 //   a cumulative Ack;
@@ -62,6 +68,10 @@ export interface ServerLimits {
   keepaliveTimeoutMs: number;
   /** the ping interval sensors are permitted */
   minPingIntervalMs: number;
+  /** messages of one stream whose write is issued and not yet committed, at most (then the stream is paused) */
+  maxPipelinedBatches: number;
+  /** bytes of messages waiting for their commit over all streams, at most (then every stream is paused) */
+  maxPendingBytes: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -73,6 +83,8 @@ export const DEFAULT_LIMITS: ServerLimits = {
   keepaliveTimeMs: 20_000,
   keepaliveTimeoutMs: 10_000,
   minPingIntervalMs: 2_000,
+  maxPipelinedBatches: 8,
+  maxPendingBytes: 64 << 20,
 };
 
 export interface AggregatorServerOptions {
@@ -161,11 +173,19 @@ export async function startAggregatorServer(opts: AggregatorServerOptions): Prom
   const open = new Set<Session>();
   const rejectLog = new RateLimitedLog(log, limits.rejectLogIntervalMs);
   let closing = false;
+  // bytes of messages issued to the store and not yet answered, over all streams, and who waits for room
+  let pendingBytes = 0;
+  const roomWaiters = new Set<() => void>();
+  const wakeAll = () => { for (const w of [...roomWaiters]) w(); };
 
   // One stream: strictly sequential, see the top of the file.
   class Session {
     sensorId: string | null = null;
     private ended = false;
+    /** messages whose write is issued and whose answer is not yet sent */
+    private pending = 0;
+    /** the answers in the order the messages came: each waits for its own write and for the answer before it */
+    private answers: Promise<void> = Promise.resolve();
     private helloTimer: NodeJS.Timeout | null;
     private readonly gone: Promise<void>;
     private markGone!: () => void;
@@ -186,8 +206,8 @@ export async function startAggregatorServer(opts: AggregatorServerOptions): Prom
           (e: unknown) => this.internalError(e),
         );
       });
-      // the sensor half-closed: everything it sent is handled (reads are paused while handling)
-      call.on('end', () => this.finish());
+      // the sensor half-closed: everything it sent is read; end once the last answer is out
+      call.on('end', () => { void this.answers.then(() => this.finish()); });
       call.on('cancelled', () => { if (!this.ended) stats.cancelled++; this.closed('cancelled'); });
       call.on('close', () => this.closed('closed'));
       call.on('error', (e: Error & { code?: number }) => {
@@ -235,9 +255,9 @@ export async function startAggregatorServer(opts: AggregatorServerOptions): Prom
       }
       switch (m.msg) {
         case 'hello': stats.errors++; return this.fail('PROTOCOL', 'Hello is only the first message', GrpcStatus.FAILED_PRECONDITION);
-        case 'breaches': return this.breaches(m.breaches);
-        case 'devices': return this.devices(m.devices);
-        case 'health': return this.health(m.health);
+        case 'breaches': return this.breaches(m.breaches, bytes.length);
+        case 'devices': return this.devices(m.devices, bytes.length);
+        case 'health': return this.health(m.health, bytes.length);
       }
     }
 
@@ -294,7 +314,7 @@ export async function startAggregatorServer(opts: AggregatorServerOptions): Prom
       this.fail(code, message, grpcCode);
     }
 
-    private async breaches(batch: BreachBatch): Promise<void> {
+    private async breaches(batch: BreachBatch, size: number): Promise<void> {
       const sensor = this.sensorId!;
       const items = Array.isArray(batch?.items) ? batch.items : [];
       if (items.length > limits.maxBatchItems) {
@@ -309,25 +329,54 @@ export async function startAggregatorServer(opts: AggregatorServerOptions): Prom
         const seq = (item as { seq?: unknown }).seq;
         rejected.push({ seq: typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 1 ? seq : null, reason: describeError(c.error) });
       }
-      const r = await this.store(() => opts.store.storeBreaches(sensor, valid, rejected));
-      if (r === undefined) return;
-      if (opts.onStored && r.storedSeqs.length > 0) {
-        const stored = new Set(r.storedSeqs);
-        try { opts.onStored(sensor, valid.filter((v) => stored.has(v.seq))); } catch (e) { log.error({ err: e, sensor }, 'aggregator: a consumer of stored breaches failed'); }
-      }
-      stats.received += items.length;
-      stats.stored += r.stored;
-      stats.duplicates += r.duplicates;
-      stats.rejected += r.rejected;
-      if (rejected.length > 0) {
-        const first = rejected.slice(0, 5).map((x) => `${x.seq ?? '?'}: ${x.reason}`).join('; ');
-        rejectLog.warn(sensor, 'rejected_breaches', { rejected: rejected.length, first }, 'aggregator: invalid breaches rejected (not stored)');
-        await this.send({ error: { code: 'REJECTED', message: `${rejected.length} of ${items.length} items rejected, not stored (seq: reason): ${first}` } });
-      }
-      await this.send({ ack: { acked_seq: r.acked_seq } });
+      const write = this.store(() => opts.store.storeBreaches(sensor, valid, rejected));
+      return this.answerAfter(write, size, async (r) => {
+        // the breaches are stored whether or not the stream is still there: consumers and counters take them either way
+        if (opts.onStored && r.storedSeqs.length > 0) {
+          const stored = new Set(r.storedSeqs);
+          try { opts.onStored(sensor, valid.filter((v) => stored.has(v.seq))); } catch (e) { log.error({ err: e, sensor }, 'aggregator: a consumer of stored breaches failed'); }
+        }
+        stats.received += items.length;
+        stats.stored += r.stored;
+        stats.duplicates += r.duplicates;
+        stats.rejected += r.rejected;
+        if (rejected.length > 0) {
+          const first = rejected.slice(0, 5).map((x) => `${x.seq ?? '?'}: ${x.reason}`).join('; ');
+          rejectLog.warn(sensor, 'rejected_breaches', { rejected: rejected.length, first }, 'aggregator: invalid breaches rejected (not stored)');
+          await this.send({ error: { code: 'REJECTED', message: `${rejected.length} of ${items.length} items rejected, not stored (seq: reason): ${first}` } });
+        }
+        await this.send({ ack: { acked_seq: r.acked_seq } });
+      });
     }
 
-    private async devices(batch: DeviceBatch): Promise<void> {
+    /**
+     * Queue `answer` for when `write` (issued already) has committed, after
+     * every answer queued before it; then wait, if this stream or all of
+     * them have too much waiting for its commit, until there is room.
+     */
+    private async answerAfter<T>(write: Promise<T | undefined>, bytes: number, answer: (r: T) => Promise<void>): Promise<void> {
+      this.pending++;
+      pendingBytes += bytes;
+      this.answers = this.answers.then(async () => {
+        try {
+          const r = await write;
+          if (r !== undefined) await answer(r);
+        } finally {
+          this.pending--;
+          pendingBytes -= bytes;
+          wakeAll();
+        }
+      }).catch((e: unknown) => this.internalError(e));
+      while (!this.ended && (this.pending >= limits.maxPipelinedBatches || (pendingBytes > limits.maxPendingBytes && this.pending > 0))) {
+        await new Promise<void>((resolve) => {
+          const wake = () => { roomWaiters.delete(wake); resolve(); };
+          roomWaiters.add(wake);
+          void this.gone.then(wake);
+        });
+      }
+    }
+
+    private async devices(batch: DeviceBatch, size: number): Promise<void> {
       const sensor = this.sensorId!;
       const rows = Array.isArray(batch?.devices) ? batch.devices : [];
       if (rows.length > limits.maxBatchItems) {
@@ -346,11 +395,10 @@ export async function startAggregatorServer(opts: AggregatorServerOptions): Prom
         rejectLog.warn(sensor, 'rejected_devices', { rejected: bad, first: firstBad }, 'aggregator: invalid device rows rejected');
       }
       if (valid.length === 0) return;
-      const n = await this.store(() => opts.store.putDevices(sensor, valid));
-      if (n !== undefined) stats.devices_stored += n;
+      return this.answerAfter(this.store(() => opts.store.putDevices(sensor, valid)), size, async (n) => { stats.devices_stored += n; });
     }
 
-    private async health(raw: unknown): Promise<void> {
+    private async health(raw: unknown, size: number): Promise<void> {
       const sensor = this.sensorId!;
       stats.health_received++;
       const c = validateHealth(raw);
@@ -359,7 +407,7 @@ export async function startAggregatorServer(opts: AggregatorServerOptions): Prom
         rejectLog.warn(sensor, 'rejected_health', { reason: describeError(c.error) }, 'aggregator: invalid health rejected');
         return;
       }
-      await this.store(() => opts.store.recordHealth(sensor, c.value));
+      return this.answerAfter(this.store(() => opts.store.recordHealth(sensor, c.value)), size, async () => {});
     }
 
     // A write to the store; a failure (disk full, …) ends the stream: the

@@ -6,6 +6,7 @@
 // depend on arrival order within its window), and nothing can disagree
 // with the breaches after a crash.
 import type { AggregatorStore } from './aggregator-store.ts';
+import type { ValidBreach } from '../uplink/protocol.ts';
 import { IncidentCorrelator, type CorrelatorOptions, type Incident, type IncidentBreach } from './incidents.ts';
 
 export class IncidentService {
@@ -29,6 +30,11 @@ export class IncidentService {
     const b = asIncidentBreach(breach);
     if (!b) { this.skipped++; return null; }
     return this.correlator.add(b, sensor, seq);
+  }
+
+  /** A batch just stored (the gRPC server's onStored): the JSON the protocol check parsed, not parsed again. */
+  addStored(sensor: string, items: readonly ValidBreach[]): void {
+    for (const it of items) this.add(sensor, it.seq, it.breach);
   }
 
   incidents(opts: { minScore?: number; limit?: number } = {}): Incident[] { return this.correlator.incidents(opts); }

@@ -20,7 +20,6 @@
 // closed and forgotten, counted) and `maxTimeline` breaches each (later
 // ones are counted, not listed). Arrival order does not matter within the
 // window: a late sensor's breach joins the incident it belongs to.
-import { createHash } from 'node:crypto';
 
 /** What the correlator needs of a breach (the sensor's Breach JSON has all of it). */
 export interface IncidentBreach {
@@ -48,7 +47,8 @@ export interface TimelineEntry {
   score: number;
   device: string;
   peer?: string;
-  tactics: string[];
+  /** shared between entries inside the correlator (views copy it) */
+  tactics: readonly string[];
   summary: string;
   /** a meta model's breach (it sums up others) */
   meta?: true;
@@ -89,6 +89,20 @@ const TACTIC_OF: Record<string, string> = {
 const KILL_CHAIN = ['Reconnaissance', 'Resource Development', 'Initial Access', 'Execution', 'Persistence', 'Privilege Escalation', 'Defense Evasion',
   'Credential Access', 'Discovery', 'Lateral Movement', 'Collection', 'Command and Control', 'Exfiltration', 'Impact'];
 
+/** tacticsOf by the technique list joined: models map to a few fixed lists, so each is worked out once (the arrays are shared: do not change them) */
+const tacticsCache = new Map<string, readonly string[]>();
+
+function cachedTactics(mitre: readonly string[]): readonly string[] {
+  const key = mitre.join(',');
+  let t = tacticsCache.get(key);
+  if (t === undefined) {
+    t = Object.freeze(tacticsOf(mitre));
+    // bounded: technique lists come from sensors
+    if (tacticsCache.size < 4096) tacticsCache.set(key, t);
+  }
+  return t;
+}
+
 export function tacticsOf(mitre: readonly string[]): string[] {
   const out = new Set<string>();
   for (const t of mitre) {
@@ -109,6 +123,8 @@ interface Open {
   devices: Set<string>;
   sensors: Set<string>;
   addresses: Set<string>;
+  /** when it was last touched (a counter): its live entry in the eviction queue */
+  stamp: number;
 }
 
 export interface CorrelatorStats { breaches: number; incidents: number; merged: number; evicted: number; timeline_dropped: number }
@@ -117,10 +133,23 @@ export class IncidentCorrelator {
   private readonly windowMs: number;
   private readonly maxIncidents: number;
   private readonly maxTimeline: number;
-  /** incident by id, in least-recently-touched-first order (Map insertion order, re-inserted on touch) */
+  /** incident by id */
   private readonly open = new Map<string, Open>();
-  /** address → ids of the incidents that touch it */
-  private readonly byAddress = new Map<string, Set<string>>();
+  /**
+   * Least recently touched first, for eviction: [incident, stamp] pairs
+   * pushed on every touch; a pair whose stamp is no longer its incident's
+   * (touched again since) or whose incident is gone is skipped when it
+   * comes up, and the queue is compacted when mostly such pairs. (Deleting
+   * and re-inserting into the Map would keep that order too, but a Map
+   * whose oldest entries are deleted over and over leaves holes at its
+   * front that every look at the oldest walks over: eviction became
+   * quadratic, 11 µs a breach at 50,000 incidents.)
+   */
+  private queue: [Open, number][] = [];
+  private queueHead = 0;
+  private stamps = 0;
+  /** address → the id of the incident that touches it, or a set of ids when more than one does (rare: one saves a Set per address) */
+  private readonly byAddress = new Map<string, string | Set<string>>();
   readonly counters: CorrelatorStats = { breaches: 0, incidents: 0, merged: 0, evicted: 0, timeline_dropped: 0 };
 
   constructor(opts: CorrelatorOptions = {}) {
@@ -133,12 +162,15 @@ export class IncidentCorrelator {
   add(b: IncidentBreach, sensor: string, seq: number): string {
     const t = Date.parse(b.time);
     const at = Number.isFinite(t) ? t : 0;
-    const addresses = [b.device.ip, ...(b.peer?.ip ? [b.peer.ip] : [])];
+    const peer = b.peer?.ip ? b.peer.ip : null;
+    const addresses = peer !== null && peer !== b.device.ip ? [b.device.ip, peer] : [b.device.ip];
     this.counters.breaches++;
     // every incident this breach links, by a shared address within the window
     const linked: Open[] = [];
     for (const a of addresses) {
-      for (const id of this.byAddress.get(a) ?? []) {
+      const ids = this.byAddress.get(a);
+      if (ids === undefined) continue;
+      for (const id of typeof ids === 'string' ? [ids] : ids) {
         const inc = this.open.get(id)!;
         if (!linked.includes(inc) && at >= inc.firstMs - this.windowMs && at <= inc.lastMs + this.windowMs) linked.push(inc);
       }
@@ -147,7 +179,7 @@ export class IncidentCorrelator {
     if (linked.length === 0) {
       inc = {
         id: incidentId(sensor, b.id), firstMs: at, lastMs: at, clear: 1, breaches: 0, timeline: [],
-        devices: new Set(), sensors: new Set(), addresses: new Set(),
+        devices: new Set(), sensors: new Set(), addresses: new Set(), stamp: 0,
       };
       this.open.set(inc.id, inc);
       this.counters.incidents++;
@@ -155,12 +187,11 @@ export class IncidentCorrelator {
       // the earliest incident absorbs the others (its id stays: what an analyst may already hold)
       linked.sort((x, y) => x.firstMs - y.firstMs || (x.id < y.id ? -1 : 1));
       inc = linked[0]!;
-      for (const other of linked.slice(1)) this.merge(inc, other);
+      for (let k = 1; k < linked.length; k++) this.merge(inc, linked[k]!);
     }
-    const entry: TimelineEntry = {
-      sensor, seq, id: b.id, time: b.time, model: b.model, title: b.title, score: b.score, device: b.device.ip,
-      ...(b.peer?.ip ? { peer: b.peer.ip } : {}), tactics: tacticsOf(b.mitre), summary: b.summary, ...(b.related?.length ? { meta: true as const } : {}),
-    };
+    const entry: TimelineEntry = { sensor, seq, id: b.id, time: b.time, model: b.model, title: b.title, score: b.score, device: b.device.ip, tactics: cachedTactics(b.mitre), summary: b.summary };
+    if (peer !== null) entry.peer = peer;
+    if (b.related?.length) entry.meta = true;
     this.append(inc, entry, at);
     inc.clear *= 1 - Math.min(100, Math.max(0, b.score)) / 100;
     inc.breaches++;
@@ -210,40 +241,80 @@ export class IncidentCorrelator {
     into.breaches += from.breaches;
     for (const d of from.devices) into.devices.add(d);
     for (const s of from.sensors) into.sensors.add(s);
-    for (const a of from.addresses) { this.byAddress.get(a)?.delete(from.id); this.index(into, a); }
+    for (const a of from.addresses) { this.unindex(from.id, a); this.index(into, a); }
     this.open.delete(from.id);
     this.counters.merged++;
   }
 
   private index(inc: Open, a: string): void {
     inc.addresses.add(a);
-    let ids = this.byAddress.get(a);
-    if (!ids) { ids = new Set(); this.byAddress.set(a, ids); }
-    ids.add(inc.id);
+    const ids = this.byAddress.get(a);
+    if (ids === undefined) this.byAddress.set(a, inc.id);
+    else if (typeof ids !== 'string') ids.add(inc.id);
+    else if (ids !== inc.id) this.byAddress.set(a, new Set([ids, inc.id]));
+  }
+
+  private unindex(id: string, a: string): void {
+    const ids = this.byAddress.get(a);
+    if (ids === id) this.byAddress.delete(a);
+    else if (typeof ids === 'object') {
+      ids.delete(id);
+      if (ids.size === 1) this.byAddress.set(a, ids.values().next().value as string);
+    }
   }
 
   private touch(inc: Open): void {
-    this.open.delete(inc.id);
-    this.open.set(inc.id, inc);
+    inc.stamp = ++this.stamps;
+    this.queue.push([inc, inc.stamp]);
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    if (this.queue.length - this.queueHead > 2 * this.open.size + 1024) {
+      // mostly stale pairs (incidents touched again or merged away): keep the live ones, in order
+      this.queue = this.queue.slice(this.queueHead).filter(([i, stamp]) => i.stamp === stamp && this.open.get(i.id) === i);
+      this.queueHead = 0;
+    }
+  }
+
+  /** The least recently touched incident still open. */
+  private oldest(): Open {
+    for (;;) {
+      const [inc, stamp] = this.queue[this.queueHead++]!;
+      if (inc.stamp === stamp && this.open.get(inc.id) === inc) return inc;
+    }
   }
 
   private bound(): void {
     while (this.open.size > this.maxIncidents) {
-      const oldest = this.open.values().next().value as Open;
-      for (const a of oldest.addresses) {
-        const ids = this.byAddress.get(a);
-        ids?.delete(oldest.id);
-        if (ids && ids.size === 0) this.byAddress.delete(a);
-      }
+      const oldest = this.oldest();
+      for (const a of oldest.addresses) this.unindex(oldest.id, a);
       this.open.delete(oldest.id);
       this.counters.evicted++;
     }
   }
 }
 
-/** Stable: the sensor and breach that opened the incident. */
-function incidentId(sensor: string, breachId: string): string {
-  return `inc-${createHash('sha256').update(`${sensor}\0${breachId}`).digest('hex').slice(0, 16)}`;
+/**
+ * Stable: a 64-bit FNV-1a hash of the sensor and breach that opened the
+ * incident, so a rebuild after a restart gives the same ids. (Not a secret
+ * and not chosen by anyone but the sensor that made the breach; a SHA-256
+ * here was 7% of the correlator's time at one incident per breach.)
+ */
+export function incidentId(sensor: string, breachId: string): string {
+  // two 32-bit halves of the 64-bit FNV-1a state (offset basis 0xcbf29ce484222325, prime 2^40 + 0x1b3)
+  let hi = 0xcbf29ce4, lo = 0x84222325;
+  const text = `${sensor}\u0000${breachId}`;
+  for (let i = 0; i < text.length; i++) {
+    lo = (lo ^ text.charCodeAt(i)) >>> 0;
+    // (hi·2^32 + lo) × (2^40 + 0x1b3) mod 2^64
+    const loMul = lo * 0x1b3;
+    const carry = Math.floor(loMul / 0x100000000);
+    const newLo = loMul >>> 0;
+    hi = (Math.imul(hi, 0x1b3) + Math.imul(lo, 0x100) + carry) >>> 0;
+    lo = newLo;
+  }
+  return `inc-${hi.toString(16).padStart(8, '0')}${lo.toString(16).padStart(8, '0')}`;
 }
 
 function view(inc: Open): Incident {

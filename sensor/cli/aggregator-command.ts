@@ -150,10 +150,10 @@ async function serve(o: ServeOptions): Promise<number> {
     const t0 = performance.now();
     const replayed = incidents.rebuild(store);
     o.log.info({ breaches: replayed, incidents: incidents.correlator.size, ms: Math.round(performance.now() - t0) }, 'aggregator: incidents rebuilt from the stored breaches');
-    const onStored = (sensor: string, items: readonly { seq: number; json: string }[]) => {
-      for (const it of items) incidents.add(sensor, it.seq, JSON.parse(it.json) as Record<string, unknown>);
-    };
-    const grpc = await startAggregatorServer({ address: o.grpcAddress, store, credentials, authorize: sensorAuthorizer(allow, revoked), logger: o.log, onStored })
+    const grpc = await startAggregatorServer({
+      address: o.grpcAddress, store, credentials, authorize: sensorAuthorizer(allow, revoked), logger: o.log,
+      onStored: (sensor, items) => incidents.addStored(sensor, items),
+    })
       .catch((e: Error) => { throw new StartError(e.message); });
     stops.unshift(() => grpc.close(2000));
     const http = await startHttpApi({ address: o.httpAddress, store, server: grpc, incidents, logger: o.log })

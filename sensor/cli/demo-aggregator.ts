@@ -34,7 +34,7 @@ export async function runDemoAggregator(dir: string, breaches: Breach[], log: Lo
   const incidents = new IncidentService();
   const server = await startAggregatorServer({
     address: '127.0.0.1:0', store, credentials: ServerCredentials.createInsecure(), authorize: () => true, logger: log,
-    onStored: (sensor, items) => { for (const it of items) incidents.add(sensor, it.seq, JSON.parse(it.json) as Record<string, unknown>); },
+    onStored: (sensor, items) => incidents.addStored(sensor, items),
   });
   const http = await startHttpApi({ address: '127.0.0.1:0', store, server, incidents, logger: log });
   const uplink = new Uplink({ address: `127.0.0.1:${server.port}`, stateDir, credentials: credentials.createInsecure(), sensorId: 'demo-sensor', log, pollMs: 20 });

@@ -305,6 +305,8 @@ export interface ValidBreach {
   device_ip: string;
   /** the JSON text as sent (what the aggregator stores) */
   json: string;
+  /** the JSON as parsed by the check: what the aggregator's consumers (correlation) read, without parsing it again */
+  breach: Record<string, unknown>;
 }
 
 export interface BreachLimits {
@@ -348,7 +350,7 @@ export function validateBreachItem(x: unknown, limits: BreachLimits = {}): Check
   if (b.score !== score) return fail('json.score', 'does not match the item\'s score');
   const deviceIp = isRecord(b.device) ? canonicalAddress(b.device.ip) : null;
   if (deviceIp === null) return fail('json.device.ip', 'must be an IP address');
-  return ok({ seq, id, time: time as string, time_ms: t, model, score, device_ip: deviceIp, json });
+  return ok({ seq, id, time: time as string, time_ms: t, model, score, device_ip: deviceIp, json, breach: b });
 }
 
 /**
