@@ -5,6 +5,10 @@
 // certificates from `certs` are accepted by an mTLS aggregator and its
 // sensors, a revoked or certificate-less sensor is refused; files are
 // never overwritten without --force; usage errors exit 2, unusable files 1.
+// `breaches --api` and `incidents` read an aggregator's HTTP API (here one
+// in this process over a store with breaches): the same filters as against
+// a sensor's state, plus --sensor, acknowledgements shown; `incidents
+// --unacknowledged` leaves acknowledged ones out.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -12,9 +16,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, Metadata, type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
-import { UplinkClient, type AggregatorMessageIn, type SensorMessageOut } from '../sensor/uplink/protocol.ts';
+import { UplinkClient, validateBreachItem, validateHello, type AggregatorMessageIn, type SensorMessageOut } from '../sensor/uplink/protocol.ts';
 import { openAggregatorStore } from '../sensor/aggregator/aggregator-store.ts';
-import { cliAsync, logLines, type CliResult } from './helpers/cli.ts';
+import { startHttpApi } from '../sensor/aggregator/http-api.ts';
+import { IncidentService } from '../sensor/aggregator/incident-service.ts';
+import type { Breach } from '../sensor/models/breach.ts';
+import { cliAsync, jsonLines, logLines, type CliResult } from './helpers/cli.ts';
 import { REPO_ROOT } from './helpers/shared-data.ts';
 import { makeBreach } from './helpers/breach-fixtures.ts';
 
@@ -212,6 +219,100 @@ test('usage errors exit 2 with a pointer to --help; unusable files and ports exi
   assert.match(help[0]!.stdout, /^Usage: edge-sensor aggregator/);
   assert.match(help[1]!.stdout, /^Usage: edge-sensor certs --out DIR/);
   assert.match(help[2]!.stdout, /aggregator {9}the central aggregator[\s\S]*certs {14}make a lab CA/);
+});
+
+test('breaches --api and incidents against an aggregator: filters, sensors, acknowledgements, --json as the API returns it; usage errors 2, no aggregator 1', async () => {
+  const store = openAggregatorStore(join(tmp, 'api-data'));
+  const T = Date.parse('2024-05-01T00:00:00Z');
+  const valid = <T>(c: { ok: true; value: T } | { ok: false; error: { reason: string } }): T => { if (!c.ok) throw new Error(c.error.reason); return c.value; };
+  const stored = async (sensor: string, rows: [number, string, string, number][]) => {
+    await store.connect(sensor, valid(validateHello({ sensor_id: sensor, sensor_version: '0.1.0', protocol_version: 1, capabilities: [], last_seq: 0, state_id: `${sensor}-st` })));
+    await store.storeBreaches(sensor, rows.map(([seq, device, model, score], i) => {
+      // peer left out: every breach on its own device, so each device is one incident
+      const b: Breach = { ...makeBreach(seq, T + (sensor === 'lab-1' ? i : 10 + i) * 1000, { device: { ip: device }, model, score }, sensor.slice(-1)), peer: undefined } as Breach;
+      return valid(validateBreachItem({ seq, id: b.id, time: b.time, model: b.model, score: b.score, json: JSON.stringify(b) }));
+    }));
+  };
+  await stored('lab-1', [[1, '10.1.0.1', 'port-scan', 50], [2, '10.1.0.1', 'network-scan', 95], [3, '10.1.0.2', 'port-scan', 60], [4, '10.1.0.3', 'brute-force-ssh', 70]]);
+  await stored('lab-2', [[1, '10.2.0.1', 'port-scan', 91], [2, '10.2.0.2', 'network-scan', 40]]);
+  const incidents = new IncidentService();
+  assert.is(incidents.rebuild(store), 6);
+  const http = await startHttpApi({ address: '127.0.0.1:0', store, incidents, logger: { level: 'error', debug() {}, info() {}, warn() {}, error() {}, fatal() {} } });
+  const api = `http://127.0.0.1:${http.port}`;
+  try {
+    const post = (path: string, body: unknown) => fetch(`${api}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    assert.is((await post('/api/v1/breaches/lab-1/2/ack', { by: 'ana' })).status, 200);
+    const acked = incidents.incidents().find((i) => i.devices[0] === '10.1.0.1')!.id;
+    assert.is((await post(`/api/v1/incidents/${acked}/ack`, { by: 'ana', comment: 'pen test\nweek 18' })).status, 200);
+    const apiBreaches = (await getJson(http.port, '/api/v1/breaches')).body.breaches as Record<string, unknown>[];
+
+    const keys = (r: CliResult) => jsonLines<{ sensor: string; seq: number }>(r.stdout).map((b) => `${b.sensor}:${b.seq}`);
+    const runs: Record<string, string[]> = {
+      table: ['breaches', '--api', api],
+      json: ['breaches', '--api', `${api}/`, '--json'],
+      sensor: ['breaches', '--api', api, '--sensor', 'lab-2', '--json'],
+      rfc3339: ['breaches', '--api', api, '--since', '2024-05-01T00:00:01Z', '--until', '2024-05-01T02:00:09+02:00', '--json'],
+      epoch: ['breaches', '--api', api, '--since', String(T / 1000 + 3), '--json'],
+      score: ['breaches', '--api', api, '--min-score', '90', '--json'],
+      model: ['breaches', '--api', api, '--model', 'port-scan', '--sensor', 'lab-1', '--json'],
+      device: ['breaches', '--api', api, '--device', '10.1.0.1', '--json'],
+      limit: ['breaches', '--api', api, '--limit', '2'],
+      none: ['breaches', '--api', api, '--sensor', 'lab-9'],
+      incidents: ['incidents', '--api', api],
+      unacked: ['incidents', '--api', api, '--unacknowledged', '--json'],
+    };
+    const names = Object.keys(runs);
+    const results = Object.fromEntries((await Promise.all(names.map((n) => cliAsync(runs[n]!)))).map((r, i) => [names[i]!, r]));
+    for (const n of names) assert.is(results[n]!.code, 0, `${n}: ${results[n]!.stderr}`);
+    const table = results.table!.stdout.trimEnd().split('\n');
+    assert.match(table[0]!, /^time\s+score\s+sensor\s+model\s+device\s+peer\s+ack\s+summary$/);
+    assert.is(table.length, 7);
+    assert.match(table.find((l) => l.includes('network-scan') && l.includes('10.1.0.1'))!, /\s95\s+lab-1\s+network-scan\s+10\.1\.0\.1\s+-\s+ack\s/);
+    assert.is(table.slice(1).filter((l) => /\sack\s/.test(l)).length, 1, 'only the acknowledged breach');
+    assert.equal(jsonLines(results.json!.stdout), apiBreaches, 'one breach per line, exactly as the API returns them');
+    assert.equal(keys(results.sensor!), ['lab-2:1', 'lab-2:2']);
+    assert.equal(keys(results.rfc3339!), ['lab-1:2', 'lab-1:3', 'lab-1:4'], 'RFC 3339 with zones');
+    assert.equal(keys(results.epoch!), ['lab-1:4', 'lab-2:1', 'lab-2:2'], 'epoch seconds');
+    assert.equal(keys(results.score!), ['lab-1:2', 'lab-2:1']);
+    assert.equal(keys(results.model!), ['lab-1:1', 'lab-1:3']);
+    assert.equal(keys(results.device!), ['lab-1:1', 'lab-1:2']);
+    assert.is(results.limit!.stdout.trimEnd().split('\n').length, 3, 'a header and the oldest two');
+    assert.match(results.limit!.stdout, /lab-1\s+port-scan\s+10\.1\.0\.1[\s\S]*lab-1\s+network-scan/);
+    assert.is(results.none!.stdout, 'no breaches match\n');
+    assert.match(results.incidents!.stdout, /acknowledged by ana at \d{4}-\d\d-\d\dT[\d:.]+Z: pen test week 18\n/);
+    assert.is(results.incidents!.stdout.match(/acknowledged by/g)!.length, 1);
+    const unacked = jsonLines<{ id: string; annotation: unknown }>(results.unacked!.stdout);
+    assert.equal([unacked.length, unacked.some((i) => i.id === acked), unacked.every((i) => i.annotation === null)], [4, false, true]);
+
+    const errors: [string[], number, RegExp][] = [
+      [['breaches', '--api', api, '--state', join(tmp, 'api-data')], 2, /--state DIR and --api URL exclude each other/],
+      [['breaches', '--state', join(tmp, 'api-data'), '--sensor', 'lab-1'], 2, /--sensor ID needs --api URL/],
+      [['breaches'], 2, /--state DIR is required .*or --api URL/],
+      [['breaches', '--api', 'ftp://x'], 2, /--api must be an http\(s\) URL/],
+      [['breaches', '--api', api, '--min-score', '101'], 2, /--min-score must be at most 100/],
+      [['breaches', '--api', api, '--since', 'yesterday'], 2, /--since must be an RFC 3339 time/],
+      [['breaches', '--api', api, '--device', 'not-an-ip'], 1, /^edge-sensor breaches: the aggregator answered 400: device must be an IPv4 or IPv6 address/],
+      [['breaches', '--api', `${api}/nothing-here`], 1, /^edge-sensor breaches: the aggregator answered 404: /],
+      [['incidents', '--api', api, '--unacknowledged', 'x'], 2, /unexpected argument "x"/],
+    ];
+    const failed = await Promise.all(errors.map(([args]) => cliAsync(args)));
+    failed.forEach((r, i) => {
+      const [args, code, msg] = errors[i]!;
+      assert.is(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, msg, args.join(' '));
+      assert.is(r.stdout, '', args.join(' '));
+    });
+    const help = await cliAsync(['breaches', '--help']);
+    assert.match(help.stdout, /^Usage: edge-sensor breaches --state DIR \[options\]\n {7}edge-sensor breaches --api URL/);
+    assert.match(help.stdout, /--sensor ID/);
+  } finally {
+    await http.close();
+  }
+  const gone = await Promise.all([cliAsync(['breaches', '--api', api]), cliAsync(['incidents', '--api', api, '--unacknowledged'])]);
+  assert.equal(gone.map((r) => r.code), [1, 1]);
+  assert.match(gone[0]!.stderr, /^edge-sensor breaches: cannot reach the aggregator at http:\/\/127\.0\.0\.1:\d+\/: /);
+  assert.match(gone[1]!.stderr, /^edge-sensor incidents: cannot reach the aggregator at /);
+  await store.close();
 });
 
 test.run();

@@ -4,7 +4,10 @@
 // the aggregator's own health; acknowledgements and comments kept in the
 // store (and after a reopen). Every bad parameter is a 400 with a JSON
 // error, unknown routes 404, large bodies 413, and nothing a client sends
-// — garbage bytes, a failing handler — takes the server down.
+// — garbage bytes, a failing handler — takes the server down. Incidents
+// are acknowledged and commented like breaches; an incident merged into
+// another answers as that one, and what analysts wrote on it is still
+// shown there.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'node:http';
@@ -14,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAggregatorStore, type AggregatorStore } from '../sensor/aggregator/aggregator-store.ts';
 import { startHttpApi, type HttpApi } from '../sensor/aggregator/http-api.ts';
+import { IncidentService } from '../sensor/aggregator/incident-service.ts';
 import type { ServerStats } from '../sensor/aggregator/grpc-server.ts';
 import { validateBreachItem, validateDevice, validateHealth, validateHello, type BreachItem } from '../sensor/uplink/protocol.ts';
 import type { Log } from '../sensor/log/logger.ts';
@@ -304,6 +308,132 @@ test('a sensor cannot speak for the aggregator: its breach JSON\'s sensor, seq a
   await store.storeBreaches('s-b', [valid(validateBreachItem(item('s-b', 4, spoof)))]);
   const r = await get('/api/v1/breaches/s-b/4');
   assert.equal([r.body.sensor, r.body.seq, r.body.annotation], ['s-b', 4, null]);
+});
+
+// ---- incidents ----
+
+interface IncidentRes { status: number; body: Record<string, any> }
+
+/** An API over the same store with its own incidents; `add` feeds them a breach. */
+async function incidentApi(): Promise<{ http: HttpApi; service: IncidentService; req: (method: string, path: string, body?: unknown) => Promise<IncidentRes>; add: (sensor: string, seq: number, min: number, device: string, peer?: string) => string }> {
+  const service = new IncidentService();
+  const http = await startHttpApi({ address: '127.0.0.1:0', store, server: fakeServer, incidents: service, logger: log });
+  const req = async (method: string, path: string, body?: unknown): Promise<IncidentRes> => {
+    const res = await fetch(`http://127.0.0.1:${http.port}${path}`, { method, ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}) });
+    return { status: res.status, body: await res.json() as Record<string, any> };
+  };
+  const add = (sensor: string, seq: number, min: number, device: string, peer?: string) =>
+    service.add(sensor, seq, makeBreach(seq, T0 + min * 60_000, { device: { ip: device }, ...(peer ? { peer: { ip: peer, port: 445 } } : {}) }, sensor.slice(-1)) as unknown as Record<string, unknown>)!;
+  return { http, service, req, add };
+}
+
+test('incidents: acknowledge, comment and withdraw like breaches; shown with the incident and in its listing; bad bodies 400, unknown ids 404', async () => {
+  const { http, req, add } = await incidentApi();
+  try {
+    const x = add('i-x', 1, 0, '10.50.0.1');
+    const y = add('i-y', 1, 0, '10.50.0.2');
+    assert.is.not(x, y);
+    const ack = await req('POST', `/api/v1/incidents/${x}/ack`, { by: 'ana', comment: 'on it' });
+    assert.is(ack.status, 200);
+    assert.equal([ack.body.id, ack.body.merged_into, ack.body.annotation.acknowledged.by, ack.body.annotation.acknowledged.comment], [x, undefined, 'ana', 'on it']);
+    const c = await req('POST', `/api/v1/incidents/${x}/comment`, { by: 'bob', comment: 'ticket #7' });
+    assert.equal([c.status, c.body.annotation.comments.map((k: { comment: string }) => k.comment)], [200, ['ticket #7']]);
+    const one = await req('GET', `/api/v1/incidents/${x}`);
+    assert.equal([one.status, one.body.id, one.body.annotation.acknowledged.by, one.body.merged_ids, one.body.merged_annotations, one.body.merged_into], [200, x, 'ana', [], {}, undefined]);
+    const other = await req('GET', `/api/v1/incidents/${y}`);
+    assert.is(other.body.annotation, null);
+    // the listing: every incident with its annotation (or null); filtered by acknowledgement
+    const all = await req('GET', '/api/v1/incidents');
+    const byId = new Map((all.body.incidents as Record<string, any>[]).map((i) => [i.id, i]));
+    assert.equal([byId.get(x)!.annotation.acknowledged.by, byId.get(y)!.annotation], ['ana', null]);
+    const ids = async (q: string) => ((await req('GET', `/api/v1/incidents?${q}`)).body.incidents as { id: string }[]).map((i) => i.id).sort();
+    assert.equal(await ids('acknowledged=true'), [x]);
+    assert.equal(await ids('acknowledged=false'), [y]);
+    const limited = await req('GET', '/api/v1/incidents?acknowledged=false&limit=1');
+    assert.equal([limited.body.count, limited.body.truncated], [1, false], 'one unacknowledged: not truncated by the acknowledged one');
+    // withdrawn: the comment stays, the filter follows
+    const un = await req('DELETE', `/api/v1/incidents/${x}/ack`);
+    assert.equal([un.status, un.body.id, un.body.annotation.acknowledged, un.body.annotation.comments.length], [200, x, null, 1]);
+    assert.equal(await ids('acknowledged=false'), [x, y].sort());
+    // bad bodies and parameters: 400 with the same messages as breaches'
+    const bad: [string, unknown, RegExp][] = [
+      ['comment', {}, /comment is required/],
+      ['comment', '{"comment":', /not valid JSON/],
+      ['comment', { comment: 'x', admin: true }, /unknown field "admin"/],
+      ['comment', { comment: 'x'.repeat(5000) }, /comment must be 1–4000/],
+      ['ack', [1], /JSON object/],
+      ['ack', { by: 'a\u0007b' }, /by must be/],
+      ['ack', { by: '' }, /by must be/],
+    ];
+    for (const [route, body, msg] of bad) {
+      const r = await req('POST', `/api/v1/incidents/${y}/${route}`, body);
+      assert.is(r.status, 400, JSON.stringify(body));
+      assert.match(String(r.body.error), msg);
+    }
+    assert.is((await req('GET', `/api/v1/incidents/${y}`)).body.annotation, null, 'nothing stored by a refused request');
+    for (const q of ['acknowledged=yes', 'acknowledged=', 'acknowledged=true&acknowledged=false', 'acked=true']) assert.is((await req('GET', `/api/v1/incidents?${q}`)).status, 400, q);
+    assert.is((await req('POST', `/api/v1/incidents/${x}/ack?x=1`, {})).status, 400);
+    // unknown ids, wrong methods, unknown routes
+    for (const [method, path] of [['GET', '/api/v1/incidents/inc-nope'], ['POST', '/api/v1/incidents/inc-nope/ack'], ['DELETE', '/api/v1/incidents/inc-nope/ack'], ['POST', '/api/v1/incidents/inc-nope/comment']] as const) {
+      const r = await req(method, path, method === 'POST' ? { comment: 'x' } : undefined);
+      assert.is(r.status, 404, `${method} ${path}`);
+      assert.match(String(r.body.error), /no incident "inc-nope"/);
+    }
+    assert.is((await req('GET', `/api/v1/incidents/${x}/ack/more`)).status, 404);
+    const wrong = await fetch(`http://127.0.0.1:${http.port}/api/v1/incidents/${x}/comment`, { method: 'DELETE' });
+    assert.equal([wrong.status, wrong.headers.get('allow')], [405, 'POST']);
+    const get = await fetch(`http://127.0.0.1:${http.port}/api/v1/incidents/${x}/ack`);
+    assert.equal([get.status, get.headers.get('allow')], [405, 'POST, DELETE']);
+  } finally {
+    await http.close();
+  }
+  // without incidents the routes do not exist
+  assert.is((await post('/api/v1/incidents/inc-0000000000000000/ack', {})).status, 404);
+});
+
+test('incidents merged: the merged-away id answers as the incident it is now part of (merged_into), and what was written on it is kept (merged_ids, merged_annotations), along chains', async () => {
+  const { http, service, req, add } = await incidentApi();
+  try {
+    // c the earliest, then b, then a: a joins b, then b joins c
+    const c = add('m-c', 1, 0, '10.60.0.1');
+    const b = add('m-b', 1, 5, '10.60.0.2');
+    const a = add('m-a', 1, 7, '10.60.0.3');
+    assert.equal(new Set([a, b, c]).size, 3);
+    await req('POST', `/api/v1/incidents/${a}/ack`, { by: 'ana', comment: 'benign' });
+    await req('POST', `/api/v1/incidents/${b}/comment`, { by: 'bob', comment: 'looking' });
+    assert.is(add('m-a', 2, 8, '10.60.0.3', '10.60.0.2'), b, 'a merged into b');
+    const viaA = await req('GET', `/api/v1/incidents/${a}`);
+    assert.equal([viaA.status, viaA.body.id, viaA.body.merged_into, viaA.body.merged_ids], [200, b, b, [a]]);
+    assert.is(viaA.body.merged_annotations[a].acknowledged.by, 'ana', 'the acknowledgement made on a is shown on b');
+    assert.is(viaA.body.annotation.comments[0].comment, 'looking', 'b\'s own');
+    assert.is(viaA.body.annotation.acknowledged, null);
+    // an acknowledgement made on a merged part does not cover the incident (what joined it is new)
+    assert.equal(((await req('GET', '/api/v1/incidents?acknowledged=false')).body.incidents as { id: string }[]).map((i) => i.id).sort(), [b, c].sort());
+    // b joins c: a now answers as c (a → b → c)
+    assert.is(add('m-b', 2, 9, '10.60.0.2', '10.60.0.1'), c, 'b merged into c');
+    const chain = await req('GET', `/api/v1/incidents/${a}`);
+    assert.equal([chain.status, chain.body.id, chain.body.merged_into, chain.body.merged_ids], [200, c, c, [b, a]]);
+    assert.equal(Object.keys(chain.body.merged_annotations).sort(), [a, b].sort());
+    assert.is(chain.body.merged_annotations[a].acknowledged.comment, 'benign');
+    assert.is(chain.body.merged_annotations[b].comments[0].by, 'bob');
+    assert.is(chain.body.breaches, 5);
+    // annotating a merged-away id annotates the incident it is now part of, and says so
+    const viaB = await req('POST', `/api/v1/incidents/${b}/ack`, { by: 'carol' });
+    assert.equal([viaB.status, viaB.body.id, viaB.body.merged_into, viaB.body.annotation.acknowledged.by], [200, c, c, 'carol']);
+    const cm = await req('POST', `/api/v1/incidents/${a}/comment`, { comment: 'same story' });
+    assert.equal([cm.body.id, cm.body.merged_into, cm.body.annotation.comments.map((k: { comment: string }) => k.comment)], [c, c, ['same story']]);
+    const direct = await req('GET', `/api/v1/incidents/${c}`);
+    assert.equal([direct.body.id, direct.body.merged_into, direct.body.annotation.acknowledged.by], [c, undefined, 'carol']);
+    assert.is(direct.body.merged_annotations[a].acknowledged.by, 'ana', 'the earlier acknowledgement is still there');
+    const listed = (await req('GET', '/api/v1/incidents?acknowledged=true')).body.incidents as Record<string, any>[];
+    assert.equal(listed.map((i) => [i.id, i.merged_ids, Object.keys(i.merged_annotations).length]), [[c, [b, a], 2]]);
+    const un = await req('DELETE', `/api/v1/incidents/${a}/ack`);
+    assert.equal([un.body.id, un.body.merged_into, un.body.annotation.acknowledged], [c, c, null]);
+    assert.is(service.resolve(a), c);
+    assert.is(service.incident(a), null, 'the correlator\'s own lookup stays strict');
+  } finally {
+    await http.close();
+  }
 });
 
 test.run();

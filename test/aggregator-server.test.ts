@@ -413,6 +413,27 @@ test('authorize() refuses unknown and revoked sensors (and one that throws)', as
   }
 });
 
+test('revoking a sensor ends its open stream at the next check; other sensors go on', async () => {
+  const revoked = new Set<string>();
+  const h = await harness({ authorize: (id) => !revoked.has(id), limits: { reauthorizeEveryMs: 50 } });
+  try {
+    const a = await connect(h, 'sensor-a');
+    const b = await connect(h, 'sensor-b');
+    a.p.send({ breaches: { items: items('sensor-a', 1, 3) } });
+    assert.is(await a.p.ack(), 3);
+    revoked.add('sensor-a');
+    await endsWith(a.p, 'REFUSED', status.PERMISSION_DENIED, /no longer allowed .*revoked/);
+    assert.is(h.server.stats().revoked, 1);
+    assert.equal(h.server.connected(), ['sensor-b']);
+    b.p.send({ breaches: { items: items('sensor-b', 1, 2) } });
+    assert.is(await b.p.ack(), 2, 'the other sensor is untouched');
+    assert.equal(storedSeqs(h, 'sensor-a'), [1, 2, 3], 'what it delivered before stays');
+    for (const p of [a.p, b.p]) p.close();
+  } finally {
+    await h.stop();
+  }
+});
+
 test('a second stream of the same sensor replaces the first, which is ended with REPLACED', async () => {
   const h = await harness();
   try {

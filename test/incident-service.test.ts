@@ -1,7 +1,8 @@
 // Incidents in the aggregator (sensor/aggregator/incident-service.ts): fed
 // by the gRPC server with each breach it newly stores (a resent batch adds
 // nothing), served at /api/v1/incidents, and rebuilt from the stored
-// breaches after a restart — the same incidents.
+// breaches after a restart — the same incidents. An id merged into another
+// incident resolves to it, within bounds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -99,7 +100,9 @@ test('incidents follow the stored breaches once each, are served over HTTP, and 
   const again = openAggregatorStore(dir);
   const rebuilt = new IncidentService();
   assert.is(rebuilt.rebuild(again), 3);
-  assert.equal(JSON.parse(JSON.stringify(rebuilt.incidents())), JSON.parse(JSON.stringify(list.incidents)));
+  // (the API adds what analysts wrote: annotation, merged_annotations)
+  const served = (list.incidents as Record<string, unknown>[]).map(({ annotation: _a, merged_annotations: _m, ...inc }) => inc);
+  assert.equal(JSON.parse(JSON.stringify(rebuilt.incidents())), JSON.parse(JSON.stringify(served)));
   await again.close();
 });
 
@@ -122,6 +125,43 @@ test('a consumer of stored breaches that throws is logged; the batch stays store
     await server.close(500);
     await store.close();
   }
+});
+
+test('merged ids resolve to the incident that absorbed them, bounded: at most MAX_MERGED_IDS listed, at most maxIncidents aliases, forgotten with their incident', async () => {
+  const { MAX_MERGED_IDS } = await import('../sensor/aggregator/incidents.ts');
+  let n = 0;
+  const breach = (device: string, s: number, peer?: string) => {
+    n++;
+    return makeBreach(n, T0 + s * 1000, { device: { ip: device }, peer: peer ? { ip: peer, port: 445 } : undefined, related: undefined }, 'm') as unknown as Record<string, unknown>;
+  };
+  /** an incident on a device of its own, then merged into `first` (the earlier, on 10.7.0.1) by a breach naming it as peer; its id */
+  const absorbed = (svc: IncidentService, k: number, first: string) => {
+    const id = svc.add('s', n + 1, breach(`10.8.${k >> 8}.${k & 255}`, k))!;
+    assert.is.not(id, first);
+    assert.is(svc.add('s', n + 1, breach(`10.8.${k >> 8}.${k & 255}`, k, '10.7.0.1')), first);
+    return id;
+  };
+
+  const many = new IncidentService();
+  let first = many.add('s', 1, breach('10.7.0.1', 0))!;
+  const ids = Array.from({ length: MAX_MERGED_IDS + 50 }, (_, k) => absorbed(many, k + 1, first));
+  assert.is(many.correlator.size, 1);
+  assert.equal(many.incident(first)!.merged_ids, ids.slice(0, MAX_MERGED_IDS), 'the earliest merged, at most MAX_MERGED_IDS');
+  assert.ok(ids.every((id) => many.resolve(id) === first), 'every merged id resolves');
+  assert.is(many.resolve(first), first);
+  assert.is(many.resolve('inc-unknown'), null);
+
+  // at most maxIncidents aliases: the oldest forgotten
+  const capped = new IncidentService({ maxIncidents: 2 });
+  first = capped.add('s', 1, breach('10.7.0.1', 0))!;
+  const three = [1, 2, 3].map((k) => absorbed(capped, k, first));
+  assert.equal(three.map((id) => capped.resolve(id)), [null, first, first]);
+  assert.equal(capped.incident(first)!.merged_ids, three, 'still listed');
+  // the incident forgotten (least recently active, past maxIncidents): its merged ids with it
+  capped.add('s', 1, breach('10.9.0.1', 100));
+  capped.add('s', 1, breach('10.9.0.2', 101));
+  assert.is(capped.incident(first), null);
+  assert.equal([first, ...three].map((id) => capped.resolve(id)), [null, null, null, null]);
 });
 
 test.run();

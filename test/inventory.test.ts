@@ -28,6 +28,10 @@ test('raw rows become the state\'s device rows', () => {
     { ip: '10.1.0.6', interface: 'eni-0abc', tags: ['backup-server'], first_seen: '2026-01-05T00:01:40.000Z', last_seen: '2026-01-05T00:03:20.000Z', risk: 0, breaches: 0 },
   ]);
   assert.is(decayedRisk(80, now - 2 * 86400, now), 20);
+  // a device in a peer group carries its number (what the aggregator's similar devices come from)
+  const grouped = inventoryRows({ ...inv, groups: [['10.1.0.6', 3]] });
+  assert.is(grouped[0]!.peer_group, undefined);
+  assert.is(grouped[1]!.peer_group, 3);
 });
 
 test.run();

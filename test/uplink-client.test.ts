@@ -17,6 +17,7 @@ import { openAggregatorStore, type AggregatorStore } from '../sensor/aggregator/
 import { startAggregatorServer, type AggregatorServer } from '../sensor/aggregator/grpc-server.ts';
 import type { Log } from '../sensor/log/logger.ts';
 import { BreachStore } from '../sensor/state/breach-store.ts';
+import { DeviceStore, type DeviceRow } from '../sensor/state/device-store.ts';
 import { openStateDb } from '../sensor/state/state-db.ts';
 import { Rng } from '../sensor/sample/rng.ts';
 import { Uplink, type UplinkOptions } from '../sensor/uplink/uplink-client.ts';
@@ -179,6 +180,41 @@ test('no aggregator at the start: the uplink backs off and delivers once it come
   } finally {
     await u.stop();
     await a?.stop();
+  }
+});
+
+test('the device inventory goes up on connect, then only the rows that changed; peer groups included', async () => {
+  const state = newDir('state');
+  const sensor = await fillState(state, 1, 10);
+  const rows: DeviceRow[] = Array.from({ length: 1200 }, (_, i) => ({
+    ip: `10.1.${i >> 8}.${i & 255}`, first_seen: '2024-05-01T00:00:00.000Z', last_seen: '2024-05-01T01:00:00.000Z', risk: i % 7, breaches: i % 3,
+    ...(i % 2 ? { tags: ['server'] } : {}), ...(i % 5 === 0 ? { peer_group: i % 4 } : {}),
+  }));
+  let db = openStateDb(state);
+  await new DeviceStore(db).replaceDevices(rows);
+  await db.close();
+  const a = await aggregator(newDir('agg'));
+  const u = uplink(state, a.port, { devicesEveryMs: 50 });
+  try {
+    u.start();
+    await until(() => a.server.stats().devices_stored === 1200, 'the inventory stored');
+    const got = new Map(a.store.devices(sensor).map((d) => [d.ip, d]));
+    assert.is(got.size, 1200);
+    for (const r of rows) {
+      const d = got.get(r.ip)!;
+      assert.equal([d.risk, d.breaches, d.tags, d.peer_group, d.last_seen], [r.risk, r.breaches, r.tags, r.peer_group, r.last_seen], r.ip);
+    }
+    // one row changes (a snapshot replaced the inventory): only it goes again
+    db = openStateDb(state);
+    await new DeviceStore(db).replaceDevices(rows.map((r, i) => (i === 7 ? { ...r, risk: 99, last_seen: '2024-05-01T02:00:00.000Z' } : r)));
+    await db.close();
+    await until(() => a.server.stats().devices_stored === 1201, 'the changed row stored');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.is(a.server.stats().devices_stored, 1201, 'nothing else resent');
+    assert.is(a.store.devices(sensor).find((d) => d.ip === rows[7]!.ip)!.risk, 99);
+  } finally {
+    await u.stop();
+    await a.stop();
   }
 });
 

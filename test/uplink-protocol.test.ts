@@ -24,7 +24,7 @@ function hello(over: Partial<Hello> = {}): Hello {
 }
 
 function device(over: Partial<Device> = {}): Device {
-  return { ip: '10.0.0.10', mac: '02:00:00:00:00:0A', first_seen: '2024-05-01T00:00:00.000Z', last_seen: '2024-05-02T00:00:00.000Z', name: 'ws-10', tags: ['workstation'], interface: '', risk: 12.5, breaches: 1, ...over };
+  return { ip: '10.0.0.10', mac: '02:00:00:00:00:0A', first_seen: '2024-05-01T00:00:00.000Z', last_seen: '2024-05-02T00:00:00.000Z', name: 'ws-10', tags: ['workstation'], interface: '', risk: 12.5, breaches: 1, peer_group: 0, ...over };
 }
 
 function health(over: Partial<Health> = {}): Health {
@@ -189,7 +189,8 @@ test('validateDevice: inventory rows as the sensor keeps them; bad addresses, MA
   assert.equal(v, { ip: '10.0.0.10', mac: '02:00:00:00:00:0a', name: 'ws-10', tags: ['workstation'], first_seen: '2024-05-01T00:00:00.000Z', last_seen: '2024-05-02T00:00:00.000Z', risk: 12.5, breaches: 1 });
   // every fixture row, through the protocol's shape
   for (const row of makeDevices()) {
-    const d = accepted(validateDevice(device({ ...row, mac: row.mac ?? '', name: row.name ?? '', tags: row.tags ?? [], interface: row.interface ?? '', risk: row.risk ?? 0, breaches: row.breaches ?? 0 })), row.ip);
+    const { peer_group: _group, ...rest } = row;
+    const d = accepted(validateDevice(device({ ...rest, mac: row.mac ?? '', name: row.name ?? '', tags: row.tags ?? [], interface: row.interface ?? '', risk: row.risk ?? 0, breaches: row.breaches ?? 0 })), row.ip);
     assert.is(d.ip, row.ip);
     assert.is(d.interface, row.interface);
   }
@@ -208,6 +209,12 @@ test('validateDevice: inventory rows as the sensor keeps them; bad addresses, MA
   refused(validateDevice(device({ interface: 'i'.repeat(129) })), 'interface', 'long interface');
   for (const risk of [NaN, -1, Infinity]) refused(validateDevice(device({ risk })), 'risk', `risk ${risk}`);
   for (const breaches of [-1, 0.5, 2 ** 53]) refused(validateDevice(device({ breaches })), 'breaches', `breaches ${breaches}`);
+  // the peer group travels as 1 + its number (0: in none), and is kept as its number
+  assert.is(accepted(validateDevice(device({ peer_group: 3 })), 'group').peer_group, 2);
+  assert.is(accepted(validateDevice(device({ peer_group: 0 })), 'no group').peer_group, undefined);
+  const { peer_group: _none, ...older } = device();
+  assert.is(accepted(validateDevice(older), 'a sensor of an older build').peer_group, undefined);
+  for (const peer_group of [-1, 0.5, 2 ** 32, NaN]) refused(validateDevice(device({ peer_group })), 'peer_group', `peer_group ${peer_group}`);
 });
 
 test('validateHealth: a status report; NaN, negatives, oversized or odd maps refused', () => {

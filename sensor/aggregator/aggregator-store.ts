@@ -361,6 +361,11 @@ export class AggregatorStore {
     return out;
   }
 
+  /** Every stored breach's time, sensor, score and device, in time order, from the time index alone (the records are not read): what derived state such as device scores is rebuilt from. */
+  *breachIndex(): Generator<{ time_ms: number; sensor: string; score: number; device_ip: string }> {
+    for (const { key, value } of this.timeDb.getRange({})) yield { time_ms: key[0], sensor: key[1], score: value[0], device_ip: value[2] };
+  }
+
   /** Device rows, of one sensor or all, by sensor then address text. */
   devices(sensorId?: string): StoredDevice[] {
     const range = sensorId === undefined ? {} : { start: [sensorId] as unknown as [string, string], end: [sensorId, '\uffff'] as [string, string] };

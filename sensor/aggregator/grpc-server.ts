@@ -72,6 +72,8 @@ export interface ServerLimits {
   maxPipelinedBatches: number;
   /** bytes of messages waiting for their commit over all streams, at most (then every stream is paused) */
   maxPendingBytes: number;
+  /** how often open streams are checked against authorize() again, so revoking a sensor cuts its open stream (0: only at Hello) */
+  reauthorizeEveryMs: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -85,6 +87,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   minPingIntervalMs: 2_000,
   maxPipelinedBatches: 8,
   maxPendingBytes: 64 << 20,
+  reauthorizeEveryMs: 5_000,
 };
 
 export interface AggregatorServerOptions {
@@ -132,6 +135,8 @@ export interface ServerStats {
   unknown_messages: number;
   refused: number;
   replaced: number;
+  /** open streams ended because their sensor was no longer authorized (revoked, or taken off the allow list) */
+  revoked: number;
 }
 
 export interface AggregatorServer {
@@ -167,7 +172,7 @@ export async function startAggregatorServer(opts: AggregatorServerOptions): Prom
 
   const stats: ServerStats = {
     streams_open: 0, streams_total: 0, received: 0, stored: 0, duplicates: 0, rejected: 0, errors: 0, cancelled: 0,
-    devices_stored: 0, devices_rejected: 0, health_received: 0, health_rejected: 0, unknown_messages: 0, refused: 0, replaced: 0,
+    devices_stored: 0, devices_rejected: 0, health_received: 0, health_rejected: 0, unknown_messages: 0, refused: 0, replaced: 0, revoked: 0,
   };
   const sessions = new Map<string, Session>();
   const open = new Set<Session>();
@@ -479,6 +484,22 @@ export async function startAggregatorServer(opts: AggregatorServerOptions): Prom
   };
   server.addService(service, impl);
 
+  // A sensor revoked (or taken off the allow list) while its stream is open
+  // is cut at the next check, not left delivering until it reconnects.
+  const reauthorize = async (): Promise<void> => {
+    for (const [id, session] of [...sessions]) {
+      let allowed = true;
+      try { allowed = await opts.authorize(id); } catch { allowed = true; /* a failing check at Hello refuses; here it keeps what was allowed */ }
+      if (!allowed && session.isOpen && sessions.get(id) === session) {
+        stats.revoked++;
+        log.warn({ sensor: id }, 'aggregator: sensor no longer allowed (revoked): its open stream is ended');
+        session.fail('REFUSED', `sensor "${id}" is no longer allowed to deliver to this aggregator (revoked)`, GrpcStatus.PERMISSION_DENIED);
+      }
+    }
+  };
+  const reauthorizeTimer = limits.reauthorizeEveryMs > 0 ? setInterval(() => { void reauthorize(); }, limits.reauthorizeEveryMs) : null;
+  reauthorizeTimer?.unref();
+
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(opts.address, opts.credentials, (err, p) => (err ? reject(new Error(`aggregator: cannot listen on ${opts.address}: ${err.message}`)) : resolve(p)));
   });
@@ -497,6 +518,7 @@ export async function startAggregatorServer(opts: AggregatorServerOptions): Prom
     async close(graceMs = 2000) {
       if (closing) return;
       closing = true;
+      if (reauthorizeTimer) clearInterval(reauthorizeTimer);
       for (const s of [...open]) s.fail('UNAVAILABLE', 'the aggregator is shutting down', GrpcStatus.UNAVAILABLE);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);

@@ -13,19 +13,24 @@
 // the parser's own rejections (malformed HTTP) are answered 400 and counted —
 // nothing a client sends can end the process.
 import type { IncidentService } from './incident-service.ts';
+import type { DeviceScores, ScoreWindow } from './device-scores.ts';
+import { canonicalAddress } from '../uplink/protocol.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { logger as defaultLogger, type Log } from '../log/logger.ts';
 import { StateError } from '../state/state-error.ts';
-import type { AggregatorStore, SensorRecord, StoredBreach } from './aggregator-store.ts';
-import { AnnotationStore, breachKey, type Annotation } from './annotation-store.ts';
+import type { AggregatorStore, SensorRecord, StoredBreach, StoredDevice } from './aggregator-store.ts';
+import { AnnotationStore, breachKey, type Annotation, type AnnotationKey } from './annotation-store.ts';
+import type { Incident } from './incidents.ts';
 import type { AggregatorServer } from './grpc-server.ts';
 import {
-  DEFAULT_DEVICE_LIMIT, HttpError, MAX_DEVICE_LIMIT, annotationBody, breachQuery, numberParam, sensorParam, seqParam, singleParams,
+  DEFAULT_DEVICE_LIMIT, HttpError, MAX_DEVICE_LIMIT, annotationBody, breachQuery, incidentQuery, numberParam, sensorParam, seqParam, singleParams,
 } from './http-params.ts';
 import { formatListenAddress, isLoopbackHost, parseListenAddress } from './listen-address.ts';
 
 export const MAX_BODY_BYTES = 64 << 10;
+/** similar devices listed per device (similar_count says how many there are) */
+export const MAX_SIMILAR = 10;
 /** A listing stops growing past this (then `truncated: true`): a response is built in memory. */
 export const MAX_RESPONSE_BYTES = 32 << 20;
 
@@ -35,8 +40,10 @@ export interface HttpApiOptions {
   store: AggregatorStore;
   /** the gRPC server, for who is connected now and its counters (without it: connected is null) */
   server?: Pick<AggregatorServer, 'stats' | 'connected'>;
+  /** devices' rolling scores (GET /api/v1/devices): without it every score is 0 */
+  scores?: Pick<DeviceScores, 'score' | 'keys'>;
   /** incidents (GET /api/v1/incidents): without it those routes answer 404 */
-  incidents?: Pick<IncidentService, 'incidents' | 'incident'>;
+  incidents?: Pick<IncidentService, 'incidents' | 'incident' | 'resolve'>;
   logger?: Log;
 }
 
@@ -152,12 +159,66 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     return { body: { sensors: store.sensors().map((r) => sensorView(r, connected, now)) } };
   }
 
+  // Devices: the rows sensors sent (their inventories), with the rolling
+  // scores of their breaches (device-scores.ts) and their similar devices:
+  // the other members of their peer group on the same sensor (devices that
+  // use the same client ports at the same hours in the same role,
+  // sensor/learn/peer-groups.ts). A device with breaches but no row (its
+  // sensor has not sent its inventory) is listed too, with its address.
+  type DeviceView = Record<string, unknown> & { sensor: string; ip: string; scores: Record<ScoreWindow, number> };
+
+  function deviceViews(sensor: string | undefined): DeviceView[] {
+    const rows = store.devices(sensor);
+    const groups = new Map<string, StoredDevice[]>();
+    for (const d of rows) {
+      if (d.peer_group === undefined) continue;
+      const k = `${d.sensor}\u0000${d.peer_group}`;
+      const g = groups.get(k);
+      if (g) g.push(d); else groups.set(k, [d]);
+    }
+    const scoreOf = (s: string, ip: string) => opts.scores?.score(s, ip) ?? null;
+    const zero = { '1h': 0, '24h': 0, '7d': 0 };
+    const view = (d: { sensor: string; ip: string; peer_group?: number }, row: StoredDevice | null): DeviceView => {
+      const sc = scoreOf(d.sensor, d.ip);
+      const peers = d.peer_group === undefined ? [] : (groups.get(`${d.sensor}\u0000${d.peer_group}`) ?? []).filter((x) => x.ip !== d.ip);
+      return {
+        ...(row ?? { sensor: d.sensor, ip: d.ip }), sensor: d.sensor, ip: d.ip,
+        scores: sc?.scores ?? zero, breaches_7d: sc?.breaches_7d ?? 0, last_breach: sc?.last_breach ?? null,
+        similar: peers.slice(0, MAX_SIMILAR).map((x) => ({ ip: x.ip, score_24h: scoreOf(x.sensor, x.ip)?.scores['24h'] ?? 0 })),
+        similar_count: peers.length,
+      };
+    };
+    const out = rows.map((d) => view(d, d));
+    if (opts.scores) {
+      const have = new Set(rows.map((d) => `${d.sensor}\u0000${d.ip}`));
+      for (const [s, ip] of opts.scores.keys()) {
+        if ((sensor === undefined || s === sensor) && !have.has(`${s}\u0000${ip}`)) out.push(view({ sensor: s, ip }, null));
+      }
+    }
+    return out;
+  }
+
   function listDevices(q: URLSearchParams): Reply {
-    const p = singleParams(q, ['sensor', 'limit']);
+    const p = singleParams(q, ['sensor', 'limit', 'sort', 'min_score']);
     const sensor = sensorParam(p.get('sensor'));
     const limit = numberParam(p.get('limit'), 'limit', 1, MAX_DEVICE_LIMIT, true) ?? DEFAULT_DEVICE_LIMIT;
-    const all = store.devices(sensor);
+    const minScore = numberParam(p.get('min_score'), 'min_score', 0, 100, false);
+    const sort = p.get('sort') ?? 'sensor';
+    if (sort !== 'sensor' && sort !== 'score') throw new HttpError(400, 'sort must be "sensor" (by sensor, then address) or "score" (highest 24 h score first)');
+    let all = deviceViews(sensor);
+    if (minScore !== undefined) all = all.filter((d) => d.scores['24h'] >= minScore);
+    if (sort === 'score') all.sort((x, y) => y.scores['24h'] - x.scores['24h'] || y.scores['7d'] - x.scores['7d'] || (x.ip < y.ip ? -1 : x.ip > y.ip ? 1 : 0));
     return { body: { count: Math.min(all.length, limit), limit, truncated: all.length > limit, devices: all.slice(0, limit) } };
+  }
+
+  function oneDevice(sensorText: string, ipText: string, q: URLSearchParams): Reply {
+    singleParams(q, []);
+    const sensor = sensorParam(sensorText, 'the path\'s sensor')!;
+    const ip = canonicalAddress(ipText);
+    if (ip === null) throw new HttpError(400, `the path's device "${ipText.slice(0, 64)}" is not an IP address`);
+    const d = deviceViews(sensor).find((x) => x.ip === ip);
+    if (!d) throw new HttpError(404, `no device ${ip} of sensor "${sensor}" (neither in its inventory nor in a stored breach)`);
+    return { body: d };
   }
 
   function health(q: URLSearchParams): Reply {
@@ -175,12 +236,42 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
     };
   }
 
+  // Incidents, with what analysts added: the incident's own annotation and
+  // those made on ids since merged into it (merged_annotations: a merge
+  // never hides an acknowledgement). An id merged away answers as the
+  // incident it is now part of, and says so (merged_into). `acknowledged`
+  // is the incident's own acknowledgement: one made on a part before the
+  // merge does not cover what joined it.
+  const incidentKey = (id: string): AnnotationKey => ['incident', id];
+
+  function incidentView(inc: Incident, annotation: Annotation | null = annotations.get(incidentKey(inc.id)) ?? null): Record<string, unknown> {
+    const merged: Record<string, Annotation> = {};
+    for (const id of inc.merged_ids) {
+      const a = annotations.get(incidentKey(id));
+      if (a) merged[id] = a;
+    }
+    return { ...inc, annotation, merged_annotations: merged };
+  }
+
+  /** The incident `id` names (following merges), and `merged_into` when it was merged away. */
+  function findIncident(id: string): { inc: Incident; merged: { merged_into?: string } } {
+    const now = opts.incidents!.resolve(id);
+    const inc = now === null ? null : opts.incidents!.incident(now);
+    if (!inc) throw new HttpError(404, `no incident "${id.slice(0, 64)}" (never, or forgotten: the least recently active go past the aggregator's bound)`);
+    return { inc, merged: inc.id === id ? {} : { merged_into: inc.id } };
+  }
+
   function listIncidents(q: URLSearchParams): Reply {
-    const p = singleParams(q, ['min_score', 'limit']);
-    const minScore = numberParam(p.get('min_score'), 'min_score', 0, 100, false);
-    const limit = numberParam(p.get('limit'), 'limit', 1, 10_000, true) ?? 100;
-    const all = opts.incidents!.incidents(minScore !== undefined ? { minScore } : {});
-    return { body: { count: Math.min(all.length, limit), limit, truncated: all.length > limit, incidents: all.slice(0, limit) } };
+    const { minScore, limit, acknowledged } = incidentQuery(q);
+    const out: Record<string, unknown>[] = [];
+    let truncated = false;
+    for (const inc of opts.incidents!.incidents(minScore !== undefined ? { minScore } : {})) {
+      const a = annotations.get(incidentKey(inc.id)) ?? null;
+      if (acknowledged !== undefined && Boolean(a?.acknowledged) !== acknowledged) continue;
+      if (out.length === limit) { truncated = true; break; }
+      out.push(incidentView(inc, a));
+    }
+    return { body: { count: out.length, limit, truncated, incidents: out } };
   }
 
   async function route(r: Request): Promise<Reply> {
@@ -190,14 +281,25 @@ export async function startHttpApi(opts: HttpApiOptions): Promise<HttpApi> {
       if (a === 'health' && b === undefined) { only('GET'); return health(r.query); }
       if (a === 'sensors' && b === undefined) { only('GET'); return listSensors(r.query); }
       if (a === 'devices' && b === undefined) { only('GET'); return listDevices(r.query); }
+      if (a === 'devices' && b !== undefined && c !== undefined && d === undefined) { only('GET'); return oneDevice(b, c, r.query); }
       if (a === 'breaches' && b === undefined) { only('GET'); return listBreaches(r.query); }
       if (a === 'incidents' && opts.incidents && b === undefined) { only('GET'); return listIncidents(r.query); }
       if (a === 'incidents' && opts.incidents && b !== undefined && c === undefined) {
         only('GET');
         singleParams(r.query, []);
-        const inc = opts.incidents.incident(b);
-        if (!inc) throw new HttpError(404, `no incident "${b}" (incidents merge: a merged one answers under the id of the earlier)`);
-        return { body: inc };
+        const { inc, merged } = findIncident(b);
+        return { body: { ...incidentView(inc), ...merged } };
+      }
+      if (a === 'incidents' && opts.incidents && b !== undefined && (c === 'ack' || c === 'comment') && d === undefined) {
+        const allow = c === 'ack' ? 'POST, DELETE' : 'POST';
+        if (r.method !== 'POST' && !(c === 'ack' && r.method === 'DELETE')) throw new HttpError(405, `${r.method} is not allowed here: ${allow} only`, { Allow: allow });
+        singleParams(r.query, []);
+        const { inc, merged } = findIncident(b);
+        const key = incidentKey(inc.id);
+        if (r.method === 'DELETE') return { body: { id: inc.id, ...merged, annotation: await annotations.unacknowledge(key) } };
+        const body = annotationBody(await r.body(), c === 'comment');
+        const a2 = c === 'ack' ? await annotations.acknowledge(key, body.by, body.comment) : await annotations.comment(key, body.by, body.comment!);
+        return { body: { id: inc.id, ...merged, annotation: a2 } };
       }
       if (a === 'breaches' && b !== undefined && c !== undefined && d === undefined) {
         only('GET');

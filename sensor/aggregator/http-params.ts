@@ -12,6 +12,8 @@ export const DEFAULT_BREACH_LIMIT = 1000;
 export const MAX_BREACH_LIMIT = 10_000;
 export const DEFAULT_DEVICE_LIMIT = 10_000;
 export const MAX_DEVICE_LIMIT = 100_000;
+export const DEFAULT_INCIDENT_LIMIT = 100;
+export const MAX_INCIDENT_LIMIT = 10_000;
 
 /** A request the API refuses: the status and the message of its JSON error. */
 export class HttpError extends Error {
@@ -83,6 +85,22 @@ export function breachQuery(params: URLSearchParams): BreachQuery & { limit: num
   };
   if (q.since !== undefined && q.until !== undefined && q.since > q.until) throw bad('since is after until');
   return q;
+}
+
+/** GET /api/v1/incidents' parameters. */
+export function incidentQuery(params: URLSearchParams): { minScore?: number; limit: number; acknowledged?: boolean } {
+  const p = singleParams(params, ['min_score', 'limit', 'acknowledged']);
+  return {
+    minScore: numberParam(p.get('min_score'), 'min_score', 0, 100, false),
+    limit: numberParam(p.get('limit'), 'limit', 1, MAX_INCIDENT_LIMIT, true) ?? DEFAULT_INCIDENT_LIMIT,
+    acknowledged: booleanParam(p.get('acknowledged'), 'acknowledged'),
+  };
+}
+
+export function booleanParam(v: string | undefined, name: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw bad(`${name} must be true or false (got "${v.slice(0, 64)}")`);
 }
 
 /** A path's sequence number (and the optional ?epoch=). */

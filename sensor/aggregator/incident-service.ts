@@ -39,6 +39,8 @@ export class IncidentService {
 
   incidents(opts: { minScore?: number; limit?: number } = {}): Incident[] { return this.correlator.incidents(opts); }
   incident(id: string): Incident | null { return this.correlator.incident(id); }
+  /** The id of the incident `id` is now part of (itself, or the one it was merged into); null when unknown. */
+  resolve(id: string): string | null { return this.correlator.resolve(id); }
 }
 
 /** The fields the correlator reads, from breach JSON whose typed fields the protocol checked. */

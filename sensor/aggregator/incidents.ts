@@ -20,6 +20,12 @@
 // closed and forgotten, counted) and `maxTimeline` breaches each (later
 // ones are counted, not listed). Arrival order does not matter within the
 // window: a late sensor's breach joins the incident it belongs to.
+//
+// A merged-away id is remembered (what an analyst may hold: a link, an
+// acknowledgement): resolve() follows it to the incident it is now part
+// of, and that incident lists it in merged_ids. Bounded too: at most
+// MAX_MERGED_IDS ids listed per incident, at most `maxIncidents` aliases
+// (the oldest forgotten first), and an incident's go when it is forgotten.
 
 /** What the correlator needs of a breach (the sensor's Breach JSON has all of it). */
 export interface IncidentBreach {
@@ -70,7 +76,12 @@ export interface Incident {
   /** in time order; at most maxTimeline entries (the earliest kept) */
   timeline: TimelineEntry[];
   summary: string;
+  /** the ids of incidents merged into this one (it absorbed them, or one that had), earliest first; at most MAX_MERGED_IDS */
+  merged_ids: string[];
 }
+
+/** merged ids an incident lists (and keeps resolvable while it is held) */
+export const MAX_MERGED_IDS = 100;
 
 export interface CorrelatorOptions {
   /** seconds: a breach joins an incident whose span it comes within this of (default 6 h) */
@@ -125,6 +136,8 @@ interface Open {
   addresses: Set<string>;
   /** when it was last touched (a counter): its live entry in the eviction queue */
   stamp: number;
+  /** ids merged into it (null until a merge: most incidents never absorb another) */
+  merged: string[] | null;
 }
 
 export interface CorrelatorStats { breaches: number; incidents: number; merged: number; evicted: number; timeline_dropped: number }
@@ -150,6 +163,11 @@ export class IncidentCorrelator {
   private stamps = 0;
   /** address → the id of the incident that touches it, or a set of ids when more than one does (rare: one saves a Set per address) */
   private readonly byAddress = new Map<string, string | Set<string>>();
+  /** a merged-away id → the id of the incident that absorbed it (which may itself have been absorbed since: resolve() follows) */
+  private readonly aliases = new Map<string, string>();
+  /** aliases in the order made, for forgetting the oldest past maxIncidents (entries already deleted are skipped) */
+  private aliasQueue: string[] = [];
+  private aliasHead = 0;
   readonly counters: CorrelatorStats = { breaches: 0, incidents: 0, merged: 0, evicted: 0, timeline_dropped: 0 };
 
   constructor(opts: CorrelatorOptions = {}) {
@@ -179,7 +197,7 @@ export class IncidentCorrelator {
     if (linked.length === 0) {
       inc = {
         id: incidentId(sensor, b.id), firstMs: at, lastMs: at, clear: 1, breaches: 0, timeline: [],
-        devices: new Set(), sensors: new Set(), addresses: new Set(), stamp: 0,
+        devices: new Set(), sensors: new Set(), addresses: new Set(), stamp: 0, merged: null,
       };
       this.open.set(inc.id, inc);
       this.counters.incidents++;
@@ -206,6 +224,17 @@ export class IncidentCorrelator {
   incident(id: string): Incident | null {
     const inc = this.open.get(id);
     return inc ? view(inc) : null;
+  }
+
+  /** The id of the incident `id` is now part of: itself while held, the incident that absorbed it after a merge; null when unknown or forgotten. */
+  resolve(id: string): string | null {
+    let cur: string | undefined = id;
+    // a chain (A into B, B into C) is at most as long as the aliases held
+    for (let hops = 0; cur !== undefined && hops <= this.aliases.size; hops++) {
+      if (this.open.has(cur)) return cur;
+      cur = this.aliases.get(cur);
+    }
+    return null;
   }
 
   /** Every incident held, highest score first (then latest first). */
@@ -244,6 +273,23 @@ export class IncidentCorrelator {
     for (const a of from.addresses) { this.unindex(from.id, a); this.index(into, a); }
     this.open.delete(from.id);
     this.counters.merged++;
+    // `from` and the ids it had absorbed are now `into`'s
+    const merged = into.merged ?? (into.merged = []);
+    for (const id of [from.id, ...(from.merged ?? [])]) {
+      if (merged.length < MAX_MERGED_IDS) merged.push(id);
+    }
+    this.aliases.set(from.id, into.id);
+    this.aliasQueue.push(from.id);
+    while (this.aliases.size > this.maxIncidents) this.aliases.delete(this.aliasQueue[this.aliasHead++]!);
+    if (this.aliasHead > 1024 && this.aliasHead * 2 > this.aliasQueue.length) {
+      this.aliasQueue = this.aliasQueue.slice(this.aliasHead);
+      this.aliasHead = 0;
+    }
+    if (this.aliasQueue.length - this.aliasHead > 2 * this.aliases.size + 1024) {
+      // mostly ids forgotten with their incidents: keep the live ones, in order
+      this.aliasQueue = this.aliasQueue.slice(this.aliasHead).filter((id) => this.aliases.has(id));
+      this.aliasHead = 0;
+    }
   }
 
   private index(inc: Open, a: string): void {
@@ -290,6 +336,8 @@ export class IncidentCorrelator {
       const oldest = this.oldest();
       for (const a of oldest.addresses) this.unindex(oldest.id, a);
       this.open.delete(oldest.id);
+      // the ids merged into it go with it
+      if (oldest.merged) for (const id of oldest.merged) this.aliases.delete(id);
       this.counters.evicted++;
     }
   }
@@ -329,6 +377,7 @@ function view(inc: Open): Incident {
     first: new Date(inc.firstMs).toISOString(), last: new Date(inc.lastMs).toISOString(),
     devices, sensors, breaches: inc.breaches, timeline: inc.timeline.map((e) => ({ ...e, tactics: [...e.tactics] })),
     summary: summarize(inc, ordered, devices, sensors),
+    merged_ids: inc.merged ? [...inc.merged] : [],
   };
 }
 

@@ -128,9 +128,9 @@ interface ServeOptions {
 }
 
 async function serve(o: ServeOptions): Promise<number> {
-  const [{ ServerCredentials }, { openAggregatorStore }, { startAggregatorServer }, { startHttpApi }, { SensorListFile, sensorAuthorizer }, { IncidentService }] = await Promise.all([
+  const [{ ServerCredentials }, { openAggregatorStore }, { startAggregatorServer }, { startHttpApi }, { SensorListFile, sensorAuthorizer }, { IncidentService }, { DeviceScores }] = await Promise.all([
     import('@grpc/grpc-js'), import('../aggregator/aggregator-store.ts'), import('../aggregator/grpc-server.ts'),
-    import('../aggregator/http-api.ts'), import('../aggregator/sensor-lists.ts'), import('../aggregator/incident-service.ts'),
+    import('../aggregator/http-api.ts'), import('../aggregator/sensor-lists.ts'), import('../aggregator/incident-service.ts'), import('../aggregator/device-scores.ts'),
   ]);
   const list = (path: string | undefined, flag: string) => {
     if (path === undefined) return null;
@@ -145,18 +145,20 @@ async function serve(o: ServeOptions): Promise<number> {
   const stops: (() => Promise<void>)[] = [() => store.close()];
   const stopAll = async () => { for (const stop of stops.splice(0)) await stop().catch((e: unknown) => o.log.error({ err: String(e) }, 'aggregator: closing failed')); };
   try {
-    // incidents are derived from the stored breaches: rebuilt here, then fed as each batch is stored
+    // incidents and device scores are derived from the stored breaches: rebuilt here, then fed as each batch is stored
     const incidents = new IncidentService();
+    const scores = new DeviceScores();
     const t0 = performance.now();
     const replayed = incidents.rebuild(store);
-    o.log.info({ breaches: replayed, incidents: incidents.correlator.size, ms: Math.round(performance.now() - t0) }, 'aggregator: incidents rebuilt from the stored breaches');
+    scores.rebuild(store);
+    o.log.info({ breaches: replayed, incidents: incidents.correlator.size, devices_scored: scores.size, ms: Math.round(performance.now() - t0) }, 'aggregator: incidents and device scores rebuilt from the stored breaches');
     const grpc = await startAggregatorServer({
       address: o.grpcAddress, store, credentials, authorize: sensorAuthorizer(allow, revoked), logger: o.log,
-      onStored: (sensor, items) => incidents.addStored(sensor, items),
+      onStored: (sensor, items) => { incidents.addStored(sensor, items); scores.addStored(sensor, items); },
     })
       .catch((e: Error) => { throw new StartError(e.message); });
     stops.unshift(() => grpc.close(2000));
-    const http = await startHttpApi({ address: o.httpAddress, store, server: grpc, incidents, logger: o.log })
+    const http = await startHttpApi({ address: o.httpAddress, store, server: grpc, incidents, scores, logger: o.log })
       .catch((e: Error) => { throw new StartError(e.message); });
     stops.unshift(() => http.close());
     o.log.info({

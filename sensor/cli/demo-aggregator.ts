@@ -25,6 +25,7 @@ export async function runDemoAggregator(dir: string, breaches: Breach[], log: Lo
     import('@grpc/grpc-js'), import('../aggregator/aggregator-store.ts'), import('../aggregator/grpc-server.ts'), import('../aggregator/http-api.ts'),
     import('../aggregator/incident-service.ts'), import('../state/state-db.ts'), import('../state/breach-store.ts'), import('../uplink/uplink-client.ts'),
   ]);
+  const { DeviceScores } = await import('../aggregator/device-scores.ts');
   // the sensor's side: its breaches in a state's outbox, as `analyze --state` leaves them
   const stateDir = join(dir, 'sensor-state');
   const db = openStateDb(stateDir);
@@ -32,11 +33,12 @@ export async function runDemoAggregator(dir: string, breaches: Breach[], log: Lo
 
   const store = openAggregatorStore(join(dir, 'aggregator'));
   const incidents = new IncidentService();
+  const scores = new DeviceScores();
   const server = await startAggregatorServer({
     address: '127.0.0.1:0', store, credentials: ServerCredentials.createInsecure(), authorize: () => true, logger: log,
-    onStored: (sensor, items) => incidents.addStored(sensor, items),
+    onStored: (sensor, items) => { incidents.addStored(sensor, items); scores.addStored(sensor, items); },
   });
-  const http = await startHttpApi({ address: '127.0.0.1:0', store, server, incidents, logger: log });
+  const http = await startHttpApi({ address: '127.0.0.1:0', store, server, incidents, scores, logger: log });
   const uplink = new Uplink({ address: `127.0.0.1:${server.port}`, stateDir, credentials: credentials.createInsecure(), sensorId: 'demo-sensor', log, pollMs: 20 });
   uplink.start();
   const drained = await uplink.drained(15_000);

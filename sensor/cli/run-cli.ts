@@ -22,7 +22,8 @@ Commands:
   demo               run the sensor over a built-in, generated sample network
   status             read a sensor's state (--state DIR): running or not, last
                      snapshot, inputs' checkpoints, breaches, outbox, tables
-  breaches           the breach history stored in a sensor's state
+  breaches           the breach history stored in a sensor's state (--state),
+                     or an aggregator's breaches from its HTTP API (--api)
   devices            the device inventory stored in a sensor's state
   aggregator         the central aggregator: sensors deliver over gRPC, analysts
                      read the HTTP JSON API

@@ -14,6 +14,9 @@ import type { Uplink } from '../uplink/uplink-client.ts';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
+
+/** At most this long, at a stop, for a connected uplink to deliver what is left (then it goes after the next start). */
+const RUN_STOP_DRAIN_MS = 3000;
 export const RUN_HELP = `Usage: edge-sensor run [options]
 
 Run the sensor until stopped (SIGINT / SIGTERM): read packets from a live pipe
@@ -130,9 +133,12 @@ export async function runCommand(argv: string[]): Promise<number> {
       log, state, onStateReady,
     }));
   } finally {
-    // stopped with the run: what is not acknowledged yet stays in the outbox for the next start
+    // Stopped with the run. An uplink that is connected gets a few seconds
+    // for the last breaches (those raised just before the stop); what is
+    // still not acknowledged then stays in the outbox for the next start.
     const u = uplink as Uplink | null;
     if (u) {
+      if (u.stats().state === 'connected') await u.drained(RUN_STOP_DRAIN_MS);
       const left = u.outboxSize();
       const stats = u.stats();
       await u.stop();

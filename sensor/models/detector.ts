@@ -217,6 +217,7 @@ export class Detector {
     return {
       rows, count, now, risk: this.engine.riskEntries(), breaches: [...this.byDevice], tags: this.tagConfig,
       reporters: [...ids].map((id) => [id, this.reporterName?.(id) ?? ''] as [number, string]).filter(([, n]) => n !== ''),
+      groups: (this.groups?.groups ?? []).filter((g) => g.members.length >= 2).flatMap((g) => g.members.map((ip) => [ip, g.id] as [string, number])),
     };
   }
 

@@ -25,6 +25,8 @@ export interface DeviceRow {
   risk?: number;
   /** breaches raised on it */
   breaches?: number;
+  /** its peer group: devices in the same group behave alike (client ports, hours, role); absent when in none of two or more */
+  peer_group?: number;
 }
 
 export class DeviceStore {

@@ -27,6 +27,8 @@ export interface RawInventory {
   tags: TagConfig;
   /** reporter id → name, for the ids the rows hold */
   reporters: [number, string][];
+  /** device → its peer group (devices that behave alike, sensor/learn/peer-groups.ts), for groups of two or more */
+  groups?: [string, number][];
 }
 
 
@@ -44,6 +46,7 @@ export function inventoryRows(inv: RawInventory): DeviceRow[] {
   const breaches = new Map(inv.breaches);
   const names = new Map(inv.reporters);
   const tags = new DeviceTags(inv.tags);
+  const groups = new Map(inv.groups ?? []);
   const out: DeviceRow[] = [];
   for (let i = 0; i < inv.count; i++) {
     const at = i * INVENTORY_ROW;
@@ -57,6 +60,8 @@ export function inventoryRows(inv: RawInventory): DeviceRow[] {
       first_seen: new Date(dv.getFloat64(16, true) * 1000).toISOString(), last_seen: new Date(dv.getFloat64(24, true) * 1000).toISOString(),
       risk: risk.get(ip) ?? 0, breaches: breaches.get(ip) ?? 0,
     });
+    const group = groups.get(ip);
+    if (group !== undefined) out[out.length - 1]!.peer_group = group;
   }
   return out;
 }

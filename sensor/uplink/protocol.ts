@@ -90,6 +90,8 @@ export interface Device {
   interface: string;
   risk: number;
   breaches: number;
+  /** 1 + its peer group's number; 0: in none */
+  peer_group: number;
 }
 
 export interface DeviceBatch { devices: Device[] }
@@ -392,7 +394,7 @@ export type ValidDevice = DeviceRow;
 
 export function validateDevice(x: unknown): Checked<ValidDevice> {
   if (!isRecord(x)) return fail('device', 'must be a message');
-  const { ip, mac, first_seen, last_seen, name, tags, risk, breaches } = x;
+  const { ip, mac, first_seen, last_seen, name, tags, risk, breaches, peer_group } = x;
   const iface = x.interface;
   const addr = canonicalAddress(ip);
   if (addr === null) return fail('ip', 'must be an IP address');
@@ -405,6 +407,9 @@ export function validateDevice(x: unknown): Checked<ValidDevice> {
   if (typeof iface !== 'string' || iface.length > MAX_ID_CHARS || CONTROL.test(iface)) return fail('interface', 'must be text of at most 128 characters without control characters');
   if (!isRate(risk)) return fail('risk', 'must be a finite number ≥ 0');
   if (!isCount(breaches)) return fail('breaches', 'must be an integer from 0 to 2^53 − 1');
+  // absent: a sensor of a build before peer groups were sent (0, "in none")
+  const group = peer_group === undefined ? 0 : peer_group;
+  if (!isCount(group) || group > 0xffffffff) return fail('peer_group', 'must be an unsigned 32-bit integer');
   return ok({
     ip: addr,
     ...(mac ? { mac: mac.toLowerCase() } : {}),
@@ -415,6 +420,7 @@ export function validateDevice(x: unknown): Checked<ValidDevice> {
     last_seen: last_seen as string,
     risk,
     breaches,
+    ...(group > 0 ? { peer_group: group - 1 } : {}),
   });
 }
 

@@ -35,7 +35,8 @@ import { logger as defaultLogger, type Log } from '../log/logger.ts';
 import { BreachStore } from '../state/breach-store.ts';
 import { openStateDb, type StateDb } from '../state/state-db.ts';
 import { Backoff } from './backoff.ts';
-import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, UplinkClient, type AggregatorMessageIn, type BreachItem, type SensorMessageOut, type Welcome } from './protocol.ts';
+import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, UplinkClient, type AggregatorMessageIn, type BreachItem, type Device, type SensorMessageOut, type Welcome } from './protocol.ts';
+import type { DeviceRow } from '../state/device-store.ts';
 import { ThrottledLog } from './throttled-log.ts';
 
 export type UplinkState = 'connecting' | 'connected' | 'backoff';
@@ -65,6 +66,8 @@ export interface UplinkOptions {
   ackTimeoutMs?: number;
   /** Health every so often (default 10 s; 0: never) */
   healthEveryMs?: number;
+  /** the device inventory's changed rows every so often, and all of them on each new stream (default 60 s; 0: never) */
+  devicesEveryMs?: number;
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
 }
@@ -106,6 +109,8 @@ interface Session {
 }
 
 const DEFAULT_BATCH_ITEMS = 500;
+// device rows are small (≤ 64 tags of ≤ 64 characters at worst): 500 stay far below the message limit
+const DEVICES_PER_BATCH = 500;
 // a batch's bytes besides the items' own fields (tags, lengths): kept well clear of the limit
 const BATCH_MARGIN_BYTES = 64 << 10;
 const ITEM_OVERHEAD_BYTES = 40;
@@ -125,6 +130,9 @@ export class Uplink {
   private stopped = false;
   private pollTimer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
+  private devicesTimer: NodeJS.Timeout | null = null;
+  /** device address → the row as this stream last sent it (its fingerprint): only changed rows go again */
+  private readonly sentDevices = new Map<string, string>();
   private reconnectTimer: NodeJS.Timeout | null = null;
   /** the highest seq acknowledged (locally: the outbox write may still be under way, see `acking`) */
   private lastAcked = 0;
@@ -158,6 +166,11 @@ export class Uplink {
     if (healthMs > 0) {
       this.healthTimer = setInterval(() => this.sendHealth(), healthMs);
       this.healthTimer.unref();
+    }
+    const devicesMs = this.opts.devicesEveryMs ?? 60_000;
+    if (devicesMs > 0) {
+      this.devicesTimer = setInterval(() => this.sendDevices(), devicesMs);
+      this.devicesTimer.unref();
     }
     this.connect();
   }
@@ -194,7 +207,7 @@ export class Uplink {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const t of [this.pollTimer, this.healthTimer, this.reconnectTimer]) if (t) clearInterval(t);
+    for (const t of [this.pollTimer, this.healthTimer, this.devicesTimer, this.reconnectTimer]) if (t) clearInterval(t);
     if (this.session) this.drop(this.session);
     await this.acking;
     await this.db?.close();
@@ -273,6 +286,9 @@ export class Uplink {
     this.log.info({ aggregator: this.opts.address, aggregator_id: w.aggregator_id, acked_seq: w.acked_seq }, 'uplink: connected');
     this.settle(w.acked_seq);
     this.pump();
+    // a new stream may reach a new (or restored) aggregator: every row goes again
+    this.sentDevices.clear();
+    if ((this.opts.devicesEveryMs ?? 60_000) > 0) this.sendDevices();
   }
 
   /** Everything up to `seq` is settled at the aggregator: out of the outbox. */
@@ -335,6 +351,49 @@ export class Uplink {
       items.push({ seq, id: breach.id, time: breach.time, model: breach.model, score: breach.score, json });
     }
     return items;
+  }
+
+  /**
+   * The inventory rows that changed since this stream last sent them, in
+   * DeviceBatches (latest wins at the aggregator, so nothing waits for an
+   * acknowledgement). The state writer replaces the inventory at each
+   * snapshot; rows are read unsorted, straight from the table, and compared
+   * by a fingerprint, since this runs on the packet thread. A row that is
+   * gone from the inventory (the learning table forgot the device) stays
+   * at the aggregator as last sent.
+   */
+  private sendDevices(): void {
+    const s = this.session;
+    if (this.stopped || !s || s.ended || !s.welcome || s.waitingDrain || !this.db) return;
+    const per = Math.min(s.batchItems, DEVICES_PER_BATCH);
+    const present = new Set<string>();
+    let batch: Partial<Device>[] = [];
+    const flush = (): boolean => {
+      if (batch.length === 0) return true;
+      const m = { devices: { devices: batch } };
+      batch = [];
+      return this.write(s, m);
+    };
+    try {
+      for (const { value } of this.db.devices.getRange({})) {
+        const r = value as DeviceRow;
+        present.add(r.ip);
+        const print = `${r.last_seen}|${r.first_seen}|${r.risk ?? 0}|${r.breaches ?? 0}|${r.peer_group ?? -1}|${r.mac ?? ''}|${r.name ?? ''}|${r.interface ?? ''}|${(r.tags ?? []).join(',')}`;
+        if (this.sentDevices.get(r.ip) === print) continue;
+        this.sentDevices.set(r.ip, print);
+        batch.push({
+          ip: r.ip, mac: r.mac ?? '', first_seen: r.first_seen, last_seen: r.last_seen, name: r.name ?? '', tags: r.tags ?? [],
+          interface: r.interface ?? '', risk: r.risk ?? 0, breaches: r.breaches ?? 0, peer_group: r.peer_group === undefined ? 0 : r.peer_group + 1,
+        });
+        // grpc-js's buffer is full: the rest go at the next turn (they are not marked sent)
+        if (batch.length >= per && !flush()) return;
+      }
+    } catch (e) {
+      this.throttled.warn('devices', { state: this.opts.stateDir, err: (e as Error)?.message ?? String(e) }, 'uplink: cannot read the device inventory');
+      return;
+    }
+    flush();
+    for (const ip of this.sentDevices.keys()) if (!present.has(ip)) this.sentDevices.delete(ip);
   }
 
   private sendHealth(): void {
