@@ -55,7 +55,7 @@ test('a scan, lateral movement and exfiltration across two devices and sensors a
   // highest score first
   assert.equal(c.incidents().map((i) => i.id), [ids[0], ids[3]]);
   assert.equal(c.incidents({ minScore: 60 }).map((i) => i.id), [ids[0]]);
-  assert.equal(c.counters, { breaches: 4, incidents: 2, merged: 0, evicted: 0, timeline_dropped: 0 });
+  assert.equal(c.counters, { breaches: 4, incidents: 2, merged: 0, evicted: 0, timeline_dropped: 0, popular_peers: 0 });
 });
 
 test('two devices breaching towards the same outside address are one incident; the same device two days later is a new one', () => {
@@ -68,6 +68,28 @@ test('two devices breaching towards the same outside address are one incident; t
   const later = c.add(breach(2 * 24 * 60, '10.1.0.5', 'device-port-scan', ['T1046'], 'scan'), 'dc-a', 2);
   assert.is.not(later, a);
   assert.is(c.incident(later)!.title, 'Discovery on 10.1.0.5');
+});
+
+test('a popular peer (named by more than 10 devices in the window) stops linking: a CDN does not make one incident of a fleet; a rare C2 still links', () => {
+  n = 0;
+  const c = new IncidentCorrelator();
+  const cdn = '203.0.113.80';
+  const ids = Array.from({ length: 40 }, (_, i) => c.add(breach(i, `10.5.0.${i + 1}`, 'anomalous-connection-new-endpoint', ['T1071'], `new endpoint ${i}`, cdn, 40), 's', i + 1));
+  // the first ten devices are one incident through it; from the eleventh on it is popular and links nothing
+  assert.is(new Set(ids.slice(0, 10)).size, 1);
+  assert.is(new Set(ids.slice(10)).size, 30);
+  assert.ok(!ids.slice(10).includes(ids[0]!));
+  assert.is(c.counters.popular_peers, 30);
+  const c2a = c.add(breach(50, '10.6.0.1', 'compromise-beaconing-rare-endpoint', ['T1071'], 'beacon a', '198.51.100.66', 75), 's', 100);
+  const c2b = c.add(breach(55, '10.6.0.2', 'compromise-beaconing-rare-endpoint', ['T1071'], 'beacon b', '198.51.100.66', 75), 's', 101);
+  assert.is(c2a, c2b, 'two devices beaconing to one rare endpoint are one incident');
+  // a popular internal server that breaches itself joins none of the incidents that merely named it
+  const dc = '10.0.0.2';
+  const named = Array.from({ length: 15 }, (_, i) => c.add(breach(60 + i, `10.7.0.${i + 1}`, 'lateral-movement-admin-connections', ['T1021'], `admin ${i}`, dc), 's', 200 + i));
+  const own = c.add(breach(80, dc, 'device-network-scan', ['T1046'], 'dc scans'), 's', 300);
+  assert.ok(!named.includes(own), 'its own breach is its own incident');
+  assert.equal(c.incident(own)!.devices, [dc]);
+  assert.is(c.size, 1 + 30 + 1 + 5 + 1 + 1, 'the first ten namers of each popular address linked, the rest alone');
 });
 
 test('a breach linking two open incidents merges them into the earlier one', () => {

@@ -86,6 +86,12 @@ export const MAX_MERGED_IDS = 100;
 export interface CorrelatorOptions {
   /** seconds: a breach joins an incident whose span it comes within this of (default 6 h) */
   windowS?: number;
+  /**
+   * A peer address named by more devices than this within the window is
+   * popular (a CDN, a resolver, an update server): it no longer links
+   * incidents as a shared endpoint or as a linked device (default 10).
+   */
+  popularPeerDevices?: number;
   maxIncidents?: number;
   maxTimeline?: number;
 }
@@ -140,7 +146,11 @@ interface Open {
   merged: string[] | null;
 }
 
-export interface CorrelatorStats { breaches: number; incidents: number; merged: number; evicted: number; timeline_dropped: number }
+export interface CorrelatorStats {
+  breaches: number; incidents: number; merged: number; evicted: number; timeline_dropped: number;
+  /** breaches whose peer was popular, so did not link through it */
+  popular_peers: number;
+}
 
 export class IncidentCorrelator {
   private readonly windowMs: number;
@@ -168,10 +178,18 @@ export class IncidentCorrelator {
   /** aliases in the order made, for forgetting the oldest past maxIncidents (entries already deleted are skipped) */
   private aliasQueue: string[] = [];
   private aliasHead = 0;
-  readonly counters: CorrelatorStats = { breaches: 0, incidents: 0, merged: 0, evicted: 0, timeline_dropped: 0 };
+  readonly counters: CorrelatorStats = { breaches: 0, incidents: 0, merged: 0, evicted: 0, timeline_dropped: 0, popular_peers: 0 };
+  private readonly popularAt: number;
+  /**
+   * peer address → the devices that named it and when they last did (at
+   * most popularAt + 1 kept: enough to tell popular), for the addresses
+   * some incident indexes (forgotten with them).
+   */
+  private readonly namers = new Map<string, Map<string, number>>();
 
   constructor(opts: CorrelatorOptions = {}) {
     this.windowMs = (opts.windowS ?? 6 * 3600) * 1000;
+    this.popularAt = Math.max(1, opts.popularPeerDevices ?? 10);
     this.maxIncidents = Math.max(1, opts.maxIncidents ?? 50_000);
     this.maxTimeline = Math.max(1, opts.maxTimeline ?? 500);
   }
@@ -183,13 +201,25 @@ export class IncidentCorrelator {
     const peer = b.peer?.ip ? b.peer.ip : null;
     const addresses = peer !== null && peer !== b.device.ip ? [b.device.ip, peer] : [b.device.ip];
     this.counters.breaches++;
+    // A peer many devices name (a CDN, a resolver, a domain controller)
+    // says nothing about a common attack: it links nothing, neither as an
+    // endpoint this breach shares with other incidents nor, when it breaches
+    // itself, to the incidents that named it. Merges made before it became
+    // popular stay (so grouping past that point depends on arrival order;
+    // below it, it does not).
+    const peerPopular = peer !== null && peer !== b.device.ip && this.named(peer, b.device.ip, at);
+    if (peerPopular) this.counters.popular_peers++;
+    const devicePopular = this.isPopular(b.device.ip, at);
     // every incident this breach links, by a shared address within the window
     const linked: Open[] = [];
     for (const a of addresses) {
+      if (a === peer && peerPopular) continue;
       const ids = this.byAddress.get(a);
       if (ids === undefined) continue;
       for (const id of typeof ids === 'string' ? [ids] : ids) {
         const inc = this.open.get(id)!;
+        // a popular device links only to incidents it breached in, not to those that merely named it
+        if (a === b.device.ip && devicePopular && !inc.devices.has(a)) continue;
         if (!linked.includes(inc) && at >= inc.firstMs - this.windowMs && at <= inc.lastMs + this.windowMs) linked.push(inc);
       }
     }
@@ -270,7 +300,7 @@ export class IncidentCorrelator {
     into.breaches += from.breaches;
     for (const d of from.devices) into.devices.add(d);
     for (const s of from.sensors) into.sensors.add(s);
-    for (const a of from.addresses) { this.unindex(from.id, a); this.index(into, a); }
+    for (const a of from.addresses) { this.unindex(from.id, a, false); this.index(into, a); }
     this.open.delete(from.id);
     this.counters.merged++;
     // `from` and the ids it had absorbed are now `into`'s
@@ -300,9 +330,31 @@ export class IncidentCorrelator {
     else if (ids !== inc.id) this.byAddress.set(a, new Set([ids, inc.id]));
   }
 
-  private unindex(id: string, a: string): void {
+  /** `device` named `peer` at `at`: whether the peer is now popular (more devices than popularAt named it within the window). */
+  private named(peer: string, device: string, at: number): boolean {
+    let m = this.namers.get(peer);
+    if (!m) { m = new Map(); this.namers.set(peer, m); }
+    m.set(device, Math.max(at, m.get(device) ?? -Infinity));
+    if (m.size > this.popularAt + 1) {
+      // keep the latest popularAt + 1 namers: enough to tell popular, bounded
+      const oldest = [...m].sort((x, y) => x[1] - y[1]).slice(0, m.size - this.popularAt - 1);
+      for (const [d] of oldest) m.delete(d);
+    }
+    return this.isPopular(peer, at);
+  }
+
+  private isPopular(address: string, at: number): boolean {
+    const m = this.namers.get(address);
+    if (!m || m.size <= this.popularAt) return false;
+    let recent = 0;
+    for (const t of m.values()) if (Math.abs(at - t) <= this.windowMs) recent++;
+    return recent > this.popularAt;
+  }
+
+  /** `id` no longer touches `a`; when nothing does, `a` is forgotten (with its namers, unless `forget` is false: a merge moves it on at once). */
+  private unindex(id: string, a: string, forget = true): void {
     const ids = this.byAddress.get(a);
-    if (ids === id) this.byAddress.delete(a);
+    if (ids === id) { this.byAddress.delete(a); if (forget) this.namers.delete(a); }
     else if (typeof ids === 'object') {
       ids.delete(id);
       if (ids.size === 1) this.byAddress.set(a, ids.values().next().value as string);
