@@ -94,14 +94,15 @@ test('the outbox is delivered whole, once, and emptied; breaches added while it 
   const a = await aggregator(newDir('agg'));
   const u = uplink(state, a.port, { healthEveryMs: 30 });
   try {
+    // the state writer keeps adding breaches while the uplink runs: its handle is opened before the uplink's, as the
+    // writer thread's is (a second handle opened on a thread with writes to the state in flight can hang in lmdb-js)
+    const db = openStateDb(state);
     const t0 = performance.now();
     u.start();
-    // the state writer keeps adding breaches while the uplink runs
-    const db = openStateDb(state);
     await new BreachStore(db).add(Array.from({ length: 500 }, (_, i) => makeBreach(3001 + i, T0 + (3001 + i) * 1000, {}, 'u')));
-    await db.close();
     u.nudge();
     assert.ok(await u.drained(10_000), 'the outbox drained');
+    await db.close();
     const ms = performance.now() - t0;
     assert.equal(storedSeqs(a, sensor), oneTo(3500));
     assert.is(a.store.breachCount(), 3500);
@@ -190,9 +191,9 @@ test('the device inventory goes up on connect, then only the rows that changed; 
     ip: `10.1.${i >> 8}.${i & 255}`, first_seen: '2024-05-01T00:00:00.000Z', last_seen: '2024-05-01T01:00:00.000Z', risk: i % 7, breaches: i % 3,
     ...(i % 2 ? { tags: ['server'] } : {}), ...(i % 5 === 0 ? { peer_group: i % 4 } : {}),
   }));
-  let db = openStateDb(state);
+  // one handle for the test's writes, opened before the uplink's (see the first test)
+  const db = openStateDb(state);
   await new DeviceStore(db).replaceDevices(rows);
-  await db.close();
   const a = await aggregator(newDir('agg'));
   const u = uplink(state, a.port, { devicesEveryMs: 50 });
   try {
@@ -205,15 +206,14 @@ test('the device inventory goes up on connect, then only the rows that changed; 
       assert.equal([d.risk, d.breaches, d.tags, d.peer_group, d.last_seen], [r.risk, r.breaches, r.tags, r.peer_group, r.last_seen], r.ip);
     }
     // one row changes (a snapshot replaced the inventory): only it goes again
-    db = openStateDb(state);
     await new DeviceStore(db).replaceDevices(rows.map((r, i) => (i === 7 ? { ...r, risk: 99, last_seen: '2024-05-01T02:00:00.000Z' } : r)));
-    await db.close();
     await until(() => a.server.stats().devices_stored === 1201, 'the changed row stored');
     await new Promise((r) => setTimeout(r, 200));
     assert.is(a.server.stats().devices_stored, 1201, 'nothing else resent');
     assert.is(a.store.devices(sensor).find((d) => d.ip === rows[7]!.ip)!.risk, 99);
   } finally {
     await u.stop();
+    await db.close();
     await a.stop();
   }
 });
